@@ -1,0 +1,3 @@
+import pathlib
+
+VECTORS = pathlib.Path(__file__).parent / "vectors"

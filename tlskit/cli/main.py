@@ -1,0 +1,31 @@
+"""The ``tlskit`` command: a thin typer layer over the library.
+
+Each command group lives in its own module and registers itself here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="tlskit",
+    help="TLS 1.3 toolkit with pluggable crypto providers and a bundled mini-CA.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the tlskit version."""
+    from tlskit import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The provider interface: what a crypto backend must give the TLS engine.
+
+Modelled on rustls' ``CryptoProvider``. A provider hands out *primitives only*:
+AEADs, hashes (with HMAC/HKDF), KEM-shaped key-exchange groups, signature
+verification and private-key signing, and randomness. Nonce construction,
+HKDF-Expand-Label, the transcript and every protocol rule live in the engine.
+
+Conventions every backend follows (the conformance suite checks them):
+
+* Peer input that is malformed or dangerous (wrong-length key share, point not on
+  the curve, compressed point, all-zero X25519/X448 result, ...) raises
+  :class:`tlskit.errors.IllegalParameter` -- never a library-specific exception.
+* AEAD authentication failure raises :class:`tlskit.errors.BadRecordMac`.
+* A signature that does not verify raises :class:`tlskit.errors.BadSignatureError`;
+  a public key of the wrong type/curve for the scheme raises it too.
+* Public keys are passed as DER ``SubjectPublicKeyInfo`` bytes so that the engine
+  and ``tlskit.pki`` never hand one library's objects to another.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol
+
+
+class HashObject(Protocol):
+    """An incremental hash (hashlib-like)."""
+
+    def update(self, data: bytes) -> None: ...
+    def copy(self) -> "HashObject": ...
+    def digest(self) -> bytes: ...
+
+
+class HashAlgorithm(abc.ABC):
+    """A hash with HMAC and HKDF (RFC 5869) built on it."""
+
+    name: str  # "sha256" | "sha384"
+    digest_size: int
+
+    @abc.abstractmethod
+    def new(self, data: bytes = b"") -> HashObject:
+        """A fresh incremental hash, already fed ``data``."""
+
+    def digest(self, data: bytes) -> bytes:
+        h = self.new(data)
+        return h.digest()
+
+    @abc.abstractmethod
+    def hmac(self, key: bytes, data: bytes) -> bytes: ...
+
+    def hkdf_extract(self, salt: bytes, ikm: bytes) -> bytes:
+        # RFC 5869: an absent salt is HashLen zero bytes.
+        return self.hmac(salt or bytes(self.digest_size), ikm)
+
+    def hkdf_expand(self, prk: bytes, info: bytes, length: int) -> bytes:
+        if length > 255 * self.digest_size:
+            raise ValueError("HKDF-Expand output too long")
+        out = b""
+        block = b""
+        counter = 1
+        while len(out) < length:
+            block = self.hmac(prk, block + info + bytes([counter]))
+            out += block
+            counter += 1
+        return out[:length]
+
+
+class AEAD(abc.ABC):
+    """An AEAD bound to one key. Created once per traffic key, not per record."""
+
+    @abc.abstractmethod
+    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
+        """Return ciphertext || tag."""
+
+    @abc.abstractmethod
+    def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
+        """Return the plaintext or raise :class:`tlskit.errors.BadRecordMac`."""
+
+
+class AEADAlgorithm(abc.ABC):
+    name: str  # "AES-128-GCM" | "AES-256-GCM" | "ChaCha20-Poly1305"
+    key_length: int
+    nonce_length: int = 12
+    tag_length: int = 16
+
+    @abc.abstractmethod
+    def new(self, key: bytes) -> AEAD: ...
+
+
+@dataclass(frozen=True)
+class CipherSuite:
+    """A TLS 1.3 cipher suite: an AEAD plus the hash of the key schedule."""
+
+    name: str  # IANA name, e.g. "TLS_AES_128_GCM_SHA256"
+    code: int
+    aead: AEADAlgorithm
+    hash: HashAlgorithm
+
+
+class KeyExchangeGroup(abc.ABC):
+    """A key-exchange group shaped as a KEM so that (EC)DH and hybrid PQ groups
+    look the same to the engine:
+
+    client: ``state, share = start()``   ... server: ``share, secret = encapsulate(client_share)``
+    client: ``secret = complete(state, server_share)``
+    """
+
+    name: str  # IANA name, e.g. "x25519", "secp256r1", "X25519MLKEM768"
+    code: int
+
+    @abc.abstractmethod
+    def start(self) -> tuple[Any, bytes]: ...
+
+    @abc.abstractmethod
+    def encapsulate(self, peer_share: bytes) -> tuple[bytes, bytes]: ...
+
+    @abc.abstractmethod
+    def complete(self, state: Any, peer_share: bytes) -> bytes: ...
+
+
+class SignatureScheme(abc.ABC):
+    """Verification for one TLS SignatureScheme (RFC 8446 section 4.2.3)."""
+
+    name: str  # e.g. "ecdsa_secp256r1_sha256", "rsa_pss_rsae_sha256", "ed25519"
+    code: int
+
+    @abc.abstractmethod
+    def verify(
+        self, public_key: bytes, message: bytes, signature: bytes, *, strict_curve: bool = True
+    ) -> None:
+        """Verify ``signature`` over ``message`` with a DER SubjectPublicKeyInfo.
+
+        ``strict_curve``: TLS 1.3 binds each ECDSA scheme to one curve; X.509
+        signatures do not (a P-256 key may sign with SHA-384), so ``tlskit.pki``
+        passes ``strict_curve=False`` for certificate signatures.
+        Raises :class:`tlskit.errors.BadSignatureError` on any failure.
+        """
+
+
+class PrivateKey(abc.ABC):
+    """A private key loaded by a provider, able to sign with some schemes."""
+
+    #: TLS signature schemes this key can sign CertificateVerify with, best first.
+    schemes: tuple[str, ...]
+
+    @abc.abstractmethod
+    def sign(self, scheme: str, message: bytes) -> bytes: ...
+
+    @abc.abstractmethod
+    def public_key_der(self) -> bytes:
+        """The matching DER SubjectPublicKeyInfo."""
+
+
+@dataclass
+class Provider:
+    """A crypto provider. Backends construct one of these with their parts.
+
+    The dict orders are the provider's default preference orders.
+    """
+
+    name: str
+    cipher_suites: Mapping[str, CipherSuite]
+    groups: Mapping[str, KeyExchangeGroup]
+    signature_schemes: Mapping[str, SignatureScheme]
+    key_loader: Any  # callable(data: bytes, password: bytes | None) -> PrivateKey
+    random_source: Any  # callable(n: int) -> bytes
+    versions: Mapping[str, str] = field(default_factory=dict)  # library -> version
+    parts: Mapping[str, str] = field(default_factory=dict)  # for composed providers
+
+    def load_private_key(self, data: bytes, password: bytes | None = None) -> PrivateKey:
+        """Load a PEM or DER private key (PKCS#8 or traditional)."""
+        return self.key_loader(data, password)
+
+    def random(self, n: int) -> bytes:
+        return self.random_source(n)
+
+    def __repr__(self) -> str:
+        return f"<Provider {self.name}>"
