@@ -23,6 +23,8 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol
 
+from tlskit.errors import UnsupportedAlgorithm
+
 
 class HashObject(Protocol):
     """An incremental hash (hashlib-like)."""
@@ -167,6 +169,37 @@ class Provider:
     random_source: Any  # callable(n: int) -> bytes
     versions: Mapping[str, str] = field(default_factory=dict)  # library -> version
     parts: Mapping[str, str] = field(default_factory=dict)  # for composed providers
+    # Added for compose(): AEADs and hashes a backend implements even when it cannot
+    # form a whole suite with them (e.g. libsodium AES-256-GCM without SHA-384).
+    # Empty means "derive from cipher_suites".
+    aead_algorithms: Mapping[str, AEADAlgorithm] = field(default_factory=dict)
+    hash_algorithms: Mapping[str, HashAlgorithm] = field(default_factory=dict)
+
+    def group(self, name: str) -> KeyExchangeGroup:
+        """The named group, or UnsupportedAlgorithm naming this provider."""
+        return self._lookup(self.groups, "group", name)
+
+    def cipher_suite(self, name: str) -> CipherSuite:
+        return self._lookup(self.cipher_suites, "cipher suite", name)
+
+    def signature_scheme(self, name: str) -> SignatureScheme:
+        return self._lookup(self.signature_schemes, "signature scheme", name)
+
+    def aead(self, name: str) -> AEADAlgorithm:
+        """An AEAD by name ("AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305")."""
+        table = dict(self.aead_algorithms) or {s.aead.name: s.aead for s in self.cipher_suites.values()}
+        return self._lookup(table, "AEAD", name)
+
+    def hash(self, name: str) -> HashAlgorithm:
+        """A hash by name ("sha256", "sha384")."""
+        table = dict(self.hash_algorithms) or {s.hash.name: s.hash for s in self.cipher_suites.values()}
+        return self._lookup(table, "hash", name)
+
+    def _lookup(self, table: Mapping[str, Any], kind: str, name: str) -> Any:
+        try:
+            return table[name]
+        except KeyError:
+            raise UnsupportedAlgorithm(self.name, kind, name) from None
 
     def load_private_key(self, data: bytes, password: bytes | None = None) -> PrivateKey:
         """Load a PEM or DER private key (PKCS#8 or traditional)."""

@@ -1,0 +1,332 @@
+"""Behaviour of every provider through the public interface: round trips,
+peer-input validation, key loading, the registry and compose()."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+from cryptography.hazmat.primitives import hashes
+
+from tlskit.errors import (
+    BadRecordMac,
+    TLSError,
+    BadSignatureError,
+    IllegalParameter,
+    ProviderError,
+    UnsupportedAlgorithm,
+)
+from tlskit.providers import (
+    KeyLoadError,
+    Provider,
+    UnknownProvider,
+    available_providers,
+    compose,
+    get_provider,
+)
+
+PROVIDERS = available_providers()
+COMPOSED = [
+    "kx=pynacl,aead=pycryptodome,hash=cryptography,sig=cryptography",
+    "kx=pycryptodome,aead=pynacl,hash=pynacl,sig=pycryptodome",
+]
+ALL = PROVIDERS + [n for n in COMPOSED if all(p.split("=")[1] in PROVIDERS for p in n.split(","))]
+
+
+@pytest.fixture(params=ALL)
+def provider(request: pytest.FixtureRequest) -> Provider:
+    return get_provider(request.param)
+
+
+def test_cryptography_is_always_available() -> None:
+    assert "cryptography" in PROVIDERS
+    p = get_provider("cryptography")
+    assert p.name == "cryptography"
+    assert list(p.cipher_suites) == [
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_CHACHA20_POLY1305_SHA256",
+    ]
+    assert set(p.groups) == {
+        "x25519", "x448", "secp256r1", "secp384r1", "secp521r1", "X25519MLKEM768", "SecP256r1MLKEM768"
+    }
+    assert "rsa_pkcs1_sha1" not in p.signature_schemes
+    assert "ecdsa_sha1" not in p.signature_schemes
+    assert p.versions["cryptography"]
+
+
+def test_get_provider_is_cached_and_accepts_instances() -> None:
+    p = get_provider("cryptography")
+    assert get_provider("cryptography") is p
+    assert get_provider(p) is p
+
+
+def test_unknown_provider() -> None:
+    with pytest.raises(UnknownProvider, match="nope"):
+        get_provider("nope")
+    with pytest.raises(UnknownProvider):
+        get_provider("kx=cryptography,bogus=pynacl")
+    assert issubclass(UnknownProvider, ProviderError)
+
+
+def test_lookup_helpers_name_provider_and_algorithm(provider: Provider) -> None:
+    with pytest.raises(UnsupportedAlgorithm) as info:
+        provider.group("ffdhe2048")
+    assert provider.name in str(info.value) and "ffdhe2048" in str(info.value)
+    assert info.value.provider == provider.name and info.value.kind == "group"
+    with pytest.raises(UnsupportedAlgorithm):
+        provider.cipher_suite("TLS_AES_128_CCM_SHA256")
+    with pytest.raises(UnsupportedAlgorithm):
+        provider.signature_scheme("rsa_pkcs1_sha1")
+    for name in provider.groups:
+        assert provider.group(name).name == name
+
+
+# -- hashes -------------------------------------------------------------------
+
+
+def test_hash_is_incremental_and_forkable(provider: Provider) -> None:
+    import hashlib
+
+    for suite in provider.cipher_suites.values():
+        h = suite.hash
+        ref = hashlib.new(h.name)
+        obj = h.new(b"client hello")
+        ref.update(b"client hello")
+        fork = obj.copy()
+        assert obj.digest() == ref.digest()
+        obj.update(b" server hello")
+        assert obj.digest() == hashlib.new(h.name, b"client hello server hello").digest()
+        assert fork.digest() == ref.digest()  # the fork did not see the update
+        assert h.digest(b"abc") == hashlib.new(h.name, b"abc").digest()
+        assert h.digest_size == ref.digest_size
+
+
+def test_hkdf_rfc5869_case1(provider: Provider) -> None:
+    sha256 = provider.hash("sha256")
+    ikm = bytes.fromhex("0b" * 22)
+    salt = bytes.fromhex("000102030405060708090a0b0c")
+    info = bytes.fromhex("f0f1f2f3f4f5f6f7f8f9")
+    prk = sha256.hkdf_extract(salt, ikm)
+    assert prk.hex() == "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5"
+    okm = sha256.hkdf_expand(prk, info, 42)
+    assert okm.hex() == (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+    with pytest.raises(ValueError):
+        sha256.hkdf_expand(prk, info, 255 * 32 + 1)
+
+
+# -- AEAD ---------------------------------------------------------------------
+
+
+def test_aead_round_trip_and_failures(provider: Provider) -> None:
+    for suite in provider.cipher_suites.values():
+        alg = suite.aead
+        aead = alg.new(bytes(range(alg.key_length)))
+        nonce = bytes(12)
+        sealed = aead.seal(nonce, b"hdr", b"hello")
+        assert len(sealed) == 5 + 16
+        assert aead.open(nonce, b"hdr", sealed) == b"hello"
+        tampered = bytearray(sealed)
+        tampered[-1] ^= 1
+        for bad in (
+            (nonce, b"hdr", bytes(tampered)),
+            (nonce, b"hdX", sealed),
+            (b"\x01" + nonce[1:], b"hdr", sealed),
+            (nonce[:8], b"hdr", sealed),  # PyCryptodome would switch algorithm on 8 bytes
+            (nonce + bytes(12), b"hdr", sealed),  # ... and on 24 (XChaCha)
+            (nonce, b"hdr", sealed[:15]),
+            (nonce, b"hdr", b""),
+        ):
+            with pytest.raises(BadRecordMac):
+                aead.open(*bad)
+        with pytest.raises(TLSError):  # TLSError: a typed misuse error
+            aead.seal(nonce[:8], b"", b"x")
+        with pytest.raises(TLSError):
+            alg.new(bytes(alg.key_length - 1))
+
+
+# -- key exchange -------------------------------------------------------------
+
+
+def test_groups_round_trip(provider: Provider) -> None:
+    for group in provider.groups.values():
+        state, client_share = group.start()
+        server_share, server_secret = group.encapsulate(client_share)
+        client_secret = group.complete(state, server_share)
+        assert client_secret == server_secret
+        assert len(client_secret) >= 32
+
+
+SHARE_LENGTHS = {
+    "x25519": (32, 32),
+    "x448": (56, 56),
+    "secp256r1": (65, 65),
+    "secp384r1": (97, 97),
+    "secp521r1": (133, 133),
+    "X25519MLKEM768": (1216, 1120),
+    "SecP256r1MLKEM768": (1249, 1153),
+}
+
+
+def test_groups_reject_bad_shares(provider: Provider) -> None:
+    for name, group in provider.groups.items():
+        client_len, server_len = SHARE_LENGTHS[name]
+        state, client_share = group.start()
+        assert len(client_share) == client_len
+        server_share, _ = group.encapsulate(client_share)
+        assert len(server_share) == server_len
+        for bad in (b"", client_share[:-1], client_share + b"\x00", bytes(client_len)):
+            with pytest.raises(IllegalParameter):
+                group.encapsulate(bad)
+        for bad in (b"", server_share[:-1], server_share + b"\x00"):
+            with pytest.raises(IllegalParameter):
+                group.complete(state, bad)
+
+
+def test_ecdh_rejects_compressed_and_off_curve_points(provider: Provider) -> None:
+    for name in ("secp256r1", "secp384r1", "secp521r1"):
+        if name not in provider.groups:
+            continue
+        group = provider.groups[name]
+        _, share = group.start()
+        coord = (len(share) - 1) // 2
+        compressed = bytes([2 + (share[-1] & 1)]) + share[1 : 1 + coord]
+        off_curve = share[:-1] + bytes([share[-1] ^ 1])
+        hybrid_prefix = b"\x04" + share[1:]  # valid for comparison
+        group.encapsulate(hybrid_prefix)
+        for bad in (compressed, compressed + bytes(coord), off_curve, b"\x04" + bytes(2 * coord)):
+            with pytest.raises(IllegalParameter):
+                group.encapsulate(bad)
+
+
+# -- signatures ---------------------------------------------------------------
+
+
+def _pem(key: object) -> bytes:
+    return key.private_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, object]:
+    return {
+        "rsa": rsa.generate_private_key(65537, 2048),
+        "p256": ec.generate_private_key(ec.SECP256R1()),
+        "p384": ec.generate_private_key(ec.SECP384R1()),
+        "p521": ec.generate_private_key(ec.SECP521R1()),
+        "ed25519": ed25519.Ed25519PrivateKey.generate(),
+        "ed448": ed448.Ed448PrivateKey.generate(),
+    }
+
+
+EXPECTED_SCHEMES = {
+    "rsa": ("rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384", "rsa_pss_rsae_sha512"),
+    "p256": ("ecdsa_secp256r1_sha256",),
+    "p384": ("ecdsa_secp384r1_sha384",),
+    "p521": ("ecdsa_secp521r1_sha512",),
+    "ed25519": ("ed25519",),
+    "ed448": ("ed448",),
+}
+
+
+def test_sign_and_verify_every_key_type(provider: Provider, keys: dict[str, object]) -> None:
+    for kind, key in keys.items():
+        if not all(s in provider.signature_schemes for s in EXPECTED_SCHEMES[kind]):
+            with pytest.raises((KeyLoadError, UnsupportedAlgorithm)):
+                provider.load_private_key(_pem(key))
+            continue
+        signer = provider.load_private_key(_pem(key))
+        assert signer.schemes == EXPECTED_SCHEMES[kind]
+        assert not any(s.startswith("rsa_pkcs1") for s in signer.schemes)
+        spki = key.public_key().public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        assert signer.public_key_der() == spki
+        for scheme in signer.schemes:
+            sig = signer.sign(scheme, b"transcript")
+            provider.signature_scheme(scheme).verify(spki, b"transcript", sig)
+            with pytest.raises(BadSignatureError):
+                provider.signature_scheme(scheme).verify(spki, b"transcripT", sig)
+            with pytest.raises(BadSignatureError):
+                provider.signature_scheme(scheme).verify(spki[:-1], b"transcript", sig)
+        with pytest.raises(UnsupportedAlgorithm):
+            signer.sign("rsa_pkcs1_sha256", b"x")
+
+
+def _with_ecdsa() -> list[str]:
+    return [n for n in ALL if "ecdsa_secp384r1_sha384" in get_provider(n).signature_schemes]
+
+
+@pytest.mark.parametrize("provider_name", _with_ecdsa())
+def test_ecdsa_strict_curve(provider_name: str, keys: dict[str, object]) -> None:
+    provider = get_provider(provider_name)
+    key = keys["p256"]
+    spki = key.public_key().public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    sig = key.sign(b"tbs", ec.ECDSA(hashes.SHA384()))  # type: ignore[attr-defined]
+    scheme = provider.signature_scheme("ecdsa_secp384r1_sha384")
+    with pytest.raises(BadSignatureError):
+        scheme.verify(spki, b"tbs", sig)  # TLS 1.3: scheme bound to P-384
+    scheme.verify(spki, b"tbs", sig, strict_curve=False)  # X.509: any curve
+
+
+def test_wrong_key_type_is_bad_signature(provider: Provider, keys: dict[str, object]) -> None:
+    ed_spki = keys["ed25519"].public_key().public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    for name, scheme in provider.signature_schemes.items():
+        if name == "ed25519":
+            continue
+        with pytest.raises(BadSignatureError):
+            scheme.verify(ed_spki, b"m", bytes(64), strict_curve=False)
+        with pytest.raises(BadSignatureError):
+            scheme.verify(b"\x30\x03garbage", b"m", bytes(64))
+
+
+@pytest.mark.parametrize("provider_name", _with_ecdsa())
+def test_key_loading_formats(provider_name: str, keys: dict[str, object]) -> None:
+    provider = get_provider(provider_name)
+    key = keys["p256"]
+    E, F = serialization.Encoding, serialization.PrivateFormat
+    blobs = [
+        key.private_bytes(E.PEM, F.PKCS8, serialization.NoEncryption()),  # type: ignore[attr-defined]
+        key.private_bytes(E.DER, F.PKCS8, serialization.NoEncryption()),  # type: ignore[attr-defined]
+        key.private_bytes(E.PEM, F.TraditionalOpenSSL, serialization.NoEncryption()),  # type: ignore[attr-defined]
+        key.private_bytes(E.DER, F.TraditionalOpenSSL, serialization.NoEncryption()),  # type: ignore[attr-defined]
+    ]
+    for blob in blobs:
+        assert provider.load_private_key(blob).schemes == ("ecdsa_secp256r1_sha256",)
+    enc = key.private_bytes(E.PEM, F.PKCS8, serialization.BestAvailableEncryption(b"s3cret"))  # type: ignore[attr-defined]
+    assert provider.load_private_key(enc, b"s3cret").schemes == ("ecdsa_secp256r1_sha256",)
+    for password in (None, b"wrong"):
+        with pytest.raises(KeyLoadError):
+            provider.load_private_key(enc, password)
+    with pytest.raises(KeyLoadError):
+        provider.load_private_key(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(KeyLoadError):
+        provider.load_private_key(b"\x30\x03\x02\x01\x00")
+
+
+def test_random(provider: Provider) -> None:
+    a, b = provider.random(32), provider.random(32)
+    assert len(a) == 32 and a != b
+
+
+# -- compose ------------------------------------------------------------------
+
+
+def test_compose_name_and_parts() -> None:
+    p = compose(kx="cryptography", aead="cryptography")
+    assert p.name == "kx=cryptography,aead=cryptography,hash=cryptography,sig=cryptography"
+    assert p.parts == {"kx": "cryptography", "aead": "cryptography", "hash": "cryptography", "sig": "cryptography"}
+    assert list(p.cipher_suites) == list(get_provider("cryptography").cipher_suites)
+    assert get_provider(p.name).name == p.name
+    named = compose(name="mine")
+    assert named.name == "mine"

@@ -1,0 +1,416 @@
+"""Pieces every backend shares: peer-input checks, a strict DER reader for
+SubjectPublicKeyInfo/PKCS#8 headers, the KEM-shaped group skeletons and the
+X25519MLKEM768 / SecP256r1MLKEM768 hybrid combiner.
+
+Nothing here does cryptography itself; backends plug their library's
+primitives into these shapes so that validation rules (RFC 8446 4.2.8.2,
+7.4.2, draft-ietf-tls-ecdhe-mlkem) are written once and behave identically
+whatever library sits underneath.
+"""
+
+from __future__ import annotations
+
+import abc
+import hmac
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from tlskit.errors import IllegalParameter, InternalError, ProviderError
+from tlskit.providers.base import AEAD, KeyExchangeGroup
+from tlskit.providers.names import GROUPS, SIGNATURE_SCHEMES
+
+
+class KeyLoadError(ProviderError):
+    """A private key could not be loaded (bad encoding, wrong/missing password,
+    unsupported key type). Local configuration, not peer input."""
+
+
+# ---------------------------------------------------------------------------
+# Signature scheme metadata (RFC 8446 4.2.3)
+
+
+@dataclass(frozen=True)
+class SchemeInfo:
+    name: str
+    kind: str  # "ecdsa" | "rsa_pss_rsae" | "rsa_pss_pss" | "rsa_pkcs1" | "ed25519" | "ed448"
+    hash: str | None  # "sha1" | "sha256" | "sha384" | "sha512" | None for EdDSA
+    curve: str | None = None  # only for ecdsa schemes bound to a curve
+
+    @property
+    def code(self) -> int:
+        return SIGNATURE_SCHEMES[self.name]
+
+
+SCHEME_INFO: dict[str, SchemeInfo] = {
+    "ecdsa_secp256r1_sha256": SchemeInfo("ecdsa_secp256r1_sha256", "ecdsa", "sha256", "secp256r1"),
+    "ecdsa_secp384r1_sha384": SchemeInfo("ecdsa_secp384r1_sha384", "ecdsa", "sha384", "secp384r1"),
+    "ecdsa_secp521r1_sha512": SchemeInfo("ecdsa_secp521r1_sha512", "ecdsa", "sha512", "secp521r1"),
+    "rsa_pss_rsae_sha256": SchemeInfo("rsa_pss_rsae_sha256", "rsa_pss_rsae", "sha256"),
+    "rsa_pss_rsae_sha384": SchemeInfo("rsa_pss_rsae_sha384", "rsa_pss_rsae", "sha384"),
+    "rsa_pss_rsae_sha512": SchemeInfo("rsa_pss_rsae_sha512", "rsa_pss_rsae", "sha512"),
+    "rsa_pss_pss_sha256": SchemeInfo("rsa_pss_pss_sha256", "rsa_pss_pss", "sha256"),
+    "rsa_pss_pss_sha384": SchemeInfo("rsa_pss_pss_sha384", "rsa_pss_pss", "sha384"),
+    "rsa_pss_pss_sha512": SchemeInfo("rsa_pss_pss_sha512", "rsa_pss_pss", "sha512"),
+    "rsa_pkcs1_sha256": SchemeInfo("rsa_pkcs1_sha256", "rsa_pkcs1", "sha256"),
+    "rsa_pkcs1_sha384": SchemeInfo("rsa_pkcs1_sha384", "rsa_pkcs1", "sha384"),
+    "rsa_pkcs1_sha512": SchemeInfo("rsa_pkcs1_sha512", "rsa_pkcs1", "sha512"),
+    "ed25519": SchemeInfo("ed25519", "ed25519", None),
+    "ed448": SchemeInfo("ed448", "ed448", None),
+}
+
+#: The signature schemes the full-featured backends offer, in preference order.
+#: rsa_pkcs1_sha1 / ecdsa_sha1 are deliberately absent: SHA-1 certificate
+#: signatures are not accepted by tlskit (RFC 8446 4.2.3 lets an implementation
+#: refuse them, and no modern CA issues them).
+FULL_SCHEME_ORDER: tuple[str, ...] = (
+    "ecdsa_secp256r1_sha256",
+    "ecdsa_secp384r1_sha384",
+    "ecdsa_secp521r1_sha512",
+    "ed25519",
+    "ed448",
+    "rsa_pss_rsae_sha256",
+    "rsa_pss_rsae_sha384",
+    "rsa_pss_rsae_sha512",
+    "rsa_pss_pss_sha256",
+    "rsa_pss_pss_sha384",
+    "rsa_pss_pss_sha512",
+    "rsa_pkcs1_sha256",
+    "rsa_pkcs1_sha384",
+    "rsa_pkcs1_sha512",
+)
+
+RSA_PSS_RSAE_SCHEMES = ("rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384", "rsa_pss_rsae_sha512")
+RSA_PSS_PSS_SCHEMES = ("rsa_pss_pss_sha256", "rsa_pss_pss_sha384", "rsa_pss_pss_sha512")
+CURVE_SCHEME = {
+    "secp256r1": "ecdsa_secp256r1_sha256",
+    "secp384r1": "ecdsa_secp384r1_sha384",
+    "secp521r1": "ecdsa_secp521r1_sha512",
+}
+HASH_LENGTHS = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
+
+# ---------------------------------------------------------------------------
+# Minimal strict DER reader. Only what is needed to look at the algorithm
+# identifier of a SubjectPublicKeyInfo / PKCS#8 PrivateKeyInfo (e.g. to tell an
+# RSASSA-PSS key from an rsaEncryption one, which the libraries hide).
+
+
+class DERError(ValueError):
+    pass
+
+
+def der_read(data: bytes, pos: int = 0) -> tuple[int, bytes, int]:
+    """Read one TLV at ``pos``: (tag, content, next_pos). Definite, minimal lengths only."""
+    try:
+        tag = data[pos]
+        first = data[pos + 1]
+    except IndexError:
+        raise DERError("truncated DER") from None
+    pos += 2
+    if first < 0x80:
+        length = first
+    elif first == 0x80 or first > 0x84:
+        raise DERError("unsupported DER length")
+    else:
+        n = first & 0x7F
+        raw = data[pos : pos + n]
+        if len(raw) != n or raw[0] == 0:
+            raise DERError("bad DER length")
+        length = int.from_bytes(raw, "big")
+        if length < 0x80:
+            raise DERError("non-minimal DER length")
+        pos += n
+    end = pos + length
+    if end > len(data):
+        raise DERError("truncated DER")
+    return tag, data[pos:end], end
+
+
+def der_encode(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(raw)]) + raw + content
+
+
+OID_RSA_ENCRYPTION = bytes.fromhex("2a864886f70d010101")
+OID_RSASSA_PSS = bytes.fromhex("2a864886f70d01010a")
+OID_EC_PUBLIC_KEY = bytes.fromhex("2a8648ce3d0201")
+OID_ED25519 = bytes.fromhex("2b6570")
+OID_ED448 = bytes.fromhex("2b6571")
+CURVE_OIDS = {
+    bytes.fromhex("2a8648ce3d030107"): "secp256r1",
+    bytes.fromhex("2b81040022"): "secp384r1",
+    bytes.fromhex("2b81040023"): "secp521r1",
+}
+
+
+@dataclass(frozen=True)
+class SPKI:
+    algorithm: bytes  # OID content bytes
+    parameters: bytes | None  # full TLV of the parameters, if any
+    key: bytes  # BIT STRING payload without the unused-bits byte
+
+    @property
+    def curve(self) -> str | None:
+        if self.algorithm != OID_EC_PUBLIC_KEY or self.parameters is None:
+            return None
+        try:
+            tag, content, _ = der_read(self.parameters)
+        except DERError:
+            return None
+        return CURVE_OIDS.get(content) if tag == 0x06 else None
+
+
+def parse_spki(der: bytes) -> SPKI:
+    """Parse a DER SubjectPublicKeyInfo strictly; raise DERError if malformed."""
+    tag, body, end = der_read(der)
+    if tag != 0x30 or end != len(der):
+        raise DERError("SPKI is not a single SEQUENCE")
+    tag, alg, pos = der_read(body)
+    if tag != 0x30:
+        raise DERError("bad AlgorithmIdentifier")
+    tag, key_bits, rest = der_read(body, pos)
+    if tag != 0x03 or rest != len(body) or not key_bits or key_bits[0] != 0:
+        raise DERError("bad subjectPublicKey")
+    tag, oid, apos = der_read(alg)
+    if tag != 0x06:
+        raise DERError("bad algorithm OID")
+    params = alg[apos:] or None
+    if params is not None:
+        _, _, pend = der_read(params)
+        if pend != len(params):
+            raise DERError("trailing data in AlgorithmIdentifier")
+    return SPKI(oid, params, key_bits[1:])
+
+
+def pkcs8_algorithm(der: bytes) -> bytes | None:
+    """The algorithm OID of an unencrypted PKCS#8 PrivateKeyInfo, or None."""
+    try:
+        tag, body, _ = der_read(der)
+        if tag != 0x30:
+            return None
+        tag, _version, pos = der_read(body)
+        if tag != 0x02:
+            return None
+        tag, alg, _ = der_read(body, pos)
+        if tag != 0x30:
+            return None
+        tag, oid, _ = der_read(alg)
+        return oid if tag == 0x06 else None
+    except DERError:
+        return None
+
+
+def rsassa_pss_spki(rsa_public_key_pkcs1: bytes) -> bytes:
+    """An RSASSA-PSS SubjectPublicKeyInfo (no parameters) for a PKCS#1 RSAPublicKey."""
+    alg = der_encode(0x30, der_encode(0x06, OID_RSASSA_PSS))
+    return der_encode(0x30, alg + der_encode(0x03, b"\x00" + rsa_public_key_pkcs1))
+
+
+def pem_to_der(data: bytes) -> tuple[bytes, str | None]:
+    """If ``data`` is PEM, return (DER of the first block, its label); else (data, None)."""
+    import base64
+    import binascii
+
+    text = data.lstrip()
+    if not text.startswith(b"-----BEGIN "):
+        return data, None
+    try:
+        header, rest = text.split(b"\n", 1)
+        label = header.strip()[len(b"-----BEGIN ") : -5].decode("ascii")
+        body, _ = rest.split(b"-----END ", 1)
+        lines = [ln for ln in body.splitlines() if ln.strip() and b":" not in ln]
+        return base64.b64decode(b"".join(lines), validate=False), label
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return data, None
+
+
+# ---------------------------------------------------------------------------
+# Peer-input checks
+
+
+def check_share_length(group: str, share: bytes, expected: int) -> None:
+    if len(share) != expected:
+        raise IllegalParameter(
+            f"{group} key share has length {len(share)}, expected {expected}"
+        )
+
+
+def check_uncompressed_point(group: str, share: bytes, coord_len: int) -> None:
+    """RFC 8446 4.2.8.2: only the uncompressed X9.62 form is allowed."""
+    check_share_length(group, share, 1 + 2 * coord_len)
+    if share[0] != 0x04:
+        raise IllegalParameter(f"{group} key share is not an uncompressed point")
+
+
+def check_nonzero_secret(group: str, secret: bytes) -> bytes:
+    """RFC 8446 7.4.2: an all-zero (EC)DH result means a low-order peer point."""
+    if hmac.compare_digest(secret, bytes(len(secret))):
+        raise IllegalParameter(f"{group} shared secret is all zero (low-order peer share)")
+    return secret
+
+
+def bad_aead_key(name: str, key: bytes, expected: int) -> InternalError:
+    return InternalError(f"{name} key must be {expected} bytes, got {len(key)}")
+
+
+# ---------------------------------------------------------------------------
+# KEM-shaped groups
+
+
+class DHGroup(KeyExchangeGroup):
+    """(EC)DH as a KEM: the server's "encapsulation" is its own ephemeral share.
+
+    Backends implement ``_generate`` (fresh key pair), ``_load_private`` (test
+    hook: a state from fixed private bytes, so conformance vectors run through
+    the real ``complete`` validation path) and ``_exchange`` (validate the peer
+    share and compute the raw shared secret, mapping library errors to
+    IllegalParameter).
+    """
+
+    #: length of a key share in either direction
+    share_length: int
+    client_share_length: int
+    server_share_length: int
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.code = GROUPS[name]
+        self.client_share_length = self.server_share_length = self.share_length
+
+    @abc.abstractmethod
+    def _generate(self) -> tuple[Any, bytes]: ...
+
+    @abc.abstractmethod
+    def _load_private(self, raw: bytes) -> Any: ...
+
+    @abc.abstractmethod
+    def _exchange(self, private: Any, peer_share: bytes) -> bytes: ...
+
+    def state_from_private_bytes(self, raw: bytes) -> Any:
+        """Test hook: a client state holding the given private key."""
+        return self._load_private(raw)
+
+    def start(self) -> tuple[Any, bytes]:
+        return self._generate()
+
+    def encapsulate(self, peer_share: bytes) -> tuple[bytes, bytes]:
+        # Validate the peer share before spending a key generation on it.
+        self._precheck(peer_share)
+        private, share = self._generate()
+        return share, self._exchange(private, peer_share)
+
+    def complete(self, state: Any, peer_share: bytes) -> bytes:
+        return self._exchange(state, peer_share)
+
+    def _precheck(self, peer_share: bytes) -> None:
+        check_share_length(self.name, peer_share, self.share_length)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class MLKEMGroup(abc.ABC):
+    """ML-KEM-768 in KEM shape (not a TLS group on its own; used by hybrids)."""
+
+    name = "ML-KEM-768"
+    client_share_length = 1184  # encapsulation key
+    server_share_length = 1088  # ciphertext
+    secret_length = 32
+
+    @abc.abstractmethod
+    def start(self) -> tuple[Any, bytes]: ...
+
+    @abc.abstractmethod
+    def encapsulate(self, peer_share: bytes) -> tuple[bytes, bytes]: ...
+
+    @abc.abstractmethod
+    def complete(self, state: Any, peer_share: bytes) -> bytes: ...
+
+    @abc.abstractmethod
+    def state_from_seed(self, seed: bytes) -> Any:
+        """Test hook: a decapsulation state from a 64-byte (d || z) seed."""
+
+    @abc.abstractmethod
+    def encapsulation_key(self, state: Any) -> bytes: ...
+
+
+class HybridGroup(KeyExchangeGroup):
+    """A hybrid group per draft-ietf-tls-ecdhe-mlkem: shares and secrets are the
+    concatenation of the two components' shares and secrets, in the order the
+    draft fixes (ML-KEM first for X25519MLKEM768, ECDH first for the NIST ones).
+    Each component validates its own part, so a bad X25519 half or a bad ML-KEM
+    key both end in IllegalParameter.
+    """
+
+    def __init__(self, name: str, first: Any, second: Any) -> None:
+        self.name = name
+        self.code = GROUPS[name]
+        self.first = first
+        self.second = second
+        self.client_share_length = first.client_share_length + second.client_share_length
+        self.server_share_length = first.server_share_length + second.server_share_length
+
+    def start(self) -> tuple[Any, bytes]:
+        s1, k1 = self.first.start()
+        s2, k2 = self.second.start()
+        return (s1, s2), k1 + k2
+
+    def encapsulate(self, peer_share: bytes) -> tuple[bytes, bytes]:
+        check_share_length(self.name, peer_share, self.client_share_length)
+        cut = self.first.client_share_length
+        c1, ss1 = self.first.encapsulate(peer_share[:cut])
+        c2, ss2 = self.second.encapsulate(peer_share[cut:])
+        return c1 + c2, ss1 + ss2
+
+    def complete(self, state: Any, peer_share: bytes) -> bytes:
+        check_share_length(self.name, peer_share, self.server_share_length)
+        cut = self.first.server_share_length
+        s1, s2 = state
+        return self.first.complete(s1, peer_share[:cut]) + self.second.complete(s2, peer_share[cut:])
+
+    def __repr__(self) -> str:
+        return f"<HybridGroup {self.name}>"
+
+
+# ---------------------------------------------------------------------------
+# AEAD helper
+
+
+class NonceCheckedAEAD(AEAD):
+    """Wraps a library's encrypt/decrypt pair with TLS's fixed 12-byte nonce rule.
+
+    ``encrypt(nonce, aad, plaintext) -> ct||tag`` and ``decrypt(nonce, aad,
+    ct||tag) -> plaintext`` are bound methods/closures prepared once per key;
+    ``auth_errors`` are the library's exceptions for a failed tag.
+    """
+
+    __slots__ = ("_encrypt", "_decrypt", "_errors", "_name")
+
+    def __init__(
+        self,
+        name: str,
+        encrypt: Callable[[bytes, bytes, bytes], bytes],
+        decrypt: Callable[[bytes, bytes, bytes], bytes],
+        auth_errors: tuple[type[BaseException], ...],
+    ) -> None:
+        self._name = name
+        self._encrypt = encrypt
+        self._decrypt = decrypt
+        self._errors = auth_errors
+
+    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
+        if len(nonce) != 12:
+            raise InternalError(f"{self._name} nonce must be 12 bytes")
+        return self._encrypt(nonce, aad, plaintext)
+
+    def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
+        from tlskit.errors import BadRecordMac
+
+        if len(nonce) != 12 or len(ciphertext) < 16:
+            raise BadRecordMac(f"{self._name} authentication failed")
+        try:
+            return self._decrypt(nonce, aad, ciphertext)
+        except self._errors:
+            raise BadRecordMac(f"{self._name} authentication failed") from None

@@ -1,0 +1,369 @@
+"""The pyca/cryptography provider (OpenSSL underneath): the reference backend.
+
+Offers every TLS 1.3 suite, x25519, x448, secp256r1/384r1/521r1,
+X25519MLKEM768 and SecP256r1MLKEM768 (ML-KEM-768 from ``cryptography``'s
+``mlkem`` module, combined per draft-ietf-tls-ecdhe-mlkem), and the full
+signature-scheme set (rsa_pkcs1_* for certificate signatures only).
+
+Choices:
+* Hash objects wrap ``hashes.Hash`` (incremental, ``copy()`` forks it);
+  ``digest()`` finalizes a copy so the transcript can keep growing.
+* HMAC is ``cryptography``'s HMAC and HKDF-Expand its ``HKDFExpand``.
+* Randomness is ``os.urandom``, which is what cryptography itself recommends
+  (it has no random API of its own).
+* ECDH shares must be uncompressed points of the exact length; an all-zero
+  X25519/X448 result is refused explicitly as well as by OpenSSL.
+* RSA-PSS verification uses salt length == hash length exactly (never AUTO).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import cryptography
+from cryptography import exceptions as cx
+from cryptography.hazmat.primitives import hashes, hmac as chmac, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mlkem, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import x448, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+from tlskit.errors import BadRecordMac, BadSignatureError, IllegalParameter, InternalError, UnsupportedAlgorithm
+from tlskit.providers import _common as c
+from tlskit.providers.base import (
+    AEAD,
+    AEADAlgorithm,
+    CipherSuite,
+    HashAlgorithm,
+    PrivateKey,
+    Provider,
+    SignatureScheme,
+)
+from tlskit.providers.names import CIPHER_SUITES
+
+NAME = "cryptography"
+
+_HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+
+# ---------------------------------------------------------------------------
+# Hashes
+
+
+class _HashObject:
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: hashes.Hash) -> None:
+        self._ctx = ctx
+
+    def update(self, data: bytes) -> None:
+        self._ctx.update(data)
+
+    def copy(self) -> "_HashObject":
+        return _HashObject(self._ctx.copy())
+
+    def digest(self) -> bytes:
+        return self._ctx.copy().finalize()
+
+
+class CryptographyHash(HashAlgorithm):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._algorithm = _HASHES[name]()
+        self.digest_size = self._algorithm.digest_size
+
+    def new(self, data: bytes = b"") -> _HashObject:
+        ctx = hashes.Hash(self._algorithm)
+        if data:
+            ctx.update(data)
+        return _HashObject(ctx)
+
+    def digest(self, data: bytes) -> bytes:
+        ctx = hashes.Hash(self._algorithm)
+        ctx.update(data)
+        return ctx.finalize()
+
+    def hmac(self, key: bytes, data: bytes) -> bytes:
+        mac = chmac.HMAC(key, self._algorithm)
+        mac.update(data)
+        return mac.finalize()
+
+    def hkdf_expand(self, prk: bytes, info: bytes, length: int) -> bytes:
+        if length > 255 * self.digest_size:
+            raise ValueError("HKDF-Expand output too long")
+        return HKDFExpand(self._algorithm, length, info).derive(prk)
+
+
+# ---------------------------------------------------------------------------
+# AEADs
+
+
+class _CryptographyAEAD(AEAD):
+    __slots__ = ("_encrypt", "_decrypt", "_name")
+
+    def __init__(self, name: str, impl: Any) -> None:
+        self._name = name
+        # Bound methods hoisted once per key: seal/open run per record.
+        self._encrypt = impl.encrypt
+        self._decrypt = impl.decrypt
+
+    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
+        if len(nonce) != 12:  # AESGCM would accept 8..128 bytes; TLS uses 12
+            raise InternalError(f"{self._name} nonce must be 12 bytes")
+        return self._encrypt(nonce, plaintext, aad)
+
+    def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
+        if len(nonce) != 12:
+            raise BadRecordMac(f"{self._name} authentication failed")
+        try:
+            return self._decrypt(nonce, ciphertext, aad)
+        except (cx.InvalidTag, ValueError):
+            raise BadRecordMac(f"{self._name} authentication failed") from None
+
+
+class CryptographyAEADAlgorithm(AEADAlgorithm):
+    def __init__(self, name: str, key_length: int, cls: Any) -> None:
+        self.name = name
+        self.key_length = key_length
+        self._cls = cls
+
+    def new(self, key: bytes) -> AEAD:
+        if len(key) != self.key_length:
+            raise c.bad_aead_key(self.name, key, self.key_length)
+        return _CryptographyAEAD(self.name, self._cls(key))
+
+
+# ---------------------------------------------------------------------------
+# Key exchange
+
+
+class _XDHGroup(c.DHGroup):
+    def __init__(self, name: str, private_cls: Any, public_cls: Any, length: int) -> None:
+        self.share_length = length
+        super().__init__(name)
+        self._private_cls = private_cls
+        self._public_cls = public_cls
+
+    def _generate(self) -> tuple[Any, bytes]:
+        key = self._private_cls.generate()
+        return key, key.public_key().public_bytes_raw()
+
+    def _load_private(self, raw: bytes) -> Any:
+        return self._private_cls.from_private_bytes(raw)
+
+    def _exchange(self, private: Any, peer_share: bytes) -> bytes:
+        c.check_share_length(self.name, peer_share, self.share_length)
+        try:
+            secret = private.exchange(self._public_cls.from_public_bytes(peer_share))
+        except ValueError:  # OpenSSL refuses all-zero results itself
+            raise IllegalParameter(f"{self.name} key share rejected (low-order point)") from None
+        return c.check_nonzero_secret(self.name, secret)
+
+
+class _ECDHGroup(c.DHGroup):
+    def __init__(self, name: str, curve: ec.EllipticCurve, coord_len: int) -> None:
+        self.share_length = 1 + 2 * coord_len
+        super().__init__(name)
+        self._curve = curve
+        self._coord_len = coord_len
+
+    def _generate(self) -> tuple[Any, bytes]:
+        key = ec.generate_private_key(self._curve)
+        share = key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return key, share
+
+    def _load_private(self, raw: bytes) -> Any:
+        return ec.derive_private_key(int.from_bytes(raw, "big"), self._curve)
+
+    def _precheck(self, peer_share: bytes) -> None:
+        c.check_uncompressed_point(self.name, peer_share, self._coord_len)
+
+    def _exchange(self, private: Any, peer_share: bytes) -> bytes:
+        c.check_uncompressed_point(self.name, peer_share, self._coord_len)
+        try:
+            peer = ec.EllipticCurvePublicKey.from_encoded_point(self._curve, peer_share)
+            return private.exchange(ec.ECDH(), peer)
+        except ValueError:
+            raise IllegalParameter(f"{self.name} key share is not a valid curve point") from None
+
+
+class CryptographyMLKEM768(c.MLKEMGroup):
+    def start(self) -> tuple[Any, bytes]:
+        key = mlkem.MLKEM768PrivateKey.generate()
+        return key, key.public_key().public_bytes_raw()
+
+    def encapsulate(self, peer_share: bytes) -> tuple[bytes, bytes]:
+        c.check_share_length("ML-KEM-768", peer_share, self.client_share_length)
+        try:
+            public = mlkem.MLKEM768PublicKey.from_public_bytes(peer_share)
+        except ValueError:  # FIPS 203 modulus check failed
+            raise IllegalParameter("ML-KEM-768 encapsulation key is invalid") from None
+        secret, ciphertext = public.encapsulate()
+        return ciphertext, secret
+
+    def complete(self, state: Any, peer_share: bytes) -> bytes:
+        c.check_share_length("ML-KEM-768", peer_share, self.server_share_length)
+        try:
+            return state.decapsulate(peer_share)
+        except ValueError:
+            raise IllegalParameter("ML-KEM-768 ciphertext is invalid") from None
+
+    def state_from_seed(self, seed: bytes) -> Any:
+        return mlkem.MLKEM768PrivateKey.from_seed_bytes(seed)
+
+    def encapsulation_key(self, state: Any) -> bytes:
+        return state.public_key().public_bytes_raw()
+
+
+# ---------------------------------------------------------------------------
+# Signatures
+
+
+def _load_public(name: str, public_key: bytes) -> tuple[c.SPKI, Any]:
+    try:
+        spki = c.parse_spki(public_key)
+        key = serialization.load_der_public_key(public_key)
+    except (ValueError, TypeError, cx.UnsupportedAlgorithm):
+        raise BadSignatureError(f"{name}: public key is not a valid SubjectPublicKeyInfo") from None
+    return spki, key
+
+
+def _pss(hash_name: str) -> padding.PSS:
+    algorithm = _HASHES[hash_name]()
+    return padding.PSS(mgf=padding.MGF1(algorithm), salt_length=algorithm.digest_size)
+
+
+class CryptographySignatureScheme(SignatureScheme):
+    def __init__(self, name: str) -> None:
+        self.info = c.SCHEME_INFO[name]
+        self.name = name
+        self.code = self.info.code
+
+    def verify(
+        self, public_key: bytes, message: bytes, signature: bytes, *, strict_curve: bool = True
+    ) -> None:
+        info = self.info
+        spki, key = _load_public(self.name, public_key)
+        try:
+            if info.kind == "ecdsa":
+                if not isinstance(key, ec.EllipticCurvePublicKey) or spki.curve is None:
+                    raise BadSignatureError(f"{self.name}: not an EC key on a TLS curve")
+                if strict_curve and spki.curve != info.curve:
+                    raise BadSignatureError(f"{self.name}: key is on {spki.curve}")
+                key.verify(signature, message, ec.ECDSA(_HASHES[info.hash]()))
+            elif info.kind in ("rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1"):
+                wanted = c.OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else c.OID_RSA_ENCRYPTION
+                if spki.algorithm != wanted or not isinstance(key, rsa.RSAPublicKey):
+                    raise BadSignatureError(f"{self.name}: wrong RSA key type")
+                pad = padding.PKCS1v15() if info.kind == "rsa_pkcs1" else _pss(info.hash)
+                key.verify(signature, message, pad, _HASHES[info.hash]())
+            elif info.kind == "ed25519":
+                if not isinstance(key, ed25519.Ed25519PublicKey):
+                    raise BadSignatureError(f"{self.name}: not an Ed25519 key")
+                key.verify(signature, message)
+            elif info.kind == "ed448":
+                if not isinstance(key, ed448.Ed448PublicKey):
+                    raise BadSignatureError(f"{self.name}: not an Ed448 key")
+                key.verify(signature, message)
+            else:  # pragma: no cover - table and code out of sync
+                raise BadSignatureError(f"{self.name}: unsupported")
+        except (cx.InvalidSignature, ValueError, TypeError):
+            raise BadSignatureError(f"{self.name} signature did not verify") from None
+
+
+class CryptographyPrivateKey(PrivateKey):
+    def __init__(self, key: Any, schemes: tuple[str, ...], spki: bytes) -> None:
+        self._key = key
+        self.schemes = schemes
+        self._spki = spki
+
+    def sign(self, scheme: str, message: bytes) -> bytes:
+        if scheme not in self.schemes:
+            raise UnsupportedAlgorithm(NAME, "signature scheme for this key", scheme)
+        info = c.SCHEME_INFO[scheme]
+        if info.kind == "ecdsa":
+            return self._key.sign(message, ec.ECDSA(_HASHES[info.hash]()))
+        if info.kind in ("rsa_pss_rsae", "rsa_pss_pss"):
+            return self._key.sign(message, _pss(info.hash), _HASHES[info.hash]())
+        return self._key.sign(message)
+
+    def public_key_der(self) -> bytes:
+        return self._spki
+
+    def __repr__(self) -> str:  # never show key material
+        return f"<CryptographyPrivateKey schemes={self.schemes}>"
+
+
+def load_private_key(data: bytes, password: bytes | None = None) -> CryptographyPrivateKey:
+    der, label = c.pem_to_der(data)
+    try:
+        if label is not None:
+            key = serialization.load_pem_private_key(data, password)
+        else:
+            key = serialization.load_der_private_key(data, password)
+    except TypeError as exc:  # password missing, or given for an unencrypted key
+        raise c.KeyLoadError(f"cannot load private key: {exc}") from None
+    except (ValueError, cx.UnsupportedAlgorithm):
+        raise c.KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
+    public = key.public_key()
+    spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if isinstance(key, rsa.RSAPrivateKey):
+        if c.pkcs8_algorithm(der) == c.OID_RSASSA_PSS:
+            pkcs1 = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+            return CryptographyPrivateKey(key, c.RSA_PSS_PSS_SCHEMES, c.rsassa_pss_spki(pkcs1))
+        return CryptographyPrivateKey(key, c.RSA_PSS_RSAE_SCHEMES, spki)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        curve = c.parse_spki(spki).curve
+        if curve is None:
+            raise c.KeyLoadError(f"EC key on unsupported curve {key.curve.name}")
+        return CryptographyPrivateKey(key, (c.CURVE_SCHEME[curve],), spki)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return CryptographyPrivateKey(key, ("ed25519",), spki)
+    if isinstance(key, ed448.Ed448PrivateKey):
+        return CryptographyPrivateKey(key, ("ed448",), spki)
+    raise c.KeyLoadError(f"unsupported private key type {type(key).__name__}")
+
+
+# ---------------------------------------------------------------------------
+
+
+def build() -> Provider:
+    sha256, sha384 = CryptographyHash("sha256"), CryptographyHash("sha384")
+    aes128 = CryptographyAEADAlgorithm("AES-128-GCM", 16, AESGCM)
+    aes256 = CryptographyAEADAlgorithm("AES-256-GCM", 32, AESGCM)
+    chacha = CryptographyAEADAlgorithm("ChaCha20-Poly1305", 32, ChaCha20Poly1305)
+    suites = {
+        "TLS_AES_128_GCM_SHA256": CipherSuite("TLS_AES_128_GCM_SHA256", CIPHER_SUITES["TLS_AES_128_GCM_SHA256"], aes128, sha256),
+        "TLS_AES_256_GCM_SHA384": CipherSuite("TLS_AES_256_GCM_SHA384", CIPHER_SUITES["TLS_AES_256_GCM_SHA384"], aes256, sha384),
+        "TLS_CHACHA20_POLY1305_SHA256": CipherSuite(
+            "TLS_CHACHA20_POLY1305_SHA256", CIPHER_SUITES["TLS_CHACHA20_POLY1305_SHA256"], chacha, sha256
+        ),
+    }
+    x25519_group = _XDHGroup("x25519", x25519.X25519PrivateKey, x25519.X25519PublicKey, 32)
+    p256 = _ECDHGroup("secp256r1", ec.SECP256R1(), 32)
+    kem = CryptographyMLKEM768()
+    # Classic groups first: peers without ML-KEM (OpenSSL 3.0) are the common case;
+    # configs can put the hybrids first.
+    groups = {
+        "x25519": x25519_group,
+        "secp256r1": p256,
+        "x448": _XDHGroup("x448", x448.X448PrivateKey, x448.X448PublicKey, 56),
+        "secp384r1": _ECDHGroup("secp384r1", ec.SECP384R1(), 48),
+        "secp521r1": _ECDHGroup("secp521r1", ec.SECP521R1(), 66),
+        "X25519MLKEM768": c.HybridGroup("X25519MLKEM768", kem, x25519_group),
+        "SecP256r1MLKEM768": c.HybridGroup("SecP256r1MLKEM768", p256, kem),
+    }
+    schemes = {name: CryptographySignatureScheme(name) for name in c.FULL_SCHEME_ORDER}
+    return Provider(
+        name=NAME,
+        cipher_suites=suites,
+        groups=groups,
+        signature_schemes=schemes,
+        key_loader=load_private_key,
+        random_source=os.urandom,
+        versions={"cryptography": cryptography.__version__},
+        aead_algorithms={a.name: a for a in (aes128, aes256, chacha)},
+        hash_algorithms={"sha256": sha256, "sha384": sha384},
+    )
