@@ -330,3 +330,46 @@ def test_compose_name_and_parts() -> None:
     assert get_provider(p.name).name == p.name
     named = compose(name="mine")
     assert named.name == "mine"
+
+
+# -- interoperability between backends -----------------------------------------
+
+
+def _pairs(group: str) -> list[tuple[str, str]]:
+    have = [n for n in PROVIDERS if group in get_provider(n).groups]
+    return [(a, b) for a in have for b in have if a != b]
+
+
+@pytest.mark.parametrize("group", list(SHARE_LENGTHS))
+def test_groups_interoperate_across_backends(group: str) -> None:
+    pairs = _pairs(group)
+    assert pairs or group not in get_provider("cryptography").groups or len(PROVIDERS) == 1
+    for client_name, server_name in pairs:
+        client = get_provider(client_name).group(group)
+        server = get_provider(server_name).group(group)
+        state, client_share = client.start()
+        server_share, server_secret = server.encapsulate(client_share)
+        assert (len(client_share), len(server_share)) == SHARE_LENGTHS[group]
+        assert client.complete(state, server_share) == server_secret
+
+
+def test_x25519mlkem768_layout_and_hostile_halves() -> None:
+    """draft-ietf-tls-ecdhe-mlkem: ek||x25519 (1216), ct||x25519 (1120), secret mlkem||x25519."""
+    for client_name, server_name in _pairs("X25519MLKEM768"):
+        client = get_provider(client_name).group("X25519MLKEM768")
+        server = get_provider(server_name).group("X25519MLKEM768")
+        state, share = client.start()
+        assert len(share) == 1216
+        server_share, secret = server.encapsulate(share)
+        assert len(server_share) == 1120 and len(secret) == 64
+        # the X25519 half of the secret is the plain X25519 exchange of the last 32 bytes
+        x_state = state[1]
+        x_group = get_provider(client_name).group("x25519")
+        assert x_group.complete(x_state, server_share[1088:]) == secret[32:]
+        # an all-zero X25519 half (low-order point) and an invalid ML-KEM key are rejected
+        for bad in (share[:1184] + bytes(32), b"\xff" * 1184 + share[1184:], share[:1215]):
+            with pytest.raises(IllegalParameter):
+                server.encapsulate(bad)
+        for bad in (server_share[:1088] + bytes(32), server_share[:1119], server_share + b"\x00"):
+            with pytest.raises(IllegalParameter):
+                client.complete(state, bad)

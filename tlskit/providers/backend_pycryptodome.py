@@ -1,0 +1,409 @@
+"""The PyCryptodome provider: every primitive from PyCryptodome (``Crypto``).
+
+Offers the three TLS 1.3 suites, x25519, x448, secp256r1/384r1/521r1,
+X25519MLKEM768 (and SecP256r1MLKEM768) and the full signature-scheme set.
+
+Choices and library quirks handled (see shared notes/provider-quirks.md):
+* ``ChaCha20_Poly1305.new`` silently switches algorithm on 8- or 24-byte
+  nonces and AES-GCM accepts any nonce length, so every AEAD call enforces
+  the 12-byte TLS nonce. PyCryptodome cipher objects are bound to one nonce,
+  so one is created per record; the key schedule of GCM is redone each time
+  (the library offers no other way).
+* ML-KEM-768 encapsulation/decapsulation are reachable only through the
+  private ``MLKEMKey._encaps`` / ``_decaps`` methods (the public API only
+  serves HPKE). We depend on them deliberately and pin the behaviour with the
+  Wycheproof ML-KEM vectors; ``Crypto.PublicKey.Hybrid`` is X-Wing, not the
+  TLS hybrid, so X25519MLKEM768 is composed here from ML-KEM-768 + X25519.
+* HKDF-Expand is built over PyCryptodome's HMAC (its own Expand is private).
+* X25519/X448 low-order points are refused by the importer; an explicit
+  all-zero check stays as well. ECDH shares must be uncompressed points
+  (PyCryptodome would accept compressed ones).
+* RSA PKCS#1 v1.5 verification is the library's: it also accepts a DigestInfo
+  without the NULL parameter (Wycheproof "MissingNull", rated acceptable);
+  cryptography/OpenSSL rejects those. Only certificate signatures use it.
+* Encrypted PKCS#8 RSASSA-PSS private keys cannot be recognised as PSS keys
+  (the algorithm is hidden until decryption); they load as RSA keys with the
+  rsa_pss_rsae schemes. Unencrypted ones are recognised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import Crypto
+from Crypto.Cipher import AES, ChaCha20_Poly1305
+from Crypto.Hash import HMAC, SHA256, SHA384, SHA512
+from Crypto.Protocol import DH
+from Crypto.PublicKey import ECC, MLKEM, RSA
+from Crypto.Random import get_random_bytes
+from Crypto.Signature import DSS, eddsa, pkcs1_15, pss
+
+from tlskit.errors import BadRecordMac, BadSignatureError, IllegalParameter, InternalError, UnsupportedAlgorithm
+from tlskit.providers import _common as c
+from tlskit.providers.base import (
+    AEAD,
+    AEADAlgorithm,
+    CipherSuite,
+    HashAlgorithm,
+    PrivateKey,
+    Provider,
+    SignatureScheme,
+)
+from tlskit.providers.names import CIPHER_SUITES
+
+NAME = "pycryptodome"
+
+_HASH_MODULES = {"sha256": SHA256, "sha384": SHA384, "sha512": SHA512}
+# Exceptions PyCryptodome raises on malformed keys/signatures; all mean "reject".
+_PARSE_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, NotImplementedError)
+
+# ---------------------------------------------------------------------------
+# Hashes
+
+
+class PycryptodomeHash(HashAlgorithm):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._module = _HASH_MODULES[name]
+        self.digest_size = self._module.digest_size
+
+    def new(self, data: bytes = b"") -> Any:
+        # PyCryptodome hash objects are already incremental with copy() and a
+        # non-destructive digest(): exactly the HashObject protocol.
+        return self._module.new(data)
+
+    def hmac(self, key: bytes, data: bytes) -> bytes:
+        return HMAC.new(key, data, digestmod=self._module).digest()
+
+
+# ---------------------------------------------------------------------------
+# AEADs
+
+
+class _GCM(AEAD):
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
+        if len(nonce) != 12:
+            raise InternalError("AES-GCM nonce must be 12 bytes")
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce, mac_len=16)
+        cipher.update(aad)
+        ct, tag = cipher.encrypt_and_digest(plaintext)
+        return ct + tag
+
+    def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
+        if len(nonce) != 12 or len(ciphertext) < 16:
+            raise BadRecordMac("AES-GCM authentication failed")
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce, mac_len=16)
+        cipher.update(aad)
+        try:
+            return cipher.decrypt_and_verify(ciphertext[:-16], ciphertext[-16:])
+        except ValueError:
+            raise BadRecordMac("AES-GCM authentication failed") from None
+
+
+class _ChaCha(AEAD):
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
+        # 8 or 24 bytes would silently select ChaCha20-Poly1305 legacy / XChaCha.
+        if len(nonce) != 12:
+            raise InternalError("ChaCha20-Poly1305 nonce must be 12 bytes")
+        cipher = ChaCha20_Poly1305.new(key=self._key, nonce=nonce)
+        cipher.update(aad)
+        ct, tag = cipher.encrypt_and_digest(plaintext)
+        return ct + tag
+
+    def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
+        if len(nonce) != 12 or len(ciphertext) < 16:
+            raise BadRecordMac("ChaCha20-Poly1305 authentication failed")
+        cipher = ChaCha20_Poly1305.new(key=self._key, nonce=nonce)
+        cipher.update(aad)
+        try:
+            return cipher.decrypt_and_verify(ciphertext[:-16], ciphertext[-16:])
+        except ValueError:
+            raise BadRecordMac("ChaCha20-Poly1305 authentication failed") from None
+
+
+class PycryptodomeAEADAlgorithm(AEADAlgorithm):
+    def __init__(self, name: str, key_length: int, cls: Any) -> None:
+        self.name = name
+        self.key_length = key_length
+        self._cls = cls
+
+    def new(self, key: bytes) -> AEAD:
+        if len(key) != self.key_length:
+            raise c.bad_aead_key(self.name, key, self.key_length)
+        return self._cls(bytes(key))
+
+
+# ---------------------------------------------------------------------------
+# Key exchange
+
+
+def _agree(private: Any, public: Any) -> bytes:
+    return DH.key_agreement(static_priv=private, static_pub=public, kdf=bytes)
+
+
+class _XDHGroup(c.DHGroup):
+    def __init__(self, name: str, curve: str, length: int, import_public: Any, import_private: Any) -> None:
+        self.share_length = length
+        super().__init__(name)
+        self._curve = curve
+        self._import_public = import_public
+        self._import_private = import_private
+
+    def _generate(self) -> tuple[Any, bytes]:
+        key = ECC.generate(curve=self._curve)
+        return key, key.public_key().export_key(format="raw")
+
+    def _load_private(self, raw: bytes) -> Any:
+        return self._import_private(raw)
+
+    def _exchange(self, private: Any, peer_share: bytes) -> bytes:
+        c.check_share_length(self.name, peer_share, self.share_length)
+        try:
+            # The importer refuses low-order points (all-zero results) itself.
+            peer = self._import_public(peer_share)
+            secret = _agree(private, peer)
+        except ValueError:
+            raise IllegalParameter(f"{self.name} key share rejected (low-order point)") from None
+        return c.check_nonzero_secret(self.name, secret)
+
+
+class _ECDHGroup(c.DHGroup):
+    def __init__(self, name: str, curve: str, coord_len: int) -> None:
+        self.share_length = 1 + 2 * coord_len
+        super().__init__(name)
+        self._curve = curve
+        self._coord_len = coord_len
+
+    def _generate(self) -> tuple[Any, bytes]:
+        key = ECC.generate(curve=self._curve)
+        return key, key.public_key().export_key(format="raw", compress=False)
+
+    def _load_private(self, raw: bytes) -> Any:
+        return ECC.construct(curve=self._curve, d=int.from_bytes(raw, "big"))
+
+    def _precheck(self, peer_share: bytes) -> None:
+        c.check_uncompressed_point(self.name, peer_share, self._coord_len)
+
+    def _exchange(self, private: Any, peer_share: bytes) -> bytes:
+        c.check_uncompressed_point(self.name, peer_share, self._coord_len)
+        try:
+            peer = ECC.import_key(peer_share, curve_name=self._curve)
+            return _agree(private, peer)
+        except _PARSE_ERRORS:
+            raise IllegalParameter(f"{self.name} key share is not a valid curve point") from None
+
+
+class PycryptodomeMLKEM768(c.MLKEMGroup):
+    def start(self) -> tuple[Any, bytes]:
+        key = MLKEM.generate(param_set=MLKEM.ML_KEM_768)
+        return key, key.ek
+
+    def encapsulate(self, peer_share: bytes, *, _coins: bytes | None = None) -> tuple[bytes, bytes]:
+        c.check_share_length("ML-KEM-768", peer_share, self.client_share_length)
+        try:
+            public = MLKEM.construct(param_set=MLKEM.ML_KEM_768, ek=peer_share)  # modulus check
+        except ValueError:
+            raise IllegalParameter("ML-KEM-768 encapsulation key is invalid") from None
+        secret, ciphertext = public._encaps(_coins)  # private API: see module docstring
+        return ciphertext, secret
+
+    def encapsulate_derandomized(self, peer_share: bytes, coins: bytes) -> tuple[bytes, bytes]:
+        """Test hook: FIPS 203 ML-KEM.Encaps_internal with fixed randomness."""
+        return self.encapsulate(peer_share, _coins=coins)
+
+    def complete(self, state: Any, peer_share: bytes) -> bytes:
+        c.check_share_length("ML-KEM-768", peer_share, self.server_share_length)
+        try:
+            return state._decaps(peer_share)  # private API: see module docstring
+        except ValueError:
+            raise IllegalParameter("ML-KEM-768 ciphertext is invalid") from None
+
+    def state_from_seed(self, seed: bytes) -> Any:
+        return MLKEM.construct(param_set=MLKEM.ML_KEM_768, seed=seed)
+
+    def encapsulation_key(self, state: Any) -> bytes:
+        return state.ek
+
+
+# ---------------------------------------------------------------------------
+# Signatures
+
+
+def _load_public(name: str, der: bytes) -> tuple[c.SPKI, Any]:
+    try:
+        spki = c.parse_spki(der)
+        if spki.algorithm == c.OID_RSASSA_PSS:
+            # PyCryptodome does not know the RSASSA-PSS OID; the key itself is
+            # a plain PKCS#1 RSAPublicKey inside the BIT STRING.
+            return spki, RSA.import_key(spki.key)
+        if spki.algorithm == c.OID_RSA_ENCRYPTION:
+            return spki, RSA.import_key(der)
+        return spki, ECC.import_key(der)
+    except _PARSE_ERRORS:
+        raise BadSignatureError(f"{name}: public key is not a valid SubjectPublicKeyInfo") from None
+
+
+def _pss(key: Any, hash_name: str) -> Any:
+    # salt length == hash length, exactly (RFC 8446 4.2.3)
+    return pss.new(key, salt_bytes=c.HASH_LENGTHS[hash_name])
+
+
+class PycryptodomeSignatureScheme(SignatureScheme):
+    def __init__(self, name: str) -> None:
+        self.info = c.SCHEME_INFO[name]
+        self.name = name
+        self.code = self.info.code
+
+    def verify(
+        self, public_key: bytes, message: bytes, signature: bytes, *, strict_curve: bool = True
+    ) -> None:
+        info = self.info
+        spki, key = _load_public(self.name, public_key)
+        try:
+            if info.kind == "ecdsa":
+                if spki.algorithm != c.OID_EC_PUBLIC_KEY or spki.curve is None:
+                    raise BadSignatureError(f"{self.name}: not an EC key on a TLS curve")
+                if strict_curve and spki.curve != info.curve:
+                    raise BadSignatureError(f"{self.name}: key is on {spki.curve}")
+                digest = _HASH_MODULES[info.hash].new(message)
+                DSS.new(key, "fips-186-3", encoding="der").verify(digest, signature)
+            elif info.kind in ("rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1"):
+                wanted = c.OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else c.OID_RSA_ENCRYPTION
+                if spki.algorithm != wanted:
+                    raise BadSignatureError(f"{self.name}: wrong RSA key type")
+                digest = _HASH_MODULES[info.hash].new(message)
+                verifier = pkcs1_15.new(key) if info.kind == "rsa_pkcs1" else _pss(key, info.hash)
+                verifier.verify(digest, signature)
+            elif info.kind in ("ed25519", "ed448"):
+                oid, length = (c.OID_ED25519, 64) if info.kind == "ed25519" else (c.OID_ED448, 114)
+                if spki.algorithm != oid:
+                    raise BadSignatureError(f"{self.name}: wrong key type")
+                if len(signature) != length:
+                    raise BadSignatureError(f"{self.name}: signature must be {length} bytes")
+                eddsa.new(key, "rfc8032").verify(message, signature)
+            else:  # pragma: no cover - table and code out of sync
+                raise BadSignatureError(f"{self.name}: unsupported")
+        except _PARSE_ERRORS:
+            raise BadSignatureError(f"{self.name} signature did not verify") from None
+
+
+class PycryptodomePrivateKey(PrivateKey):
+    def __init__(self, key: Any, schemes: tuple[str, ...], spki: bytes) -> None:
+        self._key = key
+        self.schemes = schemes
+        self._spki = spki
+
+    def sign(self, scheme: str, message: bytes) -> bytes:
+        if scheme not in self.schemes:
+            raise UnsupportedAlgorithm(NAME, "signature scheme for this key", scheme)
+        info = c.SCHEME_INFO[scheme]
+        if info.kind == "ecdsa":
+            digest = _HASH_MODULES[info.hash].new(message)
+            return DSS.new(self._key, "fips-186-3", encoding="der").sign(digest)
+        if info.kind in ("rsa_pss_rsae", "rsa_pss_pss"):
+            return _pss(self._key, info.hash).sign(_HASH_MODULES[info.hash].new(message))
+        return eddsa.new(self._key, "rfc8032").sign(message)
+
+    def public_key_der(self) -> bytes:
+        return self._spki
+
+    def __repr__(self) -> str:  # never show key material
+        return f"<PycryptodomePrivateKey schemes={self.schemes}>"
+
+
+def _rsa_from_pss_pkcs8(der: bytes) -> Any:
+    """The RSAPrivateKey inside an unencrypted RSASSA-PSS PKCS#8 PrivateKeyInfo."""
+    _, body, _ = c.der_read(der)
+    _, _, pos = c.der_read(body)  # version
+    _, _, pos = c.der_read(body, pos)  # algorithm
+    tag, inner, _ = c.der_read(body, pos)
+    if tag != 0x04:
+        raise c.DERError("no privateKey OCTET STRING")
+    return RSA.import_key(inner)
+
+
+def load_private_key(data: bytes, password: bytes | None = None) -> PycryptodomePrivateKey:
+    der, label = c.pem_to_der(data)
+    try:
+        if c.pkcs8_algorithm(der) == c.OID_RSASSA_PSS:
+            key = _rsa_from_pss_pkcs8(der)
+            spki = c.rsassa_pss_spki(c.parse_spki(key.public_key().export_key(format="DER")).key)
+            return PycryptodomePrivateKey(key, c.RSA_PSS_PSS_SCHEMES, spki)
+        key = _import_any(data, password)
+    except (c.DERError, *_PARSE_ERRORS):
+        raise c.KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
+    if not key.has_private():
+        raise c.KeyLoadError("this is a public key, not a private key")
+    spki = key.public_key().export_key(format="DER")
+    if isinstance(key, RSA.RsaKey):
+        return PycryptodomePrivateKey(key, c.RSA_PSS_RSAE_SCHEMES, spki)
+    if key.curve == "Ed25519":
+        return PycryptodomePrivateKey(key, ("ed25519",), spki)
+    if key.curve == "Ed448":
+        return PycryptodomePrivateKey(key, ("ed448",), spki)
+    curve = c.parse_spki(spki).curve
+    if curve is None:
+        raise c.KeyLoadError(f"EC key on unsupported curve {key.curve}")
+    return PycryptodomePrivateKey(key, (c.CURVE_SCHEME[curve],), spki)
+
+
+def _import_any(data: bytes, password: bytes | None) -> Any:
+    # PyCryptodome splits keys by family; try EC (incl. EdDSA) and then RSA.
+    try:
+        return ECC.import_key(data, passphrase=password)
+    except _PARSE_ERRORS as ec_error:
+        try:
+            return RSA.import_key(data, passphrase=password)
+        except _PARSE_ERRORS:
+            raise ec_error from None
+
+
+# ---------------------------------------------------------------------------
+
+
+def build() -> Provider:
+    sha256, sha384 = PycryptodomeHash("sha256"), PycryptodomeHash("sha384")
+    aes128 = PycryptodomeAEADAlgorithm("AES-128-GCM", 16, _GCM)
+    aes256 = PycryptodomeAEADAlgorithm("AES-256-GCM", 32, _GCM)
+    chacha = PycryptodomeAEADAlgorithm("ChaCha20-Poly1305", 32, _ChaCha)
+    suites = {
+        "TLS_AES_128_GCM_SHA256": CipherSuite("TLS_AES_128_GCM_SHA256", CIPHER_SUITES["TLS_AES_128_GCM_SHA256"], aes128, sha256),
+        "TLS_AES_256_GCM_SHA384": CipherSuite("TLS_AES_256_GCM_SHA384", CIPHER_SUITES["TLS_AES_256_GCM_SHA384"], aes256, sha384),
+        "TLS_CHACHA20_POLY1305_SHA256": CipherSuite(
+            "TLS_CHACHA20_POLY1305_SHA256", CIPHER_SUITES["TLS_CHACHA20_POLY1305_SHA256"], chacha, sha256
+        ),
+    }
+    x25519 = _XDHGroup("x25519", "Curve25519", 32, DH.import_x25519_public_key, DH.import_x25519_private_key)
+    p256 = _ECDHGroup("secp256r1", "P-256", 32)
+    kem = PycryptodomeMLKEM768()
+    groups = {
+        "x25519": x25519,
+        "secp256r1": p256,
+        "x448": _XDHGroup("x448", "Curve448", 56, DH.import_x448_public_key, DH.import_x448_private_key),
+        "secp384r1": _ECDHGroup("secp384r1", "P-384", 48),
+        "secp521r1": _ECDHGroup("secp521r1", "P-521", 66),
+        "X25519MLKEM768": c.HybridGroup("X25519MLKEM768", kem, x25519),
+        "SecP256r1MLKEM768": c.HybridGroup("SecP256r1MLKEM768", p256, kem),
+    }
+    schemes = {name: PycryptodomeSignatureScheme(name) for name in c.FULL_SCHEME_ORDER}
+    return Provider(
+        name=NAME,
+        cipher_suites=suites,
+        groups=groups,
+        signature_schemes=schemes,
+        key_loader=load_private_key,
+        random_source=get_random_bytes,
+        versions={"pycryptodome": Crypto.__version__},
+        aead_algorithms={a.name: a for a in (aes128, aes256, chacha)},
+        hash_algorithms={"sha256": sha256, "sha384": sha384},
+    )
