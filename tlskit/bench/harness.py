@@ -1,0 +1,67 @@
+"""Timing primitives: repeated measurements, medians and interleaving.
+
+Every figure the benchmark prints is the median of several repetitions, and
+every tlskit figure sits beside a stdlib ``ssl`` figure taken in the same
+process. Repetitions of the sides being compared are *interleaved*
+(ssl, tlskit, ssl, tlskit, ...) rather than run in blocks, so that a burst of
+load from another process on this shared machine hits both sides alike instead
+of skewing one ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+#: one repetition: returns a rate (operations or bytes per second)
+Repetition = Callable[[], float]
+
+
+@dataclass
+class Sample:
+    """The rates of all repetitions of one measurement."""
+
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values) if self.values else float("nan")
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        return (min(self.values), max(self.values)) if self.values else (float("nan"), float("nan"))
+
+
+def rate_for(operation: Callable[[], None], *, min_time: float, min_ops: int = 1) -> float:
+    """Run ``operation`` back to back for at least ``min_time`` seconds; operations/second.
+
+    Time-boxed rather than a fixed count, because the stacks compared here differ by
+    an order of magnitude and a fixed count would be either too short for ssl or
+    far too long for the slowest provider.
+    """
+    count = 0
+    start = time.perf_counter()
+    deadline = start + min_time
+    while True:
+        operation()
+        count += 1
+        now = time.perf_counter()
+        if now >= deadline and count >= min_ops:
+            return count / (now - start)
+
+
+def interleave(sides: dict[str, Repetition], reps: int) -> dict[str, Sample]:
+    """Run each side's repetition ``reps`` times, round-robin; return the samples by side."""
+    samples = {name: Sample() for name in sides}
+    for _ in range(reps):
+        for name, repetition in sides.items():
+            samples[name].values.append(repetition())
+    return samples
+
+
+def ratio(value: float, reference: float) -> float | None:
+    if not reference or reference != reference or value != value:  # zero or NaN
+        return None
+    return value / reference
