@@ -1,1 +1,26 @@
+"""The mini-CA: a root (and by default an intermediate) on disk that issues,
+signs CSRs for, revokes and renews certificates, with an SQLite index and CRLs.
 
+    from tlskit.ca import CertificateAuthority
+    ca = CertificateAuthority.init("/tmp/my-ca")
+    issued = ca.issue("localhost")          # issued.key_path, .cert_path, .chain_path
+"""
+
+from __future__ import annotations
+
+from tlskit.ca.authority import CertificateAuthority, IssuedCertificate, default_directory
+from tlskit.ca.errors import CAError, CAWarning
+from tlskit.ca.index import IndexRecord
+from tlskit.ca.keys import KEY_TYPES
+from tlskit.ca.profiles import PROFILES
+
+__all__ = [
+    "CAError",
+    "CAWarning",
+    "CertificateAuthority",
+    "IndexRecord",
+    "IssuedCertificate",
+    "KEY_TYPES",
+    "PROFILES",
+    "default_directory",
+]

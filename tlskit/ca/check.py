@@ -1,0 +1,81 @@
+"""Consistency check of a CA directory: what a crash or a bug could have broken.
+
+Invariants: the index is intact; every row holds a certificate with that serial,
+signed by this CA; every published certificate file is one the index knows (a
+certificate never escapes unrecorded); a published key matches its certificate.
+Hidden temporaries left by a killed process are not inconsistencies.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tlskit.ca.errors import CAError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tlskit.ca.authority import CertificateAuthority
+
+
+def _spki(public_key) -> bytes:  # type: ignore[no-untyped-def]
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def check_consistency(ca: "CertificateAuthority") -> list[str]:
+    problems = [f"index: {line}" for line in ca._index.integrity_problems()]
+    if problems:
+        return problems
+    issuer = ca.issuer_certificate
+    records = ca.list()
+    known = {record.serial for record in records}
+    files_seen: set[pathlib.Path] = set()
+    for record in records:
+        try:
+            cert = x509.load_pem_x509_certificate(record.cert_pem)
+        except ValueError:
+            problems.append(f"serial {record.serial}: stored certificate does not parse")
+            continue
+        if format(cert.serial_number, "x") != record.serial:
+            problems.append(f"serial {record.serial}: stored certificate has serial {cert.serial_number:x}")
+        try:
+            cert.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, Exception):
+            problems.append(f"serial {record.serial}: not signed by the CA's issuer")
+        for path in (record.cert_path, record.chain_path):
+            if path is not None:
+                files_seen.add(path)
+        if record.key_path is not None:
+            files_seen.add(record.key_path)
+    for record in records:
+        problems.extend(_check_published(record.cert_path, record.key_path, known))
+    return sorted(set(problems))
+
+
+def _check_published(cert_path, key_path, known: set[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    problems: list[str] = []
+    if cert_path is None or not cert_path.exists():
+        return problems
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (ValueError, OSError):
+        return [f"{cert_path}: published certificate is unreadable or truncated"]
+    if format(cert.serial_number, "x") not in known:
+        problems.append(f"{cert_path}: published certificate (serial {cert.serial_number:x}) is not in the index")
+    if key_path is not None and key_path.exists():
+        from tlskit.ca.keys import load_private_key
+
+        try:
+            key = load_private_key(key_path, what="certificate key")
+        except CAError as exc:
+            return problems + [f"{key_path}: {exc}"]
+        if _spki(key.public_key()) != _spki(cert.public_key()):
+            problems.append(f"{key_path}: key does not match {cert_path}")
+    return problems
+
+
+def leftover_temporaries(directory: pathlib.Path) -> list[pathlib.Path]:
+    """Hidden temporaries a killed writer left in ``directory`` (safe to delete when no writer runs)."""
+    return sorted(p for p in directory.glob(".*.tmp") if p.is_file())

@@ -1,0 +1,61 @@
+"""Certificate revocation lists signed by the issuing CA."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Sequence
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tlskit.ca.errors import CAError
+from tlskit.ca.index import IndexRecord
+from tlskit.ca.keys import PrivateKey, signature_hash
+
+_REASONS = {flag.name.replace("_", "").lower(): flag for flag in x509.ReasonFlags}
+REASON_NAMES: tuple[str, ...] = tuple(
+    flag.name for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl
+)
+
+
+def parse_reason(reason: str | None) -> x509.ReasonFlags | None:
+    """``key-compromise``, ``keyCompromise`` and ``key_compromise`` all name the same reason."""
+    if reason is None or reason == "":
+        return None
+    flag = _REASONS.get(reason.replace("-", "").replace("_", "").lower())
+    if flag is None or flag is x509.ReasonFlags.remove_from_crl:
+        raise CAError(f"unknown revocation reason {reason!r} (choose one of: {', '.join(REASON_NAMES)})")
+    return flag
+
+
+def build_crl(
+    issuer: x509.Certificate,
+    signing_key: PrivateKey,
+    revoked: Sequence[IndexRecord],
+    *,
+    number: int,
+    days: int,
+    now: datetime.datetime,
+) -> bytes:
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.subject)
+        .last_update(now - datetime.timedelta(minutes=5))
+        .next_update(now + datetime.timedelta(days=days))
+        .add_extension(x509.CRLNumber(number), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    )
+    for record in revoked:
+        entry = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(record.serial_number)
+            .revocation_date(record.revoked_at or now)
+        )
+        if record.reason:
+            entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags[record.reason]), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    crl = builder.sign(signing_key, signature_hash(signing_key))  # type: ignore[arg-type]
+    return crl.public_bytes(serialization.Encoding.PEM)

@@ -1,0 +1,69 @@
+"""Certificate signing requests: parsed, self-signature checked, reduced to what the CA accepts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from tlskit.ca.errors import CAError
+from tlskit.ca.keys import PublicKey, key_type_of
+from tlskit.ca.profiles import parse_san, san_text
+
+
+@dataclass(frozen=True)
+class CSRRequest:
+    """The parts of a CSR the CA uses: everything else (extensions, CA=true, key usage) is ignored."""
+
+    common_name: str | None
+    sans: list[x509.GeneralName]
+    public_key: PublicKey
+
+
+def parse_csr(data: bytes | str) -> CSRRequest:
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    try:
+        if b"-----BEGIN" in data:
+            csr = x509.load_pem_x509_csr(data)
+        else:
+            csr = x509.load_der_x509_csr(data)
+    except ValueError:
+        raise CAError("the CSR is not a readable PEM or DER certificate signing request") from None
+    try:
+        valid = csr.is_signature_valid
+    except Exception:
+        valid = False
+    if not valid:
+        raise CAError("the CSR's self-signature does not verify")
+    try:
+        public_key = csr.public_key()
+    except Exception:
+        raise CAError("the CSR's public key cannot be parsed") from None
+    key_type_of(public_key)  # type: ignore[arg-type]
+    try:
+        names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        common_name = str(names[0].value) if names else None
+    except ValueError:
+        raise CAError("the CSR's subject cannot be parsed") from None
+    if common_name is not None and not (0 < len(common_name) <= 64):
+        raise CAError("the CSR's common name must be 1 to 64 characters")
+    try:
+        extension = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        raw_sans = list(extension.value)
+    except x509.ExtensionNotFound:
+        raw_sans = []
+    except ValueError:
+        raise CAError("the CSR's extensions cannot be parsed") from None
+    sans: list[x509.GeneralName] = []
+    for name in raw_sans:
+        if not isinstance(
+            name, (x509.DNSName, x509.IPAddress, x509.RFC822Name, x509.UniformResourceIdentifier)
+        ):
+            raise CAError(f"the CSR asks for an unsupported subject alternative name type {type(name).__name__}")
+        # Re-validate through the same parser as --san so a CSR cannot smuggle bad names.
+        checked = parse_san(san_text(name))
+        if checked not in sans:
+            sans.append(checked)
+    return CSRRequest(common_name, sans, public_key)  # type: ignore[arg-type]

@@ -1,0 +1,288 @@
+"""The SQLite index of every certificate a CA issued.
+
+The index is the CA's commit point: a certificate exists (for ``list``, ``revoke``,
+the CRL) exactly when its row was committed. Each change is one transaction taken
+with ``BEGIN IMMEDIATE`` so concurrent processes serialize on SQLite's lock instead
+of interleaving, and the serial is the primary key, so a duplicate cannot be stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import pathlib
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Iterator
+
+from tlskit.ca.errors import CAError
+
+SCHEMA_VERSION = 1
+# Parallel issuers wait this long for each other's short transactions.
+LOCK_TIMEOUT_SECONDS = 60.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS certificates (
+    serial      TEXT PRIMARY KEY NOT NULL,   -- lowercase hex, no 0x
+    name        TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    sans        TEXT NOT NULL,               -- JSON list of "DNS:x" / "IP:x" / ...
+    not_before  TEXT NOT NULL,               -- ISO 8601 UTC
+    not_after   TEXT NOT NULL,
+    profile     TEXT NOT NULL,
+    key_type    TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('valid', 'revoked')),
+    revoked_at  TEXT,
+    reason      TEXT,
+    issued_at   TEXT NOT NULL,
+    cert_pem    TEXT NOT NULL,
+    key_path    TEXT,
+    cert_path   TEXT,
+    chain_path  TEXT
+);
+CREATE INDEX IF NOT EXISTS certificates_by_name ON certificates(name);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+"""
+_SCHEMA_STATEMENTS = [
+    s.strip() for s in re.sub(r"--[^\n]*", "", _SCHEMA).split(";") if s.strip()
+]
+
+
+def serial_hex(serial: int) -> str:
+    return format(serial, "x")
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(text: str) -> datetime.datetime:
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class IndexRecord:
+    """One issued certificate as the index knows it."""
+
+    serial: str
+    name: str
+    subject: str
+    sans: tuple[str, ...]
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    profile: str
+    key_type: str
+    revoked: bool
+    revoked_at: datetime.datetime | None
+    reason: str | None
+    issued_at: datetime.datetime
+    cert_pem: bytes
+    key_path: pathlib.Path | None
+    cert_path: pathlib.Path | None
+    chain_path: pathlib.Path | None
+
+    @property
+    def serial_number(self) -> int:
+        return int(self.serial, 16)
+
+    def status_at(self, moment: datetime.datetime | None = None) -> str:
+        """``revoked``, ``expired`` or ``valid``."""
+        if self.revoked:
+            return "revoked"
+        moment = moment or datetime.datetime.now(datetime.timezone.utc)
+        return "expired" if self.not_after < moment else "valid"
+
+    @property
+    def status(self) -> str:
+        return self.status_at()
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    serial: int
+    name: str
+    subject: str
+    sans: tuple[str, ...]
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    profile: str
+    key_type: str
+    cert_pem: bytes
+    key_path: pathlib.Path | None
+    cert_path: pathlib.Path | None
+    chain_path: pathlib.Path | None
+
+
+def _path(text: str | None) -> pathlib.Path | None:
+    return pathlib.Path(text) if text else None
+
+
+def _record(row: sqlite3.Row) -> IndexRecord:
+    return IndexRecord(
+        serial=row["serial"],
+        name=row["name"],
+        subject=row["subject"],
+        sans=tuple(json.loads(row["sans"])),
+        not_before=_parse_iso(row["not_before"]),
+        not_after=_parse_iso(row["not_after"]),
+        profile=row["profile"],
+        key_type=row["key_type"],
+        revoked=row["status"] == "revoked",
+        revoked_at=_parse_iso(row["revoked_at"]) if row["revoked_at"] else None,
+        reason=row["reason"],
+        issued_at=_parse_iso(row["issued_at"]),
+        cert_pem=row["cert_pem"].encode("ascii"),
+        key_path=_path(row["key_path"]),
+        cert_path=_path(row["cert_path"]),
+        chain_path=_path(row["chain_path"]),
+    )
+
+
+class DuplicateSerial(Exception):
+    """Internal: the serial is taken (the caller re-signs with a fresh one)."""
+
+
+class Index:
+    """The CA's certificate index in ``path`` (an SQLite database)."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = pathlib.Path(path)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise CAError(f"cannot open the CA index {self.path}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA synchronous=FULL")
+            yield conn
+        except sqlite3.DatabaseError as exc:
+            raise CAError(f"CA index {self.path} failed: {exc}") from None
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed on success, rolled back on any exception."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def create(self) -> None:
+        with self.transaction() as conn:
+            # executescript() would COMMIT our transaction first; run the statements one by one.
+            for statement in _SCHEMA_STATEMENTS:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('crl_number', '0')")
+
+    def check_exists(self) -> None:
+        if not self.path.is_file():
+            raise CAError(f"CA index missing: {self.path}")
+
+    # -- writes -------------------------------------------------------------------
+
+    @staticmethod
+    def insert(conn: sqlite3.Connection, record: NewRecord) -> None:
+        """Insert inside the caller's transaction; DuplicateSerial if the serial is taken."""
+        try:
+            conn.execute(
+                "INSERT INTO certificates (serial, name, subject, sans, not_before, not_after, profile,"
+                " key_type, status, issued_at, cert_pem, key_path, cert_path, chain_path)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?)",
+                (
+                    serial_hex(record.serial),
+                    record.name,
+                    record.subject,
+                    json.dumps(list(record.sans)),
+                    _iso(record.not_before),
+                    _iso(record.not_after),
+                    record.profile,
+                    record.key_type,
+                    _iso(datetime.datetime.now(datetime.timezone.utc)),
+                    record.cert_pem.decode("ascii"),
+                    str(record.key_path) if record.key_path else None,
+                    str(record.cert_path) if record.cert_path else None,
+                    str(record.chain_path) if record.chain_path else None,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise DuplicateSerial(serial_hex(record.serial)) from None
+
+    @staticmethod
+    def paths_in_use(conn: sqlite3.Connection, paths: list[pathlib.Path]) -> pathlib.Path | None:
+        """The first of ``paths`` that a committed record already points to."""
+        for path in paths:
+            row = conn.execute(
+                "SELECT 1 FROM certificates WHERE key_path = ? OR cert_path = ? OR chain_path = ? LIMIT 1",
+                (str(path), str(path), str(path)),
+            ).fetchone()
+            if row is not None:
+                return path
+        return None
+
+    def revoke(self, serials: list[str], reason: str | None, moment: datetime.datetime) -> int:
+        with self.transaction() as conn:
+            changed = 0
+            for serial in serials:
+                cursor = conn.execute(
+                    "UPDATE certificates SET status = 'revoked', revoked_at = ?, reason = ?"
+                    " WHERE serial = ? AND status = 'valid'",
+                    (_iso(moment), reason, serial),
+                )
+                changed += cursor.rowcount
+            return changed
+
+    def next_crl_number(self) -> int:
+        with self.transaction() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'crl_number'").fetchone()
+            number = int(row["value"]) + 1 if row else 1
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('crl_number', ?)", (str(number),))
+            return number
+
+    # -- reads --------------------------------------------------------------------
+
+    def all(self) -> list[IndexRecord]:
+        self.check_exists()
+        with self._connect() as conn:
+            rows = conn.execute("SELECT * FROM certificates ORDER BY issued_at, rowid").fetchall()
+        return [_record(row) for row in rows]
+
+    def by_serial(self, serial: str) -> IndexRecord | None:
+        self.check_exists()
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM certificates WHERE serial = ?", (serial,)).fetchone()
+        return _record(row) if row else None
+
+    def by_name(self, name: str) -> list[IndexRecord]:
+        self.check_exists()
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM certificates WHERE name = ? ORDER BY issued_at, rowid", (name,)
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def revoked(self) -> list[IndexRecord]:
+        self.check_exists()
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM certificates WHERE status = 'revoked' ORDER BY revoked_at, rowid"
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def integrity_problems(self) -> list[str]:
+        self.check_exists()
+        with self._connect() as conn:
+            result = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
+        return [] if result == ["ok"] else result
