@@ -1,0 +1,246 @@
+"""Plan the benchmark, run one pinned worker per suite, gather one report.
+
+The plan is decided here, in the parent, from what each provider offers: a
+measurement a provider cannot take part in (pynacl has no AES-128-GCM and no
+ECDSA) is listed as skipped with the reason, never silently dropped.
+Workers run one after another, never in parallel: on a 2-core machine two
+workers would measure each other.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pathlib
+import platform
+import ssl
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from tlskit.bench import certs, memory, pinning
+from tlskit.bench.floor import CHAIN_SIGNATURES, RECORD_SIZE
+
+AES128 = "TLS_AES_128_GCM_SHA256"
+CHACHA20 = "TLS_CHACHA20_POLY1305_SHA256"
+SUITES = (AES128, CHACHA20)
+KX = "x25519"
+HYBRID = "X25519MLKEM768"
+#: the reference handshake of the issue: ECDSA P-256 leaf + intermediate, x25519, AES-128-GCM
+PRIMARY_KEY_TYPE = "ecdsa-p256"
+
+ALL_PARTS = ("handshake", "bulk", "tcp", "floor", "memory")
+
+
+@dataclass
+class Options:
+    providers: list[str] | None = None  # None: every available provider
+    reps: int = 5
+    min_time: float = 0.5  # seconds per repetition of a rate measurement
+    bulk_mib: float = 64.0
+    tcp_bulk_mib: float | None = None  # None: same as bulk_mib
+    key_types: list[str] = field(default_factory=lambda: list(certs.KEY_TYPES))
+    parts: list[str] = field(default_factory=lambda: list(ALL_PARTS))
+    memory_pairs: int = 32
+    workdir: pathlib.Path | None = None
+    verbose: bool = False
+
+
+def _provider_table(names: list[str]) -> dict[str, object]:
+    from tlskit.providers import get_provider
+
+    return {name: get_provider(name) for name in names}
+
+
+def _lacks(provider, suite: str, group: str, key_type: str | None) -> list[str]:
+    missing = [suite] if suite not in provider.cipher_suites else []
+    if group not in provider.groups:
+        missing.append(group)
+    if key_type is not None:
+        for scheme in (certs.KEY_TYPES[key_type], certs.CERT_SIGNATURE_SCHEMES[key_type]):
+            if scheme not in provider.signature_schemes and scheme not in missing:
+                missing.append(scheme)
+    return missing
+
+
+class Planner:
+    def __init__(self, options: Options, providers: dict[str, object]) -> None:
+        self.options = options
+        self.providers = providers
+        self.skipped: list[dict] = []
+
+    def _skip(self, kind: str, suite: str, label: str, key_type: str | None, reason: str) -> None:
+        self.skipped.append({"kind": kind, "suite": suite, "label": label, "key_type": key_type, "reason": reason})
+
+    def _tlskit_side(self, kind: str, suite: str, name: str, key_type: str, group: str = KX, reference: str = "ssl"):
+        missing = _lacks(self.providers[name], suite, group, key_type)
+        label = f"tlskit/{name}" + (f"+{group}" if group != KX else "")
+        if missing:
+            self._skip(kind, suite, label, key_type, f"{name} lacks {', '.join(missing)}")
+            return None
+        return {"label": label, "stack": "tlskit", "provider": name, "key_type": key_type, "group": group,
+                "reference": reference}  # fmt: skip
+
+    def _bulk_key_type(self, name: str, suite: str) -> str | None:
+        # Any certificate will do for bulk; take the first the provider can verify.
+        for key_type in (PRIMARY_KEY_TYPE, "ed25519", "rsa-2048"):
+            if not _lacks(self.providers[name], suite, KX, key_type):
+                return key_type
+        return None
+
+    def _scenario(self, kind: str, suite: str, key_type: str, title: str, hybrid: bool = False) -> dict | None:
+        sides = [{"label": "ssl", "stack": "ssl", "key_type": key_type, "group": KX}]
+        for name in self.providers:
+            if kind in ("bulk", "tcp_bulk"):
+                chosen = self._bulk_key_type(name, suite)
+                if chosen is None:
+                    self._skip(kind, suite, f"tlskit/{name}", None, f"{name} lacks {suite} or any bench certificate type")
+                    continue
+                side = self._tlskit_side(kind, suite, name, chosen)
+            else:
+                side = self._tlskit_side(kind, suite, name, key_type)
+            if side is not None:
+                sides.append(side)
+                if hybrid:
+                    pq = self._tlskit_side(kind, suite, name, key_type, group=HYBRID, reference=side["label"])
+                    if pq is not None:
+                        sides.append(pq)
+        return {"kind": kind, "title": title, "sides": sides}
+
+    def jobs(self) -> dict[str, dict]:
+        opts = self.options
+        parts = set(opts.parts)
+        scenarios: dict[str, list[dict]] = {suite: [] for suite in SUITES}
+        floors: list[dict] = []
+        aead_floors: list[dict] = []
+        memory_specs: dict[str, list[dict]] = {suite: [] for suite in SUITES}
+        if "handshake" in parts:
+            for key_type in opts.key_types:
+                scenarios[AES128].append(
+                    self._scenario("handshake", AES128, key_type, key_type, hybrid=key_type == PRIMARY_KEY_TYPE)
+                )
+            if "ed25519" in opts.key_types:
+                # pynacl has no AES-128-GCM: its Ed25519 handshake (and the cryptography
+                # one it is compared with) runs under ChaCha20-Poly1305.
+                scenarios[CHACHA20].append(self._scenario("handshake", CHACHA20, "ed25519", "ed25519"))
+        if "bulk" in parts:
+            for suite in SUITES:
+                scenarios[suite].append(self._scenario("bulk", suite, PRIMARY_KEY_TYPE, suite))
+        if "tcp" in parts:
+            scenarios[AES128].append(self._scenario("tcp_handshake", AES128, PRIMARY_KEY_TYPE, PRIMARY_KEY_TYPE))
+            scenarios[AES128].append(self._scenario("tcp_bulk", AES128, PRIMARY_KEY_TYPE, AES128))
+        if "floor" in parts:
+            for name, provider in self.providers.items():
+                for key_type in opts.key_types:
+                    for group in (KX, HYBRID) if key_type == PRIMARY_KEY_TYPE else (KX,):
+                        missing = _lacks(provider, AES128 if AES128 in provider.cipher_suites else CHACHA20, group, key_type)
+                        if missing:
+                            self._skip("floor", "-", name, key_type, f"{name} lacks {', '.join(missing)}")
+                        else:
+                            floors.append({"provider": name, "key_type": key_type, "group": group})
+                for suite in SUITES:
+                    if suite in provider.cipher_suites:
+                        aead_floors.append({"provider": name, "suite": suite})
+                    else:
+                        self._skip("aead_floor", suite, name, None, f"{name} lacks {suite}")
+        if "memory" in parts:
+            memory_specs[AES128].append({"stack": "ssl", "key_type": PRIMARY_KEY_TYPE, "group": KX, "label": "ssl"})
+            for name in self.providers:
+                for suite in SUITES:
+                    key_type = self._bulk_key_type(name, suite)
+                    if key_type is not None:
+                        memory_specs[suite].append({"stack": "tlskit", "provider": name, "key_type": key_type,
+                                                    "group": KX, "label": f"tlskit/{name}",
+                                                    "count": opts.memory_pairs})  # fmt: skip
+                        break
+        jobs = {}
+        for suite in SUITES:
+            job = {
+                "suite": suite,
+                "reps": opts.reps,
+                "min_time": opts.min_time,
+                "bulk_bytes": _bytes(opts.bulk_mib),
+                "tcp_bulk_bytes": _bytes(opts.tcp_bulk_mib if opts.tcp_bulk_mib is not None else opts.bulk_mib),
+                "record": RECORD_SIZE,
+                "scenarios": [s for s in scenarios[suite] if s is not None],
+                "memory": memory_specs[suite],
+            }
+            if suite == AES128:  # floors do not depend on the pin; measure them once
+                job["floors"], job["aead_floors"] = floors, aead_floors
+            if job["scenarios"] or job["memory"] or job.get("floors") or job.get("aead_floors"):
+                jobs[suite] = job
+        return jobs
+
+
+def _bytes(mib: float) -> int:
+    # Whole 16 KiB records, at least one.
+    return max(RECORD_SIZE, int(mib * (1 << 20)) // RECORD_SIZE * RECORD_SIZE)
+
+
+def _versions(providers: dict[str, object]) -> dict[str, str]:
+    versions = {"python": platform.python_version(), "ssl": ssl.OPENSSL_VERSION}
+    for provider in providers.values():
+        versions.update(getattr(provider, "versions", {}) or {})
+    return versions
+
+
+def run(options: Options, progress: Callable[[str], None] = lambda message: None) -> dict:
+    """Run the whole benchmark and return the report (a JSON-ready dict)."""
+    from tlskit.providers import available_providers
+
+    names = options.providers or available_providers()
+    providers = _provider_table(names)
+    planner = Planner(options, providers)
+    jobs = planner.jobs()
+    with tempfile.TemporaryDirectory(prefix="tlskit-bench-") as scratch:
+        workdir = pathlib.Path(options.workdir or scratch)
+        workdir.mkdir(parents=True, exist_ok=True)
+        needed = set(options.key_types) | {PRIMARY_KEY_TYPE, "ed25519"}
+        for key_type in sorted(needed):
+            progress(f"generating the {key_type} chain")
+            certs.make_pki(workdir / "pki", key_type)
+        results = []
+        for suite, job in jobs.items():
+            job["pki_dir"] = str(workdir / "pki")
+            job["output"] = str(workdir / f"result-{suite}.json")
+            job_file = workdir / f"job-{suite}.json"
+            job_file.write_text(json.dumps(job, indent=1))
+            config = pinning.write_config(workdir, suite, KX)
+            progress(f"measuring in a worker pinned to {suite}")
+            completed = subprocess.run(
+                [sys.executable, "-m", "tlskit.bench.worker", str(job_file)],
+                env=pinning.child_environment(config),
+                stderr=None if options.verbose else subprocess.PIPE,
+                text=True,
+            )
+            if completed.returncode != 0:
+                raise RuntimeError(f"the {suite} worker failed:\n{completed.stderr or ''}")
+            results.append(json.loads(pathlib.Path(job["output"]).read_text()))
+    report = {
+        "meta": {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join(["tlskit bench", *sys.argv[1:]]) if sys.argv else "tlskit bench",
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "versions": _versions(providers),
+            "providers": names,
+            "options": {**asdict(options), "workdir": None},
+            "record_size": RECORD_SIZE,
+            "chain_signatures": CHAIN_SIGNATURES,
+            "mb": "10^6 bytes of application data per second",
+        },
+        "results": [row for result in results for row in result["rows"]],
+        "floors": [f for result in results for f in result["floors"]],
+        "aead_floors": [f for result in results for f in result["aead_floors"]],
+        "memory": [m for result in results for m in result["memory"]],
+        "skipped": planner.skipped,
+        "peak_rss_kib": {
+            "runner": memory.peak_rss_kib(),
+            "workers": max((r["peak_rss_kib"] for r in results), default=0),
+            "loopback_servers": max((r["loopback_server_peak_rss_kib"] for r in results), default=0),
+        },
+    }
+    return report
