@@ -1,0 +1,90 @@
+"""x509-limbo (9,780 cases incl. BetterTLS) through tlskit.pki.verify_chain.
+
+One test per namespace: it asserts that the pass count is at least the recorded floor
+and that every failing case is in KNOWN_FAILURES (so a regression fails, and an
+improvement is noticed because a known failure stops failing -- see
+test_known_failures_still_fail). The same table is in docs/pki.md.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import limbo_runner as limbo
+
+# Some vectors carry serial numbers <= 0 on purpose (rfc5280::serial::*, an online root).
+pytestmark = pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+
+#: namespace -> minimum number of passing cases (tlskit's current result).
+PASS_FLOORS = {
+    "bettertls": 9572,
+    "crl": 8,
+    "cve": 3,
+    "invalid": 1,
+    "online": 14,
+    "pathlen": 12,
+    "pathological": 11,
+    "rfc5280": 99,
+    "webpki": 41,
+}
+
+#: Every case tlskit gets "wrong", with the reason (a deliberate policy unless noted).
+KNOWN_FAILURES = {
+    "pathlen::validation-ignores-pathlen-in-leaf": "a CA certificate (cA=TRUE) is never accepted as the end-entity "
+    "certificate (webpki/CABF policy; conflicts with this RFC 5280 reading)",
+    "rfc5280::ca-as-leaf": "same policy: CA certificate as leaf rejected (limbo's webpki::ca-as-leaf expects that)",
+    "rfc5280::aki::cross-signed-root-missing-aki": "pedantic-rfc5280: trust anchors are taken as configured, "
+    "their AKI is not required",
+    "rfc5280::nc::permitted-dns-match-noncritical": "rfc5280-incompatible-with-webpki: tlskit follows webpki and "
+    "honours non-critical nameConstraints (webpki::nc::permitted-dns-match-noncritical passes)",
+    "webpki::cn::ipv4-hex-mismatch": "CABF CN/SAN consistency is not enforced: tlskit ignores the subject CN",
+    "webpki::cn::ipv4-leading-zeros-mismatch": "CN ignored (see above)",
+    "webpki::cn::ipv6-uppercase-mismatch": "CN ignored (see above)",
+    "webpki::cn::ipv6-uncompressed-mismatch": "CN ignored (see above)",
+    "webpki::cn::ipv6-non-rfc5952-mismatch": "CN ignored (see above)",
+    "webpki::cn::punycode-not-in-san": "CN ignored (see above)",
+    "webpki::cn::utf8-vs-punycode-mismatch": "CN ignored (see above)",
+    "webpki::cn::not-in-san": "CN ignored (see above)",
+    "webpki::cn::case-mismatch": "CN ignored (see above)",
+    "webpki::eku::ee-anyeku": "pedantic-webpki-eku: anyExtendedKeyUsage next to serverAuth is tolerated in a leaf",
+    "webpki::eku::ee-critical-eku": "pedantic-webpki-eku: EKU criticality is not policed",
+    "webpki::eku::ee-without-eku": "pedantic-webpki-eku: a leaf without EKU is accepted (RFC 5280; "
+    "rfc5280::eku::ee-without-eku expects that)",
+    "webpki::eku::root-has-eku": "pedantic-webpki-eku: an anchor's EKU is honoured as a constraint, not forbidden",
+    "webpki::san::public-suffix-multi-label-wildcard-san": "no Public Suffix List: *.co.uk is only caught by the "
+    "two-label rule for single-label suffixes",
+    "webpki::san::public-suffix-private-namespace-wildcard-san": "no Public Suffix List (*.s3.amazonaws.com)",
+}
+
+
+@pytest.fixture(scope="module")
+def cases_by_namespace() -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for case in limbo.testcases():
+        grouped.setdefault(limbo.namespace(case), []).append(case)
+    return grouped
+
+
+def test_every_namespace_has_a_floor(cases_by_namespace):
+    assert set(cases_by_namespace) == set(PASS_FLOORS)
+    assert sum(len(c) for c in cases_by_namespace.values()) == 9780
+
+
+@pytest.mark.parametrize("namespace", sorted(PASS_FLOORS))
+def test_limbo_namespace(namespace, cases_by_namespace, record_property):
+    results = limbo.run_all(cases_by_namespace[namespace])[namespace]
+    passed, failed, skipped = results["pass"], results["fail"], results["skip"]
+    record_property("limbo", f"{namespace}: {len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")
+    print(f"x509-limbo {namespace}: {len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")
+    unexpected = sorted(set(failed) - set(KNOWN_FAILURES))
+    assert not unexpected, f"new x509-limbo failures: {unexpected}"
+    assert not skipped
+    assert len(passed) >= PASS_FLOORS[namespace]
+
+
+def test_known_failures_still_fail():
+    """Keeps the table honest: a fixed case must leave KNOWN_FAILURES (and docs/pki.md)."""
+    by_id = {case["id"]: case for case in limbo.testcases()}
+    assert set(KNOWN_FAILURES) <= set(by_id)
+    still_failing = {cid for cid in KNOWN_FAILURES if limbo.run_case(by_id[cid])[0] == "fail"}
+    assert still_failing == set(KNOWN_FAILURES)

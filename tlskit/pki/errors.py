@@ -1,0 +1,147 @@
+"""Certificate errors: one class per rule family, each carrying the TLS alert it maps to.
+
+Every message names the certificate (subject + serial) when there is one and the rule
+that failed, so that a user reading ``tlskit connect`` output or the CA's ``verify``
+knows which link of the chain is at fault.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tlskit.errors import AlertDescription, TLSError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from cryptography import x509
+
+
+def describe_certificate(cert: "x509.Certificate | None") -> str:
+    """``subject=CN=foo, serial=0x1f`` (never raises, even for odd certificates)."""
+    if cert is None:
+        return "<no certificate>"
+    try:
+        subject = cert.subject.rfc4514_string() or "<empty subject>"
+    except Exception:  # a subject cryptography cannot render must not hide the real error
+        subject = "<unprintable subject>"
+    try:
+        serial = f"{cert.serial_number:#x}"
+    except Exception:
+        serial = "<unparsable serial>"
+    return f"subject={subject!r} serial={serial}"
+
+
+class CertificateError(TLSError):
+    """A certificate or chain was rejected; ``certificate`` is the one at fault (if known)."""
+
+    alert = AlertDescription.bad_certificate
+
+    def __init__(
+        self,
+        message: str,
+        certificate: "x509.Certificate | None" = None,
+        *,
+        rule: str | None = None,
+        alert: AlertDescription | None = None,
+    ) -> None:
+        self.certificate = certificate
+        self.rule = rule
+        self.reason = message
+        text = message
+        if certificate is not None:
+            text = f"{message} [{describe_certificate(certificate)}]"
+        if rule:
+            text = f"{text} (rule: {rule})"
+        super().__init__(text, alert)
+
+
+class MalformedCertificate(CertificateError):
+    """Bytes that are not a certificate, or a certificate with an unparsable field."""
+
+
+class Expired(CertificateError):
+    alert = AlertDescription.certificate_expired
+
+
+class NotYetValid(CertificateError):
+    # RFC 8446 has no "not yet valid" alert; certificate_expired is what OpenSSL and
+    # rustls send for any validity-period failure.
+    alert = AlertDescription.certificate_expired
+
+
+class UnknownIssuer(CertificateError):
+    alert = AlertDescription.unknown_ca
+
+
+class BadSignature(CertificateError):
+    alert = AlertDescription.bad_certificate
+
+
+class NameMismatch(CertificateError):
+    alert = AlertDescription.bad_certificate
+
+
+class NotAuthorizedForUsage(CertificateError):
+    """keyUsage / extendedKeyUsage / basicConstraints forbid the role the certificate plays."""
+
+    alert = AlertDescription.bad_certificate
+
+
+class NameConstraintViolation(CertificateError):
+    alert = AlertDescription.bad_certificate
+
+
+class PathLenExceeded(CertificateError):
+    """pathLenConstraint of a CA or the caller's ``max_depth`` exceeded."""
+
+    alert = AlertDescription.bad_certificate
+
+
+class UnsupportedAlgorithm(CertificateError):
+    """A signature or key algorithm the policy or the provider does not accept."""
+
+    alert = AlertDescription.unsupported_certificate
+
+
+class UnsupportedCriticalExtension(CertificateError):
+    alert = AlertDescription.unsupported_certificate
+
+
+class Revoked(CertificateError):
+    alert = AlertDescription.certificate_revoked
+
+
+class InvalidCRL(CertificateError):
+    """A CRL given to the verifier is unusable (bad signature, bad extensions, unknown issuer)."""
+
+    alert = AlertDescription.bad_certificate
+
+
+class PathBuildingExhausted(UnknownIssuer):
+    """The work budget (signature checks / candidate paths) ran out before a path validated."""
+
+
+class KeyLoadError(CertificateError):
+    """A private key file cannot be read or parsed (wrong password, not a key, ...)."""
+
+    alert = AlertDescription.internal_error
+
+
+__all__ = [
+    "BadSignature",
+    "CertificateError",
+    "Expired",
+    "InvalidCRL",
+    "KeyLoadError",
+    "MalformedCertificate",
+    "NameConstraintViolation",
+    "NameMismatch",
+    "NotAuthorizedForUsage",
+    "NotYetValid",
+    "PathBuildingExhausted",
+    "PathLenExceeded",
+    "Revoked",
+    "UnknownIssuer",
+    "UnsupportedAlgorithm",
+    "UnsupportedCriticalExtension",
+    "describe_certificate",
+]

@@ -1,0 +1,202 @@
+"""Names: reference identities (RFC 6125), SAN matching and name-constraint subtrees.
+
+Policy (docs/pki.md):
+* DNS matching is ASCII case-insensitive, one trailing dot on the reference is ignored;
+  a wildcard is allowed only as the whole left-most label of a presented name
+  (``*.example.com``), matches exactly one non-empty label, and needs at least two labels
+  after it (``*.com`` never matches). Partial wildcards (``f*o``, ``xn--*``) never match.
+* An IP reference matches only iPAddress SANs (compared as bytes, so any textual IPv6
+  form works); a DNS reference never matches an iPAddress SAN and an IP literal never
+  matches a dNSName SAN.
+* No fallback to the subject CN, ever (SANs are required for server certificates).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Union
+
+from cryptography import x509
+
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class ReferenceName:
+    """What the caller expects the peer to be: a DNS name or an IP address."""
+
+    __slots__ = ("text", "dns", "ip")
+
+    def __init__(self, text: str, dns: str | None, ip: IPAddress | None) -> None:
+        self.text = text
+        self.dns = dns
+        self.ip = ip
+
+    def __repr__(self) -> str:
+        return f"ReferenceName({self.text!r})"
+
+
+def parse_ip(text: str) -> IPAddress | None:
+    """An IPv4/IPv6 literal (``[::1]`` brackets allowed), or None."""
+    candidate = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if "%" in candidate:  # zone ids never appear in certificates
+        return None
+    try:
+        return ipaddress.ip_address(candidate)
+    except ValueError:
+        return None
+
+
+def is_valid_dns_name(name: str, *, allow_wildcard: bool = False) -> bool:
+    """Preferred name syntax (letters, digits, hyphens), lowercase ASCII expected."""
+    if not name or len(name) > 253 or not name.isascii():
+        return False
+    labels = name.split(".")
+    if allow_wildcard and labels[0] == "*":
+        if len(labels) < 3:  # "*.com" / "*" would cover a whole TLD
+            return False
+        labels = labels[1:]
+    return all(_LABEL.match(label) for label in labels)
+
+
+def parse_reference(server_name: str) -> ReferenceName | None:
+    """Parse the expected peer name; None when it is not a usable DNS name or IP literal."""
+    ip = parse_ip(server_name)
+    if ip is not None:
+        return ReferenceName(server_name, None, ip)
+    name = server_name[:-1] if server_name.endswith(".") else server_name
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    name = name.lower()
+    if not is_valid_dns_name(name):
+        return None
+    # An all-numeric last label means an IP-looking string that ipaddress refused
+    # (e.g. "192.168.001.001"): never treat it as a DNS name.
+    if name.rsplit(".", 1)[-1].isdigit():
+        return None
+    return ReferenceName(server_name, name, None)
+
+
+def dns_san_matches(presented: str, reference: str) -> bool:
+    """RFC 6125 6.4: does a dNSName SAN match the (lower-case, valid) reference?"""
+    if not presented.isascii():
+        return False
+    presented = presented.lower()
+    if presented.endswith("."):
+        presented = presented[:-1]
+    if presented.startswith("*."):
+        if not is_valid_dns_name(presented, allow_wildcard=True):
+            return False
+        rest = presented[1:]  # ".example.com"
+        if not reference.endswith(rest):
+            return False
+        head = reference[: -len(rest)]
+        return bool(head) and "." not in head
+    return is_valid_dns_name(presented) and presented == reference
+
+
+def match_reference(sans: list[x509.GeneralName] | None, reference: ReferenceName) -> bool:
+    for name in sans or ():
+        if reference.ip is not None:
+            if isinstance(name, x509.IPAddress) and name.value == reference.ip:
+                return True
+        elif isinstance(name, x509.DNSName) and reference.dns is not None:
+            if dns_san_matches(name.value, reference.dns):
+                return True
+    return False
+
+
+# -- name constraints ----------------------------------------------------------------
+
+
+class InvalidConstraint(ValueError):
+    """A name-constraint subtree that is not well formed (fails closed)."""
+
+
+class InvalidName(ValueError):
+    """A presented name that cannot be checked against constraints (fails closed)."""
+
+
+def _dns_constraint_base(value: str) -> str:
+    value = value.lower()
+    if value == "":
+        return ""
+    if not is_valid_dns_name(value):
+        raise InvalidConstraint(f"dNSName constraint {value!r} is not a valid DNS name")
+    return value
+
+
+def _within(name: str, base: str) -> bool:
+    """``name`` equals ``base`` or is a subdomain of it (label boundary)."""
+    return base == "" or name == base or name.endswith("." + base)
+
+
+def dns_constraint_covers(constraint: str, name: str, *, excluded: bool) -> bool:
+    """Does a dNSName subtree cover presented dNSName ``name``?
+
+    A wildcard SAN ``*.X`` stands for every one-label child of X: a permitted subtree must
+    contain all of them (X within the constraint), and an excluded subtree hits it if any
+    of them could be excluded (X within the constraint, or the constraint is one label
+    below X) -- the Go CVE-2025-61727 lesson.
+    """
+    base = _dns_constraint_base(constraint)
+    name = name.lower()
+    if name.endswith("."):
+        name = name[:-1]
+    if name.startswith("*."):
+        if not is_valid_dns_name(name, allow_wildcard=True):
+            raise InvalidName(f"dNSName {name!r} is not a valid wildcard name")
+        parent = name[2:]
+        if _within(parent, base):
+            return True
+        if excluded and base.endswith("." + parent) and "." not in base[: -len(parent) - 1]:
+            return True
+        return False
+    if not is_valid_dns_name(name):
+        raise InvalidName(f"dNSName {name!r} is not a valid DNS name")
+    return _within(name, base)
+
+
+def ip_constraint_covers(network: ipaddress.IPv4Network | ipaddress.IPv6Network, address: IPAddress) -> bool:
+    return network.version == address.version and address in network
+
+
+def _split_mailbox(value: str) -> tuple[str, str]:
+    if value.count("@") != 1:
+        raise InvalidName(f"rfc822Name {value!r} is not a mailbox")
+    local, domain = value.split("@")
+    if not local or not is_valid_dns_name(domain.lower()):
+        raise InvalidName(f"rfc822Name {value!r} is not a mailbox")
+    return local, domain.lower()
+
+
+def email_constraint_covers(constraint: str, mailbox: str) -> bool:
+    """RFC 5280 4.2.1.10: ``user@host`` exact, ``host`` any mailbox at host, ``.host`` subdomains."""
+    local, domain = _split_mailbox(mailbox)
+    if "@" in constraint:
+        try:
+            c_local, c_domain = _split_mailbox(constraint)
+        except InvalidName:
+            raise InvalidConstraint(f"rfc822Name constraint {constraint!r} is malformed") from None
+        return c_local == local and c_domain == domain
+    if constraint.startswith("."):
+        base = constraint[1:].lower()
+        if not is_valid_dns_name(base):
+            raise InvalidConstraint(f"rfc822Name constraint {constraint!r} is malformed")
+        return domain.endswith("." + base)
+    base = constraint.lower()
+    if not is_valid_dns_name(base):
+        raise InvalidConstraint(f"rfc822Name constraint {constraint!r} is malformed")
+    return domain == base
+
+
+def directory_name_covers(constraint: x509.Name, name: x509.Name) -> bool:
+    """The subtree is the constraint's RDN sequence as a prefix of the name's."""
+    prefix = constraint.rdns
+    rdns = name.rdns
+    return len(prefix) <= len(rdns) and all(a == b for a, b in zip(prefix, rdns))

@@ -1,0 +1,132 @@
+"""Trust stores: the set of trust anchors a path must end at."""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from cryptography import x509
+
+from tlskit.pki.certinfo import CertInfo
+from tlskit.pki.errors import MalformedCertificate
+from tlskit.pki.loading import CertificateLike, PathLike, coerce_certificate, load_certificates
+
+# Files a CA directory usually holds: PEM/DER certificates and OpenSSL c_rehash links.
+_CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".cert"}
+_REHASH_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
+
+# Where Linux/BSD distributions keep the system bundle when certifi is not installed.
+_SYSTEM_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+    "/usr/local/share/certs/ca-root-nss.crt",
+)
+
+
+class TrustStore:
+    """Trust anchors, indexed by subject for path building.
+
+    Anchors are deduplicated by their DER encoding. ``len(store)`` is the anchor count.
+    """
+
+    def __init__(self, certificates: Iterable[CertificateLike] = ()) -> None:
+        self._anchors: list[CertInfo] = []
+        self._by_der: dict[bytes, CertInfo] = {}
+        self._by_subject: dict[bytes, list[CertInfo]] = {}
+        for cert in certificates:
+            self.add(cert)
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def from_certificates(cls, certs: Iterable[CertificateLike]) -> "TrustStore":
+        return cls(certs)
+
+    @classmethod
+    def from_pem(cls, data: bytes | str) -> "TrustStore":
+        if isinstance(data, str):
+            data = data.encode("ascii", "replace")
+        return cls(load_certificates(data))
+
+    @classmethod
+    def from_file(cls, path: PathLike) -> "TrustStore":
+        return cls(load_certificates(path))
+
+    @classmethod
+    def from_directory(cls, path: PathLike) -> "TrustStore":
+        """Every certificate file (``*.pem``, ``*.crt``, ``*.cer``, ``*.der``, c_rehash links)."""
+        directory = Path(path)
+        if not directory.is_dir():
+            raise MalformedCertificate(f"{os.fspath(path)}: not a directory")
+        store = cls()
+        for entry in sorted(directory.iterdir()):
+            if not entry.is_file():
+                continue
+            if entry.suffix.lower() in _CERT_SUFFIXES or _REHASH_NAME.match(entry.name):
+                for cert in load_certificates(entry):
+                    store.add(cert)
+        return store
+
+    @classmethod
+    def system(cls) -> "TrustStore":
+        """The system's roots: certifi if installed, else the platform bundle OpenSSL uses."""
+        candidates: list[str] = []
+        try:
+            import certifi  # optional dependency (extra "system-roots")
+
+            candidates.append(certifi.where())
+        except ImportError:
+            pass
+        paths = ssl.get_default_verify_paths()
+        for name in (paths.cafile, paths.openssl_cafile):
+            if name:
+                candidates.append(name)
+        candidates.extend(_SYSTEM_BUNDLES)
+        for name in candidates:
+            if name and os.path.isfile(name):
+                return cls.from_file(name)
+        for name in (paths.capath, paths.openssl_capath):
+            if name and os.path.isdir(name):
+                store = cls.from_directory(name)
+                if len(store):
+                    return store
+        raise MalformedCertificate("no system trust store found (install certifi or a CA bundle)")
+
+    # -- contents -------------------------------------------------------------------
+    def add(self, cert: CertificateLike) -> None:
+        info = CertInfo.of(coerce_certificate(cert, "trust anchor"))
+        if info.der in self._by_der:
+            return
+        self._by_der[info.der] = info
+        self._anchors.append(info)
+        self._by_subject.setdefault(info.subject_der, []).append(info)
+
+    def __len__(self) -> int:
+        return len(self._anchors)
+
+    def __iter__(self) -> Iterator[x509.Certificate]:
+        return (info.cert for info in self._anchors)
+
+    def __contains__(self, cert: object) -> bool:
+        if isinstance(cert, x509.Certificate):
+            return CertInfo.of(cert).der in self._by_der
+        return False
+
+    @property
+    def certificates(self) -> list[x509.Certificate]:
+        return [info.cert for info in self._anchors]
+
+    def anchors_for(self, issuer_der: bytes) -> list[CertInfo]:
+        """Anchors whose subject is exactly ``issuer_der`` (raw DER Name)."""
+        return self._by_subject.get(issuer_der, [])
+
+    def contains_der(self, der: bytes) -> bool:
+        return der in self._by_der
+
+    def __repr__(self) -> str:
+        return f"<TrustStore {len(self)} anchors>"

@@ -1,0 +1,301 @@
+"""Path building and validation: ``verify_chain``.
+
+The search starts at the leaf and walks up through candidate issuers (trust anchors
+first, then the intermediates the peer sent, in the order AKI/SKI suggests), depth first,
+backtracking when a candidate fails any rule, until a trust anchor is reached. The work
+is bounded: at most ``max_depth`` intermediates, ``MAX_SIGNATURE_CHECKS`` signature
+verifications and ``MAX_CANDIDATES`` candidate issuers examined per call.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from cryptography import x509
+
+from tlskit.pki import algorithms, policy
+from tlskit.pki.certinfo import CertInfo
+from tlskit.pki.crl import RevocationChecker
+from tlskit.pki.errors import (
+    CertificateError,
+    PathBuildingExhausted,
+    PathLenExceeded,
+    UnknownIssuer,
+)
+from tlskit.pki.loading import CertificateLike, coerce_certificate, coerce_certificates, load_crls
+from tlskit.pki.store import TrustStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tlskit.providers.base import Provider
+
+#: Default for ``max_depth`` (most intermediates in a path), as in pyca/cryptography.
+DEFAULT_MAX_DEPTH = 8
+#: Signature verifications allowed per verify_chain call (webpki uses the same figure).
+MAX_SIGNATURE_CHECKS = 100
+#: Candidate issuers examined per call, whatever their fate.
+MAX_CANDIDATES = 1000
+
+
+@dataclass(frozen=True)
+class VerifiedPath:
+    """A validated path: ``certificates[0]`` is the leaf, ``certificates[-1]`` the anchor."""
+
+    certificates: list[x509.Certificate]
+
+    @property
+    def leaf(self) -> x509.Certificate:
+        return self.certificates[0]
+
+    @property
+    def anchor(self) -> x509.Certificate:
+        return self.certificates[-1]
+
+    @property
+    def intermediates(self) -> list[x509.Certificate]:
+        return self.certificates[1:-1]
+
+    def __len__(self) -> int:
+        return len(self.certificates)
+
+
+@dataclass
+class _Budget:
+    signatures: int = MAX_SIGNATURE_CHECKS
+    candidates: int = MAX_CANDIDATES
+
+    def spend_signature(self) -> None:
+        self.signatures -= 1
+        if self.signatures < 0:
+            raise PathBuildingExhausted(
+                f"gave up after {MAX_SIGNATURE_CHECKS} signature checks without finding a valid path",
+                rule="work-limit",
+            )
+
+    def spend_candidate(self) -> None:
+        self.candidates -= 1
+        if self.candidates < 0:
+            raise PathBuildingExhausted(
+                f"gave up after examining {MAX_CANDIDATES} candidate issuers", rule="work-limit"
+            )
+
+
+@dataclass
+class _Search:
+    store: TrustStore
+    by_subject: dict[bytes, list[CertInfo]]
+    usage: str
+    at: _dt.datetime
+    max_depth: int
+    provider: "Provider"
+    revocation: RevocationChecker | None
+    budget: _Budget = field(default_factory=_Budget)
+    signature_verdicts: dict[tuple[bytes, bytes], CertificateError | None] = field(default_factory=dict)
+    best_error: CertificateError | None = None
+    best_depth: int = -1
+
+    def note(self, error: CertificateError, depth: int) -> None:
+        # Report the failure that got furthest up the chain: that is the one the caller
+        # can act on (e.g. an expired intermediate rather than "unknown issuer" for a
+        # stray extra certificate).
+        if depth > self.best_depth:
+            self.best_error, self.best_depth = error, depth
+
+    def candidates(self, child: CertInfo) -> list[tuple[CertInfo, bool]]:
+        issuer = child.issuer_der
+        found: list[tuple[CertInfo, bool]] = [(a, True) for a in self.store.anchors_for(issuer)]
+        found += [(c, False) for c in self.by_subject.get(issuer, ()) if not self.store.contains_der(c.der)]
+        aki = _safe_aki(child)
+        if aki is not None:
+            # RFC 5280 4.2.1.1: the AKI names the issuer's key; a CA whose SKI differs
+            # cannot be the issuer. Those without SKI stay, after the exact matches.
+            exact = [c for c in found if _safe_ski(c[0]) == aki]
+            unknown = [c for c in found if _safe_ski(c[0]) is None]
+            found = exact + unknown
+        return found
+
+    def signature_ok(self, child: CertInfo, issuer: CertInfo) -> None:
+        key = (child.der, issuer.der)
+        if key not in self.signature_verdicts:
+            try:
+                scheme = algorithms.scheme_for(child.signature_algorithm, issuer.spki_algorithm_oid, child.cert)
+                self.budget.spend_signature()
+                algorithms.verify_signature(
+                    self.provider, scheme, issuer.spki_der, child.tbs, child.signature, child.cert
+                )
+                self.signature_verdicts[key] = None
+            except PathBuildingExhausted:
+                raise
+            except CertificateError as exc:
+                self.signature_verdicts[key] = exc
+        error = self.signature_verdicts[key]
+        if error is not None:
+            raise error
+
+    def link(self, path: list[CertInfo], issuer: CertInfo, is_anchor: bool) -> None:
+        """All rules for ``issuer`` as the CA above ``path`` (leaf first)."""
+        child = path[-1]
+        # Self-issued intermediates (key rollover) do not count, as for pathLenConstraint.
+        intermediates = sum(1 for info in path[1:] if not info.self_issued)
+        if not is_anchor and not issuer.self_issued:
+            intermediates += 1
+        if intermediates > self.max_depth:
+            raise PathLenExceeded(
+                f"path would need more than {self.max_depth} intermediate certificates", issuer.cert, rule="max-depth"
+            )
+        policy.check_ca(issuer)
+        if is_anchor:
+            policy.check_anchor_aki(issuer)
+        else:
+            policy.check_issued(issuer)
+        policy.check_validity(issuer, self.at)
+        bc = issuer.basic_constraints
+        if bc is not None and bc.path_length is not None:
+            below = sum(1 for info in path[1:] if not info.self_issued)
+            if below > bc.path_length:
+                raise PathLenExceeded(
+                    f"pathLenConstraint {bc.path_length} allows fewer than the {below} intermediates below it",
+                    issuer.cert,
+                    rule="rfc5280-4.2.1.9",
+                )
+        policy.check_ca_usage(issuer, self.usage)
+        if issuer.name_constraints is not None:
+            for info, is_leaf in policy.iter_constrained(path):
+                policy.check_name_constraints(issuer, info, is_leaf=is_leaf)
+        self.signature_ok(child, issuer)
+        if self.revocation:
+            self.revocation.check(self.provider, child, issuer, self.budget)
+
+    def extend(self, path: list[CertInfo]) -> list[CertInfo] | None:
+        child = path[-1]
+        candidates = self.candidates(child)
+        if not candidates:
+            self.note(_no_issuer(child, len(path) == 1), len(path))
+            return None
+        for issuer, is_anchor in candidates:
+            self.budget.spend_candidate()
+            if any(issuer.der == p.der or issuer.identity == p.identity for p in path):
+                self.note(_no_issuer(child, len(path) == 1), len(path) - 1)
+                continue  # a loop back into the path
+            try:
+                self.link(path, issuer, is_anchor)
+            except PathBuildingExhausted:
+                raise
+            except CertificateError as exc:
+                self.note(exc, len(path))
+                continue
+            if is_anchor:
+                return path + [issuer]
+            found = self.extend(path + [issuer])
+            if found is not None:
+                return found
+        return None
+
+
+def _safe_aki(info: CertInfo) -> bytes | None:
+    try:
+        return info.authority_key_id
+    except CertificateError:
+        return None
+
+
+def _safe_ski(info: CertInfo) -> bytes | None:
+    try:
+        return info.subject_key_identifier
+    except CertificateError:
+        return None
+
+
+def _no_issuer(child: CertInfo, is_leaf: bool) -> UnknownIssuer:
+    if is_leaf and child.self_issued:
+        return UnknownIssuer("self-signed certificate is not in the trust store", child.cert, rule="trust-anchor")
+    return UnknownIssuer("no trusted issuer found for this certificate", child.cert, rule="path-building")
+
+
+def _as_store(trust: TrustStore | Iterable[CertificateLike] | CertificateLike) -> TrustStore:
+    if isinstance(trust, TrustStore):
+        return trust
+    if isinstance(trust, (bytes, bytearray, memoryview, str, x509.Certificate)):
+        return TrustStore(coerce_certificates([trust], "trust anchor"))
+    return TrustStore(coerce_certificates(trust, "trust anchor"))
+
+
+def _index(intermediates: Sequence[x509.Certificate]) -> dict[bytes, list[CertInfo]]:
+    index: dict[bytes, list[CertInfo]] = {}
+    seen: set[bytes] = set()
+    for cert in intermediates:
+        try:
+            info = CertInfo(cert)
+            subject = info.subject_der
+        except Exception:
+            continue  # an unparsable extra certificate cannot be anyone's issuer
+        if info.der in seen:
+            continue
+        seen.add(info.der)
+        index.setdefault(subject, []).append(info)
+    return index
+
+
+def verify_chain(
+    leaf: CertificateLike,
+    intermediates: Iterable[CertificateLike] | bytes | None,
+    trust: TrustStore | Iterable[CertificateLike] | CertificateLike,
+    *,
+    server_name: str | None = None,
+    usage: str = "server",
+    at: _dt.datetime | None = None,
+    max_depth: int | None = None,
+    provider: "Provider | str | None" = None,
+    crls: Iterable[x509.CertificateRevocationList | bytes] | None = None,
+) -> VerifiedPath:
+    """Build and validate a path from ``leaf`` to an anchor in ``trust``.
+
+    ``leaf``, each intermediate and each anchor may be an ``x509.Certificate`` or PEM/DER
+    bytes; ``trust`` may be a :class:`TrustStore`. ``server_name`` (DNS name or IP literal)
+    is matched against the leaf's SANs; ``usage`` ("server" / "client") picks the EKU;
+    ``at`` (timezone-aware, default now) is the validation time; ``max_depth`` bounds the
+    number of intermediates; ``provider`` (object or name) verifies the signatures;
+    ``crls`` are checked for revocation. Raises a ``CertificateError`` subclass.
+    """
+    if usage not in policy.USAGE_EKU:
+        raise ValueError(f"usage must be 'server' or 'client', not {usage!r}")
+    if at is None:
+        at = _dt.datetime.now(_dt.timezone.utc)
+    elif at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("'at' must be a timezone-aware datetime")
+    if max_depth is None:
+        max_depth = DEFAULT_MAX_DEPTH
+    elif max_depth < 0:
+        raise ValueError("max_depth must be >= 0")
+
+    leaf_info = CertInfo(coerce_certificate(leaf, "leaf certificate"))
+    store = _as_store(trust)
+    chain = coerce_certificates(intermediates, "intermediate certificate")
+    crl_list = load_crls(crls)
+    resolved = algorithms.resolve_provider(provider)
+
+    policy.check_end_entity(leaf_info, usage)
+    policy.check_validity(leaf_info, at)
+
+    if store.contains_der(leaf_info.der):
+        # The leaf itself is trusted (a pinned certificate): the path is just the leaf.
+        path = [leaf_info]
+    else:
+        search = _Search(
+            store=store,
+            by_subject=_index(chain),
+            usage=usage,
+            at=at,
+            max_depth=max_depth,
+            provider=resolved,
+            revocation=RevocationChecker(crl_list) if crl_list else None,
+        )
+        found = search.extend([leaf_info])
+        if found is None:
+            raise search.best_error or _no_issuer(leaf_info, True)
+        path = found
+
+    if server_name is not None:
+        policy.check_server_name(leaf_info, server_name)
+    return VerifiedPath([info.cert for info in path])
