@@ -23,6 +23,11 @@ def version() -> None:
     typer.echo(__version__)
 
 
+from tlskit.cli.bench_cmd import bench  # noqa: E402 - registration after the app exists
+
+app.command("bench")(bench)
+
+
 from tlskit.cli import ca_cmd  # noqa: E402 - registration after the app exists
 
 app.add_typer(ca_cmd.app, name="ca")

@@ -1,0 +1,113 @@
+"""The benchmark code works and reports what it claims. These tests never time anything:
+they run the benchmark with tiny sizes and check its structure, not its figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from tlskit.bench import certs, pinning, report, runner, stdlib_ssl, wire
+from tlskit.cli.main import app
+
+TINY = dict(reps=1, min_time=0.01, bulk_mib=0.0625, memory_pairs=2)
+
+
+@pytest.fixture(scope="module")
+def ecdsa_pki(tmp_path_factory):
+    return certs.make_pki(tmp_path_factory.mktemp("pki"), "ecdsa-p256")
+
+
+def test_stdlib_pair_verifies_chain_and_reports_group(ecdsa_pki):
+    pair = stdlib_ssl.handshake(stdlib_ssl.client_context(ecdsa_pki), stdlib_ssl.server_context(ecdsa_pki))
+    got = stdlib_ssl.negotiated(pair)
+    assert got["version"] == "TLSv1.3"
+    assert got["group"] == "x25519"  # OpenSSL's first default group, read from the ServerHello
+    assert wire.parse_server_hello(pair.first_server_flight)["cipher_suite"] == got["cipher_suite"]
+    stdlib_ssl.bulk_transfer(pair, 4 * 16384, bytes(16384))
+
+
+def test_wire_ignores_non_server_hello():
+    assert wire.parse_server_hello(b"\x17\x03\x03\x00\x10" + bytes(16)) == {"cipher_suite": None, "group": None}
+
+
+def test_openssl_conf_pins_the_stdlib_suite(ecdsa_pki, tmp_path):
+    config = pinning.write_config(tmp_path, "TLS_CHACHA20_POLY1305_SHA256")
+    code = (
+        "import pathlib, json; from tlskit.bench import certs, stdlib_ssl as s;"
+        f"p = certs.load_pki(pathlib.Path({str(ecdsa_pki.ca_file.parent)!r}), 'ecdsa-p256');"
+        "print(json.dumps(s.negotiated(s.handshake(s.client_context(p), s.server_context(p)))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=pinning.child_environment(config), capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout)["cipher_suite"] == "TLS_CHACHA20_POLY1305_SHA256"
+
+
+def test_planner_skips_what_a_provider_lacks():
+    from tlskit.providers import available_providers
+
+    if "pynacl" not in available_providers():
+        pytest.skip("pynacl provider not available")
+    planner = runner.Planner(runner.Options(providers=["pynacl"]), runner._provider_table(["pynacl"]))
+    jobs = planner.jobs()
+    reasons = {(s["kind"], s["key_type"]): s["reason"] for s in planner.skipped}
+    assert "ecdsa_secp256r1_sha256" in reasons[("handshake", "ecdsa-p256")]
+    chacha = [sc for sc in jobs[runner.CHACHA20]["scenarios"] if sc["kind"] == "handshake"]
+    assert [side["label"] for side in chacha[0]["sides"]] == ["ssl", "tlskit/pynacl"]
+
+
+def test_quick_run_has_every_section(tmp_path):
+    options = runner.Options(providers=["cryptography"], key_types=["ecdsa-p256"], workdir=tmp_path, **TINY)
+    result = runner.run(options)
+    assert set(result) >= {"meta", "results", "floors", "aead_floors", "memory", "skipped", "peak_rss_kib"}
+    kinds = {row["kind"] for row in result["results"]}
+    assert kinds == {"handshake", "bulk", "tcp_handshake", "tcp_bulk"}
+    for row in result["results"]:
+        assert {"kind", "unit", "suite", "label", "stack"} <= set(row)
+        # A side either measured (with what it negotiated) or says why it could not.
+        assert ("median" in row and "negotiated" in row) or "error" in row
+        if row["stack"] == "ssl":
+            assert row["negotiated"]["cipher_suite"] == row["suite"]
+            assert row["negotiated"]["group"] == "x25519"
+        if "ratio" in row:
+            assert row["ratio"] > 0
+    floor = result["floors"][0]
+    assert floor["handshake_us"] > floor["keyexchange_us"] > 0
+    assert {f["suite"] for f in result["aead_floors"]} == set(runner.SUITES)
+    assert result["peak_rss_kib"]["workers"] > 0
+    assert "| case |" in report.to_markdown(result)
+
+
+def test_cli_json_output(tmp_path):
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(
+        app,
+        ["bench", "--json", "--only", "floor", "--providers", "cryptography", "--key-types", "ed25519",
+         "--reps", "1", "--min-time", "0.01", "--output", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["floors"][0]["key_type"] == "ed25519"
+    assert json.loads(out.read_text())["meta"]["providers"] == ["cryptography"]
+
+
+def test_cli_rejects_unknown_provider():
+    result = CliRunner().invoke(app, ["bench", "--providers", "no-such-provider"])
+    assert result.exit_code != 0
+    assert "no-such-provider" in result.output
+
+
+def test_plot_without_matplotlib_says_so(tmp_path):
+    try:
+        import matplotlib  # noqa: F401
+
+        pytest.skip("matplotlib is installed")
+    except ImportError:
+        pass
+    result = CliRunner().invoke(app, ["bench", "--plot", str(tmp_path / "x.png"), "--only", "floor"])
+    assert result.exit_code != 0
+    assert "matplotlib" in result.output

@@ -1,0 +1,273 @@
+"""Rendering a benchmark report: rich tables, Markdown, JSON and an optional plot."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+from typing import Any, Iterable
+
+KIND_TITLES = {
+    "handshake": "handshake, in memory",
+    "bulk": "bulk, in memory",
+    "tcp_handshake": "handshake, loopback TCP",
+    "tcp_bulk": "bulk, loopback TCP",
+}
+SUITE_SHORT = {
+    "TLS_AES_128_GCM_SHA256": "AES-128-GCM",
+    "TLS_AES_256_GCM_SHA384": "AES-256-GCM",
+    "TLS_CHACHA20_POLY1305_SHA256": "ChaCha20-Poly1305",
+}
+
+
+class PlotUnavailable(RuntimeError):
+    """--plot needs matplotlib, which is the optional ``plot`` extra."""
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(row: dict) -> str:
+    r = row.get("ratio")
+    if r is None:
+        return ""
+    reference = row.get("reference") or ""
+    return f"{r:.2f}x" + ("" if reference == "ssl" else f" vs {reference}")
+
+
+def _case(row: dict) -> str:
+    """The parameters shared by the sides of one scenario."""
+    what = KIND_TITLES.get(row["kind"], row["kind"])
+    suite = SUITE_SHORT.get(row["suite"], row["suite"])
+    if row["kind"].endswith("handshake"):
+        return f"{what} ({row['unit']}): {row['key_type']}, {suite}"
+    return f"{what} ({row['unit']}): {suite}"
+
+
+def _side(row: dict) -> str:
+    # Sides whose certificate differs from the scenario's (bulk) say so.
+    return row["label"] if row["kind"].endswith("handshake") else f"{row['label']} ({row['key_type']})"
+
+
+def _errors(report: dict) -> list[str]:
+    """Distinct error messages, so the table can refer to them by number."""
+    seen: list[str] = []
+    for row in [*report["results"], *report["floors"], *report["aead_floors"], *report["memory"]]:
+        if "error" in row and row["error"] not in seen:
+            seen.append(row["error"])
+    return seen
+
+
+def _error_cell(report: dict, message: str) -> str:
+    return f"error [{_errors(report).index(message) + 1}]"
+
+
+def throughput_rows(report: dict) -> list[list[str]]:
+    """One line per measured side: the case (on its first side only), stack, median, range, ratio."""
+    out, previous = [], None
+    for row in report["results"]:
+        case = _case(row)
+        if "error" in row:
+            median, spread = _error_cell(report, row["error"]), ""
+        else:
+            digits = 0 if row["unit"] == "handshakes/s" else 1
+            median = _num(row["median"], digits)
+            spread = f"{_num(row['min'], digits)}-{_num(row['max'], digits)}"
+        out.append([case if case != previous else "", _side(row), median, spread, _ratio(row)])
+        previous = case
+    return out
+
+
+THROUGHPUT_HEADER = ["case", "stack", "median", "range", "ratio"]
+
+
+def _measured(report: dict, kind: str, provider: str, **match: str) -> float | None:
+    for row in report["results"]:
+        if row["kind"] == kind and row.get("provider") == provider and "median" in row:
+            if all(row.get(key) == value for key, value in match.items()):
+                return row["median"]
+    return None
+
+
+def floor_rows(report: dict) -> list[list[str]]:
+    out = []
+    for f in report["floors"]:
+        if "error" in f:
+            out.append([f["provider"], f["key_type"], f["group"], _error_cell(report, f["error"]), *[""] * 6])
+            continue
+        measured = _measured(report, "handshake", f["provider"], key_type=f["key_type"], group=f["group"])
+        out.append(
+            [
+                f["provider"],
+                f["key_type"],
+                f["group"],
+                _num(f["keyexchange_us"]),
+                _num(f["sign_us"]),
+                _num(f["verify_us"]),
+                _num(f["cert_verify_us"]),
+                _num(f["handshake_us"]),
+                _num(f["handshakes_per_s"]),
+                f"{_num(measured)} ({measured / f['handshakes_per_s']:.0%})" if measured else "-",
+            ]
+        )
+    return out
+
+
+FLOOR_HEADER = [
+    "provider", "certificate", "group", "kx us", "sign us", "verify us", "cert sig us (x2)",
+    "floor us", "floor hs/s", "tlskit hs/s (of floor)",
+]  # fmt: skip
+
+
+def aead_rows(report: dict) -> list[list[str]]:
+    out = []
+    for f in report["aead_floors"]:
+        if "error" in f:
+            out.append([f["provider"], f["suite"], _error_cell(report, f["error"]), "", ""])
+            continue
+        measured = _measured(report, "bulk", f["provider"], suite=f["suite"])
+        out.append(
+            [
+                f["provider"],
+                f["aead"],
+                _num(f["seal_open_us"], 1),
+                _num(f["mb_per_s"]),
+                f"{_num(measured)} ({measured / f['mb_per_s']:.0%})" if measured else "-",
+            ]
+        )
+    return out
+
+
+AEAD_HEADER = ["provider", "AEAD", "seal+open 16 KiB us", "raw MB/s", "tlskit bulk MB/s (of raw)"]
+
+
+def memory_rows(report: dict) -> list[list[str]]:
+    out = []
+    for m in report["memory"]:
+        if "error" in m:
+            out.append([m["label"], m["key_type"], _error_cell(report, m["error"]), "", ""])
+            continue
+        out.append(
+            [
+                m["label"],
+                m["key_type"],
+                _num(m.get("client_bytes")) if "client_bytes" in m else "n/a (in OpenSSL)",
+                _num(m.get("server_bytes")) if "server_bytes" in m else "n/a (in OpenSSL)",
+                _num(m.get("rss_per_pair_bytes")),
+            ]
+        )
+    return out
+
+
+MEMORY_HEADER = ["stack", "certificate", "tracemalloc B/idle client", "tracemalloc B/idle server", "RSS B/idle pair"]
+
+
+def _sections(report: dict) -> Iterable[tuple[str, list[str], list[list[str]]]]:
+    yield "tlskit vs stdlib ssl (medians; ratio = tlskit / ssl, same worker process)", THROUGHPUT_HEADER, throughput_rows(report)
+    if report["floors"]:
+        yield "Public-key floor per handshake (provider primitives alone)", FLOOR_HEADER, floor_rows(report)
+    if report["aead_floors"]:
+        yield "Record floor (raw AEAD seal+open, 16 KiB records)", AEAD_HEADER, aead_rows(report)
+    if report["memory"]:
+        yield "Memory per established idle connection", MEMORY_HEADER, memory_rows(report)
+
+
+def _footer(report: dict) -> list[str]:
+    meta, rss = report["meta"], report["peak_rss_kib"]
+    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+    lines = [
+        f"peak RSS: workers {rss['workers'] / 1024:.0f} MiB, loopback servers {rss['loopback_servers'] / 1024:.0f} MiB, "
+        f"runner {rss['runner'] / 1024:.0f} MiB",
+        f"{meta['cpus']} CPUs, {meta['platform']}; {versions}",
+        f"reps {meta['options']['reps']}, >= {meta['options']['min_time']} s per rate repetition, "
+        f"bulk {meta['options']['bulk_mib']} MiB in {meta['record_size']}-byte writes; MB = 10^6 bytes",
+    ]
+    for number, message in enumerate(_errors(report), 1):
+        lines.append(f"error [{number}]: {message}")
+    for skip in report["skipped"]:
+        lines.append(f"skipped {skip['kind']} {skip['label']} ({skip['key_type'] or '-'}, {SUITE_SHORT.get(skip['suite'], skip['suite'])}): {skip['reason']}")
+    return lines
+
+
+def print_report(report: dict, console: Any = None) -> None:
+    """Print the report as rich tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    if console is None:
+        # Piped output defaults to 80 columns, which folds every name; a file can be wider.
+        console = Console() if sys.stdout.isatty() else Console(width=150)
+    for title, header, rows in _sections(report):
+        table = Table(title=title, title_justify="left")
+        for i, column in enumerate(header):
+            table.add_column(column, justify="left" if i < 2 else "right", overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    for line in _footer(report):
+        console.print(line, highlight=False, markup=False)
+
+
+def to_markdown(report: dict) -> str:
+    """The report as Markdown tables (for docs/performance.md and the README)."""
+    parts = [f"Measured {report['meta']['date']} with `{report['meta']['command']}`.\n"]
+    for title, header, rows in _sections(report):
+        parts.append(f"**{title}**\n")
+        parts.append("| " + " | ".join(header) + " |")
+        parts.append("|" + "|".join("---" for _ in header) + "|")
+        parts.extend("| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows)
+        parts.append("")
+    parts.extend(f"- {line}" for line in _footer(report))
+    return "\n".join(parts) + "\n"
+
+
+def write_json(report: dict, path: pathlib.Path | None) -> str:
+    text = json.dumps(report, indent=1)
+    if path is not None:
+        pathlib.Path(path).write_text(text + "\n")
+    return text
+
+
+def plot(report: dict, path: pathlib.Path) -> None:
+    """Bar charts: handshakes/s and MB/s of each stack beside stdlib ssl."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only; never open a window
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise PlotUnavailable(
+            "--plot needs matplotlib, which is not installed; install the extra: pip install 'tlskit[plot]'"
+        ) from None
+    panels = [
+        ("handshakes/s", [r for r in report["results"] if r["unit"] == "handshakes/s" and "median" in r]),
+        ("MB/s", [r for r in report["results"] if r["unit"] == "MB/s" and "median" in r]),
+    ]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 9))
+    for ax, (unit, rows) in zip(axes, panels):
+        groups: dict[str, list[dict]] = {}
+        for row in rows:
+            key = f"{KIND_TITLES[row['kind']]}\n{row['key_type']}, {SUITE_SHORT.get(row['suite'], row['suite'])}"
+            groups.setdefault(key, []).append(row)
+        labels = sorted({row["label"] for row in rows}, key=lambda label: (label != "ssl", label))
+        width = 0.8 / max(len(labels), 1)
+        for i, label in enumerate(labels):
+            xs, ys = [], []
+            for g, (_, members) in enumerate(groups.items()):
+                for row in members:
+                    if row["label"] == label:
+                        xs.append(g + i * width)
+                        ys.append(row["median"])
+            ax.bar(xs, ys, width, label=label)
+        ax.set_xticks([g + width * (len(labels) - 1) / 2 for g in range(len(groups))])
+        ax.set_xticklabels(list(groups), fontsize=7)
+        ax.set_ylabel(unit)
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    fig.suptitle("tlskit vs stdlib ssl (medians)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
