@@ -211,6 +211,7 @@ class CryptographyMLKEM768(c.MLKEMGroup):
             raise IllegalParameter("ML-KEM-768 ciphertext is invalid") from None
 
     def state_from_seed(self, seed: bytes) -> Any:
+        c.check_share_length("ML-KEM-768 seed", seed, 64)
         return mlkem.MLKEM768PrivateKey.from_seed_bytes(seed)
 
     def encapsulation_key(self, state: Any) -> bytes:

@@ -229,6 +229,7 @@ class PycryptodomeMLKEM768(c.MLKEMGroup):
             raise IllegalParameter("ML-KEM-768 ciphertext is invalid") from None
 
     def state_from_seed(self, seed: bytes) -> Any:
+        c.check_share_length("ML-KEM-768 seed", seed, 64)
         return MLKEM.construct(param_set=MLKEM.ML_KEM_768, seed=seed)
 
     def encapsulation_key(self, state: Any) -> bytes:
