@@ -33,6 +33,11 @@ from tlskit.cli import ca_cmd  # noqa: E402 - registration after the app exists
 app.add_typer(ca_cmd.app, name="ca")
 
 
+from tlskit.cli.providers_cmd import providers  # noqa: E402 - registration after the app exists
+
+app.command("providers")(providers)
+
+
 def main() -> None:
     app()
 
