@@ -1,1 +1,9 @@
+"""The sans-IO TLS 1.3 engine: codec, record layer, key schedule, client and server."""
 
+from __future__ import annotations
+
+from tlskit.engine.client import ClientConnection
+from tlskit.engine.config import ClientConfig, Negotiated, ServerConfig
+from tlskit.engine.server import ServerConnection
+
+__all__ = ["ClientConfig", "ClientConnection", "Negotiated", "ServerConfig", "ServerConnection"]

@@ -1,0 +1,114 @@
+"""Certificate plumbing the engine needs without a full X.509 stack:
+PEM/DER loading of chains, the leaf's SubjectPublicKeyInfo, and the leaf's
+names for choosing a server certificate by SNI. Validation is tlskit.pki's job.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import re
+from typing import Union
+
+from tlskit.errors import DecodeError, TLSError
+
+PathOrBytes = Union[str, "os.PathLike[str]", bytes]
+
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.S)
+
+
+def read_source(source: PathOrBytes) -> bytes:
+    """Bytes given directly, or the contents of the file at a path."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source)
+    with open(source, "rb") as handle:
+        return handle.read()
+
+
+def load_chain(source: PathOrBytes) -> tuple[bytes, ...]:
+    """DER certificates from PEM (one or more blocks) or a single DER certificate, leaf first."""
+    data = read_source(source)
+    blocks = _PEM_CERT.findall(data)
+    if blocks:
+        try:
+            return tuple(base64.b64decode(b"".join(block.split()), validate=True) for block in blocks)
+        except ValueError as exc:
+            raise TLSError(f"bad PEM certificate: {exc}") from None
+    if data[:1] == b"\x30":
+        return (data,)
+    raise TLSError("no certificate found")
+
+
+def _read_tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the DER element at ``pos``."""
+    try:
+        tag = data[pos]
+        length = data[pos + 1]
+        pos += 2
+        if length & 0x80:
+            count = length & 0x7F
+            if count == 0 or count > 4:
+                raise DecodeError("unsupported DER length")
+            length = int.from_bytes(data[pos : pos + count], "big")
+            if len(data[pos : pos + count]) != count:
+                raise DecodeError("truncated DER length")
+            pos += count
+    except IndexError:
+        raise DecodeError("truncated DER") from None
+    end = pos + length
+    if end > len(data):
+        raise DecodeError("truncated DER element")
+    return tag, pos, end
+
+
+def spki_of(cert_der: bytes) -> bytes:
+    """The DER SubjectPublicKeyInfo of a certificate (raises DecodeError if malformed)."""
+    tag, start, _ = _read_tlv(cert_der, 0)
+    if tag != 0x30:
+        raise DecodeError("certificate is not a SEQUENCE")
+    tag, pos, tbs_end = _read_tlv(cert_der, start)
+    if tag != 0x30:
+        raise DecodeError("tbsCertificate is not a SEQUENCE")
+    fields = []
+    while pos < tbs_end and len(fields) < 7:
+        tag, content, end = _read_tlv(cert_der, pos)
+        fields.append((tag, pos, end))
+        pos = end
+    if fields and fields[0][0] == 0xA0:  # explicit version
+        fields = fields[1:]
+    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+    if len(fields) < 6 or fields[5][0] != 0x30:
+        raise DecodeError("certificate has no SubjectPublicKeyInfo")
+    _, begin, end = fields[5]
+    return cert_der[begin:end]
+
+
+def leaf_names(cert_der: bytes) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) of the leaf's subjectAltName, for SNI selection."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_der_x509_certificate(cert_der)
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except Exception:  # no SAN or unparsable: the certificate matches no name
+        return [], []
+    dns = [name.lower() for name in sans.get_values_for_type(x509.DNSName)]
+    ips = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+    return dns, ips
+
+
+def name_matches(server_name: str, dns_names: list[str], ip_names: list[str]) -> bool:
+    """RFC 6125-style match of an SNI host (left-most wildcard label only)."""
+    host = server_name.lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host)) in ip_names
+    except ValueError:
+        pass
+    for pattern in dns_names:
+        if pattern == host:
+            return True
+        if pattern.startswith("*.") and "." in host:
+            if host.split(".", 1)[1] == pattern[2:]:
+                return True
+    return False

@@ -1,0 +1,346 @@
+"""The TLS 1.3 client state machine (RFC 8446 section 4, client side).
+
+Each handshake state is one method; ``self._expect`` names the methods the
+current state accepts. Application traffic secrets are derived only in
+``_on_finished``, after the server's certificate, signature and Finished have
+all been verified.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from tlskit.engine import extensions as ext
+from tlskit.engine.config import ClientConfig
+from tlskit.engine.connection import Connection
+from tlskit.engine.extensions import ExtensionType as E
+from tlskit.engine.handshake import (
+    CLIENT_CONTEXT,
+    SERVER_CONTEXT,
+    certificate_chain,
+    certificate_verify_content,
+    leaf_public_key,
+    scheme_codes,
+    scheme_name,
+    suite_name,
+)
+from tlskit.engine.keyschedule import KeySchedule
+from tlskit.engine.messages import (
+    DOWNGRADE_TLS11,
+    DOWNGRADE_TLS12,
+    LEGACY_VERSION,
+    Certificate,
+    CertificateEntry,
+    CertificateRequest,
+    CertificateVerify,
+    ClientHello,
+    EncryptedExtensions,
+    Finished,
+    HandshakeType,
+    NewSessionTicket,
+    ServerHello,
+)
+from tlskit.engine.record import MAX_PLAINTEXT
+from tlskit.engine.verify import verify_peer
+from tlskit.errors import (
+    DecryptError,
+    DecodeError,
+    IllegalParameter,
+    MissingExtension,
+    ProtocolVersionError,
+    TLSError,
+    UnexpectedMessage,
+)
+from tlskit.events import NewSessionTicket as NewSessionTicketEvent
+from tlskit.providers.names import CIPHER_SUITES, GROUPS
+
+H = HandshakeType
+_MAX_KEPT_TICKETS = 8
+
+
+class ClientConnection(Connection):
+    """A TLS 1.3 client. Its ClientHello is queued in ``data_to_send()`` on construction."""
+
+    is_client = True
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        server_name: str | None = None,
+        *,
+        buffer_received: bool = True,
+        _client_hello_override: bytes | None = None,
+    ) -> None:
+        super().__init__(config, buffer_received=buffer_received)
+        self._config: ClientConfig = config
+        self._server_name = server_name
+        provider = self._provider
+        self._offered_suites = [CIPHER_SUITES[n] for n in config.resolved_cipher_suites]  # type: ignore[attr-defined]
+        self._offered_groups = [GROUPS[n] for n in config.resolved_groups]  # type: ignore[attr-defined]
+        self._offered_schemes = config.verify_schemes
+        self._client_random = provider.random(32)
+        self._session_id = provider.random(32) if config.compatibility_mode else b""
+        self._key_states: dict[int, tuple[Any, Any]] = {}
+        for name in config.resolved_key_share_groups:  # type: ignore[attr-defined]
+            self._start_key_share(name)
+        self._hrr: tuple[int, int] | None = None  # (suite code, selected group) after a HelloRetryRequest
+        self._cookie: bytes | None = None
+        self._sent_ccs = False
+        self._certificate_request: CertificateRequest | None = None
+        self._client_hs_secret = b""
+        self._server_hs_secret = b""
+        self._peer_spki = b""
+        self._offered_extensions: set[int] = set()
+        self.session_tickets: list[NewSessionTicketEvent] = []
+        self._record.plaintext_version = b"\x03\x01"  # RFC 8446 5.1: allowed for the first ClientHello
+        hello = _client_hello_override if _client_hello_override is not None else self._build_client_hello()
+        self._send_handshake(hello)
+        self._record.plaintext_version = b"\x03\x03"
+        self._ccs_window = True
+        self._expect = {H.server_hello: self._on_server_hello}
+
+    # -- ClientHello ----------------------------------------------------------
+
+    def _start_key_share(self, name: str) -> None:
+        group = self._provider.groups[name]
+        state, share = group.start()
+        self._key_states[GROUPS[name]] = (group, (state, share))
+
+    def _build_client_hello(self) -> bytes:
+        config = self._config
+        extensions: list[tuple[int, bytes]] = []
+        if self._server_name and not _is_ip_address(self._server_name):
+            extensions.append((E.server_name, ext.encode_server_name(self._server_name)))
+        extensions.append((E.supported_groups, ext.encode_u16_list(self._offered_groups)))
+        extensions.append((E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.resolved_signature_schemes))))  # type: ignore[attr-defined]
+        if config.resolved_alpn:  # type: ignore[attr-defined]
+            extensions.append((E.application_layer_protocol_negotiation, ext.encode_alpn(list(config.resolved_alpn))))  # type: ignore[attr-defined]
+        if config.request_ocsp:
+            extensions.append((E.status_request, ext.STATUS_REQUEST_OCSP))
+        limit = config.record_size_limit or MAX_PLAINTEXT + 1
+        extensions.append((E.record_size_limit, limit.to_bytes(2, "big")))
+        extensions.append((E.supported_versions, ext.encode_supported_versions_client([ext.TLS13])))
+        shares = [(code, state[1]) for code, (_, state) in self._key_states.items()]
+        extensions.append((E.key_share, ext.encode_key_share_client(shares)))
+        if self._cookie is not None:
+            extensions.append((E.cookie, ext.encode_cookie(self._cookie)))
+        extensions.append((E.psk_key_exchange_modes, b"\x01\x01"))  # psk_dhe_ke, for future tickets
+        self._offered_extensions = {t for t, _ in extensions}
+        hello = ClientHello(self._client_random, self._session_id, self._offered_suites, extensions)
+        return hello.encode()
+
+    # -- ServerHello / HelloRetryRequest --------------------------------------
+
+    def _on_server_hello(self, body: bytes, raw: bytes) -> None:
+        hello = ServerHello.decode(body)
+        extensions = dict(hello.extensions)
+        if E.supported_versions not in extensions:
+            # A TLS 1.2-or-older answer: refuse it, and say so loudly if it looks like a downgrade.
+            if hello.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
+                raise IllegalParameter("downgrade sentinel in ServerHello.random")
+            raise ProtocolVersionError("server does not speak TLS 1.3")
+        if ext.decode_u16(extensions[E.supported_versions]) != ext.TLS13:
+            raise IllegalParameter("server selected a version we did not offer")
+        if hello.legacy_version != LEGACY_VERSION:
+            raise ProtocolVersionError("ServerHello.legacy_version is not 0x0303")
+        if not hmac.compare_digest(hello.legacy_session_id_echo, self._session_id):
+            raise IllegalParameter("legacy_session_id_echo does not match")
+        if hello.cipher_suite not in self._offered_suites:
+            raise IllegalParameter("server selected a cipher suite we did not offer")
+        if hello.legacy_compression_method != 0:
+            raise IllegalParameter("non-zero compression method")
+        if hello.is_hello_retry_request:
+            self._on_hello_retry_request(hello, raw)
+        else:
+            self._on_real_server_hello(hello, raw)
+
+    def _on_hello_retry_request(self, hello: ServerHello, raw: bytes) -> None:
+        if self._hrr is not None:
+            raise UnexpectedMessage("second HelloRetryRequest")
+        extensions = ext.check_server_extensions(
+            "hello_retry_request", hello.extensions, self._offered_extensions | {E.cookie}
+        )
+        if E.key_share not in extensions and E.cookie not in extensions:
+            raise IllegalParameter("HelloRetryRequest would not change the ClientHello")
+        selected = None
+        if E.key_share in extensions:
+            selected = ext.decode_u16(extensions[E.key_share])
+            if selected not in self._offered_groups or selected in self._key_states:
+                raise IllegalParameter("HelloRetryRequest selected an unacceptable group")
+        if E.cookie in extensions:
+            self._cookie = ext.decode_cookie(extensions[E.cookie])
+        suite = self._provider.cipher_suites[suite_name(hello.cipher_suite)]  # type: ignore[index]
+        self._transcript.start(suite.hash)
+        self._transcript.restart_with_message_hash()
+        self._transcript.add(raw)
+        self._hrr = (hello.cipher_suite, selected if selected is not None else -1)
+        if selected is not None:
+            self._key_states.clear()
+            from tlskit.providers.names import GROUP_NAMES
+
+            self._start_key_share(GROUP_NAMES[selected])
+        if self._config.compatibility_mode and not self._sent_ccs:
+            self._record.write_change_cipher_spec()
+            self._sent_ccs = True
+        self._send_handshake(self._build_client_hello())
+        self._expect = {H.server_hello: self._on_server_hello}
+
+    def _on_real_server_hello(self, hello: ServerHello, raw: bytes) -> None:
+        extensions = ext.check_server_extensions("server_hello", hello.extensions, self._offered_extensions)
+        if self._hrr is not None:
+            if hello.cipher_suite != self._hrr[0]:
+                raise IllegalParameter("ServerHello cipher suite differs from HelloRetryRequest")
+        key_share = ext.require(extensions, E.key_share, "ServerHello")
+        group_code, share = ext.decode_key_share_server(key_share)
+        if group_code not in self._key_states:
+            raise IllegalParameter("server key share for a group we sent no share for")
+        group, (state, _) = self._key_states.pop(group_code)
+        shared_secret = group.complete(state, share)
+        self._key_states.clear()  # other ephemeral private keys are not needed any more
+        self._suite = self._provider.cipher_suites[suite_name(hello.cipher_suite)]  # type: ignore[index]
+        self._group_name = group.name
+        if self._hrr is None:
+            self._transcript.start(self._suite.hash)
+        self._transcript.add(raw)
+        self._schedule = KeySchedule(self._suite)
+        self._schedule.set_shared_secret(shared_secret)
+        self._client_hs_secret, self._server_hs_secret = self._schedule.handshake_traffic_secrets(
+            self._transcript.digest()
+        )
+        self._keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self._client_hs_secret)
+        self._keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", self._server_hs_secret)
+        self._record.set_read_keys(self._traffic_keys(self._server_hs_secret))
+        # Alerts from here on must be protected; the compatibility CCS is written raw first.
+        if self._config.compatibility_mode and not self._sent_ccs:
+            self._record.write_change_cipher_spec()
+            self._sent_ccs = True
+        self._record.set_write_keys(self._traffic_keys(self._client_hs_secret))
+        self._expect = {H.encrypted_extensions: self._on_encrypted_extensions}
+
+    # -- server's encrypted flight --------------------------------------------
+
+    def _on_encrypted_extensions(self, body: bytes, raw: bytes) -> None:
+        message = EncryptedExtensions.decode(body)
+        extensions = ext.check_server_extensions(
+            "encrypted_extensions", message.extensions, self._offered_extensions
+        )
+        if E.server_name in extensions and extensions[E.server_name]:
+            raise DecodeError("server_name in EncryptedExtensions must be empty")
+        if E.application_layer_protocol_negotiation in extensions:
+            protocols = ext.decode_alpn(extensions[E.application_layer_protocol_negotiation])
+            if len(protocols) != 1 or protocols[0] not in self._config.resolved_alpn:  # type: ignore[attr-defined]
+                raise IllegalParameter("server selected an ALPN protocol we did not offer")
+            self._alpn = protocols[0].decode("ascii", "replace")
+        if E.record_size_limit in extensions:
+            peer_limit = ext.decode_record_size_limit(extensions[E.record_size_limit])
+            self._record.max_fragment_out = min(MAX_PLAINTEXT, peer_limit - 1)
+            self._record.max_inner_plaintext_in = self._config.record_size_limit or MAX_PLAINTEXT + 1
+        self._transcript.add(raw)
+        self._expect = {
+            H.certificate_request: self._on_certificate_request,
+            H.certificate: self._on_certificate,
+        }
+
+    def _on_certificate_request(self, body: bytes, raw: bytes) -> None:
+        message = CertificateRequest.decode(body)
+        if message.context:
+            raise IllegalParameter("certificate_request_context must be empty during the handshake")
+        extensions: dict[int, bytes] = {}
+        for ext_type, ext_body in message.extensions:
+            if ext_type in ext.KNOWN and ext_type not in ext.ALLOWED_IN["certificate_request"]:
+                raise IllegalParameter(f"extension {ext_type} not allowed in CertificateRequest")
+            extensions[ext_type] = ext_body
+        if E.signature_algorithms not in extensions:
+            raise MissingExtension("CertificateRequest lacks signature_algorithms")
+        ext.decode_u16_list(extensions[E.signature_algorithms])
+        self._certificate_request = message
+        self._transcript.add(raw)
+        self._expect = {H.certificate: self._on_certificate}
+
+    def _on_certificate(self, body: bytes, raw: bytes) -> None:
+        message = Certificate.decode(body)
+        if message.context:
+            raise IllegalParameter("server Certificate has a request context")
+        if not message.entries:
+            raise DecodeError("server sent an empty Certificate")
+        chain, ocsp = certificate_chain(message, self._config.request_ocsp)
+        self._transcript.add(raw)
+        verify_peer(self._config, chain, self._server_name, "server")
+        self._peer_spki = leaf_public_key(chain)
+        self._peer_certificates = chain
+        self._ocsp_response = ocsp
+        self._expect = {H.certificate_verify: self._on_certificate_verify}
+
+    def _on_certificate_verify(self, body: bytes, raw: bytes) -> None:
+        message = CertificateVerify.decode(body)
+        name = scheme_name(message.scheme)
+        if name is None or name not in self._offered_schemes:
+            raise IllegalParameter("server signed with a scheme we did not offer")
+        content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
+        self._provider.signature_schemes[name].verify(self._peer_spki, content, message.signature)
+        self._signature_scheme = name
+        self._transcript.add(raw)
+        self._expect = {H.finished: self._on_finished}
+
+    def _on_finished(self, body: bytes, raw: bytes) -> None:
+        assert self._schedule is not None and self._suite is not None
+        message = Finished.decode(body, self._suite.hash.digest_size)
+        if not self._schedule.verify_finished(self._server_hs_secret, self._transcript.digest(), message.verify_data):
+            raise DecryptError("server Finished does not verify")
+        self._transcript.add(raw)
+        client_ap, server_ap, exporter = self._schedule.application_traffic_secrets(self._transcript.digest())
+        self._install_application_keys(client_ap, server_ap, exporter)
+        self._read_app_secret, self._write_app_secret = server_ap, client_ap
+        self._record.set_read_keys(self._traffic_keys(server_ap))
+        if self._certificate_request is not None:
+            self._send_client_certificate(self._certificate_request)
+        verify_data = self._schedule.finished_verify_data(self._client_hs_secret, self._transcript.digest())
+        self._send_handshake(Finished(verify_data).encode())
+        self._record.set_write_keys(self._traffic_keys(client_ap))
+        self._resumption_secret = self._schedule.resumption_master_secret(self._transcript.digest())
+        self._expect = {H.new_session_ticket: self._on_new_session_ticket, H.key_update: self._on_key_update}
+        self._complete_handshake()
+
+    def _send_client_certificate(self, request: CertificateRequest) -> None:
+        identity = self._config.identity  # type: ignore[attr-defined]
+        requested = ext.decode_u16_list(dict(request.extensions)[E.signature_algorithms])
+        scheme = None
+        if identity is not None:
+            for name in self._offered_schemes:
+                if name in identity.key.schemes and scheme_codes([name])[0] in requested:
+                    scheme = name
+                    break
+        if identity is None or scheme is None:
+            # RFC 8446 4.4.2: no suitable certificate -> an empty Certificate message
+            self._send_handshake(Certificate(request.context, []).encode())
+            return
+        entries = [CertificateEntry(cert) for cert in identity.chain]
+        self._send_handshake(Certificate(request.context, entries).encode())
+        content = certificate_verify_content(CLIENT_CONTEXT, self._transcript.digest())
+        signature = identity.key.sign(scheme, content)
+        self._send_handshake(CertificateVerify(scheme_codes([scheme])[0], signature).encode())
+
+    # -- post-handshake -------------------------------------------------------
+
+    def _on_new_session_ticket(self, body: bytes, raw: bytes) -> None:
+        message = NewSessionTicket.decode(body)
+        for ext_type, _ in message.extensions:
+            if ext_type in ext.KNOWN and ext_type not in ext.ALLOWED_IN["new_session_ticket"]:
+                raise IllegalParameter("extension not allowed in NewSessionTicket")
+        event = NewSessionTicketEvent(message.ticket, message.lifetime, message.age_add, message.nonce)
+        self.session_tickets = (self.session_tickets + [event])[-_MAX_KEPT_TICKETS:]
+        self._events.append(event)
+
+
+def _is_ip_address(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+__all__ = ["ClientConnection"]

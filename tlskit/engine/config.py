@@ -1,0 +1,222 @@
+"""Client and server configuration, and what a handshake negotiated.
+
+Configs are frozen dataclasses validated at construction: algorithm names are
+checked against the IANA tables and the chosen provider (a name the provider
+lacks raises :class:`tlskit.errors.UnsupportedAlgorithm` here, not mid-handshake),
+and certificates/keys are loaded once so many connections can share a config.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence, Union
+
+from tlskit.engine.certs import PathOrBytes, leaf_names, load_chain, read_source
+from tlskit.errors import TLSError, UnsupportedAlgorithm
+from tlskit.providers.base import PrivateKey, Provider
+from tlskit.providers.names import CERTIFICATE_ONLY_SCHEMES, CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
+
+Verifier = Callable[[Sequence[bytes], Optional[str]], None]
+KeylogCallback = Callable[[str, bytes, bytes], None]
+Clock = Callable[[], datetime.datetime]
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Negotiated:
+    """What the handshake settled on. ``peer_certificates`` are DER, leaf first."""
+
+    version: str
+    cipher_suite: str
+    group: str
+    signature_scheme: str | None
+    alpn: str | None
+    server_name: str | None
+    peer_certificates: tuple[bytes, ...]
+    ocsp_response: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CertifiedKey:
+    """A certificate chain (DER, leaf first) with its private key and the leaf's names."""
+
+    chain: tuple[bytes, ...]
+    key: PrivateKey
+    dns_names: tuple[str, ...] = ()
+    ip_names: tuple[str, ...] = ()
+
+
+def _resolve(table: dict[str, int], offered: Any, wanted: Sequence[str] | None, kind: str, provider: Provider) -> tuple[str, ...]:
+    """The configured names (or the provider's order) checked against IANA and the provider."""
+    if wanted is None:
+        return tuple(name for name in offered if name in table)
+    if isinstance(wanted, str):
+        wanted = [w for w in wanted.split(",") if w]
+    names = []
+    for name in wanted:
+        if name not in table:
+            raise UnsupportedAlgorithm(provider.name, kind, name)
+        if name not in offered:
+            raise UnsupportedAlgorithm(provider.name, kind, name)
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise TLSError(f"no {kind} configured")
+    return tuple(names)
+
+
+def _load_key(provider: Provider, source: PathOrBytes, password: bytes | str | None) -> PrivateKey:
+    if isinstance(password, str):
+        password = password.encode()
+    return provider.load_private_key(read_source(source), password)
+
+
+def _certified_key(provider: Provider, chain_source: PathOrBytes, key_source: PathOrBytes, password: Any) -> CertifiedKey:
+    chain = load_chain(chain_source)
+    key = _load_key(provider, key_source, password)
+    dns, ips = leaf_names(chain[0])
+    return CertifiedKey(chain, key, tuple(dns), tuple(ips))
+
+
+@dataclass(frozen=True)
+class _CommonConfig:
+    provider: Union[str, Provider] = "cryptography"
+    groups: Optional[Sequence[str]] = None
+    cipher_suites: Optional[Sequence[str]] = None
+    signature_schemes: Optional[Sequence[str]] = None
+    alpn_protocols: Sequence[Union[str, bytes]] = ()
+    keylog_file: Optional[PathLike] = None
+    keylog_callback: Optional[KeylogCallback] = None
+    #: replaces the default chain validation: verifier(der_chain, server_name) raises to reject
+    verifier: Optional[Verifier] = None
+    clock: Clock = _utc_now
+    #: RFC 8449 limit we advertise (largest TLSInnerPlaintext we accept); None: do not send it
+    record_size_limit: Optional[int] = None
+    #: pad protected records' inner plaintext to a multiple of this many bytes (0: off)
+    pad_to: int = 0
+
+    def _prepare(self) -> None:
+        from tlskit.providers import get_provider
+
+        provider = get_provider(self.provider)
+        self._set("resolved_provider", provider)
+        self._set("resolved_groups", _resolve(GROUPS, provider.groups, self.groups, "group", provider))
+        self._set(
+            "resolved_cipher_suites",
+            _resolve(CIPHER_SUITES, provider.cipher_suites, self.cipher_suites, "cipher suite", provider),
+        )
+        schemes = _resolve(SIGNATURE_SCHEMES, provider.signature_schemes, self.signature_schemes, "signature scheme", provider)
+        self._set("resolved_signature_schemes", schemes)
+        alpn = tuple(p.encode() if isinstance(p, str) else bytes(p) for p in self.alpn_protocols)
+        if any(not 0 < len(p) < 256 for p in alpn):
+            raise TLSError("ALPN protocol names must be 1..255 bytes")
+        self._set("resolved_alpn", alpn)
+        if self.record_size_limit is not None and not 64 <= self.record_size_limit <= 2**14 + 1:
+            raise TLSError("record_size_limit must be within 64..16385")
+        if self.pad_to < 0 or self.pad_to > 2**14:
+            raise TLSError("pad_to must be within 0..16384")
+        if not self.resolved_groups or not self.resolved_cipher_suites:
+            raise TLSError(f"provider {provider.name!r} offers no usable group or cipher suite")
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    @property
+    def verify_schemes(self) -> tuple[str, ...]:
+        """Schemes acceptable in CertificateVerify (certificate-only ones excluded)."""
+        return tuple(s for s in self.resolved_signature_schemes if s not in CERTIFICATE_ONLY_SCHEMES)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ClientConfig(_CommonConfig):
+    cafile: Optional[PathLike] = None
+    cadata: Optional[Union[str, bytes]] = None
+    use_system_roots: bool = False
+    certfile: Optional[PathOrBytes] = None
+    keyfile: Optional[PathOrBytes] = None
+    key_password: Optional[Union[str, bytes]] = None
+    #: skip certificate validation entirely (explicit opt-out, for ``tlskit connect --insecure``)
+    insecure: bool = False
+    #: send a legacy session id and a change_cipher_spec (RFC 8446 appendix D.4)
+    compatibility_mode: bool = False
+    #: groups to send key shares for in the first ClientHello (default: the first group)
+    key_share_groups: Optional[Sequence[str]] = None
+    #: ask the server to staple an OCSP response (status_request)
+    request_ocsp: bool = False
+
+    def __post_init__(self) -> None:
+        self._prepare()
+        provider = self.resolved_provider  # type: ignore[attr-defined]
+        if self.key_share_groups is None:
+            shares = self.resolved_groups[:1]  # type: ignore[attr-defined]
+        else:
+            shares = tuple(self.key_share_groups)
+            if not set(shares) <= set(self.resolved_groups):  # type: ignore[attr-defined]
+                raise TLSError("key_share_groups must be a subset of groups")
+        self._set("resolved_key_share_groups", shares)
+        identity = None
+        if (self.certfile is None) != (self.keyfile is None):
+            raise TLSError("certfile and keyfile go together")
+        if self.certfile is not None and self.keyfile is not None:
+            identity = _certified_key(provider, self.certfile, self.keyfile, self.key_password)
+        self._set("identity", identity)
+        if not (self.insecure or self.verifier or self.cafile or self.cadata or self.use_system_roots):
+            # Verification is never silently off: without trust anchors we use the system roots.
+            object.__setattr__(self, "use_system_roots", True)
+
+
+@dataclass(frozen=True)
+class ServerConfig(_CommonConfig):
+    certfile: Optional[PathOrBytes] = None
+    keyfile: Optional[PathOrBytes] = None
+    key_password: Optional[Union[str, bytes]] = None
+    #: extra (chain, key) pairs chosen by SNI against each leaf's SANs; certfile/keyfile
+    #: (or the first of these) is the default
+    certificates: Sequence[tuple[PathOrBytes, PathOrBytes]] = ()
+    client_cafile: Optional[PathLike] = None
+    client_cadata: Optional[Union[str, bytes]] = None
+    #: with client_cafile: True -> certificate_required if the client sends none
+    require_client_auth: bool = False
+    #: a DER OCSP response stapled when the client sends status_request
+    ocsp_response: Optional[bytes] = None
+    #: groups the server accepts a key share for; other offers get a HelloRetryRequest
+    #: asking for the first of these the client supports (None: any configured group)
+    key_share_groups: Optional[Sequence[str]] = None
+    #: put a cookie in HelloRetryRequest and require it back (RFC 8446 4.2.2)
+    hrr_cookie: bool = True
+
+    def __post_init__(self) -> None:
+        self._prepare()
+        provider = self.resolved_provider  # type: ignore[attr-defined]
+        pairs: list[tuple[PathOrBytes, PathOrBytes]] = []
+        if (self.certfile is None) != (self.keyfile is None):
+            raise TLSError("certfile and keyfile go together")
+        if self.certfile is not None and self.keyfile is not None:
+            pairs.append((self.certfile, self.keyfile))
+        pairs.extend(self.certificates)
+        if not pairs:
+            raise TLSError("a server needs a certificate chain and key")
+        keys = tuple(_certified_key(provider, chain, key, self.key_password) for chain, key in pairs)
+        self._set("identities", keys)
+        if self.key_share_groups is None:
+            shares = self.resolved_groups  # type: ignore[attr-defined]
+        else:
+            shares = tuple(g for g in self.key_share_groups if g in self.resolved_groups)  # type: ignore[attr-defined]
+            if not shares:
+                raise TLSError("key_share_groups has no configured group")
+        self._set("resolved_key_share_groups", shares)
+        if self.require_client_auth and not (self.client_cafile or self.client_cadata or self.verifier):
+            raise TLSError("require_client_auth needs client_cafile (or a verifier)")
+
+    @property
+    def requests_client_certificate(self) -> bool:
+        return bool(self.client_cafile or self.client_cadata or self.require_client_auth)
+
+
+__all__ = ["CertifiedKey", "ClientConfig", "Negotiated", "ServerConfig"]

@@ -1,0 +1,323 @@
+"""The sans-IO surface shared by ClientConnection and ServerConnection.
+
+Bytes in (``receive_data``), bytes out (``data_to_send``), events back. Handshake
+messages are reassembled across records and dispatched through ``self._expect``,
+a dict from message type to the handler of the *current* state: a message the
+state does not list can only produce unexpected_message.
+
+Application data: ``receive_data`` returns ApplicationData events, and the same
+bytes objects (shared, not copied) are queued for ``recv()``, which takes them
+all. An event-driven caller that never calls ``recv()`` can pass
+``buffer_received=False`` to keep no second reference at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from tlskit.engine.alerts import describe, encode_alert
+from tlskit.engine.config import Negotiated
+from tlskit.engine.keyschedule import KeySchedule, TrafficKeys, Transcript
+from tlskit.engine.messages import HandshakeType, KeyUpdate, KeyUpdateRequest
+from tlskit.engine.record import ContentType, RecordLayer, parse_alert
+from tlskit.errors import (
+    AlertDescription,
+    AlertReceivedError,
+    ConnectionClosedError,
+    DecodeError,
+    InternalError,
+    TLSError,
+    UnexpectedMessage,
+)
+from tlskit.events import (
+    AlertReceived,
+    ApplicationData,
+    ConnectionClosed,
+    Event,
+    KeyUpdated,
+)
+from tlskit.providers.base import CipherSuite
+
+#: Largest handshake message we reassemble (certificate chains can be long, not unbounded).
+MAX_HANDSHAKE_MESSAGE = 1 << 18
+
+Handler = Callable[[bytes, bytes], None]
+
+
+class Connection:
+    """Common machinery; subclasses install handlers per handshake state."""
+
+    is_client: bool = False
+
+    def __init__(self, config: Any, *, buffer_received: bool = True) -> None:
+        self._config = config
+        self._provider = config.resolved_provider
+        self._record = RecordLayer()
+        self._record.pad_to = config.pad_to
+        if config.record_size_limit is not None:
+            self._advertised_record_limit: int | None = config.record_size_limit
+        else:
+            self._advertised_record_limit = None
+        self._transcript = Transcript()
+        self._suite: CipherSuite | None = None
+        self._schedule: KeySchedule | None = None
+        self._expect: dict[int, Handler] = {}
+        self._hs_buffer = bytearray()
+        self._events: list[Event] = []
+        self._buffer_received = buffer_received
+        self._received: list[bytes] = []
+        self._pending_app: list[bytes] = []
+        self._client_random = b""
+        self._read_app_secret = b""
+        self._write_app_secret = b""
+        self._exporter_secret = b""
+        self._handshake_complete = False
+        self._sent_close = False
+        self._received_close = False
+        self._failed = False
+        #: change_cipher_spec may be dropped between the first ClientHello and the peer's Finished
+        self._ccs_window = False
+        # what Negotiated reports
+        self._group_name = ""
+        self._signature_scheme: str | None = None
+        self._alpn: str | None = None
+        self._server_name: str | None = None
+        self._peer_certificates: tuple[bytes, ...] = ()
+        self._ocsp_response: bytes | None = None
+
+    # -- public surface -------------------------------------------------------
+
+    @property
+    def handshake_complete(self) -> bool:
+        return self._handshake_complete
+
+    @property
+    def closed(self) -> bool:
+        return self._sent_close or self._received_close or self._failed
+
+    @property
+    def negotiated(self) -> Negotiated | None:
+        """What the handshake agreed on; None until the handshake is complete."""
+        if not self._handshake_complete or self._suite is None:
+            return None
+        return Negotiated(
+            version="TLSv1.3",
+            cipher_suite=self._suite.name,
+            group=self._group_name,
+            signature_scheme=self._signature_scheme,
+            alpn=self._alpn,
+            server_name=self._server_name,
+            peer_certificates=self._peer_certificates,
+            ocsp_response=self._ocsp_response,
+        )
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Feed bytes from the peer; returns the events they produced.
+
+        A fatal problem queues the alert in ``data_to_send()`` and raises a TLSError.
+        """
+        if self._failed:
+            raise ConnectionClosedError("the connection has failed")
+        if self._received_close:
+            return []  # RFC 8446 6.1: data after close_notify is ignored
+        self._record.feed(data)
+        self._events = events = []
+        try:
+            while not self._received_close:
+                record = self._record.next_record()
+                if record is None:
+                    break
+                self._handle_record(*record)
+        except AlertReceivedError:
+            self._failed = True
+            raise
+        except TLSError as exc:
+            self._fail(exc.alert)
+            raise
+        except Exception as exc:  # a bug or an unmapped library error: still a clean TLS failure
+            self._fail(AlertDescription.internal_error)
+            raise InternalError(f"internal error: {type(exc).__name__}: {exc}") from exc
+        return events
+
+    def data_to_send(self) -> bytes:
+        return self._record.take_output()
+
+    def send(self, data: bytes | bytearray | memoryview | str) -> None:
+        """Queue application data (str is UTF-8 encoded); held back until the handshake completes."""
+        if self._failed or self._sent_close:
+            raise ConnectionClosedError("cannot send on a closed connection")
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if self._handshake_complete:
+            self._record.write(ContentType.application_data, data)
+        else:
+            self._pending_app.append(bytes(data))
+
+    def recv(self) -> bytes:
+        """All application data received and not yet taken (b"" if none)."""
+        if not self._received:
+            return b""
+        data = b"".join(self._received)
+        self._received.clear()
+        return data
+
+    def close(self) -> None:
+        """Queue close_notify; nothing more can be sent afterwards."""
+        if self._sent_close or self._failed:
+            return
+        self._send_alert(AlertDescription.close_notify)
+        self._sent_close = True
+
+    def cancel(self) -> None:
+        """Abort an ongoing handshake politely: user_canceled followed by close_notify."""
+        if self._sent_close or self._failed:
+            return
+        self._send_alert(AlertDescription.user_canceled)
+        self.close()
+
+    def update_keys(self, request_peer: bool = True) -> None:
+        """Send KeyUpdate and switch to the next sending key (RFC 8446 4.6.3)."""
+        if not self._handshake_complete:
+            raise TLSError("KeyUpdate before the handshake is complete")
+        if self._failed or self._sent_close:
+            raise ConnectionClosedError("cannot update keys on a closed connection")
+        request = KeyUpdateRequest.update_requested if request_peer else KeyUpdateRequest.update_not_requested
+        self._send_key_update(request)
+
+    def export_keying_material(self, label: bytes | str, context: bytes = b"", length: int = 32) -> bytes:
+        """TLS-Exporter(label, context, length) of RFC 8446 section 7.5."""
+        if not self._handshake_complete or self._schedule is None:
+            raise TLSError("exporters are available once the handshake is complete")
+        if isinstance(label, str):
+            label = label.encode()
+        return self._schedule.export(self._exporter_secret, label, context, length)
+
+    # -- record dispatch ------------------------------------------------------
+
+    def _handle_record(self, content_type: int, payload: bytes) -> None:
+        if content_type == ContentType.change_cipher_spec:
+            # RFC 8446 5: only the compatibility CCS (one byte 0x01), only unprotected,
+            # only between the first ClientHello and the peer's Finished.
+            if not self._ccs_window or payload != b"\x01" or self._hs_buffer:
+                raise UnexpectedMessage("unexpected change_cipher_spec")
+            return
+        if content_type == ContentType.handshake:
+            self._handle_handshake_bytes(payload)
+            return
+        if self._hs_buffer:  # RFC 8446 5.1: no interleaving with a fragmented message
+            raise UnexpectedMessage("record interleaved with a fragmented handshake message")
+        if content_type == ContentType.alert:
+            self._handle_alert(payload)
+        else:
+            if not self._handshake_complete:
+                raise UnexpectedMessage("application data before the handshake completed")
+            if self._buffer_received:
+                self._received.append(payload)
+            self._events.append(ApplicationData(payload))
+
+    def _handle_handshake_bytes(self, payload: bytes) -> None:
+        buf = self._hs_buffer
+        buf += payload
+        while len(buf) >= 4:
+            length = int.from_bytes(buf[1:4], "big")
+            if length > MAX_HANDSHAKE_MESSAGE:
+                raise DecodeError("handshake message too large")
+            if len(buf) < 4 + length:
+                break
+            raw = bytes(buf[: 4 + length])
+            del buf[: 4 + length]
+            epoch = self._record.read_epoch
+            handler = self._expect.get(raw[0])
+            if handler is None:
+                raise UnexpectedMessage(f"unexpected handshake message {_message_name(raw[0])}")
+            handler(raw[4:], raw)
+            if self._record.read_epoch != epoch and buf:
+                raise UnexpectedMessage("handshake message spans a key change")
+
+    def _handle_alert(self, payload: bytes) -> None:
+        level, description = parse_alert(payload)
+        if level not in (1, 2):
+            raise DecodeError("bad alert level")
+        if description == AlertDescription.close_notify:
+            self._received_close = True
+            self._events.append(ConnectionClosed())
+            return
+        if description == AlertDescription.user_canceled:
+            self._events.append(AlertReceived(describe(description), level))
+            return
+        # RFC 8446 6.2: every other alert is an error, whatever level it claims.
+        raise AlertReceivedError(description)
+
+    # -- output helpers -------------------------------------------------------
+
+    def _send_alert(self, description: int) -> None:
+        self._record.write(ContentType.alert, encode_alert(description))
+
+    def _fail(self, description: int) -> None:
+        if not self._failed and not self._sent_close:
+            try:
+                self._send_alert(description)
+            except Exception:  # the alert is best effort; the error itself is what matters
+                pass
+        self._failed = True
+
+    def _send_handshake(self, message: bytes) -> None:
+        self._transcript.add(message)
+        self._record.write(ContentType.handshake, message)
+
+    def _flush_pending_app_data(self) -> None:
+        for chunk in self._pending_app:
+            self._record.write(ContentType.application_data, chunk)
+        self._pending_app.clear()
+
+    # -- key schedule glue ----------------------------------------------------
+
+    def _keylog(self, label: str, secret: bytes) -> None:
+        config = self._config
+        if config.keylog_callback is not None:
+            config.keylog_callback(label, self._client_random, secret)
+        if config.keylog_file is not None:
+            line = f"{label} {self._client_random.hex()} {secret.hex()}\n"
+            with open(config.keylog_file, "a", encoding="ascii") as handle:
+                handle.write(line)
+
+    def _traffic_keys(self, secret: bytes) -> TrafficKeys:
+        assert self._suite is not None
+        return TrafficKeys(self._suite, secret)
+
+    def _install_application_keys(self, client_secret: bytes, server_secret: bytes, exporter: bytes) -> None:
+        """Log the application secrets; the caller installs read/write keys at the right moment."""
+        self._exporter_secret = exporter
+        self._keylog("CLIENT_TRAFFIC_SECRET_0", client_secret)
+        self._keylog("SERVER_TRAFFIC_SECRET_0", server_secret)
+        self._keylog("EXPORTER_SECRET", exporter)
+
+    def _send_key_update(self, request: KeyUpdateRequest) -> None:
+        assert self._schedule is not None
+        self._record.write(ContentType.handshake, KeyUpdate(request).encode())
+        self._write_app_secret = self._schedule.next_traffic_secret(self._write_app_secret)
+        self._record.set_write_keys(self._traffic_keys(self._write_app_secret))
+
+    def _on_key_update(self, body: bytes, raw: bytes) -> None:
+        assert self._schedule is not None
+        message = KeyUpdate.decode(body)
+        self._read_app_secret = self._schedule.next_traffic_secret(self._read_app_secret)
+        self._record.set_read_keys(self._traffic_keys(self._read_app_secret))
+        if message.request_update == KeyUpdateRequest.update_requested and not self._sent_close:
+            self._send_key_update(KeyUpdateRequest.update_not_requested)
+        self._events.append(KeyUpdated())
+
+    def _complete_handshake(self) -> None:
+        from tlskit.events import HandshakeComplete
+
+        self._handshake_complete = True
+        self._ccs_window = False
+        self._events.append(HandshakeComplete())
+        self._flush_pending_app_data()
+
+
+def _message_name(msg_type: int) -> str:
+    try:
+        return HandshakeType(msg_type).name
+    except ValueError:
+        return f"type {msg_type}"

@@ -1,0 +1,284 @@
+"""TLS 1.3 extensions: type codes, which message may carry which, and one
+encode/decode pair per extension body (RFC 8446 section 4.2, RFC 8449, RFC 6066, RFC 7301).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from tlskit.engine.buffer import Reader, pull_u16_list, u8, u16, u16_list, vec8, vec16, vec24
+from tlskit.errors import IllegalParameter, MissingExtension, UnsupportedExtension
+
+TLS13 = 0x0304
+
+
+class ExtensionType(enum.IntEnum):
+    server_name = 0
+    max_fragment_length = 1
+    status_request = 5
+    supported_groups = 10
+    signature_algorithms = 13
+    use_srtp = 14
+    heartbeat = 15
+    application_layer_protocol_negotiation = 16
+    signed_certificate_timestamp = 18
+    client_certificate_type = 19
+    server_certificate_type = 20
+    padding = 21
+    record_size_limit = 28
+    pre_shared_key = 41
+    early_data = 42
+    supported_versions = 43
+    cookie = 44
+    psk_key_exchange_modes = 45
+    certificate_authorities = 47
+    oid_filters = 48
+    post_handshake_auth = 49
+    signature_algorithms_cert = 50
+    key_share = 51
+
+
+E = ExtensionType
+
+#: Extensions RFC 8446 section 4.2 (and RFC 8449) allows in each server message.
+#: A *recognized* extension outside its set is illegal_parameter (RFC 8446 4.2).
+ALLOWED_IN = {
+    "server_hello": frozenset({E.key_share, E.pre_shared_key, E.supported_versions}),
+    "hello_retry_request": frozenset({E.key_share, E.cookie, E.supported_versions}),
+    "encrypted_extensions": frozenset(
+        {
+            E.server_name,
+            E.max_fragment_length,
+            E.supported_groups,
+            E.use_srtp,
+            E.heartbeat,
+            E.application_layer_protocol_negotiation,
+            E.client_certificate_type,
+            E.server_certificate_type,
+            E.early_data,
+            E.record_size_limit,
+        }
+    ),
+    "certificate_request": frozenset(
+        {
+            E.status_request,
+            E.signature_algorithms,
+            E.signed_certificate_timestamp,
+            E.certificate_authorities,
+            E.oid_filters,
+            E.signature_algorithms_cert,
+        }
+    ),
+    "certificate": frozenset({E.status_request, E.signed_certificate_timestamp}),
+    "new_session_ticket": frozenset({E.early_data}),
+}
+
+KNOWN = frozenset(int(e) for e in ExtensionType)
+
+Extensions = list[tuple[int, bytes]]
+
+
+def encode_extensions(extensions: Extensions) -> bytes:
+    return vec16(b"".join(u16(t) + vec16(body) for t, body in extensions))
+
+
+def decode_extensions(reader: Reader) -> Extensions:
+    """Parse an ``Extension extensions<0..2^16-1>`` block; duplicates are illegal_parameter."""
+    block = reader.pull_reader(2)
+    result: Extensions = []
+    seen: set[int] = set()
+    while not block.eof():
+        ext_type = block.pull_u16()
+        body = block.pull_vector(2)
+        if ext_type in seen:
+            raise IllegalParameter(f"duplicate extension {ext_type}")
+        seen.add(ext_type)
+        result.append((ext_type, body))
+    return result
+
+
+def check_server_extensions(message: str, extensions: Extensions, offered: set[int] | frozenset[int]) -> dict[int, bytes]:
+    """Validate the extensions of a server message against what the client offered.
+
+    Recognized but not allowed in ``message`` -> illegal_parameter; allowed but not
+    offered by us -> unsupported_extension (RFC 8446 4.2); unknown ones too, since a
+    server may only answer extensions the client sent.
+    """
+    allowed = ALLOWED_IN[message]
+    result: dict[int, bytes] = {}
+    for ext_type, body in extensions:
+        if ext_type in KNOWN and ext_type not in allowed:
+            raise IllegalParameter(f"extension {ExtensionType(ext_type).name} not allowed in {message}")
+        if ext_type not in offered:
+            raise UnsupportedExtension(f"unsolicited extension {ext_type} in {message}")
+        result[ext_type] = body
+    return result
+
+
+def _whole(body: bytes) -> Reader:
+    return Reader(body)
+
+
+# -- server_name (RFC 6066 section 3) -----------------------------------------
+
+def encode_server_name(host: str) -> bytes:
+    name = host.encode("ascii")
+    return vec16(u8(0) + vec16(name))
+
+
+def decode_server_name(body: bytes) -> str | None:
+    """The host_name entry of a ClientHello server_name list (None if absent)."""
+    r = _whole(body)
+    names = r.pull_reader(2, minimum=1)
+    r.expect_end()
+    host: str | None = None
+    seen_types: set[int] = set()
+    while not names.eof():
+        name_type = names.pull_u8()
+        value = names.pull_vector(2, minimum=1)
+        if name_type in seen_types:
+            raise IllegalParameter("duplicate server_name type")
+        seen_types.add(name_type)
+        if name_type == 0:
+            try:
+                host = value.decode("ascii")
+            except UnicodeDecodeError:
+                raise IllegalParameter("server_name is not ASCII") from None
+            if "\x00" in host or host.endswith("."):
+                raise IllegalParameter("malformed server_name")
+    return host
+
+
+# -- groups / signature schemes / versions -------------------------------------
+
+def encode_u16_list(values: list[int]) -> bytes:
+    return u16_list(values)
+
+
+def decode_u16_list(body: bytes) -> list[int]:
+    r = _whole(body)
+    values = pull_u16_list(r, 2, minimum=2)
+    r.expect_end()
+    return values
+
+
+def encode_supported_versions_client(versions: list[int]) -> bytes:
+    return vec8(b"".join(u16(v) for v in versions))
+
+
+def decode_supported_versions_client(body: bytes) -> list[int]:
+    r = _whole(body)
+    versions = pull_u16_list(r, 1, minimum=2)
+    r.expect_end()
+    return versions
+
+
+def decode_u16(body: bytes) -> int:
+    r = _whole(body)
+    value = r.pull_u16()
+    r.expect_end()
+    return value
+
+
+# -- key_share (RFC 8446 4.2.8) -----------------------------------------------
+
+def encode_key_share_entry(group: int, share: bytes) -> bytes:
+    return u16(group) + vec16(share)
+
+
+def encode_key_share_client(shares: list[tuple[int, bytes]]) -> bytes:
+    return vec16(b"".join(encode_key_share_entry(g, s) for g, s in shares))
+
+
+def decode_key_share_client(body: bytes) -> list[tuple[int, bytes]]:
+    r = _whole(body)
+    entries = r.pull_reader(2)
+    r.expect_end()
+    shares: list[tuple[int, bytes]] = []
+    seen: set[int] = set()
+    while not entries.eof():
+        group = entries.pull_u16()
+        share = entries.pull_vector(2, minimum=1)
+        if group in seen:  # RFC 8446 4.2.8: at most one share per group
+            raise IllegalParameter("duplicate key share group")
+        seen.add(group)
+        shares.append((group, share))
+    return shares
+
+
+def decode_key_share_server(body: bytes) -> tuple[int, bytes]:
+    r = _whole(body)
+    group = r.pull_u16()
+    share = r.pull_vector(2, minimum=1)
+    r.expect_end()
+    return group, share
+
+
+# -- ALPN (RFC 7301) ------------------------------------------------------------
+
+def encode_alpn(protocols: list[bytes]) -> bytes:
+    return vec16(b"".join(vec8(p) for p in protocols))
+
+
+def decode_alpn(body: bytes) -> list[bytes]:
+    r = _whole(body)
+    names = r.pull_reader(2, minimum=2)
+    r.expect_end()
+    protocols = []
+    while not names.eof():
+        protocols.append(names.pull_vector(1, minimum=1))
+    return protocols
+
+
+# -- cookie, record_size_limit, status_request -----------------------------------
+
+def encode_cookie(cookie: bytes) -> bytes:
+    return vec16(cookie)
+
+
+def decode_cookie(body: bytes) -> bytes:
+    r = _whole(body)
+    cookie = r.pull_vector(2, minimum=1)
+    r.expect_end()
+    return cookie
+
+
+def decode_record_size_limit(body: bytes) -> int:
+    value = decode_u16(body)
+    if value < 64:  # RFC 8449 section 4
+        raise IllegalParameter("record_size_limit below 64")
+    return value
+
+
+#: CertificateStatusRequest for OCSP with no responder ids and no extensions.
+STATUS_REQUEST_OCSP = u8(1) + vec16(b"") + vec16(b"")
+
+
+def decode_status_request(body: bytes) -> int:
+    r = _whole(body)
+    status_type = r.pull_u8()
+    r.pull_vector(2)
+    r.pull_vector(2)
+    r.expect_end()
+    return status_type
+
+
+def encode_certificate_status(ocsp_response: bytes) -> bytes:
+    return u8(1) + vec24(ocsp_response)
+
+
+def decode_certificate_status(body: bytes) -> bytes:
+    r = _whole(body)
+    if r.pull_u8() != 1:
+        raise IllegalParameter("unknown certificate status type")
+    response = r.pull_vector(3, minimum=1)
+    r.expect_end()
+    return response
+
+
+def require(extensions: dict[int, bytes], ext_type: ExtensionType, message: str) -> bytes:
+    try:
+        return extensions[ext_type]
+    except KeyError:
+        raise MissingExtension(f"{message} lacks {ext_type.name}") from None
+

@@ -1,0 +1,62 @@
+"""Pieces of the handshake shared by client and server: CertificateVerify content,
+certificate-entry checks, algorithm name lookups and negotiation helpers."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from tlskit.engine.certs import spki_of
+from tlskit.engine.extensions import ALLOWED_IN, KNOWN, ExtensionType, decode_certificate_status
+from tlskit.engine.messages import Certificate
+from tlskit.errors import AlertDescription, DecodeError, IllegalParameter, TLSError, UnsupportedExtension
+from tlskit.providers.names import CIPHER_SUITE_NAMES, GROUP_NAMES, SIGNATURE_SCHEME_NAMES
+
+SERVER_CONTEXT = b"TLS 1.3, server CertificateVerify"
+CLIENT_CONTEXT = b"TLS 1.3, client CertificateVerify"
+
+
+def certificate_verify_content(context: bytes, transcript_hash: bytes) -> bytes:
+    """RFC 8446 4.4.3: 64 spaces, the context string, a zero byte, the transcript hash."""
+    return b" " * 64 + context + b"\x00" + transcript_hash
+
+
+def group_name(code: int) -> str | None:
+    return GROUP_NAMES.get(code)
+
+
+def suite_name(code: int) -> str | None:
+    return CIPHER_SUITE_NAMES.get(code)
+
+
+def scheme_name(code: int) -> str | None:
+    return SIGNATURE_SCHEME_NAMES.get(code)
+
+
+def scheme_codes(names: Iterable[str]) -> list[int]:
+    from tlskit.providers.names import SIGNATURE_SCHEMES
+
+    return [SIGNATURE_SCHEMES[n] for n in names]
+
+
+def certificate_chain(message: Certificate, status_requested: bool) -> tuple[tuple[bytes, ...], bytes | None]:
+    """DER chain and stapled OCSP response of a Certificate message, with its
+    per-entry extensions checked (RFC 8446 4.4.2)."""
+    ocsp: bytes | None = None
+    for index, entry in enumerate(message.entries):
+        for ext_type, body in entry.extensions:
+            if ext_type in KNOWN and ext_type not in ALLOWED_IN["certificate"]:
+                raise IllegalParameter(f"extension {ext_type} not allowed in a CertificateEntry")
+            if ext_type == ExtensionType.status_request and status_requested:
+                response = decode_certificate_status(body)
+                if index == 0:
+                    ocsp = response
+                continue
+            raise UnsupportedExtension(f"unsolicited extension {ext_type} in a CertificateEntry")
+    return tuple(entry.cert_data for entry in message.entries), ocsp
+
+
+def leaf_public_key(chain: tuple[bytes, ...]) -> bytes:
+    try:
+        return spki_of(chain[0])
+    except DecodeError as exc:
+        raise TLSError(f"unparsable peer certificate: {exc}", AlertDescription.bad_certificate) from None

@@ -1,0 +1,133 @@
+"""The TLS 1.3 key schedule (RFC 8446 section 7) over a provider's hash.
+
+HKDF-Expand-Label, Derive-Secret, traffic keys, Finished and exporters live here
+once for every provider; the provider supplies only HMAC/HKDF primitives.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from tlskit.engine.buffer import u8, u16, u24
+from tlskit.engine.messages import HandshakeType
+from tlskit.providers.base import CipherSuite, HashAlgorithm
+
+
+def hkdf_expand_label(hash_alg: HashAlgorithm, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+    full_label = b"tls13 " + label
+    info = u16(length) + u8(len(full_label)) + full_label + u8(len(context)) + context
+    return hash_alg.hkdf_expand(secret, info, length)
+
+
+def derive_secret(hash_alg: HashAlgorithm, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
+    return hkdf_expand_label(hash_alg, secret, label, transcript_hash, hash_alg.digest_size)
+
+
+class Transcript:
+    """The running handshake hash.
+
+    Messages are kept as raw bytes until the cipher suite (and so the hash) is
+    known; afterwards the provider's incremental hash object is updated once per
+    message and copied to read intermediate values, so nothing is hashed twice.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []
+        self._hash_alg: HashAlgorithm | None = None
+        self._ctx: Any = None
+
+    def start(self, hash_alg: HashAlgorithm) -> None:
+        self._hash_alg = hash_alg
+        self._ctx = hash_alg.new()
+        for message in self._pending:
+            self._ctx.update(message)
+        self._pending = []
+
+    def add(self, message: bytes) -> None:
+        if self._ctx is None:
+            self._pending.append(bytes(message))
+        else:
+            self._ctx.update(message)
+
+    def digest(self) -> bytes:
+        assert self._ctx is not None, "transcript hash used before the suite was chosen"
+        return self._ctx.copy().digest()
+
+    def restart_with_message_hash(self) -> None:
+        """Replace ClientHello1 by message_hash(Hash(ClientHello1)) for HelloRetryRequest (4.4.1)."""
+        assert self._hash_alg is not None
+        ch1_hash = self.digest()
+        self._ctx = self._hash_alg.new()
+        self._ctx.update(u8(HandshakeType.message_hash) + u24(len(ch1_hash)) + ch1_hash)
+
+
+class TrafficKeys:
+    """Key and IV of one direction of one epoch, with the AEAD object made once."""
+
+    __slots__ = ("secret", "key", "iv", "aead")
+
+    def __init__(self, suite: CipherSuite, secret: bytes) -> None:
+        self.secret = secret
+        self.key = hkdf_expand_label(suite.hash, secret, b"key", b"", suite.aead.key_length)
+        self.iv = hkdf_expand_label(suite.hash, secret, b"iv", b"", suite.aead.nonce_length)
+        self.aead = suite.aead.new(self.key)
+
+
+class KeySchedule:
+    """Early -> handshake -> master secrets for one connection (no PSK: early secret from zeros)."""
+
+    def __init__(self, suite: CipherSuite) -> None:
+        self.suite = suite
+        self.hash = suite.hash
+        zeros = bytes(self.hash.digest_size)
+        self.empty_hash = self.hash.digest(b"")
+        self.early_secret = self.hash.hkdf_extract(zeros, zeros)
+        self.handshake_secret: bytes | None = None
+        self.master_secret: bytes | None = None
+
+    def derive(self, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
+        return derive_secret(self.hash, secret, label, transcript_hash)
+
+    def set_shared_secret(self, shared_secret: bytes) -> None:
+        salt = self.derive(self.early_secret, b"derived", self.empty_hash)
+        self.handshake_secret = self.hash.hkdf_extract(salt, shared_secret)
+        salt = self.derive(self.handshake_secret, b"derived", self.empty_hash)
+        self.master_secret = self.hash.hkdf_extract(salt, bytes(self.hash.digest_size))
+
+    def handshake_traffic_secrets(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
+        """(client, server) handshake traffic secrets over ClientHello..ServerHello."""
+        assert self.handshake_secret is not None
+        return (
+            self.derive(self.handshake_secret, b"c hs traffic", transcript_hash),
+            self.derive(self.handshake_secret, b"s hs traffic", transcript_hash),
+        )
+
+    def application_traffic_secrets(self, transcript_hash: bytes) -> tuple[bytes, bytes, bytes]:
+        """(client, server, exporter master) secrets over ClientHello..server Finished."""
+        assert self.master_secret is not None
+        return (
+            self.derive(self.master_secret, b"c ap traffic", transcript_hash),
+            self.derive(self.master_secret, b"s ap traffic", transcript_hash),
+            self.derive(self.master_secret, b"exp master", transcript_hash),
+        )
+
+    def resumption_master_secret(self, transcript_hash: bytes) -> bytes:
+        assert self.master_secret is not None
+        return self.derive(self.master_secret, b"res master", transcript_hash)
+
+    def finished_verify_data(self, base_key: bytes, transcript_hash: bytes) -> bytes:
+        finished_key = hkdf_expand_label(self.hash, base_key, b"finished", b"", self.hash.digest_size)
+        return self.hash.hmac(finished_key, transcript_hash)
+
+    def verify_finished(self, base_key: bytes, transcript_hash: bytes, received: bytes) -> bool:
+        return hmac.compare_digest(self.finished_verify_data(base_key, transcript_hash), received)
+
+    def next_traffic_secret(self, secret: bytes) -> bytes:
+        """application_traffic_secret_N+1 (RFC 8446 7.2)."""
+        return hkdf_expand_label(self.hash, secret, b"traffic upd", b"", self.hash.digest_size)
+
+    def export(self, exporter_master_secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+        """TLS-Exporter (RFC 8446 7.5)."""
+        secret = self.derive(exporter_master_secret, label, self.empty_hash)
+        return hkdf_expand_label(self.hash, secret, b"exporter", self.hash.digest(context), length)

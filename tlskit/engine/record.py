@@ -1,0 +1,228 @@
+"""The TLS 1.3 record layer (RFC 8446 section 5).
+
+Incoming bytes accumulate in one bytearray that is consumed by offset (compacted
+lazily), outgoing records are collected as a list of chunks joined once in
+``take_output``, and each direction holds one AEAD object per traffic key, so a
+bulk transfer costs one seal/open and a couple of slices per 16 KiB record.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from tlskit.engine.keyschedule import TrafficKeys
+from tlskit.errors import (
+    BadRecordMac,
+    DecodeError,
+    InternalError,
+    ProtocolVersionError,
+    RecordOverflow,
+    UnexpectedMessage,
+)
+
+
+class ContentType(enum.IntEnum):
+    change_cipher_spec = 20
+    alert = 21
+    handshake = 22
+    application_data = 23
+
+
+MAX_PLAINTEXT = 2**14
+MAX_CIPHERTEXT = 2**14 + 256
+HEADER_LENGTH = 5
+_SEQUENCE_LIMIT = 2**64 - 1
+_KNOWN_TYPES = frozenset(int(t) for t in ContentType)
+_COMPACT_THRESHOLD = 1 << 16
+_APPDATA_HEADER = b"\x17\x03\x03"
+
+
+class _Direction:
+    """Keys and sequence number of one direction; the nonce base is kept as an int."""
+
+    __slots__ = ("keys", "seq", "iv_int", "nonce_length")
+
+    def __init__(self, keys: TrafficKeys | None) -> None:
+        self.keys = keys
+        self.seq = 0
+        self.iv_int = int.from_bytes(keys.iv, "big") if keys else 0
+        self.nonce_length = len(keys.iv) if keys else 0
+
+    def next_nonce(self) -> bytes:
+        if self.seq >= _SEQUENCE_LIMIT:  # RFC 8446 5.3: never wrap; rekey before this
+            raise InternalError("record sequence number exhausted")
+        nonce = (self.iv_int ^ self.seq).to_bytes(self.nonce_length, "big")
+        self.seq += 1
+        return nonce
+
+
+class RecordLayer:
+    def __init__(self) -> None:
+        self._in = bytearray()
+        self._in_pos = 0
+        self._out: list[bytes] = []
+        self._read = _Direction(None)
+        self._write = _Direction(None)
+        #: bumped on every read-key change so the connection can check that
+        #: handshake messages do not span key changes (RFC 8446 5.1)
+        self.read_epoch = 0
+        #: largest TLSInnerPlaintext (content + type + padding) we accept: our advertised limit
+        self.max_inner_plaintext_in = MAX_PLAINTEXT + 1
+        #: largest content per record we send: min(2^14, peer's record_size_limit - 1)
+        self.max_fragment_out = MAX_PLAINTEXT
+        #: pad each protected record's inner plaintext to a multiple of this (0: no padding)
+        self.pad_to = 0
+        #: legacy_record_version of plaintext records we write (0x0301 for the first ClientHello)
+        self.plaintext_version = b"\x03\x03"
+
+    # -- keys ---------------------------------------------------------------
+
+    @property
+    def reading_encrypted(self) -> bool:
+        return self._read.keys is not None
+
+    @property
+    def writing_encrypted(self) -> bool:
+        return self._write.keys is not None
+
+    def set_read_keys(self, keys: TrafficKeys) -> None:
+        self._read = _Direction(keys)
+        self.read_epoch += 1
+
+    def set_write_keys(self, keys: TrafficKeys) -> None:
+        self._write = _Direction(keys)
+
+    # -- input --------------------------------------------------------------
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._in_pos >= _COMPACT_THRESHOLD:
+            del self._in[: self._in_pos]
+            self._in_pos = 0
+        self._in += data
+
+    @property
+    def buffered_input(self) -> int:
+        return len(self._in) - self._in_pos
+
+    def next_record(self) -> tuple[int, bytes] | None:
+        """The next complete record as (content type, plaintext), or None if incomplete.
+
+        Protected records come back with their inner content type; change_cipher_spec
+        records come back as they are (their rules depend on the handshake state).
+        """
+        buf = self._in
+        pos = self._in_pos
+        if len(buf) - pos < HEADER_LENGTH:
+            return None
+        content_type = buf[pos]
+        if content_type not in _KNOWN_TYPES:
+            raise UnexpectedMessage(f"unknown record content type {content_type}")
+        if buf[pos + 1] != 3:
+            raise ProtocolVersionError("record is not TLS (bad legacy_record_version)")
+        length = (buf[pos + 3] << 8) | buf[pos + 4]
+        encrypted = self._read.keys is not None and content_type == ContentType.application_data
+        limit = MAX_CIPHERTEXT if encrypted else MAX_PLAINTEXT
+        if length > limit:
+            raise RecordOverflow(f"record of {length} bytes exceeds {limit}")
+        end = pos + HEADER_LENGTH + length
+        if len(buf) < end:
+            return None
+        header = bytes(buf[pos : pos + HEADER_LENGTH])
+        payload = bytes(buf[pos + HEADER_LENGTH : end])
+        self._in_pos = end
+        if end == len(buf):
+            buf.clear()
+            self._in_pos = 0
+        if content_type == ContentType.change_cipher_spec:
+            return content_type, payload
+        if self._read.keys is None:
+            if content_type == ContentType.application_data:
+                raise UnexpectedMessage("application data before keys were established")
+            if length == 0:
+                raise UnexpectedMessage("empty handshake or alert record")
+            return content_type, payload
+        if not encrypted:
+            # A peer that failed before it could read our first flight has no keys yet:
+            # accept its unprotected alert until the first protected record arrives.
+            if content_type == ContentType.alert and self.read_epoch == 1 and self._read.seq == 0 and length:
+                return content_type, payload
+            raise UnexpectedMessage("plaintext record after keys were established")
+        if header[2] != 3:
+            raise ProtocolVersionError("protected record with legacy_record_version other than 0x0303")
+        return self._unprotect(header, payload)
+
+    def _unprotect(self, header: bytes, ciphertext: bytes) -> tuple[int, bytes]:
+        direction = self._read
+        assert direction.keys is not None
+        if len(ciphertext) <= 16:
+            raise BadRecordMac("protected record too short")
+        inner = direction.keys.aead.open(direction.next_nonce(), header, ciphertext)
+        if len(inner) > self.max_inner_plaintext_in:
+            raise RecordOverflow("decrypted record exceeds the plaintext limit")
+        content = inner.rstrip(b"\x00")
+        if not content:
+            raise UnexpectedMessage("protected record with no content type")
+        content_type = content[-1]
+        if content_type not in _KNOWN_TYPES or content_type == ContentType.change_cipher_spec:
+            raise UnexpectedMessage(f"bad inner content type {content_type}")
+        data = content[:-1]
+        if not data and content_type != ContentType.application_data:
+            raise UnexpectedMessage("empty handshake or alert record")
+        return content_type, data
+
+    # -- output -------------------------------------------------------------
+
+    def write(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
+        """Frame ``data`` into records of at most ``max_fragment_out`` bytes (protected if keys are set)."""
+        view = memoryview(data)
+        total = len(view)
+        if total == 0:
+            if content_type == ContentType.application_data and self._write.keys is not None:
+                self._protect(content_type, view)
+            return
+        step = self.max_fragment_out
+        if self.pad_to and self._write.keys is not None:
+            # leave room for the type byte and padding within the inner-plaintext limit
+            step = max(1, min(step, self.max_fragment_out + 1 - self.pad_to))
+        for start in range(0, total, step):
+            chunk = view[start : start + step]
+            if self._write.keys is None:
+                self._out.append(bytes([content_type]) + self.plaintext_version + len(chunk).to_bytes(2, "big"))
+                self._out.append(bytes(chunk))
+            else:
+                self._protect(content_type, chunk)
+
+    def write_change_cipher_spec(self) -> None:
+        self._out.append(b"\x14\x03\x03\x00\x01\x01")
+
+    def _protect(self, content_type: int, chunk: memoryview) -> None:
+        direction = self._write
+        assert direction.keys is not None
+        inner_length = len(chunk) + 1
+        padding = 0
+        if self.pad_to:
+            padded = -(-inner_length // self.pad_to) * self.pad_to
+            padding = min(padded, self.max_fragment_out + 1) - inner_length
+            padding = max(padding, 0)
+        inner = b"".join((chunk, bytes([content_type]), bytes(padding)))
+        length = inner_length + padding + 16  # every TLS 1.3 AEAD has a 16-byte tag
+        header = _APPDATA_HEADER + length.to_bytes(2, "big")
+        sealed = direction.keys.aead.seal(direction.next_nonce(), header, inner)
+        if len(sealed) != length:
+            raise InternalError("AEAD produced an unexpected tag length")
+        self._out.append(header)
+        self._out.append(sealed)
+
+    def take_output(self) -> bytes:
+        if not self._out:
+            return b""
+        data = b"".join(self._out)
+        self._out.clear()
+        return data
+
+
+def parse_alert(payload: bytes) -> tuple[int, int]:
+    """(level, description) of an alert record; alerts are never fragmented or coalesced."""
+    if len(payload) != 2:
+        raise DecodeError("alert record is not exactly two bytes")
+    return payload[0], payload[1]

@@ -1,0 +1,289 @@
+"""The TLS 1.3 server state machine (RFC 8446 section 4, server side).
+
+One method per state, reached only through ``self._expect``. The server answers
+with its whole flight (ServerHello .. Finished) to one ClientHello; the client's
+application data is accepted only after its Finished (and, when requested, its
+certificate and signature) verified.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from tlskit.engine import extensions as ext
+from tlskit.engine.certs import name_matches
+from tlskit.engine.config import CertifiedKey, ServerConfig
+from tlskit.engine.connection import Connection
+from tlskit.engine.extensions import ExtensionType as E
+from tlskit.engine.handshake import (
+    CLIENT_CONTEXT,
+    SERVER_CONTEXT,
+    certificate_chain,
+    certificate_verify_content,
+    leaf_public_key,
+    scheme_codes,
+    scheme_name,
+)
+from tlskit.engine.keyschedule import KeySchedule
+from tlskit.engine.messages import (
+    HRR_RANDOM,
+    LEGACY_VERSION,
+    Certificate,
+    CertificateEntry,
+    CertificateRequest,
+    CertificateVerify,
+    ClientHello,
+    EncryptedExtensions,
+    Finished,
+    HandshakeType,
+    ServerHello,
+)
+from tlskit.engine.record import MAX_PLAINTEXT
+from tlskit.engine.verify import verify_peer
+from tlskit.errors import (
+    CertificateRequired,
+    DecryptError,
+    HandshakeFailure,
+    IllegalParameter,
+    MissingExtension,
+    NoApplicationProtocol,
+    ProtocolVersionError,
+)
+from tlskit.providers.names import CIPHER_SUITES, GROUPS
+
+H = HandshakeType
+
+
+class _Retry:
+    """What a HelloRetryRequest fixed, checked against the second ClientHello."""
+
+    def __init__(self, suite: int, group: int, cookie: bytes | None, session_id: bytes) -> None:
+        self.suite = suite
+        self.group = group
+        self.cookie = cookie
+        self.session_id = session_id
+
+
+class ServerConnection(Connection):
+    """A TLS 1.3 server; feed it the client's bytes with ``receive_data``."""
+
+    is_client = False
+
+    def __init__(self, config: ServerConfig, *, buffer_received: bool = True) -> None:
+        super().__init__(config, buffer_received=buffer_received)
+        self._config: ServerConfig = config
+        self._retry: _Retry | None = None
+        self._sent_ccs = False
+        self._client_hs_secret = b""
+        self._peer_spki = b""
+        self._expect = {H.client_hello: self._on_client_hello}
+
+    # -- ClientHello ----------------------------------------------------------
+
+    def _on_client_hello(self, body: bytes, raw: bytes) -> None:
+        config = self._config
+        hello = ClientHello.decode(body)
+        extensions = dict(hello.extensions)
+        versions = ext.decode_supported_versions_client(extensions[E.supported_versions]) if E.supported_versions in extensions else []
+        if ext.TLS13 not in versions:
+            raise ProtocolVersionError("client does not offer TLS 1.3")
+        if hello.legacy_version != LEGACY_VERSION:
+            raise ProtocolVersionError("ClientHello.legacy_version is not 0x0303")
+        if hello.legacy_compression_methods != b"\x00":
+            raise IllegalParameter("TLS 1.3 ClientHello must offer only null compression")
+        if E.pre_shared_key in extensions and hello.extensions[-1][0] != E.pre_shared_key:
+            raise IllegalParameter("pre_shared_key must be the last extension")
+        self._ccs_window = True
+
+        suite_code = next((CIPHER_SUITES[n] for n in config.resolved_cipher_suites if CIPHER_SUITES[n] in hello.cipher_suites), None)  # type: ignore[attr-defined]
+        if suite_code is None:
+            raise HandshakeFailure("no cipher suite in common")
+        client_schemes = ext.decode_u16_list(ext.require(extensions, E.signature_algorithms, "ClientHello"))
+        client_groups = ext.decode_u16_list(ext.require(extensions, E.supported_groups, "ClientHello"))
+        shares = dict(ext.decode_key_share_client(ext.require(extensions, E.key_share, "ClientHello")))
+        if any(group not in client_groups for group in shares):
+            raise IllegalParameter("key share for a group not in supported_groups")
+        host = ext.decode_server_name(extensions[E.server_name]) if E.server_name in extensions else None
+
+        mutual = [n for n in config.resolved_groups if GROUPS[n] in client_groups]  # type: ignore[attr-defined]
+        acceptable = [n for n in config.resolved_key_share_groups if n in mutual]  # type: ignore[attr-defined]
+        if not acceptable:
+            raise HandshakeFailure("no key exchange group in common")
+        chosen = next((n for n in acceptable if GROUPS[n] in shares), None)
+
+        if self._retry is not None:
+            retry = self._retry
+            if suite_code != retry.suite or not hmac.compare_digest(hello.legacy_session_id, retry.session_id):
+                raise IllegalParameter("second ClientHello is inconsistent with the first")
+            if list(shares) != [retry.group]:
+                raise IllegalParameter("second ClientHello must carry exactly the requested key share")
+            if retry.cookie is not None:
+                cookie = ext.decode_cookie(ext.require(extensions, E.cookie, "second ClientHello"))
+                if not hmac.compare_digest(cookie, retry.cookie):
+                    raise IllegalParameter("cookie does not match")
+        elif chosen is None:
+            self._send_hello_retry_request(hello, raw, suite_code, GROUPS[acceptable[0]])
+            return
+        assert chosen is not None
+
+        alpn = self._choose_alpn(extensions)
+        identity, scheme = self._choose_identity(host, client_schemes)
+        staple = bool(config.ocsp_response) and E.status_request in extensions and ext.decode_status_request(extensions[E.status_request]) == 1
+
+        group = self._provider.groups[chosen]
+        server_share, shared_secret = group.encapsulate(shares[GROUPS[chosen]])
+        self._suite = self._provider.cipher_suites[next(n for n, c in CIPHER_SUITES.items() if c == suite_code)]
+        self._group_name = chosen
+        self._server_name = host
+        self._alpn = alpn.decode("ascii", "replace") if alpn else None
+        self._signature_scheme = scheme
+        self._client_random = hello.random
+        if self._retry is None:
+            self._transcript.start(self._suite.hash)
+        self._transcript.add(raw)
+
+        server_hello = ServerHello(
+            self._provider.random(32),
+            hello.legacy_session_id,
+            suite_code,
+            [
+                (E.key_share, ext.encode_key_share_entry(GROUPS[chosen], server_share)),
+                (E.supported_versions, ext.TLS13.to_bytes(2, "big")),
+            ],
+        )
+        self._send_handshake(server_hello.encode())
+        if hello.legacy_session_id and not self._sent_ccs:  # middlebox compatibility (RFC 8446 D.4)
+            self._record.write_change_cipher_spec()
+            self._sent_ccs = True
+
+        schedule = self._schedule = KeySchedule(self._suite)
+        schedule.set_shared_secret(shared_secret)
+        client_hs, server_hs = schedule.handshake_traffic_secrets(self._transcript.digest())
+        self._client_hs_secret = client_hs
+        self._keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", client_hs)
+        self._keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", server_hs)
+        self._record.set_write_keys(self._traffic_keys(server_hs))
+        self._record.set_read_keys(self._traffic_keys(client_hs))
+
+        self._send_handshake(EncryptedExtensions(self._encrypted_extensions(extensions, host, alpn)).encode())
+        if config.requests_client_certificate:
+            request_extensions = [(E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.verify_schemes)))]
+            self._send_handshake(CertificateRequest(b"", request_extensions).encode())
+        entries = [CertificateEntry(cert) for cert in identity.chain]
+        if staple:
+            assert config.ocsp_response is not None
+            entries[0].extensions.append((E.status_request, ext.encode_certificate_status(config.ocsp_response)))
+        self._send_handshake(Certificate(b"", entries).encode())
+        content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
+        signature = identity.key.sign(scheme, content)
+        self._send_handshake(CertificateVerify(scheme_codes([scheme])[0], signature).encode())
+        verify_data = schedule.finished_verify_data(server_hs, self._transcript.digest())
+        self._send_handshake(Finished(verify_data).encode())
+
+        client_ap, server_ap, exporter = schedule.application_traffic_secrets(self._transcript.digest())
+        self._install_application_keys(client_ap, server_ap, exporter)
+        self._read_app_secret, self._write_app_secret = client_ap, server_ap
+        self._record.set_write_keys(self._traffic_keys(server_ap))
+        if config.requests_client_certificate:
+            self._expect = {H.certificate: self._on_client_certificate}
+        else:
+            self._expect = {H.finished: self._on_client_finished}
+
+    def _send_hello_retry_request(self, hello: ClientHello, raw: bytes, suite_code: int, group: int) -> None:
+        suite = self._provider.cipher_suites[next(n for n, c in CIPHER_SUITES.items() if c == suite_code)]
+        cookie = self._provider.random(32) if self._config.hrr_cookie else None
+        self._retry = _Retry(suite_code, group, cookie, hello.legacy_session_id)
+        self._transcript.start(suite.hash)
+        self._transcript.add(raw)
+        self._transcript.restart_with_message_hash()
+        extensions = [
+            (E.supported_versions, ext.TLS13.to_bytes(2, "big")),
+            (E.key_share, group.to_bytes(2, "big")),
+        ]
+        if cookie is not None:
+            extensions.append((E.cookie, ext.encode_cookie(cookie)))
+        self._send_handshake(ServerHello(HRR_RANDOM, hello.legacy_session_id, suite_code, extensions).encode())
+        if hello.legacy_session_id and not self._sent_ccs:
+            self._record.write_change_cipher_spec()
+            self._sent_ccs = True
+        self._expect = {H.client_hello: self._on_client_hello}
+
+    def _choose_alpn(self, extensions: dict[int, bytes]) -> bytes | None:
+        ours = self._config.resolved_alpn  # type: ignore[attr-defined]
+        if E.application_layer_protocol_negotiation not in extensions:
+            return None
+        theirs = ext.decode_alpn(extensions[E.application_layer_protocol_negotiation])
+        if not ours:
+            return None
+        for protocol in ours:
+            if protocol in theirs:
+                return protocol
+        raise NoApplicationProtocol("no ALPN protocol in common")
+
+    def _choose_identity(self, host: str | None, client_schemes: list[int]) -> tuple[CertifiedKey, str]:
+        identities: tuple[CertifiedKey, ...] = self._config.identities  # type: ignore[attr-defined]
+        candidates = list(identities)
+        if host is not None:
+            matching = [i for i in identities if name_matches(host, list(i.dns_names), list(i.ip_names))]
+            candidates = matching + [i for i in identities if i not in matching]
+        for identity in candidates:
+            for name in self._config.verify_schemes:
+                if name in identity.key.schemes and scheme_codes([name])[0] in client_schemes:
+                    return identity, name
+        raise HandshakeFailure("no certificate and signature scheme the client accepts")
+
+    def _encrypted_extensions(self, extensions: dict[int, bytes], host: str | None, alpn: bytes | None) -> list[tuple[int, bytes]]:
+        result: list[tuple[int, bytes]] = []
+        if host is not None:
+            result.append((E.server_name, b""))  # RFC 6066 3: acknowledge that SNI was used
+        if alpn is not None:
+            result.append((E.application_layer_protocol_negotiation, ext.encode_alpn([alpn])))
+        if E.record_size_limit in extensions:
+            peer_limit = ext.decode_record_size_limit(extensions[E.record_size_limit])
+            own_limit = self._config.record_size_limit or MAX_PLAINTEXT + 1
+            result.append((E.record_size_limit, own_limit.to_bytes(2, "big")))
+            self._record.max_fragment_out = min(MAX_PLAINTEXT, peer_limit - 1)
+            self._record.max_inner_plaintext_in = own_limit
+        return result
+
+    # -- client's second flight -------------------------------------------------
+
+    def _on_client_certificate(self, body: bytes, raw: bytes) -> None:
+        message = Certificate.decode(body)
+        if message.context:
+            raise IllegalParameter("client Certificate context differs from the request")
+        chain, _ = certificate_chain(message, False)
+        self._transcript.add(raw)
+        if not chain:
+            if self._config.require_client_auth:
+                raise CertificateRequired("client sent no certificate")
+            self._expect = {H.finished: self._on_client_finished}
+            return
+        verify_peer(self._config, chain, None, "client")
+        self._peer_spki = leaf_public_key(chain)
+        self._peer_certificates = chain
+        self._expect = {H.certificate_verify: self._on_client_certificate_verify}
+
+    def _on_client_certificate_verify(self, body: bytes, raw: bytes) -> None:
+        message = CertificateVerify.decode(body)
+        name = scheme_name(message.scheme)
+        if name is None or name not in self._config.verify_schemes:
+            raise IllegalParameter("client signed with a scheme we did not ask for")
+        content = certificate_verify_content(CLIENT_CONTEXT, self._transcript.digest())
+        self._provider.signature_schemes[name].verify(self._peer_spki, content, message.signature)
+        self._transcript.add(raw)
+        self._expect = {H.finished: self._on_client_finished}
+
+    def _on_client_finished(self, body: bytes, raw: bytes) -> None:
+        assert self._schedule is not None and self._suite is not None
+        message = Finished.decode(body, self._suite.hash.digest_size)
+        if not self._schedule.verify_finished(self._client_hs_secret, self._transcript.digest(), message.verify_data):
+            raise DecryptError("client Finished does not verify")
+        self._transcript.add(raw)
+        self._resumption_secret = self._schedule.resumption_master_secret(self._transcript.digest())
+        self._record.set_read_keys(self._traffic_keys(self._read_app_secret))
+        self._expect = {H.key_update: self._on_key_update}
+        self._complete_handshake()
+
+
+__all__ = ["ServerConnection"]
