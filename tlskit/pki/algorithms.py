@@ -79,8 +79,10 @@ def _pss_hash(params: bytes | None) -> str:
     fields = {t.tag: t for t in der.children(params, top)}
     if set(fields) - {0xA0, 0xA1, 0xA2, 0xA3} or len(fields) != len(der.children(params, top)):
         raise der.DERError("unexpected field in RSASSA-PSS parameters")
-    if 0xA0 not in fields or 0xA1 not in fields or 0xA2 not in fields:
-        raise der.DERError("RSASSA-PSS parameters rely on SHA-1 defaults")
+    if 0xA0 not in fields or 0xA1 not in fields:
+        raise der.DERError("RSASSA-PSS parameters use the SHA-1 default hash")
+    if 0xA2 not in fields:
+        raise der.DERError("RSASSA-PSS salt length is the default 20, not the hash length")
     hash_name, hash_len = _hash_algorithm(params, der.read_tlv(params, fields[0xA0].content_start, fields[0xA0].end))
     mgf = der.parse_algorithm_identifier(params, der.read_tlv(params, fields[0xA1].content_start, fields[0xA1].end))
     if mgf.oid != OID_MGF1 or mgf.parameters is None:

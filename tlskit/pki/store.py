@@ -117,8 +117,8 @@ class TrustStore:
             return CertInfo.of(cert).der in self._by_der
         return False
 
-    @property
     def certificates(self) -> list[x509.Certificate]:
+        """The anchors, in the order they were added."""
         return [info.cert for info in self._anchors]
 
     def anchors_for(self, issuer_der: bytes) -> list[CertInfo]:
