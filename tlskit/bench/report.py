@@ -166,7 +166,8 @@ MEMORY_HEADER = ["stack", "certificate", "tracemalloc B/idle client", "tracemall
 
 
 def _sections(report: dict) -> Iterable[tuple[str, list[str], list[list[str]]]]:
-    yield "tlskit vs stdlib ssl (medians; ratio = tlskit / ssl, same worker process)", THROUGHPUT_HEADER, throughput_rows(report)
+    if report["results"]:
+        yield "tlskit vs stdlib ssl (medians; ratio = tlskit / ssl, same worker process)", THROUGHPUT_HEADER, throughput_rows(report)
     if report["floors"]:
         yield "Public-key floor per handshake (provider primitives alone)", FLOOR_HEADER, floor_rows(report)
     if report["aead_floors"]:

@@ -156,22 +156,25 @@ class Planner:
                                                     "group": KX, "label": f"tlskit/{name}",
                                                     "count": opts.memory_pairs})  # fmt: skip
                         break
-        jobs = {}
+        base = {
+            "reps": opts.reps,
+            "min_time": opts.min_time,
+            "bulk_bytes": _bytes(opts.bulk_mib),
+            "tcp_bulk_bytes": _bytes(opts.tcp_bulk_mib if opts.tcp_bulk_mib is not None else opts.bulk_mib),
+            "record": RECORD_SIZE,
+        }
+        jobs: dict[str, dict] = {}
         for suite in SUITES:
-            job = {
-                "suite": suite,
-                "reps": opts.reps,
-                "min_time": opts.min_time,
-                "bulk_bytes": _bytes(opts.bulk_mib),
-                "tcp_bulk_bytes": _bytes(opts.tcp_bulk_mib if opts.tcp_bulk_mib is not None else opts.bulk_mib),
-                "record": RECORD_SIZE,
-                "scenarios": [s for s in scenarios[suite] if s is not None],
-                "memory": memory_specs[suite],
-            }
+            job = {**base, "suite": suite, "scenarios": [s for s in scenarios[suite] if s is not None]}
             if suite == AES128:  # floors do not depend on the pin; measure them once
                 job["floors"], job["aead_floors"] = floors, aead_floors
-            if job["scenarios"] or job["memory"] or job.get("floors") or job.get("aead_floors"):
+            if job["scenarios"] or job.get("floors") or job.get("aead_floors"):
                 jobs[suite] = job
+        for suite, specs in memory_specs.items():
+            # Each memory figure in a fresh process: a process that has already made
+            # and freed many connections reuses that memory, hiding the RSS growth.
+            for spec in specs:
+                jobs[f"memory-{spec['label'].replace('/', '-')}"] = {**base, "suite": suite, "memory": [spec]}
         return jobs
 
 
@@ -203,13 +206,14 @@ def run(options: Options, progress: Callable[[str], None] = lambda message: None
             progress(f"generating the {key_type} chain")
             certs.make_pki(workdir / "pki", key_type)
         results = []
-        for suite, job in jobs.items():
+        for name, job in jobs.items():
+            suite = job["suite"]
             job["pki_dir"] = str(workdir / "pki")
-            job["output"] = str(workdir / f"result-{suite}.json")
-            job_file = workdir / f"job-{suite}.json"
+            job["output"] = str(workdir / f"result-{name}.json")
+            job_file = workdir / f"job-{name}.json"
             job_file.write_text(json.dumps(job, indent=1))
             config = pinning.write_config(workdir, suite, KX)
-            progress(f"measuring in a worker pinned to {suite}")
+            progress(f"measuring {name} in a worker pinned to {suite}")
             completed = subprocess.run(
                 [sys.executable, "-m", "tlskit.bench.worker", str(job_file)],
                 env=pinning.child_environment(config),
@@ -217,7 +221,7 @@ def run(options: Options, progress: Callable[[str], None] = lambda message: None
                 text=True,
             )
             if completed.returncode != 0:
-                raise RuntimeError(f"the {suite} worker failed:\n{completed.stderr or ''}")
+                raise RuntimeError(f"the {name} worker failed:\n{completed.stderr or ''}")
             results.append(json.loads(pathlib.Path(job["output"]).read_text()))
     report = {
         "meta": {

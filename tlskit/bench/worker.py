@@ -188,8 +188,10 @@ class Worker:
                 else:
                     configs = tlskit_side.make_configs(pki, self._params(spec))
                     make_pair = functools.partial(tlskit_side.handshake, configs)
-                    result.update(memory.idle_pair_bytes(make_pair, _drop_server, count))
+                # RSS first, while the heap has not yet grown and shrunk for tracemalloc's pairs.
                 result["rss_per_pair_bytes"] = memory.rss_per_pair(make_pair, count * 4)
+                if spec["stack"] != "ssl":
+                    result.update(memory.idle_pair_bytes(make_pair, _drop_server, count))
             except Exception as exc:  # noqa: BLE001
                 result["error"] = f"{type(exc).__name__}: {exc}"
             out.append(result)
