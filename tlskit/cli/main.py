@@ -38,6 +38,12 @@ from tlskit.cli.providers_cmd import providers  # noqa: E402 - registration afte
 app.command("providers")(providers)
 
 
+from tlskit.cli import net_cmd  # noqa: E402 - registration after the app exists
+
+app.command("serve")(net_cmd.serve)
+app.command("connect")(net_cmd.connect)
+
+
 def main() -> None:
     app()
 

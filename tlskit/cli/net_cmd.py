@@ -1,0 +1,435 @@
+"""``tlskit serve`` and ``tlskit connect``: a TLS 1.3 test server and client,
+thin layers over :mod:`tlskit.io`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from tlskit.errors import AlertDescription, TLSError
+
+#: how long a client may take to finish its handshake before the server drops it
+HANDSHAKE_TIMEOUT = 10.0
+#: a served connection idle for this long is closed, so stalled clients cannot pin threads forever
+IDLE_TIMEOUT = 300.0
+#: the largest HTTP request head `serve --mode http` accepts
+MAX_REQUEST_HEAD = 16 * 1024
+
+
+class Mode(str, enum.Enum):
+    echo = "echo"
+    http = "http"
+
+
+def _names(value: Optional[str]) -> Optional[list[str]]:
+    """A comma-separated option as a list (None when not given)."""
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _fail(message: str, code: int = 1) -> "typer.Exit":
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _describe_error(exc: BaseException) -> str:
+    """One line naming the error and, for TLS errors, the alert."""
+    text = str(exc) or type(exc).__name__
+    alert = getattr(exc, "alert", None)
+    if isinstance(exc, TLSError) and isinstance(alert, AlertDescription):
+        return f"{text} (alert {alert.name})"
+    return text
+
+
+def _subject(der: bytes) -> str:
+    from cryptography import x509
+
+    try:
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string() or "<empty subject>"
+    except ValueError:
+        return "<unparsable certificate>"
+
+
+def _peer(address: Any) -> str:
+    if not address:
+        return "-"
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# ---------------------------------------------------------------------------
+# serve
+# ---------------------------------------------------------------------------
+
+
+class _Log:
+    """One line per event on stdout, whole lines even with many threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            typer.echo(line)
+            sys.stdout.flush()
+
+
+def _connection_fields(stream: Any) -> str:
+    n = stream.negotiated
+    client = _subject(n.peer_certificates[0]) if n.peer_certificates else "-"
+    return (
+        f"version={n.version} suite={n.cipher_suite} group={n.group} "
+        f"sig={n.signature_scheme or '-'} alpn={n.alpn or '-'} sni={n.server_name or '-'} client_cert={client!r}"
+    )
+
+
+class _Counting:
+    """Wraps a stream to count application bytes in and out for the log line."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.received = 0
+        self.sent = 0
+
+    def recv(self, size: int = 65536) -> bytes:
+        data = self.stream.recv(size)
+        self.received += len(data)
+        return data
+
+    def sendall(self, data: bytes) -> None:
+        self.stream.sendall(data)
+        self.sent += len(data)
+
+
+def _echo(conn: _Counting) -> None:
+    while True:
+        data = conn.recv()
+        if not data:
+            return
+        conn.sendall(data)
+
+
+def _read_request_head(conn: _Counting, buffer: bytearray) -> Optional[bytes]:
+    """The next request head (up to the blank line), None at a clean end of stream."""
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end >= 0:
+            head = bytes(buffer[:end])
+            del buffer[: end + 4]
+            return head
+        if len(buffer) > MAX_REQUEST_HEAD:
+            raise ValueError("request head too large")
+        data = conn.recv()
+        if not data:
+            if buffer.strip():
+                raise ValueError("connection closed in the middle of a request")
+            return None
+        buffer += data
+
+
+def _http_page(stream: Any, request_line: str) -> bytes:
+    n = stream.negotiated
+    lines = [
+        "tlskit test server",
+        "",
+        f"protocol: {n.version}",
+        f"cipher_suite: {n.cipher_suite}",
+        f"group: {n.group}",
+        f"signature_scheme: {n.signature_scheme or '-'}",
+        f"alpn: {n.alpn or '-'}",
+        f"server_name: {n.server_name or '-'}",
+        f"client_certificate: {_subject(n.peer_certificates[0]) if n.peer_certificates else '-'}",
+        f"request: {request_line}",
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _http(conn: _Counting) -> None:
+    """Answer each request with a page describing the connection; keep-alive for
+    HTTP/1.1 unless the client says Connection: close (like ``openssl s_server -www``)."""
+    buffer = bytearray()
+    while True:
+        try:
+            head = _read_request_head(conn, buffer)
+        except ValueError as exc:
+            _http_respond(conn, "HTTP/1.1", 400, "Bad Request", f"{exc}\n".encode(), close=True)
+            return
+        if head is None:
+            return
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            _http_respond(conn, "HTTP/1.1", 400, "Bad Request", b"malformed request line\n", close=True)
+            return
+        version = parts[2] if parts[2] in ("HTTP/1.0", "HTTP/1.1") else "HTTP/1.1"
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip().lower()
+        connection_header = headers.get("connection", "")
+        close = (version == "HTTP/1.0" and connection_header != "keep-alive") or connection_header == "close"
+        _http_respond(conn, version, 200, "OK", _http_page(conn.stream, lines[0]), close=close)
+        if close:
+            return
+
+
+def _http_respond(conn: _Counting, version: str, status: int, reason: str, body: bytes, *, close: bool) -> None:
+    head = (
+        f"{version} {status} {reason}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"Connection: {'close' if close else 'keep-alive'}\r\n"
+        "Server: tlskit\r\n\r\n"
+    )
+    conn.sendall(head.encode() + body)
+
+
+def serve(
+    port: int = typer.Option(..., "--port", "-p", help="TCP port to listen on (0 picks a free port and prints it)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    cert: Path = typer.Option(..., "--cert", help="Certificate chain (PEM, leaf first)."),
+    key: Path = typer.Option(..., "--key", help="Private key of the leaf certificate (PEM)."),
+    provider: str = typer.Option("cryptography", "--provider", help="Crypto provider (see `tlskit providers`)."),
+    groups: Optional[str] = typer.Option(None, "--groups", help="Key-exchange groups, comma-separated, preferred first."),
+    ciphers: Optional[str] = typer.Option(None, "--ciphers", help="TLS 1.3 cipher suites, comma-separated."),
+    alpn: Optional[str] = typer.Option(None, "--alpn", help="ALPN protocols to accept, comma-separated."),
+    client_ca: Optional[Path] = typer.Option(None, "--client-ca", help="Ask clients for a certificate issued under this CA (PEM)."),
+    require_client_cert: bool = typer.Option(False, "--require-client-cert", help="With --client-ca: reject clients without a certificate."),
+    mode: Mode = typer.Option(Mode.echo, "--mode", help="echo: send bytes back until the peer closes; http: answer with a page describing the connection."),
+    keylog: Optional[Path] = typer.Option(None, "--keylog", help="Append TLS secrets to this NSS key log file (SSLKEYLOGFILE is also honoured)."),
+) -> None:
+    """Run a TLS 1.3 server for testing clients: one log line per connection, Ctrl-C stops it."""
+    from tlskit.io import serve as open_server
+
+    if require_client_cert and client_ca is None:
+        raise _fail("--require-client-cert needs --client-ca")
+    options: dict[str, Any] = dict(
+        certfile=str(cert),
+        keyfile=str(key),
+        provider=provider,
+        groups=_names(groups),
+        cipher_suites=_names(ciphers),
+        alpn_protocols=_names(alpn) or (),
+        require_client_auth=require_client_cert,
+    )
+    if client_ca is not None:
+        options["client_cafile"] = str(client_ca)
+    if keylog is not None:
+        options["keylog_file"] = str(keylog)
+    try:
+        server = open_server(host, port, handshake_timeout=HANDSHAKE_TIMEOUT, timeout=IDLE_TIMEOUT, **options)
+    except (TLSError, OSError, ValueError) as exc:
+        raise _fail(_describe_error(exc)) from None
+
+    log = _Log()
+    respond = _http if mode is Mode.http else _echo
+
+    def handler(stream: Any) -> None:
+        peer = _peer(_safe_peername(stream))
+        conn = _Counting(stream)
+        fields = _connection_fields(stream)
+        try:
+            respond(conn)
+        except Exception as exc:
+            log(f"{peer} {fields} in={conn.received} out={conn.sent} error={_describe_error(exc)!r}")
+            return
+        log(f"{peer} {fields} in={conn.received} out={conn.sent} end=close_notify")
+
+    def on_error(address: Any, exc: BaseException) -> None:
+        log(f"{_peer(address)} handshake failed: {_describe_error(exc)}")
+
+    bound_host, bound_port = server.address
+    log(f"listening on {_peer((bound_host, bound_port))} (provider {provider}, mode {mode.value}); Ctrl-C stops")
+    # SIGTERM stops as cleanly as Ctrl-C
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        server.serve_forever(handler, on_error=on_error)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close(join_timeout=2.0)
+    log("stopped")
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _safe_peername(stream: Any) -> Any:
+    try:
+        return stream.getpeername()
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# connect
+# ---------------------------------------------------------------------------
+
+
+def parse_target(target: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6addr]:port``."""
+    if target.startswith("["):
+        host, sep, rest = target[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"bad address {target!r} (expected [IPv6]:PORT)")
+        port_text = rest[1:]
+    else:
+        host, sep, port_text = target.rpartition(":")
+        if not sep or not host:
+            raise ValueError(f"bad address {target!r} (expected HOST:PORT)")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"bad port in {target!r}") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range in {target!r}")
+    return host, port
+
+
+def _certificate_fields(der: bytes) -> dict[str, Any]:
+    from cryptography import x509
+
+    fields: dict[str, Any] = {"sha256": hashlib.sha256(der).hexdigest()}
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return fields
+    fields.update(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        serial=f"{cert.serial_number:x}",
+        not_before=cert.not_valid_before_utc.isoformat(),
+        not_after=cert.not_valid_after_utc.isoformat(),
+    )
+    return fields
+
+
+def connection_report(stream: Any, target: str, verified: bool) -> dict[str, Any]:
+    """What `tlskit connect` prints: negotiated parameters and the peer's chain."""
+    n = stream.negotiated
+    return {
+        "connected": target,
+        "version": n.version,
+        "cipher_suite": n.cipher_suite,
+        "group": n.group,
+        "signature_scheme": n.signature_scheme,
+        "alpn": n.alpn,
+        "server_name": n.server_name,
+        "verified": verified,
+        "certificates": [_certificate_fields(der) for der in n.peer_certificates],
+    }
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    for name, value in report.items():
+        if name == "certificates":
+            for index, cert in enumerate(value):
+                for field, text in cert.items():
+                    typer.echo(f"certificate.{index}.{field}: {text}")
+        elif name == "verified":
+            typer.echo(f"verified: {'yes' if value else 'NO (--insecure)'}")
+        elif name != "reply":
+            typer.echo(f"{name}: {'-' if value is None else value}")
+
+
+def connect(
+    target: str = typer.Argument(..., metavar="HOST:PORT", help="Server address, e.g. localhost:8443 or [::1]:8443."),
+    cafile: Optional[Path] = typer.Option(None, "--cafile", help="Trust anchors (PEM); default: the system roots."),
+    servername: Optional[str] = typer.Option(None, "--servername", help="Name to send as SNI and to verify (default: HOST)."),
+    provider: str = typer.Option("cryptography", "--provider", help="Crypto provider (see `tlskit providers`)."),
+    groups: Optional[str] = typer.Option(None, "--groups", help="Key-exchange groups, comma-separated, preferred first."),
+    ciphers: Optional[str] = typer.Option(None, "--ciphers", help="TLS 1.3 cipher suites, comma-separated."),
+    alpn: Optional[str] = typer.Option(None, "--alpn", help="ALPN protocols to offer, comma-separated."),
+    cert: Optional[Path] = typer.Option(None, "--cert", help="Client certificate chain (PEM) for mTLS."),
+    key: Optional[Path] = typer.Option(None, "--key", help="Client private key (PEM)."),
+    send: Optional[str] = typer.Option(None, "--send", help="Text to send after the handshake (default: standard input when it is not a terminal)."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object instead of key: value lines."),
+    insecure: bool = typer.Option(False, "--insecure", help="Do not verify the server's certificate (exit status 3 even on success)."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds allowed for connecting, the handshake and each read."),
+    keylog: Optional[Path] = typer.Option(None, "--keylog", help="Append TLS secrets to this NSS key log file (SSLKEYLOGFILE is also honoured)."),
+) -> None:
+    """Handshake with a TLS server, print what was negotiated and the server's
+    certificates, send data and print the reply.
+
+    Exit status: 0 after a verified, completed handshake; 1 on any failure;
+    3 when the handshake completed without verification (--insecure).
+    """
+    from tlskit.io import connect as open_connection
+
+    try:
+        host, port = parse_target(target)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    if (cert is None) != (key is None):
+        raise _fail("--cert and --key go together", 2)
+    data: Optional[bytes] = None
+    if send is not None:
+        data = send.encode()
+    elif not sys.stdin.isatty():
+        data = sys.stdin.buffer.read()
+    options: dict[str, Any] = dict(
+        provider=provider,
+        groups=_names(groups),
+        cipher_suites=_names(ciphers),
+        alpn_protocols=_names(alpn) or (),
+        insecure=insecure,
+    )
+    if cafile is not None:
+        options["cafile"] = str(cafile)
+    if cert is not None:
+        options["certfile"] = str(cert)
+        options["keyfile"] = str(key)
+    if keylog is not None:
+        options["keylog_file"] = str(keylog)
+    try:
+        stream = open_connection(host, port, server_name=servername or host, timeout=timeout, **options)
+    except (TLSError, OSError, ValueError) as exc:
+        raise _fail(_describe_error(exc)) from None
+
+    report = connection_report(stream, _peer((host, port)), verified=not insecure)
+    reply = b""
+    error: Optional[BaseException] = None
+    with stream:
+        if not json_output:
+            _print_report(report)
+            sys.stdout.flush()
+        if data:
+            try:
+                stream.sendall(data)
+                # half-close: the server sees the end of our data, we read its reply to the end
+                stream.close_write()
+                while chunk := stream.recv():
+                    reply += chunk
+            except (TLSError, OSError) as exc:
+                error = exc
+    if json_output:
+        report["sent"] = len(data or b"")
+        report["reply"] = reply.decode("utf-8", errors="replace")
+        if error is not None:
+            report["error"] = _describe_error(error)
+        typer.echo(json.dumps(report, indent=2))
+    elif data:
+        typer.echo(f"sent: {len(data)} bytes")
+        typer.echo(f"received: {len(reply)} bytes")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(reply)
+        if reply and not reply.endswith(b"\n"):
+            sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+    if error is not None:
+        raise _fail(_describe_error(error))
+    if insecure:
+        typer.echo("warning: the server's certificate was not verified (--insecure)", err=True)
+        raise typer.Exit(3)

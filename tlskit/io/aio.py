@@ -1,0 +1,434 @@
+"""asyncio streams over TLS 1.3: ``open_connection`` and ``start_server``.
+
+They mirror :func:`asyncio.open_connection` / :func:`asyncio.start_server` and
+return the standard :class:`asyncio.StreamReader` / :class:`asyncio.StreamWriter`,
+so code written for asyncio streams works unchanged::
+
+    reader, writer = await tlskit.aio.open_connection("example.org", 443, cafile="ca.pem")
+    writer.write(b"GET / HTTP/1.0\\r\\n\\r\\n")
+    await writer.drain()
+    reply = await reader.read()
+
+How: a protocol (:class:`_TLSProtocol`) sits on the TCP transport and drives
+the engine; the application's ``StreamReaderProtocol`` sees a plaintext
+transport (:class:`TLSTransport`) on top of it, the way asyncio's own sslproto
+works.
+
+Back-pressure: ``writer.write`` encrypts at once and hands whole records to
+the TCP transport; when its buffer passes the high-water mark the TCP transport
+pauses us and we pause the application, so ``await writer.drain()`` waits.
+Cancellation: because records are handed over whole and synchronously, a
+cancelled ``drain()`` (or any cancelled task) can never leave half a record on
+the wire; the bytes already written are either all sent or the connection is
+torn down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+from tlskit.errors import AlertLevel, AlertReceivedError, InternalError, TLSError
+from tlskit.io._common import (
+    describe_certificate,
+    make_client_config,
+    make_server_config,
+    new_client_connection,
+    new_server_connection,
+)
+from tlskit.io.errors import (
+    HandshakeEOFError,
+    TLSConnectionError,
+    TLSTimeoutError,
+    TruncatedConnectionError,
+)
+
+__all__ = ["TLSTransport", "open_connection", "start_server"]
+
+logger = logging.getLogger("tlskit.io")
+
+#: asyncio's default StreamReader limit
+_DEFAULT_LIMIT = 2**16
+
+ClientConnectedCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None] | None]
+
+
+class _TLSProtocol(asyncio.Protocol):
+    """Protocol on the TCP transport: feeds the engine, forwards plaintext to
+    the application protocol once the handshake is complete."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        connection: Any,
+        app_protocol: asyncio.BaseProtocol,
+        *,
+        handshake_waiter: asyncio.Future | None = None,
+        handshake_timeout: float | None = None,
+        allow_truncation: bool = False,
+    ) -> None:
+        self._loop = loop
+        self._conn = connection
+        self._app = app_protocol
+        self._waiter = handshake_waiter
+        self._handshake_timeout = handshake_timeout
+        self._allow_truncation = allow_truncation
+        self._raw: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._app_connected = False
+        self._app_keeps_open = False  # what the app's eof_received() answered
+        self._writing_paused = False
+        self._peer_closed = False
+        self._write_closed = False
+        self._closing = False
+        self._error: TLSError | None = None
+        self.transport = TLSTransport(self)
+
+    # -- raw transport callbacks ---------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._raw = transport  # type: ignore[assignment]
+        if self._handshake_timeout is not None:
+            self._timer = self._loop.call_later(self._handshake_timeout, self._handshake_timed_out)
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        if self._error is not None or self._raw is None:
+            return
+        was_complete = self._conn.handshake_complete
+        try:
+            events = self._conn.receive_data(data)
+        except TLSError as exc:
+            self._flush()  # the alert the engine queued
+            self._fail(exc)
+            return
+        except Exception as exc:  # an engine bug must not escape into the event loop
+            logger.exception("engine failed on received data")
+            self._fail(InternalError(f"internal error: {type(exc).__name__}"))
+            return
+        self._flush()
+        if not was_complete and self._conn.handshake_complete:
+            self._handshake_done()
+        received = self._conn.recv()
+        if received and self._app_connected:
+            self._app.data_received(received)  # type: ignore[attr-defined]
+        for event in events:
+            name = type(event).__name__
+            if name == "ConnectionClosed":
+                self._peer_closed = True
+                if self._app_connected:
+                    self._app_keeps_open = bool(self._app.eof_received())  # type: ignore[attr-defined]
+                    if not self._app_keeps_open:
+                        self.transport.close()
+            elif name == "AlertReceived" and getattr(event, "level", None) == AlertLevel.FATAL:
+                self._fail(AlertReceivedError(event.description))
+
+    def eof_received(self) -> bool:
+        if self._error is not None:
+            return False
+        if not self._conn.handshake_complete:
+            self._fail(HandshakeEOFError("peer closed the connection during the handshake"))
+            return False
+        if self._peer_closed:
+            return self._app_keeps_open and not self._closing
+        if self._allow_truncation:
+            self._peer_closed = True
+            self._app_keeps_open = bool(self._app.eof_received())  # type: ignore[attr-defined]
+            return self._app_keeps_open
+        self._fail(TruncatedConnectionError("peer closed the connection without close_notify"))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        error: Exception | None = self._error
+        if error is None and exc is not None:
+            error = TLSConnectionError(f"transport failed: {exc}")
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(error or HandshakeEOFError("connection closed during the handshake"))
+        if self._app_connected:
+            self._app_connected = False
+            self._app.connection_lost(error)
+        self._raw = None
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        if self._app_connected:
+            self._app.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self._app_connected:
+            self._app.resume_writing()
+
+    # -- internals -----------------------------------------------------------
+
+    def _flush(self) -> None:
+        out = self._conn.data_to_send()
+        if out and self._raw is not None and not self._raw.is_closing():
+            self._raw.write(out)
+
+    def _handshake_done(self) -> None:
+        self._cancel_timer()
+        self._app_connected = True
+        self._app.connection_made(self.transport)
+        if self._writing_paused:
+            self._app.pause_writing()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _handshake_timed_out(self) -> None:
+        self._timer = None
+        if not self._conn.handshake_complete:
+            self._fail(TLSTimeoutError("TLS handshake timed out"))
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fail(self, exc: TLSError) -> None:
+        """End the connection with ``exc``; queued bytes (an alert) still go out."""
+        if self._error is None:
+            self._error = exc
+            logger.debug("TLS connection failed: %s: %s", type(exc).__name__, exc)
+        self._cancel_timer()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc)
+        if self._raw is not None:
+            self._raw.close()
+
+    def _write_plaintext(self, data: bytes) -> None:
+        if self._closing or self._write_closed or self._error is not None or self._raw is None:
+            return  # like asyncio transports, writes after close are dropped
+        if not data:
+            return
+        try:
+            self._conn.send(data)
+        except TLSError as exc:
+            self._fail(exc)
+            return
+        self._flush()
+
+    def _write_close_notify(self) -> None:
+        if self._write_closed or self._error is not None or self._raw is None:
+            return
+        self._write_closed = True
+        if self._conn.handshake_complete:
+            try:
+                self._conn.close()
+            except TLSError:
+                return
+            self._flush()
+
+
+class TLSTransport(asyncio.Transport):
+    """The plaintext transport the application's protocol sees.
+
+    Extra info beyond the TCP transport's: ``"negotiated"`` (the engine's
+    Negotiated record), ``"peercert"`` (dict like ssl's), ``"peercert_der"``,
+    ``"cipher"``, ``"tls_connection"`` (the engine connection).
+    """
+
+    def __init__(self, protocol: _TLSProtocol) -> None:
+        super().__init__()
+        self._proto = protocol
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        conn = self._proto._conn
+        if name == "sslcontext":
+            # asyncio.StreamReaderProtocol changes its EOF handling when it sees
+            # an ssl context; TLS half-close is handled here instead.
+            return default
+        if name == "tls_connection":
+            return conn
+        if name in ("negotiated", "peercert", "peercert_der", "cipher"):
+            if not conn.handshake_complete:
+                return default
+            negotiated = conn.negotiated
+            certificates = tuple(negotiated.peer_certificates or ())
+            if name == "negotiated":
+                return negotiated
+            if name == "cipher":
+                return negotiated.cipher_suite
+            if not certificates:
+                return default
+            return certificates[0] if name == "peercert_der" else describe_certificate(certificates[0])
+        raw = self._proto._raw
+        return raw.get_extra_info(name, default) if raw is not None else default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        self._proto._write_plaintext(bytes(data))
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.write(b"".join(list_of_data))
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        """Send close_notify but keep receiving (TLS 1.3 half-close)."""
+        self._proto._write_close_notify()
+
+    def close(self) -> None:
+        proto = self._proto
+        if proto._closing:
+            return
+        proto._closing = True
+        proto._write_close_notify()
+        if proto._raw is not None:
+            proto._raw.close()
+
+    def abort(self) -> None:
+        proto = self._proto
+        proto._closing = True
+        if proto._raw is not None:
+            proto._raw.abort()
+
+    def is_closing(self) -> bool:
+        raw = self._proto._raw
+        return self._proto._closing or raw is None or raw.is_closing()
+
+    def pause_reading(self) -> None:
+        if self._proto._raw is not None:
+            self._proto._raw.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._proto._raw is not None:
+            self._proto._raw.resume_reading()
+
+    def is_reading(self) -> bool:
+        raw = self._proto._raw
+        return raw is not None and raw.is_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if self._proto._raw is not None:
+            self._proto._raw.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        raw = self._proto._raw
+        return raw.get_write_buffer_limits() if raw is not None else (0, 0)
+
+    def get_write_buffer_size(self) -> int:
+        raw = self._proto._raw
+        return raw.get_write_buffer_size() if raw is not None else 0
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._proto._app = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._proto._app
+
+
+async def open_connection(
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    server_name: str | None = None,
+    limit: int = _DEFAULT_LIMIT,
+    handshake_timeout: float | None = 60.0,
+    config: Any = None,
+    allow_truncation: bool = False,
+    keylog_from_env: bool = True,
+    sock: Any = None,
+    local_addr: Any = None,
+    family: int = 0,
+    **client_config: Any,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect, complete the TLS 1.3 handshake, return ``(reader, writer)``.
+
+    Keyword arguments other than the ones listed are ClientConfig fields
+    (``cafile``, ``provider``, ``alpn_protocols``, ``certfile``/``keyfile``...).
+    ``server_name`` defaults to ``host``. Raises a TLSError if the handshake fails.
+    """
+    loop = asyncio.get_running_loop()
+    cfg = make_client_config(config, keylog_from_env=keylog_from_env, **client_config)
+    connection = new_client_connection(cfg, server_name if server_name is not None else host)
+    reader = asyncio.StreamReader(limit=limit, loop=loop)
+    app_protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    waiter = loop.create_future()
+
+    def factory() -> _TLSProtocol:
+        return _TLSProtocol(
+            loop,
+            connection,
+            app_protocol,
+            handshake_waiter=waiter,
+            handshake_timeout=handshake_timeout,
+            allow_truncation=allow_truncation,
+        )
+
+    try:
+        raw_transport, protocol = await loop.create_connection(
+            factory, host, port, sock=sock, local_addr=local_addr, family=family
+        )
+    except OSError as exc:
+        raise TLSConnectionError(f"connecting to {host}:{port} failed: {exc.strerror or exc}") from None
+    try:
+        await waiter
+    except BaseException:
+        raw_transport.abort()
+        raise
+    writer = asyncio.StreamWriter(protocol.transport, app_protocol, reader, loop)
+    return reader, writer
+
+
+async def start_server(
+    client_connected_cb: ClientConnectedCallback,
+    host: Any = None,
+    port: int | None = None,
+    *,
+    limit: int = _DEFAULT_LIMIT,
+    handshake_timeout: float | None = 60.0,
+    config: Any = None,
+    allow_truncation: bool = False,
+    keylog_from_env: bool = True,
+    sock: Any = None,
+    backlog: int = 100,
+    reuse_address: bool | None = None,
+    start_serving: bool = True,
+    **server_config: Any,
+) -> asyncio.Server:
+    """Start a TLS 1.3 server; ``client_connected_cb(reader, writer)`` runs for
+    each client once its handshake has completed.
+
+    Returns the standard :class:`asyncio.Server`. Keyword arguments other than
+    the ones listed are ServerConfig fields (``certfile``, ``keyfile``,
+    ``provider``, ``client_cafile``, ``require_client_auth``...). Clients whose
+    handshake fails or times out are dropped (logged on ``tlskit.io`` at debug
+    level) without reaching the callback.
+    """
+    loop = asyncio.get_running_loop()
+    cfg = make_server_config(config, keylog_from_env=keylog_from_env, **server_config)
+
+    async def run_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            result = client_connected_cb(reader, writer)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:
+            logger.exception("client_connected_cb failed; closing its connection")
+            writer.close()
+
+    def factory() -> _TLSProtocol:
+        reader = asyncio.StreamReader(limit=limit, loop=loop)
+        app_protocol = asyncio.StreamReaderProtocol(reader, run_handler, loop=loop)
+        return _TLSProtocol(
+            loop,
+            new_server_connection(cfg),
+            app_protocol,
+            handshake_timeout=handshake_timeout,
+            allow_truncation=allow_truncation,
+        )
+
+    return await loop.create_server(
+        factory,
+        host,
+        port,
+        sock=sock,
+        backlog=backlog,
+        reuse_address=reuse_address,
+        start_serving=start_serving,
+    )

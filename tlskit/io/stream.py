@@ -1,0 +1,414 @@
+"""Blocking TLS over a socket: :class:`TLSStream` and :func:`connect`.
+
+A TLSStream drives a sans-IO engine connection (``tlskit.ClientConnection`` or
+``ServerConnection``) over a connected socket. It looks like a small
+``ssl.SSLSocket``: ``send``/``sendall``/``recv``/``recv_into``/``makefile``/
+``close``, timeouts, ``getpeercert`` and a context manager.
+
+Threading: one thread may read while another writes. Every call into the engine
+and every write of the bytes it produces happen under one lock, so records
+reach the wire in the order their sequence numbers were assigned; socket reads
+happen outside that lock so a blocked reader never stalls a writer.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from typing import Any
+
+from tlskit.errors import AlertLevel, AlertReceivedError, ConnectionClosedError, TLSError
+from tlskit.io._common import (
+    READ_SIZE,
+    describe_certificate,
+    make_client_config,
+    new_client_connection,
+)
+from tlskit.io.errors import (
+    HandshakeEOFError,
+    TLSConnectionError,
+    TLSTimeoutError,
+    TruncatedConnectionError,
+)
+
+#: plaintext handed to the engine per call, so a huge sendall() does not build
+#: all of its records in memory at once
+_SEND_CHUNK = 256 * 1024
+
+
+def _transport_error(exc: OSError, doing: str) -> TLSError:
+    if isinstance(exc, TimeoutError):
+        return TLSTimeoutError(f"timed out while {doing}")
+    return TLSConnectionError(f"transport failed while {doing}: {exc.strerror or exc}")
+
+
+class TLSStream:
+    """A TLS 1.3 connection over a connected socket.
+
+    ``sock`` may be any object with ``recv``, ``sendall``, ``close``,
+    ``settimeout`` and ``gettimeout`` (a ``socket.socket`` normally).
+    ``connection`` is a tlskit engine connection that has not started yet.
+    Use :func:`connect` or :func:`tlskit.serve` rather than building one by hand.
+
+    ``allow_truncation``: by default an EOF from the peer without close_notify
+    raises :class:`TruncatedConnectionError` (it may be a truncation attack);
+    with True it reads as a normal end of stream, as for HTTP/1.0 servers that
+    just close the socket.
+    """
+
+    def __init__(self, sock: Any, connection: Any, *, allow_truncation: bool = False) -> None:
+        self._sock = sock
+        self._conn = connection
+        self._allow_truncation = allow_truncation
+        self._engine_lock = threading.Lock()  # engine calls + writing what they produce
+        self._read_lock = threading.Lock()  # one reader at a time
+        self._plaintext = bytearray()
+        self._peer_closed = False  # close_notify received (or EOF accepted as such)
+        self._write_closed = False  # our close_notify sent
+        self._closed = False
+        self._error: TLSError | None = None
+
+    # -- handshake ---------------------------------------------------------
+
+    def do_handshake(self) -> None:
+        """Run the handshake to completion (connect() and serve() call this)."""
+        with self._read_lock:
+            with self._engine_lock:
+                self._flush_locked()
+            while not self._conn.handshake_complete:
+                self._read_and_process()
+
+    @property
+    def handshake_complete(self) -> bool:
+        return bool(self._conn.handshake_complete)
+
+    # -- reading -------------------------------------------------------------
+
+    def recv(self, bufsize: int = READ_SIZE) -> bytes:
+        """Up to ``bufsize`` bytes of application data; b"" once the peer closed."""
+        if bufsize < 0:
+            raise ValueError("negative buffer size")
+        with self._read_lock:
+            if not self._fill_locked() or bufsize == 0:
+                return b""
+            data = bytes(self._plaintext[:bufsize])
+            del self._plaintext[:bufsize]
+            return data
+
+    def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
+        view = memoryview(buffer).cast("B")
+        nbytes = nbytes or len(view)
+        with self._read_lock:
+            if not self._fill_locked() or nbytes == 0:
+                return 0
+            count = min(nbytes, len(self._plaintext))
+            view[:count] = self._plaintext[:count]
+            del self._plaintext[:count]
+            return count
+
+    def pending(self) -> int:
+        """Decrypted bytes available without reading from the socket."""
+        return len(self._plaintext)
+
+    def _fill_locked(self) -> bool:
+        """Make plaintext available; False at a clean end of stream."""
+        while not self._plaintext:
+            if self._peer_closed:
+                return False
+            if self._closed:
+                raise ConnectionClosedError("stream is closed")
+            self._read_and_process()
+        return True
+
+    def _read_and_process(self) -> None:
+        if self._error is not None:
+            raise ConnectionClosedError(f"connection already failed: {self._error}")
+        try:
+            data = self._sock.recv(READ_SIZE)
+        except OSError as exc:
+            if self._closed:
+                raise ConnectionClosedError("stream is closed") from None
+            raise self._fail(_transport_error(exc, "reading")) from None
+        if not data:
+            self._handle_eof()
+            return
+        with self._engine_lock:
+            try:
+                events = self._conn.receive_data(data)
+            except TLSError as exc:
+                # the engine queued the alert for us to send before giving up
+                self._flush_locked(best_effort=True)
+                raise self._fail(exc) from None
+            self._flush_locked()
+            received = self._conn.recv()
+        if received:
+            self._plaintext += received
+        for event in events:
+            name = type(event).__name__
+            if name == "ConnectionClosed":
+                self._peer_closed = True
+            elif name == "AlertReceived" and getattr(event, "level", None) == AlertLevel.FATAL:
+                raise self._fail(AlertReceivedError(event.description))
+
+    def _handle_eof(self) -> None:
+        if not self._conn.handshake_complete:
+            raise self._fail(HandshakeEOFError("peer closed the connection during the handshake"))
+        if self._allow_truncation:
+            self._peer_closed = True
+            return
+        raise self._fail(TruncatedConnectionError("peer closed the connection without close_notify"))
+
+    def _fail(self, exc: TLSError) -> TLSError:
+        if self._error is None:
+            self._error = exc
+        return exc
+
+    # -- writing -------------------------------------------------------------
+
+    def send(self, data: bytes | bytearray | memoryview | str) -> int:
+        """Send all of ``data`` (a TLS record is all or nothing); returns its length."""
+        if isinstance(data, str):
+            data = data.encode()
+        self.sendall(data)
+        return memoryview(data).nbytes
+
+    def sendall(self, data: bytes | bytearray | memoryview | str) -> None:
+        if isinstance(data, str):
+            data = data.encode()
+        view = memoryview(data).cast("B")
+        with self._engine_lock:
+            self._check_writable_locked()
+            for start in range(0, len(view), _SEND_CHUNK):
+                self._conn.send(bytes(view[start : start + _SEND_CHUNK]))
+                self._flush_locked()
+
+    write = sendall
+
+    def _check_writable_locked(self) -> None:
+        if self._closed:
+            raise ConnectionClosedError("stream is closed")
+        if self._write_closed:
+            raise ConnectionClosedError("close_notify already sent")
+        if self._error is not None:
+            raise ConnectionClosedError(f"connection already failed: {self._error}")
+        if not self._conn.handshake_complete:
+            raise ConnectionClosedError("handshake has not completed")
+
+    def _flush_locked(self, best_effort: bool = False) -> None:
+        out = self._conn.data_to_send()
+        if not out:
+            return
+        try:
+            self._sock.sendall(out)
+        except OSError as exc:
+            if best_effort:
+                return
+            # part of a record may be on the wire: the stream cannot continue
+            raise self._fail(_transport_error(exc, "writing")) from None
+
+    def close_write(self) -> None:
+        """Send close_notify but keep reading (a TLS 1.3 half-close)."""
+        with self._engine_lock:
+            if self._write_closed or self._closed or self._error is not None:
+                return
+            self._write_closed = True
+            if not self._conn.handshake_complete:
+                return
+            try:
+                self._conn.close()
+            except TLSError:
+                return
+            self._flush_locked(best_effort=True)
+
+    def close(self) -> None:
+        """Send close_notify (if the handshake completed) and close the socket."""
+        if self._closed:
+            return
+        try:
+            self.close_write()
+        finally:
+            self._closed = True
+            self._sock.close()
+
+    def __enter__(self) -> "TLSStream":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- socket-like odds and ends ----------------------------------------
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._sock.settimeout(timeout)
+
+    def gettimeout(self) -> float | None:
+        return self._sock.gettimeout()
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def getpeername(self) -> Any:
+        return self._sock.getpeername()
+
+    def getsockname(self) -> Any:
+        return self._sock.getsockname()
+
+    @property
+    def socket(self) -> Any:
+        """The underlying socket (do not read from or write to it directly)."""
+        return self._sock
+
+    @property
+    def connection(self) -> Any:
+        """The engine connection (for exporters, key updates, ...)."""
+        return self._conn
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def peer_closed(self) -> bool:
+        """The peer sent close_notify: recv() returns b"" from now on."""
+        return self._peer_closed
+
+    # -- what was negotiated -------------------------------------------------
+
+    @property
+    def negotiated(self) -> Any:
+        """The engine's Negotiated record (version, suite, group, scheme, ALPN, ...)."""
+        return self._conn.negotiated
+
+    @property
+    def peer_certificates(self) -> tuple[bytes, ...]:
+        """The peer's certificates (DER) as it sent them, leaf first."""
+        return tuple(self._conn.negotiated.peer_certificates or ())
+
+    def getpeercert(self, binary_form: bool = False) -> dict[str, Any] | bytes | None:
+        """The peer's leaf certificate: a dict like ``ssl``'s, or DER with binary_form."""
+        certificates = self.peer_certificates if self._conn.handshake_complete else ()
+        if not certificates:
+            return None
+        return certificates[0] if binary_form else describe_certificate(certificates[0])
+
+    def version(self) -> str | None:
+        return self._conn.negotiated.version if self._conn.handshake_complete else None
+
+    def cipher(self) -> str | None:
+        return self._conn.negotiated.cipher_suite if self._conn.handshake_complete else None
+
+    def selected_alpn_protocol(self) -> str | None:
+        return self._conn.negotiated.alpn if self._conn.handshake_complete else None
+
+    def makefile(
+        self,
+        mode: str = "r",
+        buffering: int | None = None,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+    ) -> Any:
+        """A file object over the stream, like ``socket.makefile``.
+
+        Closing the file does not close the stream.
+        """
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only 'r', 'w' and 'b' are allowed)")
+        reading = "r" in mode
+        writing = "w" in mode
+        if not reading and not writing:
+            reading = True
+        binary = "b" in mode
+        raw = _StreamIO(self, reading, writing)
+        if buffering is None:
+            buffering = -1
+        if buffering < 0:
+            buffering = io.DEFAULT_BUFFER_SIZE
+        if buffering == 0:
+            if not binary:
+                raise ValueError("unbuffered streams must be binary")
+            return raw
+        buffer: io.BufferedIOBase
+        if reading and writing:
+            buffer = io.BufferedRWPair(raw, raw, buffering)
+        elif reading:
+            buffer = io.BufferedReader(raw, buffering)
+        else:
+            buffer = io.BufferedWriter(raw, buffering)
+        if binary:
+            return buffer
+        text = io.TextIOWrapper(buffer, encoding, errors, newline)
+        text.mode = mode  # type: ignore[misc]
+        return text
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("open" if self._conn.handshake_complete else "handshaking")
+        return f"<TLSStream {state}>"
+
+
+class _StreamIO(io.RawIOBase):
+    """Raw file interface used by TLSStream.makefile()."""
+
+    def __init__(self, stream: TLSStream, reading: bool, writing: bool) -> None:
+        super().__init__()
+        self._stream = stream
+        self._reading = reading
+        self._writing = writing
+
+    def readable(self) -> bool:
+        return self._reading
+
+    def writable(self) -> bool:
+        return self._writing
+
+    def readinto(self, buffer: Any) -> int:
+        return self._stream.recv_into(buffer)
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._stream.sendall(view)
+        return len(view)
+
+
+def _open_socket(host: str, port: int, timeout: float | None, source_address: Any) -> socket.socket:
+    try:
+        return socket.create_connection((host, port), timeout=timeout, source_address=source_address)
+    except OSError as exc:
+        raise _transport_error(exc, f"connecting to {host}:{port}") from None
+
+
+def connect(
+    host: str,
+    port: int,
+    *,
+    server_name: str | None = None,
+    timeout: float | None = None,
+    config: Any = None,
+    allow_truncation: bool = False,
+    keylog_from_env: bool = True,
+    source_address: Any = None,
+    **client_config: Any,
+) -> TLSStream:
+    """Open a TCP connection to ``host:port`` and complete a TLS 1.3 handshake.
+
+    ``server_name`` (default: ``host``) is sent as SNI and checked against the
+    server's certificate. ``timeout`` applies to connecting, the handshake and
+    every later read and write. Other keyword arguments are ClientConfig fields
+    (``cafile``, ``provider``, ``groups``, ``alpn_protocols``, ``certfile``,
+    ``keyfile``, ``keylog_file``, ...), applied on top of ``config`` if given.
+    SSLKEYLOGFILE is honoured unless ``keylog_from_env=False`` (see tlskit.io.keylog).
+
+    Raises a TLSError (handshake, certificate or transport failure).
+    """
+    cfg = make_client_config(config, keylog_from_env=keylog_from_env, **client_config)
+    connection = new_client_connection(cfg, server_name if server_name is not None else host)
+    sock = _open_socket(host, port, timeout, source_address)
+    stream = TLSStream(sock, connection, allow_truncation=allow_truncation)
+    try:
+        stream.do_handshake()
+    except BaseException:
+        sock.close()
+        raise
+    return stream
