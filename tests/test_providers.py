@@ -373,3 +373,135 @@ def test_x25519mlkem768_layout_and_hostile_halves() -> None:
         for bad in (server_share[:1088] + bytes(32), server_share[:1119], server_share + b"\x00"):
             with pytest.raises(IllegalParameter):
                 client.complete(state, bad)
+
+
+# -- RSASSA-PSS keys, passwords, cross-backend signatures ------------------------
+
+from tlskit.providers._common import OID_RSASSA_PSS, der_encode  # noqa: E402
+
+_SHA256_PSS_PARAMS = bytes.fromhex(
+    # RSASSA-PSS-params: hashAlgorithm sha256, maskGenAlgorithm mgf1(sha256), saltLength 32
+    "3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d0609608648016503040201"
+    "0500a203020120"
+)
+
+
+def _pss_pkcs8(key: rsa.RSAPrivateKey, params: bytes = b"") -> bytes:
+    """An RSASSA-PSS PKCS#8 key (what `openssl genpkey -algorithm RSA-PSS` writes)."""
+    inner = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    alg = der_encode(0x30, der_encode(0x06, OID_RSASSA_PSS) + params)
+    return der_encode(0x30, b"\x02\x01\x00" + alg + der_encode(0x04, inner))
+
+
+def _with_pss() -> list[str]:
+    return [n for n in ALL if "rsa_pss_pss_sha256" in get_provider(n).signature_schemes]
+
+
+@pytest.mark.parametrize("provider_name", _with_pss())
+def test_rsassa_pss_keys(provider_name: str, keys: dict[str, object]) -> None:
+    provider = get_provider(provider_name)
+    free = provider.load_private_key(_pss_pkcs8(keys["rsa"]))  # type: ignore[arg-type]
+    assert free.schemes == ("rsa_pss_pss_sha256", "rsa_pss_pss_sha384", "rsa_pss_pss_sha512")
+    restricted = provider.load_private_key(_pss_pkcs8(keys["rsa"], _SHA256_PSS_PARAMS))  # type: ignore[arg-type]
+    assert restricted.schemes == ("rsa_pss_pss_sha256",)
+    assert _SHA256_PSS_PARAMS in restricted.public_key_der()  # the SPKI keeps the key's parameters
+    for verifier_name in _with_pss():
+        verifier = get_provider(verifier_name)
+        for signer in (free, restricted):
+            sig = signer.sign("rsa_pss_pss_sha256", b"cv")
+            verifier.signature_scheme("rsa_pss_pss_sha256").verify(signer.public_key_der(), b"cv", sig)
+            # a PSS key is not an rsaEncryption key, and vice versa
+            with pytest.raises(BadSignatureError):
+                verifier.signature_scheme("rsa_pss_rsae_sha256").verify(signer.public_key_der(), b"cv", sig)
+        sig384 = free.sign("rsa_pss_pss_sha384", b"cv")
+        spki_restricted = restricted.public_key_der()
+        with pytest.raises(BadSignatureError):  # the key's parameters forbid SHA-384
+            verifier.signature_scheme("rsa_pss_pss_sha384").verify(spki_restricted, b"cv", sig384)
+    sha1_only = der_encode(0x30, b"")  # empty params: hashAlgorithm defaults to SHA-1
+    with pytest.raises(KeyLoadError):
+        provider.load_private_key(_pss_pkcs8(keys["rsa"], sha1_only))  # type: ignore[arg-type]
+
+
+def test_password_rules_are_the_same_everywhere(provider: Provider, keys: dict[str, object]) -> None:
+    key = keys["ed25519"]
+    E, F = serialization.Encoding, serialization.PrivateFormat
+    plain = key.private_bytes(E.PEM, F.PKCS8, serialization.NoEncryption())  # type: ignore[attr-defined]
+    with pytest.raises(KeyLoadError, match="not encrypted"):
+        provider.load_private_key(plain, b"pw")
+    for encoding in (E.PEM, E.DER):
+        enc = key.private_bytes(encoding, F.PKCS8, serialization.BestAvailableEncryption(b"pw"))  # type: ignore[attr-defined]
+        with pytest.raises(KeyLoadError):
+            provider.load_private_key(enc)
+        if "ed25519" in provider.signature_schemes and not provider.parts.get("sig", provider.name) == "pynacl":
+            assert provider.load_private_key(enc, b"pw").schemes == ("ed25519",)
+
+
+def test_pynacl_loads_only_plain_ed25519(keys: dict[str, object]) -> None:
+    if "pynacl" not in PROVIDERS:
+        assert "pynacl" not in available_providers()
+        return
+    nacl = get_provider("pynacl")
+    E, F = serialization.Encoding, serialization.PrivateFormat
+    key = keys["ed25519"]
+    der = key.private_bytes(E.DER, F.PKCS8, serialization.NoEncryption())  # type: ignore[attr-defined]
+    signer = nacl.load_private_key(der)
+    sig = signer.sign("ed25519", b"msg")
+    key.public_key().verify(sig, b"msg")  # type: ignore[attr-defined]
+    enc = key.private_bytes(E.PEM, F.PKCS8, serialization.BestAvailableEncryption(b"pw"))  # type: ignore[attr-defined]
+    with pytest.raises(KeyLoadError, match="encrypted"):
+        nacl.load_private_key(enc, b"pw")
+    for other in ("rsa", "p256", "ed448"):
+        with pytest.raises(KeyLoadError):
+            nacl.load_private_key(_pem(keys[other]))
+    with pytest.raises(KeyLoadError):
+        nacl.load_private_key(der[:-1])
+    with pytest.raises(KeyLoadError):
+        nacl.load_private_key(der + b"\x00")
+
+
+def test_signatures_verify_across_backends(keys: dict[str, object]) -> None:
+    checked = 0
+    for signer_name in PROVIDERS:
+        signer_provider = get_provider(signer_name)
+        for kind, key in keys.items():
+            try:
+                signer = signer_provider.load_private_key(_pem(key))
+            except KeyLoadError:
+                continue
+            for scheme in signer.schemes:
+                sig = signer.sign(scheme, b"hello")
+                for verifier_name in PROVIDERS:
+                    verifier = get_provider(verifier_name)
+                    if scheme in verifier.signature_schemes:
+                        verifier.signature_scheme(scheme).verify(signer.public_key_der(), b"hello", sig)
+                        checked += 1
+    assert checked >= len(PROVIDERS) * 2
+
+
+def test_compose_uses_libsodium_aes_when_the_cpu_has_it() -> None:
+    if "pynacl" not in PROVIDERS:
+        assert "pynacl" not in available_providers()
+        return
+    nacl = get_provider("pynacl")
+    p = compose(aead="pynacl", hash="cryptography")
+    assert "TLS_CHACHA20_POLY1305_SHA256" in p.cipher_suites
+    assert "TLS_AES_128_GCM_SHA256" not in p.cipher_suites  # libsodium has no AES-128-GCM
+    if "AES-256-GCM" in nacl.aead_algorithms:
+        suite = p.cipher_suite("TLS_AES_256_GCM_SHA384")
+        assert suite.aead is nacl.aead("AES-256-GCM")
+        assert suite.hash is get_provider("cryptography").hash("sha384")
+    else:
+        assert "TLS_AES_256_GCM_SHA384" not in p.cipher_suites
+    # pynacl alone never offers a SHA-384 suite: libsodium has no SHA-384
+    assert list(nacl.cipher_suites) == ["TLS_CHACHA20_POLY1305_SHA256"]
+    with pytest.raises(UnsupportedAlgorithm, match="sha384"):
+        nacl.hash("sha384")
+    mixed = compose(kx="pynacl", aead="pycryptodome", hash="cryptography", signatures="cryptography")
+    assert mixed.name == "kx=pynacl,aead=pycryptodome,hash=cryptography,sig=cryptography"
+    assert list(mixed.groups) == ["x25519"]
+    assert mixed.versions.keys() == {"pynacl", "pycryptodome", "cryptography"}
+    # composing a composed provider takes the matching part, not the whole name
+    again = compose(kx=mixed, aead=mixed, hash="pynacl", signatures=mixed)
+    assert again.name == "kx=pynacl,aead=pycryptodome,hash=pynacl,sig=cryptography"

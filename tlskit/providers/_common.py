@@ -202,10 +202,79 @@ def pkcs8_algorithm(der: bytes) -> bytes | None:
         return None
 
 
-def rsassa_pss_spki(rsa_public_key_pkcs1: bytes) -> bytes:
-    """An RSASSA-PSS SubjectPublicKeyInfo (no parameters) for a PKCS#1 RSAPublicKey."""
-    alg = der_encode(0x30, der_encode(0x06, OID_RSASSA_PSS))
+def pkcs8_algorithm_identifier(der: bytes) -> bytes | None:
+    """The whole AlgorithmIdentifier TLV of an unencrypted PKCS#8 key, or None."""
+    try:
+        _, body, _ = der_read(der)
+        _, _, pos = der_read(body)
+        tag, _, end = der_read(body, pos)
+        return body[pos:end] if tag == 0x30 else None
+    except DERError:
+        return None
+
+
+def rsassa_pss_spki(rsa_public_key_pkcs1: bytes, algorithm_identifier: bytes | None = None) -> bytes:
+    """An RSASSA-PSS SubjectPublicKeyInfo for a PKCS#1 RSAPublicKey.
+
+    ``algorithm_identifier`` (the key's own, with its RSASSA-PSS-params) is kept
+    byte for byte so the SPKI matches the one in the key's certificate.
+    """
+    alg = algorithm_identifier or der_encode(0x30, der_encode(0x06, OID_RSASSA_PSS))
     return der_encode(0x30, alg + der_encode(0x03, b"\x00" + rsa_public_key_pkcs1))
+
+
+HASH_OIDS = {
+    bytes.fromhex("608648016503040201"): "sha256",
+    bytes.fromhex("608648016503040202"): "sha384",
+    bytes.fromhex("608648016503040203"): "sha512",
+    bytes.fromhex("2b0e03021a"): "sha1",
+}
+
+
+def pss_key_hash(parameters: bytes | None) -> str | None:
+    """The hash an RSASSA-PSS key is restricted to by its parameters (RFC 4055),
+    or None when the key carries no parameters (any hash). An absent
+    hashAlgorithm means SHA-1; an unknown one gives "unknown". Raises DERError."""
+    if parameters is None:
+        return None
+    tag, body, end = der_read(parameters)
+    if tag != 0x30 or end != len(parameters):
+        raise DERError("bad RSASSA-PSS-params")
+    if not body or body[0] != 0xA0:
+        return "sha1"
+    _, explicit, _ = der_read(body)
+    tag, alg, _ = der_read(explicit)
+    if tag != 0x30:
+        raise DERError("bad hashAlgorithm")
+    tag, oid, _ = der_read(alg)
+    if tag != 0x06:
+        raise DERError("bad hashAlgorithm OID")
+    return HASH_OIDS.get(oid, "unknown")
+
+
+def pss_key_schemes(parameters: bytes | None) -> tuple[str, ...]:
+    """The rsa_pss_pss_* schemes an RSASSA-PSS key may sign with."""
+    try:
+        restricted = pss_key_hash(parameters)
+    except DERError:
+        raise KeyLoadError("RSASSA-PSS key has malformed parameters") from None
+    if restricted is None:
+        return RSA_PSS_PSS_SCHEMES
+    if f"rsa_pss_pss_{restricted}" not in RSA_PSS_PSS_SCHEMES:
+        raise KeyLoadError(f"RSASSA-PSS key is restricted to {restricted}, which TLS 1.3 cannot use")
+    return (f"rsa_pss_pss_{restricted}",)
+
+
+def check_pss_key_allows(scheme: str, hash_name: str, parameters: bytes | None) -> None:
+    """Verification side of pss_key_schemes: the key's parameters must allow the scheme's hash."""
+    from tlskit.errors import BadSignatureError
+
+    try:
+        restricted = pss_key_hash(parameters)
+    except DERError:
+        raise BadSignatureError(f"{scheme}: malformed RSASSA-PSS parameters") from None
+    if restricted is not None and restricted != hash_name:
+        raise BadSignatureError(f"{scheme}: key is restricted to {restricted}")
 
 
 def pem_to_der(data: bytes) -> tuple[bytes, str | None]:
@@ -224,6 +293,29 @@ def pem_to_der(data: bytes) -> tuple[bytes, str | None]:
         return base64.b64decode(b"".join(lines), validate=False), label
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return data, None
+
+
+def is_encrypted_private_key(data: bytes) -> bool:
+    """PKCS#8 EncryptedPrivateKeyInfo (PEM or DER) or legacy encrypted PEM."""
+    der, label = pem_to_der(data)
+    if label is not None:
+        return label == "ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in data
+    try:
+        tag, body, _ = der_read(der)
+        first_tag, _, _ = der_read(body)
+    except DERError:
+        return False
+    # PrivateKeyInfo starts with INTEGER version; EncryptedPrivateKeyInfo with a SEQUENCE
+    return tag == 0x30 and first_tag == 0x30
+
+
+def check_password_use(data: bytes, password: bytes | None) -> None:
+    """Same rule in every backend (cryptography's): a password exactly when encrypted."""
+    encrypted = is_encrypted_private_key(data)
+    if encrypted and password is None:
+        raise KeyLoadError("the private key is encrypted: a password is needed")
+    if not encrypted and password is not None:
+        raise KeyLoadError("a password was given but the private key is not encrypted")
 
 
 # ---------------------------------------------------------------------------

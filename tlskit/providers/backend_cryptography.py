@@ -258,6 +258,8 @@ class CryptographySignatureScheme(SignatureScheme):
                 wanted = c.OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else c.OID_RSA_ENCRYPTION
                 if spki.algorithm != wanted or not isinstance(key, rsa.RSAPublicKey):
                     raise BadSignatureError(f"{self.name}: wrong RSA key type")
+                if info.kind == "rsa_pss_pss":
+                    c.check_pss_key_allows(self.name, info.hash, spki.parameters)
                 pad = padding.PKCS1v15() if info.kind == "rsa_pkcs1" else _pss(info.hash)
                 key.verify(signature, message, pad, _HASHES[info.hash]())
             elif info.kind == "ed25519":
@@ -299,6 +301,7 @@ class CryptographyPrivateKey(PrivateKey):
 
 def load_private_key(data: bytes, password: bytes | None = None) -> CryptographyPrivateKey:
     der, label = c.pem_to_der(data)
+    c.check_password_use(data, password)
     try:
         if label is not None:
             key = serialization.load_pem_private_key(data, password)
@@ -313,7 +316,9 @@ def load_private_key(data: bytes, password: bytes | None = None) -> Cryptography
     if isinstance(key, rsa.RSAPrivateKey):
         if c.pkcs8_algorithm(der) == c.OID_RSASSA_PSS:
             pkcs1 = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
-            return CryptographyPrivateKey(key, c.RSA_PSS_PSS_SCHEMES, c.rsassa_pss_spki(pkcs1))
+            pss_spki = c.rsassa_pss_spki(pkcs1, c.pkcs8_algorithm_identifier(der))
+            schemes = c.pss_key_schemes(c.parse_spki(pss_spki).parameters)
+            return CryptographyPrivateKey(key, schemes, pss_spki)
         return CryptographyPrivateKey(key, c.RSA_PSS_RSAE_SCHEMES, spki)
     if isinstance(key, ec.EllipticCurvePrivateKey):
         curve = c.parse_spki(spki).curve

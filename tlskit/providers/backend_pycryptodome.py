@@ -282,6 +282,8 @@ class PycryptodomeSignatureScheme(SignatureScheme):
                 wanted = c.OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else c.OID_RSA_ENCRYPTION
                 if spki.algorithm != wanted:
                     raise BadSignatureError(f"{self.name}: wrong RSA key type")
+                if info.kind == "rsa_pss_pss":
+                    c.check_pss_key_allows(self.name, info.hash, spki.parameters)
                 digest = _HASH_MODULES[info.hash].new(message)
                 verifier = pkcs1_15.new(key) if info.kind == "rsa_pkcs1" else _pss(key, info.hash)
                 verifier.verify(digest, signature)
@@ -334,12 +336,15 @@ def _rsa_from_pss_pkcs8(der: bytes) -> Any:
 
 
 def load_private_key(data: bytes, password: bytes | None = None) -> PycryptodomePrivateKey:
-    der, label = c.pem_to_der(data)
+    der, _ = c.pem_to_der(data)
+    c.check_password_use(data, password)
     try:
         if c.pkcs8_algorithm(der) == c.OID_RSASSA_PSS:
             key = _rsa_from_pss_pkcs8(der)
-            spki = c.rsassa_pss_spki(c.parse_spki(key.public_key().export_key(format="DER")).key)
-            return PycryptodomePrivateKey(key, c.RSA_PSS_PSS_SCHEMES, spki)
+            pkcs1 = c.parse_spki(key.public_key().export_key(format="DER")).key
+            spki = c.rsassa_pss_spki(pkcs1, c.pkcs8_algorithm_identifier(der))
+            schemes = c.pss_key_schemes(c.parse_spki(spki).parameters)
+            return PycryptodomePrivateKey(key, schemes, spki)
         key = _import_any(data, password)
     except (c.DERError, *_PARSE_ERRORS):
         raise c.KeyLoadError("cannot load private key (bad encoding or wrong password)") from None

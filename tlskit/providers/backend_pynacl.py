@@ -229,11 +229,10 @@ class SodiumEd25519PrivateKey(PrivateKey):
 
 def load_private_key(data: bytes, password: bytes | None = None) -> SodiumEd25519PrivateKey:
     """Unencrypted PKCS#8 Ed25519 keys (PEM or DER), RFC 8410."""
-    der, label = c.pem_to_der(data)
-    if label == "ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in data[:200]:
+    der, _ = c.pem_to_der(data)
+    if c.is_encrypted_private_key(data):
         raise c.KeyLoadError("the pynacl provider cannot decrypt encrypted private keys")
-    if password is not None:
-        raise c.KeyLoadError("a password was given but the key is not encrypted")
+    c.check_password_use(data, password)
     algorithm = c.pkcs8_algorithm(der)
     if algorithm is None:
         raise c.KeyLoadError("cannot load private key: not an unencrypted PKCS#8 key")
