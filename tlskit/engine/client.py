@@ -94,7 +94,16 @@ class ClientConnection(Connection):
         self._offered_extensions: set[int] = set()
         self.session_tickets: list[NewSessionTicketEvent] = []
         self._record.plaintext_version = b"\x03\x01"  # RFC 8446 5.1: allowed for the first ClientHello
-        hello = _client_hello_override if _client_hello_override is not None else self._build_client_hello()
+        if _client_hello_override is None:
+            hello = self._build_client_hello()
+        else:
+            # Test hook (RFC 8448 known-answer test): send these exact bytes and take
+            # what they offer as offered. Key shares still come from the provider.
+            hello = _client_hello_override
+            parsed = ClientHello.decode(hello[4:])
+            self._session_id = parsed.legacy_session_id
+            self._client_random = parsed.random
+            self._offered_extensions = {t for t, _ in parsed.extensions}
         self._send_handshake(hello)
         self._record.plaintext_version = b"\x03\x03"
         self._ccs_window = True
