@@ -35,7 +35,10 @@ def _ratio(row: dict) -> str:
     if r is None:
         return ""
     reference = row.get("reference") or ""
-    return f"{r:.2f}x" + ("" if reference == "ssl" else f" vs {reference}")
+    text = f"{r:.2f}x" + ("" if reference == "ssl" else f" vs {reference}")
+    if row.get("share_of_raw") is not None:
+        text += f" ({row['share_of_raw']:.0%} of raw)"
+    return text
 
 
 def _case(row: dict) -> str:
@@ -49,6 +52,8 @@ def _case(row: dict) -> str:
 
 def _side(row: dict) -> str:
     # Sides whose certificate differs from the scenario's (bulk) say so.
+    if row["stack"] == "raw":
+        return f"{row['label']} (AEAD seal+open only)"
     return row["label"] if row["kind"].endswith("handshake") else f"{row['label']} ({row['key_type']})"
 
 

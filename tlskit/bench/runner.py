@@ -102,12 +102,18 @@ class Planner:
                 side = self._tlskit_side(kind, suite, name, chosen)
             else:
                 side = self._tlskit_side(kind, suite, name, key_type)
-            if side is not None:
-                sides.append(side)
-                if hybrid:
-                    pq = self._tlskit_side(kind, suite, name, key_type, group=HYBRID, reference=side["label"])
-                    if pq is not None:
-                        sides.append(pq)
+            if side is None:
+                continue
+            sides.append(side)
+            if hybrid:
+                pq = self._tlskit_side(kind, suite, name, key_type, group=HYBRID, reference=side["label"])
+                if pq is not None:
+                    sides.append(pq)
+            if kind == "bulk":
+                # The provider's AEAD alone on the same records, interleaved with the stacks.
+                side["raw_reference"] = f"raw/{name}"
+                sides.append({"label": f"raw/{name}", "stack": "raw", "provider": name, "key_type": "-",
+                              "group": "-", "reference": None})  # fmt: skip
         return {"kind": kind, "title": title, "sides": sides}
 
     def jobs(self) -> dict[str, dict]:

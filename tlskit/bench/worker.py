@@ -65,6 +65,8 @@ class Worker:
         return tlskit_side.Params(side["provider"], self.suite, side["group"])
 
     def prepare(self, kind: str, side: dict) -> tuple[Repetition, dict]:
+        if side["stack"] == "raw":
+            return self._raw_aead(side), {"cipher_suite": self.suite}
         pki = load_pki(self.pki_dir, side["key_type"])
         label, group = side["label"], side["group"]
         if side["stack"] == "ssl":
@@ -103,6 +105,26 @@ class Worker:
             ), negotiated
         raise ValueError(f"unknown scenario kind {kind!r}")
 
+    def _raw_aead(self, side: dict) -> Repetition:
+        """The provider's AEAD alone, sealing and opening the same records as the bulk sides.
+
+        Interleaved with them, so "share of the raw AEAD rate" compares figures taken
+        under the same load, unlike the separately measured record floor.
+        """
+        from tlskit.providers import get_provider
+
+        algorithm = get_provider(side["provider"]).cipher_suites[self.suite].aead
+        aead = algorithm.new(os.urandom(algorithm.key_length))
+        nonce, aad, chunk, count = os.urandom(algorithm.nonce_length), b"\x17\x03\x03\x40\x11", self.chunk, self.bulk_bytes // len(self.chunk)
+
+        def raw() -> float:
+            start = time.perf_counter()
+            for _ in range(count):
+                aead.open(nonce, aad, aead.seal(nonce, aad, chunk))
+            return count * len(chunk) / (time.perf_counter() - start) / 1e6
+
+        return raw
+
     # --- a scenario: its sides interleaved, ratios against each side's reference
 
     def scenario(self, scenario: dict) -> list[dict]:
@@ -121,6 +143,7 @@ class Worker:
                     "provider": side.get("provider"),
                     "label": side["label"],
                     "reference": side.get("reference"),
+                    "raw_reference": side.get("raw_reference"),
                 }
                 rows[side["label"]] = row
                 try:
@@ -146,6 +169,9 @@ class Worker:
             reference = rows.get(row["reference"] or "")
             if reference is not None and "median" in row and "median" in reference:
                 row["ratio"] = ratio(row["median"], reference["median"])
+            raw = rows.get(row.get("raw_reference") or "")
+            if raw is not None and "median" in row and "median" in raw:
+                row["share_of_raw"] = ratio(row["median"], raw["median"])
         return list(rows.values())
 
     # --- the other measurements

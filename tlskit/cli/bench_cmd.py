@@ -28,6 +28,9 @@ def bench(
     markdown: Optional[pathlib.Path] = typer.Option(None, "--markdown", help="Also write the tables as Markdown."),
     plot: Optional[pathlib.Path] = typer.Option(None, "--plot", help="Draw handshakes/s and MB/s to this PNG (needs the 'plot' extra)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the workers' progress."),
+    profile: Optional[str] = typer.Option(
+        None, "--profile", help="Instead of measuring, cProfile tlskit 'handshake' or 'bulk' (first of --providers)."
+    ),
 ) -> None:
     """Measure tlskit against the stdlib ssl module: handshakes/s, MB/s, cost floor, memory."""
     from tlskit.bench import report as render
@@ -52,6 +55,13 @@ def bench(
     for kind in kinds:
         if kind not in KEY_TYPES:
             fail(f"unknown key type {kind!r} (choose from {', '.join(KEY_TYPES)})")
+    if profile is not None:
+        from tlskit.bench import profiling
+
+        if profile not in ("handshake", "bulk"):
+            fail(f"--profile takes handshake or bulk, not {profile!r}")
+        typer.echo(profiling.profile(profile, provider=(chosen or ["cryptography"])[0], key_type=kinds[0]))
+        return
     if plot is not None:
         try:
             import matplotlib  # noqa: F401 - checked before a long run, not after it
