@@ -44,6 +44,11 @@ app.command("serve")(net_cmd.serve)
 app.command("connect")(net_cmd.connect)
 
 
+from tlskit.cli.demo_cmd import demo  # noqa: E402 - registration after the app exists
+
+app.command("demo")(demo)
+
+
 def main() -> None:
     app()
 

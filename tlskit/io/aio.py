@@ -29,7 +29,8 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
-from tlskit.errors import AlertLevel, AlertReceivedError, InternalError, TLSError
+from tlskit.errors import InternalError, TLSError
+from tlskit.events import ConnectionClosed
 from tlskit.io._common import (
     describe_certificate,
     make_client_config,
@@ -114,15 +115,12 @@ class _TLSProtocol(asyncio.Protocol):
         if received and self._app_connected:
             self._app.data_received(received)  # type: ignore[attr-defined]
         for event in events:
-            name = type(event).__name__
-            if name == "ConnectionClosed":
+            if isinstance(event, ConnectionClosed):
                 self._peer_closed = True
                 if self._app_connected:
                     self._app_keeps_open = bool(self._app.eof_received())  # type: ignore[attr-defined]
                     if not self._app_keeps_open:
                         self.transport.close()
-            elif name == "AlertReceived" and getattr(event, "level", None) == AlertLevel.FATAL:
-                self._fail(AlertReceivedError(event.description))
 
     def eof_received(self) -> bool:
         if self._error is not None:

@@ -18,7 +18,8 @@ import socket
 import threading
 from typing import Any
 
-from tlskit.errors import AlertLevel, AlertReceivedError, ConnectionClosedError, TLSError
+from tlskit.errors import ConnectionClosedError, TLSError
+from tlskit.events import ConnectionClosed
 from tlskit.io._common import (
     READ_SIZE,
     describe_certificate,
@@ -145,11 +146,8 @@ class TLSStream:
         if received:
             self._plaintext += received
         for event in events:
-            name = type(event).__name__
-            if name == "ConnectionClosed":
+            if isinstance(event, ConnectionClosed):
                 self._peer_closed = True
-            elif name == "AlertReceived" and getattr(event, "level", None) == AlertLevel.FATAL:
-                raise self._fail(AlertReceivedError(event.description))
 
     def _handle_eof(self) -> None:
         if not self._conn.handshake_complete:
