@@ -261,8 +261,10 @@ def test_intermediate_must_be_a_ca(kwargs):
         verify(c)
 
 
-def test_ca_without_key_usage_is_accepted():
-    verify(f.chain(1, intermediate_kwargs={"key_usage": None}))
+def test_key_usage_required_on_intermediates_not_anchors():
+    with pytest.raises(NotAuthorizedForUsage, match="keyUsage"):
+        verify(f.chain(1, intermediate_kwargs={"key_usage": None}))
+    verify(f.chain(1, root_kwargs={"key_usage": None}, tag="root-no-ku"))
 
 
 def test_path_length():

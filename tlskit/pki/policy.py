@@ -186,6 +186,19 @@ def _check_ca(info: CertInfo) -> None:
         raise MalformedCertificate("nameConstraints with no subtrees", cert, rule="rfc5280-4.2.1.10")
 
 
+def _check_intermediate(info: CertInfo) -> None:
+    if info.key_usage is None:
+        # RFC 5280 4.2.1.3: CAs MUST include keyUsage (pyca/cryptography enforces it too).
+        # Trust anchors are exempt: they are taken as configured.
+        raise NotAuthorizedForUsage("intermediate CA certificate has no keyUsage extension", info.cert, rule="rfc5280-4.2.1.3")
+
+
+def check_intermediate(info: CertInfo) -> None:
+    """Rules for a CA certificate that is not a trust anchor."""
+    check_issued(info)
+    _cached(info, "intermediate", _check_intermediate)
+
+
 def check_ca(info: CertInfo) -> None:
     """The certificate may issue certificates (basicConstraints, keyUsage, SKI)."""
     check_structure(info)

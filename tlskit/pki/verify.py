@@ -148,7 +148,7 @@ class _Search:
         if is_anchor:
             policy.check_anchor_aki(issuer)
         else:
-            policy.check_issued(issuer)
+            policy.check_intermediate(issuer)
         policy.check_validity(issuer, self.at)
         bc = issuer.basic_constraints
         if bc is not None and bc.path_length is not None:

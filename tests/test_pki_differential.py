@@ -1,0 +1,177 @@
+"""Differential test: tlskit.pki.verify_chain against pyca/cryptography's own verifier
+(``cryptography.x509.verification``) over many generated chains.
+
+Each chain is a valid root -> intermediates -> leaf with zero, one or two mutations
+(defects or unusual-but-legal features) applied. Both verifiers must agree on
+accept/reject, except where a mutation is listed in DISAGREEMENTS, whose entry says which
+side accepts and why. Cases are enumerated deterministically (all single mutations, then
+seeded random pairs), so a failure is reproducible from its id.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import random
+
+import pytest
+from cryptography import x509
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+import pki_factory as f
+from tlskit.pki import CertificateError, verify_chain
+
+NOW = f.NOW
+DAY = datetime.timedelta(days=1)
+UNKNOWN_CRITICAL = [f.unknown_extension(critical=True)]
+
+#: mutation name -> (which certificate, issue() keyword arguments)
+MUTATIONS: dict[str, tuple[str, dict]] = {
+    "leaf-expired": ("leaf", {"not_after": NOW - DAY}),
+    "leaf-not-yet-valid": ("leaf", {"not_before": NOW + DAY}),
+    "leaf-no-san": ("leaf", {"sans": None}),
+    "leaf-san-other": ("leaf", {"sans": ["other.example"]}),
+    "leaf-san-wildcard": ("leaf", {"sans": ["*.example.com"]}),
+    "leaf-san-ip": ("leaf", {"sans": ["192.0.2.1"]}),
+    "leaf-eku-client": ("leaf", {"eku": [f.CLIENT]}),
+    "leaf-eku-server": ("leaf", {"eku": [f.SERVER]}),
+    "leaf-eku-none": ("leaf", {"eku": None}),
+    "leaf-eku-any": ("leaf", {"eku": [f.ANY_EKU]}),
+    "leaf-ku-keyenc": ("leaf", {"key_usage": {"key_encipherment": True}}),
+    "leaf-ku-certsign": ("leaf", {"key_usage": {"digital_signature": True, "key_cert_sign": True}}),
+    "leaf-ku-none": ("leaf", {"key_usage": None}),
+    "leaf-is-ca": ("leaf", {"ca": True}),
+    "leaf-no-bc": ("leaf", {"bc": None}),
+    "leaf-unknown-critical": ("leaf", {"extra": UNKNOWN_CRITICAL}),
+    "leaf-unknown-noncritical": ("leaf", {"extra": [f.unknown_extension(critical=False)]}),
+    "leaf-no-aki": ("leaf", {"aki": False}),
+    "leaf-p384": ("leaf", {"key_kind": "p384"}),
+    "leaf-ed25519": ("leaf", {"key_kind": "ed25519"}),
+    "leaf-rsa": ("leaf", {"key_kind": "rsa2048"}),
+    "leaf-rsa1024": ("leaf", {"key_kind": "rsa1024"}),
+    "ica-no-bc": ("ica", {"bc": None}),
+    "ica-not-ca": ("ica", {"bc": x509.BasicConstraints(ca=False, path_length=None)}),
+    "ica-bc-noncritical": ("ica", {"bc_critical": False}),
+    "ica-ku-none": ("ica", {"key_usage": None}),
+    "ica-ku-no-certsign": ("ica", {"key_usage": {"digital_signature": True}}),
+    "ica-pathlen-0": ("ica", {"path_length": 0}),
+    "ica-expired": ("ica", {"not_after": NOW - DAY}),
+    "ica-eku-client": ("ica", {"eku": [f.CLIENT]}),
+    "ica-eku-server": ("ica", {"eku": [f.SERVER]}),
+    "ica-nc-permit-example": ("ica", {"permitted": ["example.com"]}),
+    "ica-nc-permit-other": ("ica", {"permitted": ["other.example"]}),
+    "ica-nc-exclude-example": ("ica", {"excluded": ["example.com"]}),
+    "ica-nc-permit-ip": ("ica", {"permitted": ["192.0.2.0/24"]}),
+    "ica-no-ski": ("ica", {"ski": False}),
+    "ica-unknown-critical": ("ica", {"extra": UNKNOWN_CRITICAL}),
+    "root-expired": ("root", {"not_after": NOW - DAY}),
+    "root-pathlen-0": ("root", {"path_length": 0}),
+    "root-bc-noncritical": ("root", {"bc_critical": False}),
+    "root-unknown-critical": ("root", {"extra": UNKNOWN_CRITICAL}),
+    "root-nc-exclude-example": ("root", {"excluded": ["example.com"]}),
+    "root-no-ski": ("root", {"ski": False}),
+    "root-eku-server": ("root", {"eku": [f.SERVER]}),
+    "chain-missing-intermediate": ("chain", {}),
+    "chain-untrusted-root": ("chain", {}),
+    "chain-depth-2": ("chain", {}),
+    "chain-max-depth-0": ("chain", {}),
+    "name-ip": ("chain", {}),
+    "usage-client": ("chain", {}),
+}
+
+#: mutation -> (verifier that accepts, reason). The other verifier rejects.
+DISAGREEMENTS: dict[str, tuple[str, str]] = {
+    "leaf-rsa1024": ("pyca", "tlskit applies its key policy (RSA >= 2048) to the leaf too; pyca checks only the "
+                     "keys that verify signatures"),
+    "leaf-ku-keyenc": ("pyca", "tlskit requires digitalSignature when a leaf has keyUsage: TLS 1.3 "
+                       "authenticates only with signatures (RFC 8446 4.4.2.2)"),
+    "ica-no-ski": ("pyca", "tlskit requires subjectKeyIdentifier in CA certificates (RFC 5280 4.2.1.2; "
+                   "x509-limbo rfc5280::ski::intermediate-missing-ski expects rejection)"),
+    "root-no-ski": ("pyca", "same rule for trust anchors (x509-limbo rfc5280::ski::root-missing-ski)"),
+    "leaf-no-san": ("tlskit", "for usage='client' tlskit accepts a leaf without subjectAltName (client identity "
+                    "is the application's business); pyca's client verifier requires a SAN"),
+}
+
+
+def _build(mutations: tuple[str, ...]):
+    per_role: dict[str, dict] = {"leaf": {}, "ica": {}, "root": {}}
+    for m in mutations:
+        role, kwargs = MUTATIONS[m]
+        if role in per_role:
+            per_role[role].update(kwargs)
+    depth = 2 if "chain-depth-2" in mutations else 1
+    name = "192.0.2.1" if "name-ip" in mutations else "example.com"
+    leaf_kwargs = {"sans": [name]}
+    leaf_kwargs.update(per_role["leaf"])
+    tag = f" {abs(hash(mutations)) % 10**8}"  # distinct names per case, short enough for a CN
+    chain = f.chain(depth, root_kwargs=per_role["root"], intermediate_kwargs=per_role["ica"], leaf_kwargs=leaf_kwargs, tag=tag)
+    untrusted = chain.untrusted
+    if "chain-missing-intermediate" in mutations:
+        untrusted = untrusted[1:]
+    anchors = [chain.root.cert]
+    if "chain-untrusted-root" in mutations:
+        anchors = [f.issue("Some Other Root", ca=True, slot=40).cert]
+    max_depth = 0 if "chain-max-depth-0" in mutations else None
+    usage = "client" if "usage-client" in mutations else "server"
+    return chain, untrusted, anchors, name, usage, max_depth
+
+
+def _tlskit(chain, untrusted, anchors, name, usage, max_depth) -> tuple[bool, str]:
+    try:
+        verify_chain(chain.leaf.cert, untrusted, anchors, server_name=name if usage == "server" else None,
+                     usage=usage, at=NOW, max_depth=max_depth)
+        return True, ""
+    except CertificateError as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def _pyca(chain, untrusted, anchors, name, usage, max_depth) -> tuple[bool, str]:
+    builder = PolicyBuilder().store(Store(anchors)).time(NOW)
+    if max_depth is not None:
+        builder = builder.max_chain_depth(max_depth)
+    try:
+        if usage == "server":
+            try:
+                subject = x509.IPAddress(ipaddress.ip_address(name))
+            except ValueError:
+                subject = x509.DNSName(name)
+            builder.build_server_verifier(subject).verify(chain.leaf.cert, untrusted)
+        else:
+            builder.build_client_verifier().verify(chain.leaf.cert, untrusted)
+        return True, ""
+    except VerificationError as exc:
+        return False, str(exc)
+
+
+def _cases() -> list[tuple[str, ...]]:
+    names = sorted(MUTATIONS)
+    cases: list[tuple[str, ...]] = [()] + [(m,) for m in names]
+    rng = random.Random(20261127)
+    pairs = set()
+    while len(pairs) < 250:
+        a, b = sorted(rng.sample(names, 2))
+        pairs.add((a, b))
+    return cases + sorted(pairs)
+
+
+CASES = _cases()
+
+
+def test_enough_cases():
+    assert len(CASES) >= 300
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_agrees_with_pyca(chunk):
+    mismatches = []
+    for mutations in CASES[chunk::4]:
+        setup = _build(mutations)
+        ours, why_ours = _tlskit(*setup)
+        theirs, why_theirs = _pyca(*setup)
+        if ours == theirs:
+            continue
+        accepting = "tlskit" if ours else "pyca"
+        explained = [m for m in mutations if m in DISAGREEMENTS and DISAGREEMENTS[m][0] == accepting]
+        if not explained:
+            mismatches.append(f"{','.join(mutations) or '<valid>'}: tlskit={ours} ({why_ours[:150]}) pyca={theirs} ({why_theirs[:150]})")
+    assert not mismatches, "\n".join(mismatches)
