@@ -13,10 +13,10 @@ from __future__ import annotations
 import abc
 import hmac
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from tlskit.errors import IllegalParameter, InternalError, ProviderError
-from tlskit.providers.base import AEAD, KeyExchangeGroup
+from tlskit.providers.base import KeyExchangeGroup
 from tlskit.providers.names import GROUPS, SIGNATURE_SCHEMES
 
 
@@ -464,45 +464,3 @@ class HybridGroup(KeyExchangeGroup):
 
     def __repr__(self) -> str:
         return f"<HybridGroup {self.name}>"
-
-
-# ---------------------------------------------------------------------------
-# AEAD helper
-
-
-class NonceCheckedAEAD(AEAD):
-    """Wraps a library's encrypt/decrypt pair with TLS's fixed 12-byte nonce rule.
-
-    ``encrypt(nonce, aad, plaintext) -> ct||tag`` and ``decrypt(nonce, aad,
-    ct||tag) -> plaintext`` are bound methods/closures prepared once per key;
-    ``auth_errors`` are the library's exceptions for a failed tag.
-    """
-
-    __slots__ = ("_encrypt", "_decrypt", "_errors", "_name")
-
-    def __init__(
-        self,
-        name: str,
-        encrypt: Callable[[bytes, bytes, bytes], bytes],
-        decrypt: Callable[[bytes, bytes, bytes], bytes],
-        auth_errors: tuple[type[BaseException], ...],
-    ) -> None:
-        self._name = name
-        self._encrypt = encrypt
-        self._decrypt = decrypt
-        self._errors = auth_errors
-
-    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
-        if len(nonce) != 12:
-            raise InternalError(f"{self._name} nonce must be 12 bytes")
-        return self._encrypt(nonce, aad, plaintext)
-
-    def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
-        from tlskit.errors import BadRecordMac
-
-        if len(nonce) != 12 or len(ciphertext) < 16:
-            raise BadRecordMac(f"{self._name} authentication failed")
-        try:
-            return self._decrypt(nonce, aad, ciphertext)
-        except self._errors:
-            raise BadRecordMac(f"{self._name} authentication failed") from None
