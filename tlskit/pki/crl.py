@@ -95,7 +95,10 @@ class RevocationChecker:
             problem = parsed.checked_against[issuer.der]
             if problem is not None:
                 raise problem
-            entry = parsed.crl.get_revoked_certificate_by_serial_number(subject.cert.serial_number)
+            try:
+                entry = parsed.crl.get_revoked_certificate_by_serial_number(subject.cert.serial_number)
+            except Exception as exc:  # revoked entries are parsed lazily
+                raise InvalidCRL(f"CRL entries do not parse: {exc}", issuer.cert, rule="crl") from None
             if entry is not None:
                 try:
                     for ext in entry.extensions:

@@ -87,7 +87,26 @@ def _cached(info: CertInfo, key: str, check) -> None:  # type: ignore[no-untyped
 # -- rules for every certificate on a path ---------------------------------------------
 
 
+def _touch_fields(info: CertInfo) -> None:
+    """Parse every field cryptography decodes lazily, so that hostile bytes fail here
+    with a typed error instead of as a ValueError deep inside a later rule."""
+    cert = info.cert
+    try:
+        cert.version
+        cert.serial_number
+        cert.issuer.rdns
+        cert.subject.rdns
+        info.not_before
+        info.not_after
+        cert.signature_algorithm_oid
+    except Exception as exc:
+        raise info.malformed(f"certificate field does not parse: {exc}") from None
+    info.extensions  # raises MalformedCertificate itself
+    info.spki_der  # and so do the raw DER fields
+
+
 def _check_structure(info: CertInfo) -> None:
+    _touch_fields(info)
     cert = info.cert
     if cert.version != x509.Version.v3:
         raise MalformedCertificate("only X.509 v3 certificates are accepted", cert, rule="version")
