@@ -505,3 +505,21 @@ def test_compose_uses_libsodium_aes_when_the_cpu_has_it() -> None:
     # composing a composed provider takes the matching part, not the whole name
     again = compose(kx=mixed, aead=mixed, hash="pynacl", signatures=mixed)
     assert again.name == "kx=pynacl,aead=pycryptodome,hash=pynacl,sig=cryptography"
+
+
+def test_aeads_interoperate_across_backends() -> None:
+    """A record sealed by one backend opens with every other backend's same AEAD."""
+    by_name: dict[str, list[tuple[str, object]]] = {}
+    for name in PROVIDERS:
+        p = get_provider(name)
+        for alg_name in set(p.aead_algorithms) or {s.aead.name for s in p.cipher_suites.values()}:
+            by_name.setdefault(alg_name, []).append((name, p.aead(alg_name)))
+    pairs = 0
+    for alg_name, algs in by_name.items():
+        key = bytes(range(algs[0][1].key_length))  # type: ignore[attr-defined]
+        for _, sealer in algs:
+            sealed = sealer.new(key).seal(b"\x07" * 12, b"aad", b"payload" * 100)  # type: ignore[attr-defined]
+            for _, opener in algs:
+                assert opener.new(key).open(b"\x07" * 12, b"aad", sealed) == b"payload" * 100  # type: ignore[attr-defined]
+                pairs += 1
+    assert pairs >= 3
