@@ -106,7 +106,7 @@ class TLSServer:
         the handler go to ``on_error(peer_address, exc)`` (default: logged on the
         ``tlskit.io`` logger) and never stop the server.
         """
-        report = on_error or _log_error
+        report = on_error if on_error is not None else _log_error
         with selectors.DefaultSelector() as selector:
             selector.register(self._listener, selectors.EVENT_READ)
             selector.register(self._wake_reader, selectors.EVENT_READ)

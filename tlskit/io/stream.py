@@ -90,8 +90,10 @@ class TLSStream:
         """Up to ``bufsize`` bytes of application data; b"" once the peer closed."""
         if bufsize < 0:
             raise ValueError("negative buffer size")
+        if bufsize == 0:
+            return b""
         with self._read_lock:
-            if not self._fill_locked() or bufsize == 0:
+            if not self._fill_locked():
                 return b""
             data = bytes(self._plaintext[:bufsize])
             del self._plaintext[:bufsize]
@@ -100,8 +102,10 @@ class TLSStream:
     def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
         view = memoryview(buffer).cast("B")
         nbytes = nbytes or len(view)
+        if nbytes == 0:
+            return 0
         with self._read_lock:
-            if not self._fill_locked() or nbytes == 0:
+            if not self._fill_locked():
                 return 0
             count = min(nbytes, len(self._plaintext))
             view[:count] = self._plaintext[:count]

@@ -1,0 +1,338 @@
+"""Blocking sockets: tlskit.connect / tlskit.serve / TLSStream, against tlskit
+itself and against Python's ssl module (OpenSSL)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+
+import pytest
+
+from certs import make_pki
+from io_peers import TIMEOUT, StdlibServer, client_context, server_context, stdlib_echo
+from tlskit.errors import AlertDescription, TLSError
+from tlskit.io import (
+    TLSStream,
+    TLSTimeoutError,
+    TruncatedConnectionError,
+    connect,
+    serve,
+)
+from tlskit.providers import available_providers
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def ed_pki(tmp_path_factory):
+    # Ed25519 throughout: the one signature algorithm every provider (PyNaCl too) has
+    return make_pki(tmp_path_factory.mktemp("edpki"), leaf_key_type="ed25519", ca_key_type="ed25519", name="ed")
+
+
+@pytest.fixture(scope="module")
+def client_pki(tmp_path_factory):
+    return make_pki(
+        tmp_path_factory.mktemp("client"),
+        leaf_key_type="ed25519",
+        ca_key_type="ed25519",
+        subject="alice",
+        sans=("alice.example",),
+        usage="client",
+        name="client",
+    )
+
+
+def echo(stream: TLSStream) -> None:
+    while data := stream.recv():
+        stream.sendall(data)
+
+
+class Errors(list):
+    def __call__(self, address, exc):
+        self.append(exc)
+
+
+def recv_exactly(stream: TLSStream, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = stream.recv(count - len(data))
+        assert chunk, f"stream ended after {len(data)} of {count} bytes"
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("provider", available_providers())
+def test_connect_serve_echo_with_each_provider(ed_pki, provider):
+    errors = Errors()
+    payload = bytes(range(256)) * 800  # 200 KiB: many records each way
+    with serve(certfile=ed_pki.chain_file, keyfile=ed_pki.key_file, provider=provider, timeout=TIMEOUT) as server:
+        server.serve_in_background(echo, on_error=errors)
+        host, port = server.address
+        with connect(host, port, server_name="localhost", cafile=ed_pki.ca_file, provider=provider, timeout=TIMEOUT) as stream:
+            stream.sendall(payload)
+            assert recv_exactly(stream, len(payload)) == payload
+            negotiated = stream.negotiated
+            assert negotiated.version == "TLSv1.3"
+            assert negotiated.signature_scheme == "ed25519"
+            assert stream.version() == "TLSv1.3"
+            assert stream.cipher() == negotiated.cipher_suite
+            assert stream.getpeercert()["subject"] == ((("commonName", "localhost"),),)
+            assert ("DNS", "localhost") in stream.getpeercert()["subjectAltName"]
+            assert stream.getpeercert(binary_form=True) == negotiated.peer_certificates[0]
+    assert errors == []
+
+
+def test_stream_send_accepts_str_and_memoryview(pki):
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        server.serve_in_background(echo)
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            assert stream.send("héllo") == len("héllo".encode())
+            stream.sendall(memoryview(b"--world"))
+            assert recv_exactly(stream, 13) == "héllo--world".encode()
+            assert stream.recv(0) == b""
+
+
+def test_makefile_binary_and_text(pki):
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        server.serve_in_background(echo)
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            binary = stream.makefile("rwb")
+            binary.write(b"first line\nsecond line\n")
+            binary.flush()
+            assert binary.readline() == b"first line\n"
+            assert binary.readline() == b"second line\n"
+            text = stream.makefile("rw", encoding="utf-8", newline="\n")
+            text.write("ünïcode\n")
+            text.flush()
+            assert text.readline() == "ünïcode\n"
+            text.close()
+            binary.close()
+            # closing the files leaves the stream usable
+            stream.sendall(b"!")
+            assert stream.recv(1) == b"!"
+
+
+def test_accept_returns_a_handshaken_stream(pki):
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, handshake_timeout=TIMEOUT) as server:
+        replies = []
+
+        def client():
+            with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+                stream.sendall(b"ping")
+                replies.append(stream.recv())
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        with server.accept() as stream:
+            assert stream.handshake_complete
+            assert stream.recv() == b"ping"
+            stream.sendall(b"pong")
+            assert stream.recv() == b""  # the client's close_notify
+            assert stream.peer_closed
+        thread.join(TIMEOUT)
+    assert replies == [b"pong"]
+
+
+def test_mtls_server_sees_client_certificate(pki, client_pki):
+    seen = []
+
+    def handler(stream):
+        seen.append(stream.getpeercert())
+        echo(stream)
+
+    with serve(
+        certfile=pki.chain_file, keyfile=pki.key_file, client_cafile=client_pki.ca_file, require_client_auth=True
+    ) as server:
+        server.serve_in_background(handler)
+        with connect(
+            *server.address,
+            server_name="localhost",
+            cafile=pki.ca_file,
+            certfile=client_pki.chain_file,
+            keyfile=client_pki.key_file,
+            timeout=TIMEOUT,
+        ) as stream:
+            stream.sendall(b"hi")
+            assert stream.recv() == b"hi"
+    assert seen[0]["subject"] == ((("commonName", "alice"),),)
+
+
+def test_mtls_client_without_certificate_is_refused(pki, client_pki):
+    errors = Errors()
+    with serve(
+        certfile=pki.chain_file, keyfile=pki.key_file, client_cafile=client_pki.ca_file, require_client_auth=True
+    ) as server:
+        server.serve_in_background(echo, on_error=errors)
+        with pytest.raises(TLSError) as failure:
+            # TLS 1.3: the client finishes first and learns of the refusal on its next read
+            with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+                stream.sendall(b"hi")
+                stream.recv()
+        assert failure.value.alert == AlertDescription.certificate_required
+    assert [e.alert for e in errors] == [AlertDescription.certificate_required]
+
+
+def test_wrong_trust_anchor_fails_with_typed_error_and_alert(pki, ed_pki):
+    errors = Errors()
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        server.serve_in_background(echo, on_error=errors)
+        with pytest.raises(TLSError) as failure:
+            connect(*server.address, server_name="localhost", cafile=ed_pki.ca_file, timeout=TIMEOUT)
+        assert failure.value.alert == AlertDescription.unknown_ca
+        server.close()  # waits for the connection thread, so its error is recorded
+    assert len(errors) == 1 and isinstance(errors[0], TLSError)
+    assert errors[0].alert == AlertDescription.unknown_ca
+
+
+def test_stdlib_ssl_client_against_tlskit_server_with_mtls(pki, client_pki):
+    with serve(
+        certfile=pki.chain_file, keyfile=pki.key_file, client_cafile=client_pki.ca_file, require_client_auth=True
+    ) as server:
+        server.serve_in_background(echo)
+        context = client_context(pki.ca_file, cert=client_pki)
+        with socket.create_connection(server.address, timeout=TIMEOUT) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                assert tls.version() == "TLSv1.3"
+                tls.sendall(b"x" * 100_000)
+                received = b""
+                while len(received) < 100_000:
+                    received += tls.recv(65536)
+                assert received == b"x" * 100_000
+
+
+def test_close_sends_close_notify_to_stdlib_server(pki):
+    def handler(tls):
+        # with suppress_ragged_eofs=False a missing close_notify would raise SSLEOFError
+        data = b""
+        while chunk := tls.recv(1024):
+            data += chunk
+        return data
+
+    context = server_context(pki)
+    with StdlibServer(context, handler, suppress_ragged_eofs=False) as peer:
+        with connect("127.0.0.1", peer.port, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            stream.sendall(b"bye")
+    assert peer.errors == []
+    assert peer.results == [b"bye"]
+
+
+def test_truncation_is_an_error_unless_allowed(pki):
+    def handler(tls):
+        tls.sendall(b"partial")
+        # leaving the with-block closes the socket without close_notify
+
+    context = server_context(pki)
+    with StdlibServer(context, handler, connections=2) as peer:
+        with connect("127.0.0.1", peer.port, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            assert recv_exactly(stream, 7) == b"partial"
+            with pytest.raises(TruncatedConnectionError):
+                stream.recv()
+            with pytest.raises(TLSError):  # the stream stays failed
+                stream.recv()
+        with connect(
+            "127.0.0.1", peer.port, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT, allow_truncation=True
+        ) as stream:
+            assert recv_exactly(stream, 7) == b"partial"
+            assert stream.recv() == b""
+
+
+def test_read_timeout_raises_timeout_error(pki):
+    release = threading.Event()
+
+    def handler(tls):
+        release.wait(TIMEOUT)  # handshake done, then silence
+
+    with StdlibServer(server_context(pki), handler) as peer:
+        with connect("127.0.0.1", peer.port, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            stream.settimeout(0.05)
+            assert stream.gettimeout() == 0.05
+            with pytest.raises(TLSTimeoutError) as failure:
+                stream.recv()
+            assert isinstance(failure.value, TimeoutError)
+        release.set()
+
+
+def _rst_close(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_server_survives_misbehaving_clients(pki):
+    errors = Errors()
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, timeout=TIMEOUT) as server:
+        server.serve_in_background(echo, on_error=errors)
+        address = server.address
+
+        # a client that connects and says nothing holds only its own thread
+        silent = socket.create_connection(address, timeout=TIMEOUT)
+        # garbage instead of a ClientHello
+        with socket.create_connection(address, timeout=TIMEOUT) as garbage:
+            garbage.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            alert = garbage.recv(100)
+            assert alert[:1] == b"\x15"  # an alert record comes back
+        # half a ClientHello, then a reset
+        half = socket.create_connection(address, timeout=TIMEOUT)
+        half.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        _rst_close(half)
+        # a completed handshake, then a reset mid-stream
+        context = client_context(pki.ca_file)
+        raw = socket.create_connection(address, timeout=TIMEOUT)
+        tls = context.wrap_socket(raw, server_hostname="localhost")
+        tls.sendall(b"abc")
+        assert tls.recv(3) == b"abc"
+        _rst_close(tls)
+
+        # meanwhile a well-behaved client is served normally
+        with connect(*address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            stream.sendall(b"still serving")
+            assert recv_exactly(stream, 13) == b"still serving"
+        silent.close()
+        server.close()
+    assert len(errors) >= 3
+    assert all(isinstance(e, TLSError) for e in errors), errors
+
+
+def test_close_joins_connection_threads(pki):
+    before = threading.active_count()
+    started = threading.Event()
+
+    def handler(stream):
+        started.set()
+        echo(stream)  # blocks in recv until close() cuts the connection
+
+    server = serve(certfile=pki.chain_file, keyfile=pki.key_file)
+    server.serve_in_background(handler, on_error=Errors())
+    stream = connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT)
+    assert started.wait(TIMEOUT)
+    assert server.active_connections == 1
+    server.close()
+    stream.close()
+    assert server.active_connections == 0
+    assert threading.active_count() == before
+
+
+def test_stream_is_not_usable_after_close(pki):
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        server.serve_in_background(echo)
+        stream = connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT)
+        stream.close()
+        stream.close()  # idempotent
+        assert stream.closed
+        with pytest.raises(TLSError):
+            stream.sendall(b"late")
+        with pytest.raises(TLSError):
+            stream.recv()
+
+
+def test_connection_refused_is_a_tls_error():
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    with pytest.raises(TLSError) as failure:
+        connect("127.0.0.1", port, timeout=TIMEOUT, insecure=True)
+    assert isinstance(failure.value, ConnectionError)
+
