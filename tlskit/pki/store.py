@@ -12,7 +12,14 @@ from cryptography import x509
 
 from tlskit.pki.certinfo import CertInfo
 from tlskit.pki.errors import MalformedCertificate
-from tlskit.pki.loading import CertificateLike, PathLike, coerce_certificate, load_certificates
+from tlskit.pki.loading import (
+    CertificateLike,
+    PathLike,
+    certificate_from_der,
+    coerce_certificate,
+    load_certificates,
+    pem_blocks,
+)
 
 # Files a CA directory usually holds: PEM/DER certificates and OpenSSL c_rehash links.
 _CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".cert"}
@@ -89,13 +96,26 @@ class TrustStore:
         candidates.extend(_SYSTEM_BUNDLES)
         for name in candidates:
             if name and os.path.isfile(name):
-                return cls.from_file(name)
+                return cls._from_bundle_skipping_bad(name)
         for name in (paths.capath, paths.openssl_capath):
             if name and os.path.isdir(name):
                 store = cls.from_directory(name)
                 if len(store):
                     return store
         raise MalformedCertificate("no system trust store found (install certifi or a CA bundle)")
+
+    @classmethod
+    def _from_bundle_skipping_bad(cls, path: str) -> "TrustStore":
+        # A platform bundle is not ours to fix: one root that a future cryptography
+        # refuses to parse must not take every other root down with it.
+        store = cls()
+        data = Path(path).read_bytes()
+        for der in pem_blocks(data, {b"CERTIFICATE", b"TRUSTED CERTIFICATE"}, path):
+            try:
+                store.add(certificate_from_der(der, path))
+            except MalformedCertificate:
+                continue
+        return store
 
     # -- contents -------------------------------------------------------------------
     def add(self, cert: CertificateLike) -> None:

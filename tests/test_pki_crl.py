@@ -1,0 +1,99 @@
+"""Revocation through caller-supplied CRLs (``verify_chain(..., crls=[...])``)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+
+import pki_factory as f
+from tlskit.errors import AlertDescription
+from tlskit.pki import InvalidCRL, Revoked, verify_chain
+
+NOW = f.NOW
+DAY = datetime.timedelta(days=1)
+
+
+def make_crl(issuer: f.Issued, serials=(), *, number: int | None = 1, number_critical=False, signer=None,
+             aki: bool = True, extra=()):
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(NOW - DAY)
+        .next_update(NOW + DAY)
+    )
+    if number is not None:
+        builder = builder.add_extension(x509.CRLNumber(number), critical=number_critical)
+    if aki:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
+        )
+    for ext, critical in extra:
+        builder = builder.add_extension(ext, critical=critical)
+    for serial in serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - DAY).build()
+        )
+    return builder.sign((signer or issuer).key, hashes.SHA256())
+
+
+CHAIN = f.chain(1, tag=" crl")
+ICA = CHAIN.intermediates[0]
+
+
+def verify(crls):
+    return verify_chain(CHAIN.leaf.cert, CHAIN.untrusted, [CHAIN.root.cert], at=NOW, server_name="example.com", crls=crls)
+
+
+def test_revoked_leaf_in_every_form():
+    crl = make_crl(ICA, [CHAIN.leaf.cert.serial_number, 12345])
+    for form in (crl, crl.public_bytes(Encoding.DER), crl.public_bytes(Encoding.PEM)):
+        with pytest.raises(Revoked) as info:
+            verify([form])
+        assert info.value.alert == AlertDescription.certificate_revoked
+        assert info.value.certificate == CHAIN.leaf.cert
+
+
+def test_revoked_intermediate():
+    crl = make_crl(CHAIN.root, [ICA.cert.serial_number])
+    with pytest.raises(Revoked, match="Test Intermediate"):
+        verify([make_crl(ICA, [777]), crl])
+
+
+def test_not_revoked_and_other_issuers_crl_ignored():
+    other = f.chain(1, tag=" crl-other")
+    assert verify([make_crl(ICA, [999])]).leaf == CHAIN.leaf.cert
+    # Same serial revoked by somebody else: irrelevant.
+    assert verify([make_crl(other.intermediates[0], [CHAIN.leaf.cert.serial_number])]).leaf == CHAIN.leaf.cert
+    assert verify([]).leaf == CHAIN.leaf.cert
+
+
+@pytest.mark.parametrize(
+    "crl_kwargs,message",
+    [
+        ({"number": None}, "cRLNumber"),
+        ({"number_critical": True}, "cRLNumber"),
+        ({"extra": [(x509.DeltaCRLIndicator(1), True)]}, "unsupported critical"),
+    ],
+)
+def test_malformed_crl_from_the_issuer_fails_closed(crl_kwargs, message):
+    with pytest.raises(InvalidCRL, match=message):
+        verify([make_crl(ICA, [], **crl_kwargs)])
+
+
+def test_crl_with_bad_signature_fails_closed():
+    impostor = f.issue(ICA.cert.subject, CHAIN.root, ca=True, slot=33)  # same name, other key
+    forged = make_crl(ICA, [CHAIN.leaf.cert.serial_number], signer=impostor, aki=False)
+    with pytest.raises(InvalidCRL, match="signature"):
+        verify([forged])
+
+
+def test_issuer_without_crl_sign():
+    root = f.issue("CRL Root", ca=True, slot=1)
+    ica = f.issue("CRL ICA", root, ca=True, slot=2, key_usage={"key_cert_sign": True})
+    leaf = f.issue("example.com", ica)
+    with pytest.raises(InvalidCRL, match="cRLSign"):
+        verify_chain(leaf.cert, [ica.cert], [root.cert], at=NOW, crls=[make_crl(ica, [])])
