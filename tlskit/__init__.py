@@ -16,6 +16,21 @@ from tlskit.events import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # connect/serve and tlskit.aio load sockets and asyncio on first use only,
+    # so that `import tlskit` stays light for sans-IO users.
+    if name in ("connect", "serve"):
+        from tlskit import io
+
+        return getattr(io, name)
+    if name == "aio":
+        import importlib
+
+        return importlib.import_module("tlskit.aio")
+    raise AttributeError(f"module 'tlskit' has no attribute {name!r}")
+
+
 __all__ = [
     "AlertDescription",
     "AlertLevel",
@@ -32,5 +47,8 @@ __all__ = [
     "ServerConnection",
     "TLSError",
     "__version__",
+    "aio",
+    "connect",
     "events",
+    "serve",
 ]
