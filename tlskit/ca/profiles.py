@@ -49,7 +49,7 @@ def _dns_name(text: str, *, allow_wildcard: bool = True) -> str:
     labels = name.split(".")
     if allow_wildcard and labels and labels[0] == "*" and len(labels) > 2:
         labels = labels[1:]
-    if not name or len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+    if not name or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         raise CAError(f"bad DNS name {text!r} (letters, digits, hyphens; '*.' only as the first label)")
     return name.lower()
 
@@ -58,7 +58,7 @@ def looks_like_host(name: str) -> bool:
     """Whether a certificate NAME should default to being its own SAN."""
     try:
         ipaddress.ip_address(name)
-        return True
+        return "%" not in name
     except ValueError:
         pass
     try:
@@ -72,7 +72,7 @@ def default_sans(name: str) -> list[str]:
     """NAME itself when it is a host name or IP address (or an email address, for client certificates)."""
     if looks_like_host(name):
         return [name]
-    if _EMAIL.match(name) and name.isascii():
+    if _EMAIL.fullmatch(name) and name.isascii() and name.isprintable():
         return [f"email:{name}"]
     return []
 
@@ -100,16 +100,18 @@ def parse_san(text: str) -> x509.GeneralName:
             except ValueError:
                 kind = "dns"
     if kind == "ip":
+        if "%" in value:
+            raise CAError(f"bad IP address {value!r} (zone identifiers cannot go in a certificate)")
         try:
             return x509.IPAddress(ipaddress.ip_address(value))
         except ValueError:
             raise CAError(f"bad IP address {value!r}") from None
     if kind == "email":
-        if not _EMAIL.match(value) or not value.isascii():
+        if not _EMAIL.fullmatch(value) or not (value.isascii() and value.isprintable()):
             raise CAError(f"bad email address {value!r}")
         return x509.RFC822Name(value)
     if kind == "uri":
-        if not _URI.match(value) or not value.isascii():
+        if not _URI.fullmatch(value) or not (value.isascii() and value.isprintable()):
             raise CAError(f"bad URI {value!r}")
         return x509.UniformResourceIdentifier(value)
     return x509.DNSName(_dns_name(value))
@@ -140,7 +142,7 @@ def san_text(name: x509.GeneralName) -> str:
 def file_stem(name: str) -> str:
     """The file-name stem for NAME (``*.example.com`` becomes ``wildcard.example.com``)."""
     stem = name[2:] and "wildcard." + name[2:] if name.startswith("*.") else name
-    if not _SAFE_FILE_STEM.match(stem) or ".." in stem:
+    if not _SAFE_FILE_STEM.fullmatch(stem) or ".." in stem:
         raise CAError(
             f"name {name!r} cannot be used as a file name (letters, digits, '.', '_', '@', '+', '-')"
         )

@@ -1,0 +1,151 @@
+"""Hostile and broken input: every failure is a one-line CAError (or a pki CertificateError),
+never a stray ValueError/IndexError/sqlite3 traceback, and never a partial file."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tlskit.ca import CAError, CertificateAuthority
+from tlskit.ca.csr import parse_csr
+from tlskit.ca.profiles import file_stem, parse_san
+from tlskit.errors import TLSError
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def shared_ca(tmp_path_factory):
+    ca = CertificateAuthority.init(tmp_path_factory.mktemp("hostile") / "ca")
+    ca.issue("existing.test")
+    return ca
+
+
+def _one_line(exc: BaseException) -> None:
+    text = str(exc)
+    assert text and "\n" not in text
+
+
+@FAST
+@given(st.text(max_size=80))
+def test_parse_san_accepts_or_raises_caerror(text):
+    try:
+        name = parse_san(text)
+    except CAError as exc:
+        _one_line(exc)
+    else:
+        # Whatever is accepted must be encodable in a certificate.
+        from cryptography import x509
+
+        x509.SubjectAlternativeName([name]).public_bytes()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a.te\nst", "evil\x00.test", "IP:fe80::1%eth0", "email:a@b\x00", "URI:http://x\x01", "*.com", "a..b", "-a.test",
+     "x" * 64 + ".test", "DNS:*.*.test", "ü.test"],
+)
+def test_parse_san_edge_cases(text):
+    if text == "ü.test":
+        assert parse_san(text).value == "xn--tda.test"
+        return
+    with pytest.raises(CAError):
+        parse_san(text)
+
+
+@pytest.mark.parametrize("name", ["a\n", "../x", "/etc/passwd", ".hidden", "a/b", "a..b", "", "x" * 200, "nul\x00"])
+def test_file_stem_rejects_paths(name):
+    with pytest.raises(CAError):
+        file_stem(name)
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_parse_csr_garbage(data):
+    with pytest.raises(CAError) as info:
+        parse_csr(data)
+    _one_line(info.value)
+
+
+@FAST
+@given(st.text(max_size=60))
+def test_issue_with_arbitrary_names_and_sans(shared_ca, tmp_path_factory, text):
+    out = tmp_path_factory.mktemp("arbitrary")
+    try:
+        shared_ca.issue(text, sans=[text] if text.strip() else None, profile="client", out_dir=out)
+    except CAError as exc:
+        _one_line(exc)
+        assert list(out.iterdir()) == []
+
+
+@FAST
+@given(st.text(max_size=60))
+def test_revoke_lookup_with_arbitrary_text(shared_ca, text):
+    if text.strip() == "existing.test":
+        return
+    try:
+        shared_ca.revoke(text + "\x00" if text.strip() else text)
+    except CAError as exc:
+        _one_line(exc)
+
+
+@pytest.mark.parametrize(
+    "victim, content",
+    [
+        ("root.crt", b"not a certificate"),
+        ("intermediate.crt", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+        ("intermediate.key", b"garbage"),
+        ("intermediate.key", b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+        ("index.sqlite", b"SQLite format 3\x00" + b"\xff" * 200),
+        ("index.sqlite", b""),
+        ("ca.json", b'{"name": 1}'),
+        ("ca.json", b"\xff\xfe"),
+    ],
+)
+def test_damaged_ca_files_give_one_line_errors(tmp_path, victim, content):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    ca.issue("before.test")
+    (ca.directory / victim).write_bytes(content)
+    operations = [
+        lambda c: c.issue("after.test"),
+        lambda c: c.list(),
+        lambda c: c.crl(),
+        lambda c: c.revoke("before.test"),
+        lambda c: c.verify(ca.directory / "issued" / "before.test.crt"),
+    ]
+    failures = 0
+    for operation in operations:
+        try:
+            operation(CertificateAuthority.load(ca.directory))
+        except TLSError as exc:  # CAError or a pki CertificateError
+            _one_line(exc)
+            failures += 1
+    assert failures >= 1
+
+
+def test_wrong_key_for_ca_certificate_is_detected(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    other = CertificateAuthority.init(tmp_path / "other")
+    (ca.directory / "intermediate.key").write_bytes((other.directory / "intermediate.key").read_bytes())
+    with pytest.raises(CAError, match="does not match the CA certificate"):
+        CertificateAuthority.load(ca.directory).issue("x.test")
+
+
+def test_out_dir_that_is_a_file(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CAError, match="output directory"):
+        ca.issue("x.test", out_dir=tmp_path / "file")
+
+
+def test_passphrase_never_written_or_echoed(tmp_path):
+    secret = b"very-secret-passphrase-123"
+    ca = CertificateAuthority.init(tmp_path / "ca", passphrase=secret)
+    ca.issue("x.test")
+    for path in ca.directory.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_bytes(), path
+    with pytest.raises(CAError) as info:
+        CertificateAuthority.load(ca.directory, passphrase=b"wrong-" + secret).issue("y.test")
+    assert secret.decode() not in str(info.value)
