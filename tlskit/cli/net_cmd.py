@@ -46,7 +46,8 @@ def _describe_error(exc: BaseException) -> str:
     """One line naming the error and, for TLS errors, the alert."""
     text = str(exc) or type(exc).__name__
     alert = getattr(exc, "alert", None)
-    if isinstance(exc, TLSError) and isinstance(alert, AlertDescription):
+    # transport failures (resets, timeouts, EOF) are TLSErrors too, but no alert was involved
+    if isinstance(exc, TLSError) and not isinstance(exc, OSError) and isinstance(alert, AlertDescription):
         return f"{text} (alert {alert.name})"
     return text
 
@@ -301,23 +302,30 @@ def parse_target(target: str) -> tuple[str, int]:
 def _certificate_fields(der: bytes) -> dict[str, Any]:
     from cryptography import x509
 
-    fields: dict[str, Any] = {"sha256": hashlib.sha256(der).hexdigest()}
+    fields: dict[str, Any] = {}
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError:
-        return fields
-    fields.update(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        serial=f"{cert.serial_number:x}",
-        not_before=cert.not_valid_before_utc.isoformat(),
-        not_after=cert.not_valid_after_utc.isoformat(),
-    )
+        cert = None
+    if cert is not None:
+        fields.update(
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            serial=f"{cert.serial_number:x}",
+            not_before=cert.not_valid_before_utc.isoformat(),
+            not_after=cert.not_valid_after_utc.isoformat(),
+        )
+    fields["sha256"] = hashlib.sha256(der).hexdigest()
     return fields
 
 
-def connection_report(stream: Any, target: str, verified: bool) -> dict[str, Any]:
-    """What `tlskit connect` prints: negotiated parameters and the peer's chain."""
+def connection_report(stream: Any, target: str, chain: Optional[list[bytes]]) -> dict[str, Any]:
+    """What `tlskit connect` prints: negotiated parameters and the certificate chain.
+
+    ``chain`` is the verified path (leaf to trust anchor, DER); None when
+    verification was switched off, in which case the certificates the server
+    sent are shown instead.
+    """
     n = stream.negotiated
     return {
         "connected": target,
@@ -327,26 +335,44 @@ def connection_report(stream: Any, target: str, verified: bool) -> dict[str, Any
         "signature_scheme": n.signature_scheme,
         "alpn": n.alpn,
         "server_name": n.server_name,
-        "verified": verified,
-        "certificates": [_certificate_fields(der) for der in n.peer_certificates],
+        "verified": chain is not None,
+        "chain": [_certificate_fields(der) for der in (chain if chain is not None else n.peer_certificates)],
     }
 
 
 def _print_report(report: dict[str, Any]) -> None:
     for name, value in report.items():
-        if name == "certificates":
+        if name == "chain":
             for index, cert in enumerate(value):
                 for field, text in cert.items():
-                    typer.echo(f"certificate.{index}.{field}: {text}")
+                    typer.echo(f"chain.{index}.{field}: {text}")
         elif name == "verified":
             typer.echo(f"verified: {'yes' if value else 'NO (--insecure)'}")
-        elif name != "reply":
+        else:
             typer.echo(f"{name}: {'-' if value is None else value}")
+
+
+def _path_capturing_verifier(cafile: Optional[Path], provider: str, paths: list[list[bytes]]) -> Any:
+    """A verifier doing tlskit.pki's standard validation (as the engine's default
+    one does) that also keeps the validated path, leaf to anchor, for the report."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tlskit import pki
+
+    trust = pki.TrustStore.from_file(cafile) if cafile is not None else pki.TrustStore.system()
+
+    def verifier(chain: Any, server_name: Optional[str]) -> None:
+        path = pki.verify_chain(
+            chain[0], list(chain[1:]), trust, server_name=server_name, usage="server", provider=provider
+        )
+        paths.append([cert.public_bytes(Encoding.DER) for cert in path.certificates])
+
+    return verifier
 
 
 def connect(
     target: str = typer.Argument(..., metavar="HOST:PORT", help="Server address, e.g. localhost:8443 or [::1]:8443."),
-    cafile: Optional[Path] = typer.Option(None, "--cafile", help="Trust anchors (PEM); default: the system roots."),
+    cafile: Optional[Path] = typer.Option(None, "--cafile", help="Trust anchors (PEM); default: the system roots (certifi if installed)."),
     servername: Optional[str] = typer.Option(None, "--servername", help="Name to send as SNI and to verify (default: HOST)."),
     provider: str = typer.Option("cryptography", "--provider", help="Crypto provider (see `tlskit providers`)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Key-exchange groups, comma-separated, preferred first."),
@@ -386,8 +412,12 @@ def connect(
         alpn_protocols=_names(alpn) or (),
         insecure=insecure,
     )
-    if cafile is not None:
-        options["cafile"] = str(cafile)
+    verified_paths: list[list[bytes]] = []
+    try:
+        if not insecure:
+            options["verifier"] = _path_capturing_verifier(cafile, provider, verified_paths)
+    except (TLSError, OSError, ValueError) as exc:
+        raise _fail(_describe_error(exc)) from None
     if cert is not None:
         options["certfile"] = str(cert)
         options["keyfile"] = str(key)
@@ -398,7 +428,7 @@ def connect(
     except (TLSError, OSError, ValueError) as exc:
         raise _fail(_describe_error(exc)) from None
 
-    report = connection_report(stream, _peer((host, port)), verified=not insecure)
+    report = connection_report(stream, _peer((host, port)), None if insecure else verified_paths[-1])
     reply = b""
     error: Optional[BaseException] = None
     with stream:

@@ -1,0 +1,266 @@
+"""`tlskit serve` and `tlskit connect` against OpenSSL (the openssl command line
+and Python's ssl module), with each provider and with mTLS."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from certs import make_pki
+from io_peers import (
+    OPENSSL,
+    TIMEOUT,
+    StdlibServer,
+    client_context,
+    openssl_server,
+    read_line_with,
+    server_context,
+    stdlib_echo,
+    tlskit_server,
+)
+from tlskit.cli.main import app
+from tlskit.cli.net_cmd import parse_target
+from tlskit.providers import available_providers
+
+needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl command line is not installed")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def ed_pki(tmp_path_factory):
+    # Ed25519 throughout: every provider (PyNaCl too) signs and verifies it
+    return make_pki(tmp_path_factory.mktemp("edpki"), leaf_key_type="ed25519", ca_key_type="ed25519", name="ed")
+
+
+@pytest.fixture(scope="module")
+def client_pki(tmp_path_factory):
+    return make_pki(
+        tmp_path_factory.mktemp("client"),
+        leaf_key_type="ed25519",
+        ca_key_type="ed25519",
+        subject="alice",
+        sans=("alice.example",),
+        usage="client",
+        name="client",
+    )
+
+
+def s_client(port: int, ca_file, *extra: str, request: bytes = b"GET / HTTP/1.0\r\n\r\n") -> str:
+    assert OPENSSL is not None
+    result = subprocess.run(
+        [OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost", "-CAfile", str(ca_file),
+         "-verify_return_error", "-tls1_3", "-ign_eof", *extra],
+        input=request, capture_output=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    return result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
+
+
+def connect_cli(*args: str, input: bytes | None = None):
+    return runner.invoke(app, ["connect", *args], input=input)
+
+
+# ---------------------------------------------------------------------------
+# tlskit serve
+# ---------------------------------------------------------------------------
+
+
+@needs_openssl
+@pytest.mark.parametrize("provider", available_providers())
+def test_serve_http_answers_openssl_s_client(ed_pki, provider):
+    with tlskit_server(ed_pki, "--provider", provider, "--mode", "http") as (proc, port):
+        output = s_client(port, ed_pki.ca_file)
+        assert "Verify return code: 0 (ok)" in output
+        assert "HTTP/1.0 200 OK" in output
+        assert "protocol: TLSv1.3" in output
+        assert "signature_scheme: ed25519" in output
+        log = read_line_with(proc, proc.stdout, "127.0.0.1:")
+        assert "version=TLSv1.3" in log and "end=close_notify" in log
+
+
+@needs_openssl
+def test_serve_mtls_with_openssl_s_client(pki, client_pki):
+    args = ("--mode", "http", "--client-ca", str(client_pki.ca_file), "--require-client-cert")
+    with tlskit_server(pki, *args) as (proc, port):
+        output = s_client(port, pki.ca_file, "-cert", str(client_pki.leaf_file), "-cert_chain",
+                          str(client_pki.intermediate_file), "-key", str(client_pki.key_file))  # fmt: skip
+        assert "client_certificate: CN=alice" in output
+        log = read_line_with(proc, proc.stdout, "127.0.0.1:")
+        assert "client_cert='CN=alice'" in log
+        # without a certificate: refused, logged, and the server goes on
+        output = s_client(port, pki.ca_file)
+        assert "HTTP/1.0 200" not in output
+        log = read_line_with(proc, proc.stdout, "127.0.0.1:")
+        assert "handshake failed" in log and "certificate_required" in log
+        output = s_client(port, pki.ca_file, "-cert", str(client_pki.leaf_file), "-cert_chain",
+                          str(client_pki.intermediate_file), "-key", str(client_pki.key_file))  # fmt: skip
+        assert "client_certificate: CN=alice" in output
+
+
+def test_serve_echo_with_stdlib_client_survives_misbehaviour_and_stops_on_ctrl_c(pki, client_pki):
+    args = ("--client-ca", str(client_pki.ca_file))  # client certificates optional
+    with tlskit_server(pki, *args) as (proc, port):
+        # garbage instead of a handshake
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as garbage:
+            garbage.sendall(b"\x16\x03\x01\x00\x05hello")
+            garbage.recv(100)
+        assert "handshake failed" in read_line_with(proc, proc.stdout, "127.0.0.1:")
+        # two well-behaved stdlib clients at the same time, one with a certificate
+        plain = client_context(pki.ca_file)
+        with_cert = client_context(pki.ca_file, cert=client_pki)
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw1, socket.create_connection(
+            ("127.0.0.1", port), timeout=TIMEOUT
+        ) as raw2:
+            with plain.wrap_socket(raw1, server_hostname="localhost") as one, with_cert.wrap_socket(
+                raw2, server_hostname="localhost"
+            ) as two:
+                one.sendall(b"one")
+                two.sendall(b"two")
+                assert two.recv(10) == b"two"
+                assert one.recv(10) == b"one"
+                one.unwrap()
+                two.unwrap()
+        logs = [read_line_with(proc, proc.stdout, "127.0.0.1:") for _ in range(2)]
+        assert all("in=3 out=3 end=close_notify" in line for line in logs)
+        assert any("client_cert='CN=alice'" in line for line in logs)
+        assert any("client_cert='-'" in line for line in logs)
+
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=TIMEOUT)
+        assert proc.returncode == 0
+        assert "stopped" in out
+        assert "Traceback" not in err
+
+
+def test_serve_http_keep_alive_then_close(pki):
+    with tlskit_server(pki, "--mode", "http", "--alpn", "http/1.1") as (proc, port):
+        context = client_context(pki.ca_file)
+        context.set_alpn_protocols(["http/1.1"])
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as tls:
+                files = tls.makefile("rb")
+                tls.sendall(b"GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                assert files.readline() == b"HTTP/1.1 200 OK\r\n"
+                headers = {}
+                while (line := files.readline()) != b"\r\n":
+                    name, _, value = line.decode().partition(":")
+                    headers[name.lower()] = value.strip()
+                body = files.read(int(headers["content-length"]))
+                assert headers["connection"] == "keep-alive"
+                assert b"alpn: http/1.1" in body and b"request: GET /a HTTP/1.1" in body
+                tls.sendall(b"GET /b HTTP/1.1\r\nConnection: close\r\n\r\n")
+                rest = files.read()  # to the server's close_notify (a bare EOF would raise)
+                assert rest.startswith(b"HTTP/1.1 200 OK\r\n") and b"request: GET /b" in rest
+                files.close()
+
+
+def test_serve_reports_bad_key_as_one_line(tmp_path, pki):
+    missing = tmp_path / "missing.pem"
+    result = runner.invoke(app, ["serve", "--port", "0", "--cert", str(pki.chain_file), "--key", str(missing)])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------
+# tlskit connect
+# ---------------------------------------------------------------------------
+
+
+@needs_openssl
+@pytest.mark.parametrize("provider", available_providers())
+def test_connect_to_openssl_s_server_with_mtls(ed_pki, client_pki, provider):
+    extra = ("-rev", "-Verify", "1", "-CAfile", str(client_pki.ca_file))
+    with openssl_server(ed_pki, *extra) as (proc, port):
+        result = connect_cli(
+            f"127.0.0.1:{port}", "--servername", "localhost", "--cafile", str(ed_pki.ca_file),
+            "--provider", provider, "--cert", str(client_pki.chain_file), "--key", str(client_pki.key_file),
+            "--send", "Hello, world!\n",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "version: TLSv1.3" in lines
+    assert "verified: yes" in lines
+    assert "signature_scheme: ed25519" in lines
+    assert "chain.0.subject: CN=localhost" in lines
+    assert "chain.2.subject: CN=ed Test Root" in lines  # the verified path ends at the anchor
+    assert "!dlrow ,olleH" in lines  # s_server -rev reverses what it receives
+
+
+def test_connect_to_stdlib_server_json(pki):
+    with StdlibServer(server_context(pki), stdlib_echo) as peer:
+        result = connect_cli(
+            f"localhost:{peer.port}", "--cafile", str(pki.ca_file), "--json", "--groups", "secp256r1,x25519",
+            "--ciphers", "TLS_CHACHA20_POLY1305_SHA256", "--send", "ping",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["verified"] is True
+    assert report["group"] == "secp256r1"
+    assert report["cipher_suite"] == "TLS_CHACHA20_POLY1305_SHA256"
+    assert report["server_name"] == "localhost"
+    assert [c["subject"] for c in report["chain"]] == ["CN=localhost", "CN=pki Test Intermediate", "CN=pki Test Root"]
+    assert report["reply"] == "ping"
+    assert peer.results == [b"ping"]
+
+
+def test_connect_sends_standard_input(pki):
+    with StdlibServer(server_context(pki), stdlib_echo) as peer:
+        result = connect_cli(f"127.0.0.1:{peer.port}", "--servername", "localhost", "--cafile", str(pki.ca_file),
+                             input=b"from stdin\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "received: 11 bytes" in result.output
+    assert result.output.endswith("from stdin\n")
+
+
+def test_connect_mtls_to_stdlib_server(pki, client_pki):
+    with StdlibServer(server_context(pki, client_ca=client_pki.ca_file), lambda tls: tls.getpeercert()) as peer:
+        result = connect_cli(
+            f"127.0.0.1:{peer.port}", "--servername", "localhost", "--cafile", str(pki.ca_file),
+            "--cert", str(client_pki.chain_file), "--key", str(client_pki.key_file), "--send", "",
+        )  # fmt: skip
+        peer.thread.join(TIMEOUT)
+    assert result.exit_code == 0, result.output
+    assert peer.errors == []
+    assert dict(peer.results[0]["subject"][0])["commonName"] == "alice"
+
+
+def test_connect_refuses_unknown_ca_and_wrong_name(pki, tmp_path):
+    other = make_pki(tmp_path, name="other")
+    with StdlibServer(server_context(pki), stdlib_echo, connections=2) as peer:
+        result = connect_cli(f"127.0.0.1:{peer.port}", "--servername", "localhost", "--cafile", str(other.ca_file))
+        assert result.exit_code == 1
+        assert result.output.startswith("error: ") and "unknown_ca" in result.output
+        result = connect_cli(f"127.0.0.1:{peer.port}", "--servername", "example.org", "--cafile", str(pki.ca_file))
+        assert result.exit_code == 1
+        assert "example.org" in result.output
+
+
+def test_connect_insecure_completes_but_does_not_exit_zero(pki, tmp_path):
+    other = make_pki(tmp_path, name="other")
+    with StdlibServer(server_context(pki), stdlib_echo) as peer:
+        result = connect_cli(f"127.0.0.1:{peer.port}", "--cafile", str(other.ca_file), "--insecure", "--send", "x")
+    assert result.exit_code == 3
+    assert "verified: NO (--insecure)" in result.output
+    assert "chain.0.subject: CN=localhost" in result.output
+
+
+@pytest.mark.parametrize("target", ["localhost", "localhost:http", "[::1]8443", ":443", "host:70000"])
+def test_connect_rejects_bad_targets(target):
+    result = connect_cli(target)
+    assert result.exit_code == 2
+    assert result.output.startswith("error: bad ") or result.output.startswith("error: port")
+
+
+def test_parse_target():
+    assert parse_target("example.org:443") == ("example.org", 443)
+    assert parse_target("[::1]:8443") == ("::1", 8443)
+    assert parse_target("127.0.0.1:1") == ("127.0.0.1", 1)
