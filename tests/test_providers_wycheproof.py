@@ -265,9 +265,11 @@ def run_dh(p: Provider, file: str, tally: Tally) -> None:
         def run() -> None:
             # client path: complete() with a fixed private key checks the real validation
             assert group.complete(state, public) == _h(t["shared"])
-            # server path: encapsulate() must accept the same share
-            share, secret = group.encapsulate(public)
-            assert len(share) == group.server_share_length and len(secret) == len(_h(t["shared"]))
+            # server path: encapsulate() must accept the same share (it costs a key
+            # generation, so valid vectors are sampled; the others all go below)
+            if t["tcId"] % 16 == 1:
+                share, secret = group.encapsulate(public)
+                assert len(share) == group.server_share_length and len(secret) == len(_h(t["shared"]))
 
         tally.check(t, run, (IllegalParameter,))
         if t["result"] != "valid":
