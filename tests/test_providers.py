@@ -523,3 +523,10 @@ def test_aeads_interoperate_across_backends() -> None:
                 assert opener.new(key).open(b"\x07" * 12, b"aad", sealed) == b"payload" * 100  # type: ignore[attr-defined]
                 pairs += 1
     assert pairs >= 3
+
+
+def test_names_are_case_insensitive() -> None:
+    assert get_provider("Cryptography") is not None
+    assert get_provider("Cryptography").name == "cryptography"
+    composed = get_provider("kx=Cryptography,aead=cryptography,hash=cryptography,sig=cryptography")
+    assert composed.name == "kx=cryptography,aead=cryptography,hash=cryptography,sig=cryptography"

@@ -1,7 +1,22 @@
 """Crypto providers: the interface, the registry and the backends.
 
->>> from tlskit.providers import get_provider, available_providers, compose
->>> get_provider("cryptography").group("x25519")
+Backends: ``"cryptography"`` (pyca/cryptography, OpenSSL), ``"pycryptodome"``
+and ``"pynacl"`` (libsodium); each advertises only what its library really
+implements (``tlskit providers`` prints the table). Usage::
+
+    from tlskit.providers import get_provider, available_providers, compose
+
+    p = get_provider("pycryptodome")
+    group = p.group("X25519MLKEM768")        # UnsupportedAlgorithm names provider + algorithm
+    state, share = group.start()             # KEM-shaped key exchange
+    mixed = compose(kx="pynacl", aead="pycryptodome", hash="cryptography", signatures="cryptography")
+    mixed.name  # "kx=pynacl,aead=pycryptodome,hash=cryptography,sig=cryptography"
+    get_provider(mixed.name)                 # composed names work wherever a name does
+
+Peer input errors are :class:`tlskit.errors.IllegalParameter`, AEAD failures
+:class:`~tlskit.errors.BadRecordMac`, signature failures
+:class:`~tlskit.errors.BadSignatureError`, private-key problems
+:class:`KeyLoadError` -- the same in every backend.
 """
 
 from __future__ import annotations

@@ -82,8 +82,8 @@ def get_provider(name: ProviderLike) -> Provider:
         cached = _cache.get(name)
     if cached is not None:
         return cached
-    if name in _BACKENDS:
-        provider = _build_backend(name)
+    if name.strip().lower() in _BACKENDS:  # "PyNaCl", "Cryptography" are accepted too
+        provider = _build_backend(name.strip().lower())
     elif "=" in name:
         provider = compose(**_parse_composed_name(name))
     else:
@@ -99,7 +99,7 @@ def _parse_composed_name(name: str) -> dict[str, str]:
         key = "signatures" if key == "sig" else key
         if not sep or key not in ("kx", "aead", "hash", "signatures") or not value or key in parts:
             raise UnknownProvider(name, ": composed names look like kx=A,aead=B,hash=C,sig=D")
-        parts[key] = value.strip()
+        parts[key] = value.strip().lower()
     return parts
 
 
