@@ -183,3 +183,24 @@ def test_existing_key_file_is_not_overwritten(ca, tmp_path):
         ca.issue("web.test", out_dir=tmp_path)
     assert (tmp_path / "web.test.key").read_text() == "precious"
     assert ca.list() == []
+
+
+def test_check_clean_removes_temporaries_of_dead_writers(ca, tmp_path):
+    from typer.testing import CliRunner
+
+    from tlskit.cli.main import app
+
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _child(ca.directory, "issue-key-written", "victim", 1, out)
+    proc.communicate(timeout=120)
+    # Fake what a writer killed inside atomic_write leaves: a hidden temporary with its pid.
+    dead = out / f".victim0.test.crt.{proc.pid}.abcd1234.tmp"
+    dead.write_text("partial")
+    live = out / f".other.crt.{os.getpid()}.abcd1234.tmp"
+    live.write_text("in progress")
+    result = CliRunner().invoke(app, ["ca", "check", "--dir", str(ca.directory), "--clean"])
+    assert result.exit_code == 0, result.stderr
+    assert f"removed leftover temporary {dead}" in result.stdout
+    assert not dead.exists() and live.exists()
+    assert "1 temporary file(s)" in result.stderr

@@ -8,6 +8,7 @@ Hidden temporaries left by a killed process are not inconsistencies.
 
 from __future__ import annotations
 
+import os
 import pathlib
 from typing import TYPE_CHECKING
 
@@ -77,5 +78,52 @@ def _check_published(cert_path, key_path, known: set[str]) -> list[str]:  # type
 
 
 def leftover_temporaries(directory: pathlib.Path) -> list[pathlib.Path]:
-    """Hidden temporaries a killed writer left in ``directory`` (safe to delete when no writer runs)."""
-    return sorted(p for p in directory.glob(".*.tmp") if p.is_file())
+    """Hidden temporaries a killed writer left in ``directory``."""
+    return sorted(p for p in pathlib.Path(directory).glob(".*.tmp") if p.is_file())
+
+
+def _writer_pid(temp: pathlib.Path) -> int | None:
+    # Names are ".<file>.<pid>.<random>.tmp" (see files.temp_path_for).
+    parts = temp.name.split(".")
+    try:
+        return int(parts[-3])
+    except (IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find_leftovers(ca: "CertificateAuthority") -> list[pathlib.Path]:
+    """Temporaries in the CA directory and every output directory the index knows of."""
+    directories = {ca.directory, ca.directory / "issued"}
+    for record in ca.list():
+        for path in (record.key_path, record.cert_path, record.chain_path):
+            if path is not None:
+                directories.add(path.parent)
+    found: list[pathlib.Path] = []
+    for directory in sorted(directories):
+        if directory.is_dir():
+            found.extend(leftover_temporaries(directory))
+    return found
+
+
+def remove_leftovers(ca: "CertificateAuthority") -> list[pathlib.Path]:
+    """Delete temporaries whose writer process is gone (a live writer's are left alone)."""
+    removed = []
+    for temp in find_leftovers(ca):
+        pid = _writer_pid(temp)
+        if pid is not None and not _alive(pid):
+            try:
+                temp.unlink()
+                removed.append(temp)
+            except OSError:
+                pass
+    return removed

@@ -443,12 +443,23 @@ def root(
 
 @app.command()
 @cli_errors
-def check(dir: Optional[pathlib.Path] = DirOption) -> None:
+def check(
+    dir: Optional[pathlib.Path] = DirOption,
+    clean: bool = typer.Option(False, "--clean", help="Delete temporaries left by killed processes."),
+) -> None:
     """Check the CA directory for damage (index integrity, unrecorded or mismatched files)."""
+    from tlskit.ca.check import find_leftovers, remove_leftovers
+
     ca = _open(dir)
     problems = ca.check()
     for problem in problems:
         typer.echo(problem)
+    if clean:
+        for path in remove_leftovers(ca):
+            typer.echo(f"removed leftover temporary {path}")
+    leftovers = find_leftovers(ca)
+    if leftovers:
+        typer.echo(f"note: {len(leftovers)} temporary file(s) from interrupted writes (remove with --clean)", err=True)
     if problems:
         raise _fail(f"{len(problems)} problem(s) found in {ca.directory}")
     typer.echo(f"{ca.directory}: consistent ({len(ca.list())} certificates)")
