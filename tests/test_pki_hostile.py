@@ -123,3 +123,21 @@ def test_garbage_crls(data):
         load_crls([data])
     with pytest.raises(CertificateError):
         verify_chain(LEAF_DER, [ICA_DER], [CHAIN.root.cert], at=NOW, crls=[data])
+
+
+def test_der_carrying_pem_text_is_parsed_as_der():
+    # A peer's DER certificate with another (valid) certificate's PEM inside an extension:
+    # pki must validate the certificate the peer sent, never the embedded one.
+    from cryptography import x509
+
+    victim_pem = CHAIN.leaf.pem
+    smuggler = f.issue(
+        "example.com",
+        None,
+        slot=45,
+        extra=[(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55738.7"), b"\x04\x82" + len(victim_pem).to_bytes(2, "big") + victim_pem), False)],
+    )
+    assert victim_pem in smuggler.der
+    assert load_certificates(smuggler.der) == [smuggler.cert]
+    with pytest.raises(CertificateError):
+        _verify(smuggler.der, [ICA_DER])

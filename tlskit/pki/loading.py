@@ -60,6 +60,12 @@ def certificate_from_der(data: bytes, origin: str = "input") -> x509.Certificate
 
 
 def _certificates_from_bytes(data: bytes, origin: str) -> list[x509.Certificate]:
+    # A DER certificate starts with a SEQUENCE tag (0x30) and is never searched for PEM:
+    # a peer's DER certificate could carry the PEM text of someone else's certificate
+    # inside an extension, and the engine checks CertificateVerify against the DER it
+    # received, so pki must validate exactly that certificate.
+    if data[:1] == b"\x30":
+        return [certificate_from_der(data, origin)]
     if _looks_like_pem(data):
         ders = pem_blocks(data, _CERTIFICATE_LABELS, origin)
         if not ders:
