@@ -13,16 +13,41 @@ from __future__ import annotations
 import abc
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from tlskit.errors import IllegalParameter, InternalError, ProviderError
-from tlskit.providers.base import KeyExchangeGroup
-from tlskit.providers.names import GROUPS, SIGNATURE_SCHEMES
+from tlskit.providers.base import AEADAlgorithm, CipherSuite, HashAlgorithm, KeyExchangeGroup
+from tlskit.providers.names import CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
 
 
 class KeyLoadError(ProviderError):
     """A private key could not be loaded (bad encoding, wrong/missing password,
     unsupported key type). Local configuration, not peer input."""
+
+
+# ---------------------------------------------------------------------------
+# Cipher suites
+
+#: which AEAD and hash make up each TLS 1.3 suite, in default preference order
+SUITE_PARTS: dict[str, tuple[str, str]] = {
+    "TLS_AES_128_GCM_SHA256": ("AES-128-GCM", "sha256"),
+    "TLS_AES_256_GCM_SHA384": ("AES-256-GCM", "sha384"),
+    "TLS_CHACHA20_POLY1305_SHA256": ("ChaCha20-Poly1305", "sha256"),
+}
+
+
+def make_suites(
+    aeads: Mapping[str, AEADAlgorithm],
+    hashes: Mapping[str, HashAlgorithm],
+    order: Iterable[str] = SUITE_PARTS,
+) -> dict[str, CipherSuite]:
+    """Every suite whose AEAD and hash are both available, in ``order``."""
+    suites = {}
+    for suite in order:
+        aead_name, hash_name = SUITE_PARTS[suite]
+        if aead_name in aeads and hash_name in hashes:
+            suites[suite] = CipherSuite(suite, CIPHER_SUITES[suite], aeads[aead_name], hashes[hash_name])
+    return suites
 
 
 # ---------------------------------------------------------------------------

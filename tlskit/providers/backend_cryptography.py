@@ -34,13 +34,11 @@ from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
     AEADAlgorithm,
-    CipherSuite,
     HashAlgorithm,
     PrivateKey,
     Provider,
     SignatureScheme,
 )
-from tlskit.providers.names import CIPHER_SUITES
 
 NAME = "cryptography"
 
@@ -340,13 +338,8 @@ def build() -> Provider:
     aes128 = CryptographyAEADAlgorithm("AES-128-GCM", 16, AESGCM)
     aes256 = CryptographyAEADAlgorithm("AES-256-GCM", 32, AESGCM)
     chacha = CryptographyAEADAlgorithm("ChaCha20-Poly1305", 32, ChaCha20Poly1305)
-    suites = {
-        "TLS_AES_128_GCM_SHA256": CipherSuite("TLS_AES_128_GCM_SHA256", CIPHER_SUITES["TLS_AES_128_GCM_SHA256"], aes128, sha256),
-        "TLS_AES_256_GCM_SHA384": CipherSuite("TLS_AES_256_GCM_SHA384", CIPHER_SUITES["TLS_AES_256_GCM_SHA384"], aes256, sha384),
-        "TLS_CHACHA20_POLY1305_SHA256": CipherSuite(
-            "TLS_CHACHA20_POLY1305_SHA256", CIPHER_SUITES["TLS_CHACHA20_POLY1305_SHA256"], chacha, sha256
-        ),
-    }
+    aeads = {a.name: a for a in (aes128, aes256, chacha)}
+    hashes = {"sha256": sha256, "sha384": sha384}
     x25519_group = _XDHGroup("x25519", x25519.X25519PrivateKey, x25519.X25519PublicKey, 32)
     p256 = _ECDHGroup("secp256r1", ec.SECP256R1(), 32)
     kem = CryptographyMLKEM768()
@@ -364,12 +357,12 @@ def build() -> Provider:
     schemes = {name: CryptographySignatureScheme(name) for name in c.FULL_SCHEME_ORDER}
     return Provider(
         name=NAME,
-        cipher_suites=suites,
+        cipher_suites=c.make_suites(aeads, hashes),
         groups=groups,
         signature_schemes=schemes,
         key_loader=load_private_key,
         random_source=os.urandom,
         versions={"cryptography": cryptography.__version__},
-        aead_algorithms={a.name: a for a in (aes128, aes256, chacha)},
-        hash_algorithms={"sha256": sha256, "sha384": sha384},
+        aead_algorithms=aeads,
+        hash_algorithms=hashes,
     )

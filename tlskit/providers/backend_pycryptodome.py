@@ -43,13 +43,11 @@ from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
     AEADAlgorithm,
-    CipherSuite,
     HashAlgorithm,
     PrivateKey,
     Provider,
     SignatureScheme,
 )
-from tlskit.providers.names import CIPHER_SUITES
 
 NAME = "pycryptodome"
 
@@ -382,13 +380,8 @@ def build() -> Provider:
     aes128 = PycryptodomeAEADAlgorithm("AES-128-GCM", 16, _GCM)
     aes256 = PycryptodomeAEADAlgorithm("AES-256-GCM", 32, _GCM)
     chacha = PycryptodomeAEADAlgorithm("ChaCha20-Poly1305", 32, _ChaCha)
-    suites = {
-        "TLS_AES_128_GCM_SHA256": CipherSuite("TLS_AES_128_GCM_SHA256", CIPHER_SUITES["TLS_AES_128_GCM_SHA256"], aes128, sha256),
-        "TLS_AES_256_GCM_SHA384": CipherSuite("TLS_AES_256_GCM_SHA384", CIPHER_SUITES["TLS_AES_256_GCM_SHA384"], aes256, sha384),
-        "TLS_CHACHA20_POLY1305_SHA256": CipherSuite(
-            "TLS_CHACHA20_POLY1305_SHA256", CIPHER_SUITES["TLS_CHACHA20_POLY1305_SHA256"], chacha, sha256
-        ),
-    }
+    aeads = {a.name: a for a in (aes128, aes256, chacha)}
+    hashes = {"sha256": sha256, "sha384": sha384}
     x25519 = _XDHGroup("x25519", "Curve25519", 32, DH.import_x25519_public_key, DH.import_x25519_private_key)
     p256 = _ECDHGroup("secp256r1", "P-256", 32)
     kem = PycryptodomeMLKEM768()
@@ -404,12 +397,12 @@ def build() -> Provider:
     schemes = {name: PycryptodomeSignatureScheme(name) for name in c.FULL_SCHEME_ORDER}
     return Provider(
         name=NAME,
-        cipher_suites=suites,
+        cipher_suites=c.make_suites(aeads, hashes),
         groups=groups,
         signature_schemes=schemes,
         key_loader=load_private_key,
         random_source=get_random_bytes,
         versions={"pycryptodome": Crypto.__version__},
-        aead_algorithms={a.name: a for a in (aes128, aes256, chacha)},
-        hash_algorithms={"sha256": sha256, "sha384": sha384},
+        aead_algorithms=aeads,
+        hash_algorithms=hashes,
     )

@@ -44,13 +44,11 @@ from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
     AEADAlgorithm,
-    CipherSuite,
     HashAlgorithm,
     PrivateKey,
     Provider,
     SignatureScheme,
 )
-from tlskit.providers.names import CIPHER_SUITES
 
 NAME = "pynacl"
 
@@ -271,14 +269,10 @@ def build() -> Provider:
             "AES-256-GCM", sodium.crypto_aead_aes256gcm_encrypt, sodium.crypto_aead_aes256gcm_decrypt
         )
         aeads[aes256.name] = aes256
-    suites = {
-        "TLS_CHACHA20_POLY1305_SHA256": CipherSuite(
-            "TLS_CHACHA20_POLY1305_SHA256", CIPHER_SUITES["TLS_CHACHA20_POLY1305_SHA256"], chacha, sha256
-        ),
-    }
     return Provider(
         name=NAME,
-        cipher_suites=suites,
+        # no SHA-384 in libsodium: only the ChaCha20 suite can be formed
+        cipher_suites=c.make_suites(aeads, {"sha256": sha256}),
         groups={"x25519": SodiumX25519()},
         signature_schemes={"ed25519": SodiumEd25519()},
         key_loader=load_private_key,

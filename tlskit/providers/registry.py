@@ -12,20 +12,13 @@ import threading
 from typing import Union
 
 from tlskit.errors import ProviderError
-from tlskit.providers.base import CipherSuite, Provider
-from tlskit.providers.names import CIPHER_SUITES
+from tlskit.providers._common import SUITE_PARTS, make_suites
+from tlskit.providers.base import Provider
 
 _BACKENDS: dict[str, str] = {
     "cryptography": "tlskit.providers.backend_cryptography",
     "pycryptodome": "tlskit.providers.backend_pycryptodome",
     "pynacl": "tlskit.providers.backend_pynacl",
-}
-
-#: which AEAD and hash make up each TLS 1.3 suite
-SUITE_PARTS: dict[str, tuple[str, str]] = {
-    "TLS_AES_128_GCM_SHA256": ("AES-128-GCM", "sha256"),
-    "TLS_AES_256_GCM_SHA384": ("AES-256-GCM", "sha384"),
-    "TLS_CHACHA20_POLY1305_SHA256": ("ChaCha20-Poly1305", "sha256"),
 }
 
 #: the parts compose() takes, in the order the composed name lists them
@@ -142,13 +135,9 @@ def compose(
     hashes = dict(hash_provider.hash_algorithms) or {
         s.hash.name: s.hash for s in hash_provider.cipher_suites.values()
     }
-    suites: dict[str, CipherSuite] = {}
     # Keep the AEAD provider's preference order, then any suite it could not form alone.
     order = list(aead_provider.cipher_suites) + [s for s in SUITE_PARTS if s not in aead_provider.cipher_suites]
-    for suite in order:
-        aead_name, hash_name = SUITE_PARTS[suite]
-        if aead_name in aeads and hash_name in hashes:
-            suites[suite] = CipherSuite(suite, CIPHER_SUITES[suite], aeads[aead_name], hashes[hash_name])
+    suites = make_suites(aeads, hashes, order)
 
     versions: dict[str, str] = {}
     for provider in chosen.values():
