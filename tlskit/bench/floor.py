@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -68,9 +69,11 @@ def _check(provider, *, group: str | None = None, schemes: tuple[str, ...] = (),
         raise Unsupported(f"{provider.name} lacks {', '.join(missing)}")
 
 
-def public_key_floor(
-    provider_name: str, pki: BenchPKI, group: str, *, reps: int, min_time: float
-) -> PublicKeyFloor:
+def handshake_operations(provider_name: str, pki: BenchPKI, group: str) -> dict[str, Callable[[], None]]:
+    """The public-key operations of one handshake, each as a ready-to-time callable:
+    ``kx`` (both sides' key exchange), ``sign`` (CertificateVerify), ``verify`` (its
+    check) and ``cert`` (one CA signature on the chain; a handshake needs
+    ``CHAIN_SIGNATURES`` of them)."""
     provider = get_provider(provider_name)
     _check(provider, group=group, schemes=(pki.scheme, pki.cert_scheme))
     kx = provider.groups[group]
@@ -91,22 +94,39 @@ def public_key_floor(
         if kx.complete(state, server_share) != server_secret:
             raise RuntimeError(f"{provider.name} {group}: the two sides derived different secrets")
 
+    return {
+        "kx": key_exchange,
+        "sign": lambda: key.sign(pki.scheme, message),
+        "verify": lambda: verifier.verify(leaf_spki, message, signature),
+        "cert": lambda: cert_verifier.verify(issuer_spki, tbs, cert_signature, strict_curve=False),
+    }
+
+
+def floor_handshake(operations: dict[str, Callable[[], None]]) -> Callable[[], None]:
+    """All public-key operations of one handshake, back to back."""
+    kx, sign, verify, cert = operations["kx"], operations["sign"], operations["verify"], operations["cert"]
+
+    def handshake() -> None:
+        kx()
+        sign()
+        verify()
+        for _ in range(CHAIN_SIGNATURES):
+            cert()
+
+    return handshake
+
+
+def public_key_floor(
+    provider_name: str, pki: BenchPKI, group: str, *, reps: int, min_time: float
+) -> PublicKeyFloor:
+    operations = handshake_operations(provider_name, pki, group)
     samples = interleave(
-        {
-            "kx": lambda: rate_for(key_exchange, min_time=min_time),
-            "sign": lambda: rate_for(lambda: key.sign(pki.scheme, message), min_time=min_time),
-            "verify": lambda: rate_for(lambda: verifier.verify(leaf_spki, message, signature), min_time=min_time),
-            "cert": lambda: rate_for(
-                lambda: cert_verifier.verify(issuer_spki, tbs, cert_signature, strict_curve=False),
-                min_time=min_time,
-            ),
-        },
-        reps,
+        {name: (lambda op=op: rate_for(op, min_time=min_time)) for name, op in operations.items()}, reps
     )
     us = {name: 1e6 / sample.median for name, sample in samples.items()}
     total = us["kx"] + us["sign"] + us["verify"] + CHAIN_SIGNATURES * us["cert"]
     return PublicKeyFloor(
-        provider=provider.name,
+        provider=get_provider(provider_name).name,
         key_type=pki.key_type,
         group=group,
         keyexchange_us=us["kx"],

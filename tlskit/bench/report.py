@@ -37,7 +37,7 @@ def _ratio(row: dict) -> str:
     reference = row.get("reference") or ""
     text = f"{r:.2f}x" + ("" if reference == "ssl" else f" vs {reference}")
     if row.get("share_of_raw") is not None:
-        text += f" ({row['share_of_raw']:.0%} of raw)"
+        text += f" ({row['share_of_raw']:.0%} of {'floor' if row['kind'] == 'handshake' else 'raw'})"
     return text
 
 
@@ -54,6 +54,8 @@ def _side(row: dict) -> str:
     # Sides whose certificate differs from the scenario's (bulk) say so.
     if row["stack"] == "raw":
         return f"{row['label']} (AEAD seal+open only)"
+    if row["stack"] == "floor":
+        return f"{row['label']} (public-key ops only)"
     return row["label"] if row["kind"].endswith("handshake") else f"{row['label']} ({row['key_type']})"
 
 

@@ -84,6 +84,14 @@ class Planner:
         return {"label": label, "stack": "tlskit", "provider": name, "key_type": key_type, "group": group,
                 "reference": reference}  # fmt: skip
 
+    @staticmethod
+    def _floor_side(side: dict) -> dict:
+        """The provider's public-key operations of one handshake, interleaved with the stacks."""
+        label = side["label"].replace("tlskit/", "floor/", 1)
+        side["raw_reference"] = label
+        return {"label": label, "stack": "floor", "provider": side["provider"], "key_type": side["key_type"],
+                "group": side["group"], "reference": None}  # fmt: skip
+
     def _bulk_key_type(self, name: str, suite: str) -> str | None:
         # Any certificate will do for bulk; take the first the provider can verify.
         for key_type in (PRIMARY_KEY_TYPE, "ed25519", "rsa-2048"):
@@ -105,10 +113,13 @@ class Planner:
             if side is None:
                 continue
             sides.append(side)
+            if kind == "handshake":
+                sides.append(self._floor_side(side))
             if hybrid:
                 pq = self._tlskit_side(kind, suite, name, key_type, group=HYBRID, reference=side["label"])
                 if pq is not None:
                     sides.append(pq)
+                    sides.append(self._floor_side(pq))
             if kind == "bulk":
                 # The provider's AEAD alone on the same records, interleaved with the stacks.
                 side["raw_reference"] = f"raw/{name}"

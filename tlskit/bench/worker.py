@@ -67,6 +67,10 @@ class Worker:
     def prepare(self, kind: str, side: dict) -> tuple[Repetition, dict]:
         if side["stack"] == "raw":
             return self._raw_aead(side), {"cipher_suite": self.suite}
+        if side["stack"] == "floor":
+            operations = floor.handshake_operations(side["provider"], load_pki(self.pki_dir, side["key_type"]), side["group"])
+            once = floor.floor_handshake(operations)
+            return (lambda: rate_for(once, min_time=self.min_time)), {"group": side["group"]}
         pki = load_pki(self.pki_dir, side["key_type"])
         label, group = side["label"], side["group"]
         if side["stack"] == "ssl":
@@ -171,6 +175,7 @@ class Worker:
                 row["ratio"] = ratio(row["median"], reference["median"])
             raw = rows.get(row.get("raw_reference") or "")
             if raw is not None and "median" in row and "median" in raw:
+                # the raw AEAD (bulk) or public-key floor (handshake) of the same provider
                 row["share_of_raw"] = ratio(row["median"], raw["median"])
         return list(rows.values())
 
