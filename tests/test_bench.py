@@ -57,7 +57,7 @@ def test_planner_skips_what_a_provider_lacks():
     reasons = {(s["kind"], s["key_type"]): s["reason"] for s in planner.skipped}
     assert "ecdsa_secp256r1_sha256" in reasons[("handshake", "ecdsa-p256")]
     chacha = [sc for sc in jobs[runner.CHACHA20]["scenarios"] if sc["kind"] == "handshake"]
-    assert [side["label"] for side in chacha[0]["sides"]] == ["ssl", "tlskit/pynacl"]
+    assert [side["label"] for side in chacha[0]["sides"]] == ["ssl", "tlskit/pynacl", "floor/pynacl"]
 
 
 def test_quick_run_has_every_section(tmp_path):
