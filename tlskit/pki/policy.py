@@ -81,7 +81,8 @@ def _cached(info: CertInfo, key: str, check) -> None:  # type: ignore[no-untyped
             store[key] = exc
     error = store[key]
     if error is not None:
-        raise error
+        # Drop the old traceback: re-raising a cached instance would otherwise grow it.
+        raise error.with_traceback(None)
 
 
 # -- rules for every certificate on a path ---------------------------------------------

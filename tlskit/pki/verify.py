@@ -131,7 +131,7 @@ class _Search:
                 self.signature_verdicts[key] = exc
         error = self.signature_verdicts[key]
         if error is not None:
-            raise error
+            raise error.with_traceback(None)
 
     def link(self, path: list[CertInfo], issuer: CertInfo, is_anchor: bool) -> None:
         """All rules for ``issuer`` as the CA above ``path`` (leaf first)."""
