@@ -530,3 +530,53 @@ def test_names_are_case_insensitive() -> None:
     assert get_provider("Cryptography").name == "cryptography"
     composed = get_provider("kx=Cryptography,aead=cryptography,hash=cryptography,sig=cryptography")
     assert composed.name == "kx=cryptography,aead=cryptography,hash=cryptography,sig=cryptography"
+
+
+# -- backend quirks pinned (shared notes/provider-quirks.md) ---------------------
+
+
+def test_rsa_pss_salt_length_must_equal_hash_length(keys: dict[str, object]) -> None:
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key = keys["rsa"]
+    spki = key.public_key().public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    salt20 = key.sign(  # type: ignore[attr-defined]
+        b"m", padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=20), hashes.SHA256()
+    )
+    salt32 = key.sign(  # type: ignore[attr-defined]
+        b"m", padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256()
+    )
+    for name in _with_ecdsa():  # the backends with RSA
+        scheme = get_provider(name).signature_scheme("rsa_pss_rsae_sha256")
+        scheme.verify(spki, b"m", salt32)
+        with pytest.raises(BadSignatureError):  # PSS.AUTO would have accepted it
+            scheme.verify(spki, b"m", salt20)
+
+
+def test_ed25519_signature_length_is_pinned(provider: Provider, keys: dict[str, object]) -> None:
+    """crypto_sign_open takes sig||msg: a 63-byte signature must not shift into the message."""
+    key = keys["ed25519"]
+    spki = key.public_key().public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    sig = key.sign(b"message")  # type: ignore[attr-defined]
+    scheme = provider.signature_scheme("ed25519")
+    scheme.verify(spki, b"message", sig)
+    for bad_sig, msg in ((sig[:63], sig[63:] + b"message"), (sig + b"\x00", b"message"), (b"", b"message")):
+        with pytest.raises(BadSignatureError):
+            scheme.verify(spki, msg, bad_sig)
+
+
+def test_pycryptodome_chacha_never_switches_algorithm() -> None:
+    """ChaCha20_Poly1305.new picks legacy/XChaCha from the nonce length; the provider must not."""
+    if "pycryptodome" not in PROVIDERS:
+        assert "pycryptodome" not in available_providers()
+        return
+    aead = get_provider("pycryptodome").aead("ChaCha20-Poly1305").new(bytes(32))
+    for nonce in (bytes(8), bytes(24)):
+        with pytest.raises(TLSError):
+            aead.seal(nonce, b"", b"x")
+        with pytest.raises(BadRecordMac):
+            aead.open(nonce, b"", bytes(17))
