@@ -333,6 +333,15 @@ def load_private_key(data: bytes, password: bytes | None = None) -> Cryptography
 # ---------------------------------------------------------------------------
 
 
+def _openssl_version() -> str:
+    """The OpenSSL linked into cryptography's wheel ("4.0.3"), not the system one."""
+    from cryptography.hazmat.backends.openssl import backend
+
+    text = backend.openssl_version_text()  # "OpenSSL 4.0.3 29 Sep 2026"
+    parts = text.split()
+    return parts[1] if len(parts) > 1 else text
+
+
 def build() -> Provider:
     sha256, sha384 = CryptographyHash("sha256"), CryptographyHash("sha384")
     aes128 = CryptographyAEADAlgorithm("AES-128-GCM", 16, AESGCM)
@@ -362,7 +371,7 @@ def build() -> Provider:
         signature_schemes=schemes,
         key_loader=load_private_key,
         random_source=os.urandom,
-        versions={"cryptography": cryptography.__version__},
+        versions={"cryptography": cryptography.__version__, "openssl": _openssl_version()},
         aead_algorithms=aeads,
         hash_algorithms=hashes,
     )
