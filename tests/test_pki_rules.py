@@ -523,3 +523,19 @@ def test_errors_name_certificate_and_rule():
     text = str(info.value)
     assert "Test Intermediate 0" in text and "serial=0x" in text and "rule: validity" in text
     assert info.value.certificate == c.intermediates[0].cert
+
+
+def test_provider_leaking_library_errors_still_gives_bad_signature():
+    from tlskit.providers import get_provider
+    from tlskit.providers.base import Provider, SignatureScheme
+
+    class Leaky(SignatureScheme):
+        name, code = "ecdsa_secp256r1_sha256", 0x0403
+
+        def verify(self, public_key, message, signature, *, strict_curve=True):
+            raise RuntimeError("library exploded")
+
+    real = get_provider("cryptography")
+    leaky = Provider("leaky", real.cipher_suites, real.groups, {"ecdsa_secp256r1_sha256": Leaky()}, None, None)
+    with pytest.raises(BadSignature, match="RuntimeError"):
+        verify(f.chain(1), provider=leaky)

@@ -167,8 +167,10 @@ def verify_signature(
         raise BadSignature(f"the signature on the {what} does not verify ({scheme})", subject, rule="signature") from None
     except TLSError as exc:
         raise BadSignature(f"the signature on the {what} does not verify ({scheme}): {exc}", subject, rule="signature") from None
-    except (ValueError, TypeError) as exc:  # a provider that leaked a library error
-        raise BadSignature(f"the signature on the {what} does not verify ({scheme}): {exc}", subject, rule="signature") from None
+    except Exception as exc:  # a provider that leaked a library error: still a failed check
+        raise BadSignature(
+            f"the signature on the {what} does not verify ({scheme}): {type(exc).__name__}: {exc}", subject, rule="signature"
+        ) from None
 
 
 def resolve_provider(provider: "Provider | str | None") -> "Provider":
