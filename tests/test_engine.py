@@ -403,3 +403,37 @@ def test_custom_verifier_hook(tmp_path):
     with pytest.raises(TLSError) as caught:
         client.receive_data(server.data_to_send())
     assert caught.value.alert == AlertDescription.access_denied
+
+
+def test_automatic_key_update_before_aead_limits(tmp_path, monkeypatch):
+    from tlskit.engine import connection as connection_module
+
+    monkeypatch.setattr(connection_module, "KEY_UPDATE_AFTER_RECORDS", 3)
+    pki = pki_for(tmp_path)
+    client, server = connect(pki)
+    pump(client, server)
+    events = []
+    for index in range(5):
+        client.send(b"%d" % index)
+        events += server.receive_data(client.data_to_send())
+    assert event_types(events).count("KeyUpdated") >= 1
+    assert b"".join(e.data for e in events if isinstance(e, ApplicationData)) == b"01234"
+
+
+def test_encrypted_client_key_and_password_not_in_repr(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    pki = pki_for(tmp_path)
+    encrypted = pki.leaf_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"s3cret-pw"),
+    )
+    key_file = tmp_path / "encrypted-key.pem"
+    key_file.write_bytes(encrypted)
+    config = ClientConfig(cafile=pki.ca_file, certfile=pki.chain_file, keyfile=key_file, key_password="s3cret-pw")
+    assert "s3cret-pw" not in repr(config)
+    client = ClientConnection(config, server_name="localhost")
+    server = ServerConnection(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file, client_cafile=pki.ca_file, require_client_auth=True))
+    pump(client, server)
+    assert server.negotiated.peer_certificates[0] == leaf_der(pki)

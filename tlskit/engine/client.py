@@ -9,6 +9,7 @@ all been verified.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from typing import Any
 
 from tlskit.engine import extensions as ext
@@ -44,16 +45,15 @@ from tlskit.engine.messages import (
 from tlskit.engine.record import MAX_PLAINTEXT
 from tlskit.engine.verify import verify_peer
 from tlskit.errors import (
-    DecryptError,
     DecodeError,
+    DecryptError,
     IllegalParameter,
     MissingExtension,
     ProtocolVersionError,
-    TLSError,
     UnexpectedMessage,
 )
 from tlskit.events import NewSessionTicket as NewSessionTicketEvent
-from tlskit.providers.names import CIPHER_SUITES, GROUPS
+from tlskit.providers.names import CIPHER_SUITES, GROUP_NAMES, GROUPS
 
 H = HandshakeType
 _MAX_KEPT_TICKETS = 8
@@ -186,8 +186,6 @@ class ClientConnection(Connection):
         self._hrr = (hello.cipher_suite, selected if selected is not None else -1)
         if selected is not None:
             self._key_states.clear()
-            from tlskit.providers.names import GROUP_NAMES
-
             self._start_key_share(GROUP_NAMES[selected])
         if self._config.compatibility_mode and not self._sent_ccs:
             self._record.write_change_cipher_spec()
@@ -343,8 +341,6 @@ class ClientConnection(Connection):
 
 
 def _is_ip_address(name: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.ip_address(name)
         return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence, Union
 
 from tlskit.engine.certs import PathOrBytes, leaf_names, load_chain, read_source
@@ -140,7 +140,7 @@ class ClientConfig(_CommonConfig):
     use_system_roots: bool = False
     certfile: Optional[PathOrBytes] = None
     keyfile: Optional[PathOrBytes] = None
-    key_password: Optional[Union[str, bytes]] = None
+    key_password: Optional[Union[str, bytes]] = field(default=None, repr=False)
     #: skip certificate validation entirely (explicit opt-out, for ``tlskit connect --insecure``)
     insecure: bool = False
     #: send a legacy session id and a change_cipher_spec (RFC 8446 appendix D.4)
@@ -175,7 +175,7 @@ class ClientConfig(_CommonConfig):
 class ServerConfig(_CommonConfig):
     certfile: Optional[PathOrBytes] = None
     keyfile: Optional[PathOrBytes] = None
-    key_password: Optional[Union[str, bytes]] = None
+    key_password: Optional[Union[str, bytes]] = field(default=None, repr=False)
     #: extra (chain, key) pairs chosen by SNI against each leaf's SANs; certfile/keyfile
     #: (or the first of these) is the default
     certificates: Sequence[tuple[PathOrBytes, PathOrBytes]] = ()

@@ -34,12 +34,16 @@ from tlskit.events import (
     ApplicationData,
     ConnectionClosed,
     Event,
+    HandshakeComplete,
     KeyUpdated,
 )
 from tlskit.providers.base import CipherSuite
 
 #: Largest handshake message we reassemble (certificate chains can be long, not unbounded).
 MAX_HANDSHAKE_MESSAGE = 1 << 18
+#: Records sent under one key before we rekey on our own: well inside the AES-GCM
+#: confidentiality limit of 2^24.5 full-size records (RFC 8446 5.5).
+KEY_UPDATE_AFTER_RECORDS = 1 << 23
 
 Handler = Callable[[bytes, bytes], None]
 
@@ -149,6 +153,8 @@ class Connection:
         if isinstance(data, str):
             data = data.encode("utf-8")
         if self._handshake_complete:
+            if self._record.write_sequence >= KEY_UPDATE_AFTER_RECORDS:
+                self._send_key_update(KeyUpdateRequest.update_not_requested)
             self._record.write(ContentType.application_data, data)
         else:
             self._pending_app.append(bytes(data))
@@ -308,8 +314,6 @@ class Connection:
         self._events.append(KeyUpdated())
 
     def _complete_handshake(self) -> None:
-        from tlskit.events import HandshakeComplete
-
         self._handshake_complete = True
         self._ccs_window = False
         self._events.append(HandshakeComplete())

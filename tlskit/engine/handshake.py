@@ -9,7 +9,7 @@ from tlskit.engine.certs import spki_of
 from tlskit.engine.extensions import ALLOWED_IN, KNOWN, ExtensionType, decode_certificate_status
 from tlskit.engine.messages import Certificate
 from tlskit.errors import AlertDescription, DecodeError, IllegalParameter, TLSError, UnsupportedExtension
-from tlskit.providers.names import CIPHER_SUITE_NAMES, GROUP_NAMES, SIGNATURE_SCHEME_NAMES
+from tlskit.providers.names import CIPHER_SUITE_NAMES, GROUP_NAMES, SIGNATURE_SCHEME_NAMES, SIGNATURE_SCHEMES
 
 SERVER_CONTEXT = b"TLS 1.3, server CertificateVerify"
 CLIENT_CONTEXT = b"TLS 1.3, client CertificateVerify"
@@ -33,8 +33,6 @@ def scheme_name(code: int) -> str | None:
 
 
 def scheme_codes(names: Iterable[str]) -> list[int]:
-    from tlskit.providers.names import SIGNATURE_SCHEMES
-
     return [SIGNATURE_SCHEMES[n] for n in names]
 
 

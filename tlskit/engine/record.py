@@ -85,6 +85,10 @@ class RecordLayer:
     def writing_encrypted(self) -> bool:
         return self._write.keys is not None
 
+    @property
+    def write_sequence(self) -> int:
+        return self._write.seq
+
     def set_read_keys(self, keys: TrafficKeys) -> None:
         self._read = _Direction(keys)
         self.read_epoch += 1

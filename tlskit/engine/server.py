@@ -45,7 +45,6 @@ from tlskit.errors import (
     DecryptError,
     HandshakeFailure,
     IllegalParameter,
-    MissingExtension,
     NoApplicationProtocol,
     ProtocolVersionError,
 )
