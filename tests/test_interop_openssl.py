@@ -42,10 +42,10 @@ class OpenSSLServer:
     """``openssl s_server -rev`` (answers each line reversed) on an ephemeral loopback port."""
 
     def __init__(self, pki, *extra: str) -> None:
+        chain = ["-cert_chain", str(pki.intermediate_file)] if pki.intermediate_file else []
         args = [
             OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-tls1_3",
-            "-cert", str(pki.leaf_file), "-cert_chain", str(pki.intermediate_file), "-key", str(pki.key_file),
-            "-rev", *extra,
+            "-cert", str(pki.leaf_file), *chain, "-key", str(pki.key_file), "-rev", *extra,
         ]  # fmt: skip
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.output = b""
@@ -261,3 +261,63 @@ def test_openssl_s_client_rejects_tlskit_server_for_wrong_name(tmp_path):
     server.join()
     assert result.returncode != 0
     assert server.error is not None and getattr(server.error, "alert", None) == 42  # bad_certificate from OpenSSL
+
+
+class RSAPSSPKI:
+    """A P-256 root and an RSASSA-PSS (id-RSASSA-PSS key) leaf made by the openssl CLI:
+    cryptography cannot generate such keys, and they exercise rsa_pss_pss_*."""
+
+    def __init__(self, directory) -> None:
+        def run(*args: str) -> None:
+            subprocess.run([OPENSSL, *args], check=True, capture_output=True, cwd=directory, timeout=TIMEOUT)
+
+        run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ca.key")
+        run("req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=PSS Test Root", "-days", "30", "-out", "ca.pem",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+        run("genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "leaf.key")
+        run("req", "-new", "-key", "leaf.key", "-subj", "/CN=localhost", "-out", "leaf.csr")
+        (directory / "ext.cnf").write_text(
+            "subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\n"
+            "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n"
+        )
+        run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "10",
+            "-extfile", "ext.cnf", "-out", "leaf.pem")  # fmt: skip
+        self.ca_file = directory / "ca.pem"
+        self.leaf_file = self.chain_file = directory / "leaf.pem"
+        self.key_file = directory / "leaf.key"
+        self.intermediate_file = None  # the root signs the leaf directly
+
+
+@pytest.mark.parametrize("provider_name", ["cryptography", "pycryptodome"])
+def test_rsa_pss_pss_certificates_both_directions(tmp_path, servers, provider_name):
+    import ssl
+
+    pki = RSAPSSPKI(tmp_path)
+    # tlskit client -> openssl s_server
+    server = OpenSSLServer(pki)
+    servers.append(server)
+    conn = ClientConnection(ClientConfig(provider=provider_name, cafile=pki.ca_file), server_name="localhost")
+    assert tlskit_client_exchange(conn, server.port, b"pss\n", b"\n") == b"ssp\n"
+    assert conn.negotiated.signature_scheme == "rsa_pss_pss_sha256"
+    server.finish()
+    # openssl s_client -> tlskit server
+    tlskit_server = TlskitServerThread(ServerConfig(provider=provider_name, certfile=pki.chain_file, keyfile=pki.key_file))
+    result = run_s_client(tlskit_server.port, pki)
+    tlskit_server.join()
+    assert tlskit_server.error is None, tlskit_server.error
+    assert result.returncode == 0 and b"tlskit says: ping" in result.stdout
+    assert tlskit_server.conn.negotiated.signature_scheme == "rsa_pss_pss_sha256"
+    # and Python's ssl client in memory, as a third opinion
+    ctx = ssl.create_default_context(cafile=str(pki.ca_file))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    tls = ServerConnection(ServerConfig(provider=provider_name, certfile=pki.chain_file, keyfile=pki.key_file))
+    for _ in range(5):
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            tls.receive_data(outgoing.read())
+            incoming.write(tls.data_to_send())
+    tls.receive_data(outgoing.read())
+    assert tls.handshake_complete and obj.version() == "TLSv1.3"
