@@ -20,6 +20,7 @@ from tlskit.pki.errors import (
     Expired,
     MalformedCertificate,
     NameConstraintViolation,
+    NameMismatch,
     NotAuthorizedForUsage,
     NotYetValid,
     UnsupportedCriticalExtension,
@@ -121,9 +122,9 @@ def _check_structure(info: CertInfo) -> None:
         if ext.critical and oid not in _KNOWN_EXTENSIONS:
             raise UnsupportedCriticalExtension(f"unknown critical extension {oid}", cert, rule="rfc5280-4.2")
         if ext.critical and oid in _MUST_BE_NONCRITICAL:
-            raise MalformedCertificate(f"extension {ext.oid._name} must not be critical", cert, rule="rfc5280-4.2")
+            raise MalformedCertificate(f"extension {getattr(ext.oid, '_name', oid)} must not be critical", cert, rule="rfc5280-4.2")
         if not ext.critical and oid in _MUST_BE_CRITICAL:
-            raise MalformedCertificate(f"extension {ext.oid._name} must be critical", cert, rule="rfc5280-4.2")
+            raise MalformedCertificate(f"extension {getattr(ext.oid, '_name', oid)} must be critical", cert, rule="rfc5280-4.2")
     aki = info.authority_key_identifier
     if aki is not None:
         if aki.key_identifier is None:
@@ -274,8 +275,6 @@ def check_server_name(info: CertInfo, server_name: str) -> None:
 
 
 def _mismatch(info: CertInfo, server_name: str, why: str) -> CertificateError:
-    from tlskit.pki.errors import NameMismatch
-
     return NameMismatch(f"certificate is not valid for {server_name!r}: {why}", info.cert, rule="rfc6125")
 
 
