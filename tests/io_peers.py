@@ -138,7 +138,13 @@ def read_line_with(proc: subprocess.Popen, stream: Any, marker: str) -> str:
         except queue.Empty:
             raise AssertionError(f"no line containing {marker!r} within {TIMEOUT}s; saw {seen!r}") from None
         if not line:
-            raise AssertionError(f"stream ended before {marker!r}; saw {seen!r}")
+            try:
+                _, err = proc.communicate(timeout=TIMEOUT)
+            except (subprocess.TimeoutExpired, ValueError):
+                err = "?"
+            raise AssertionError(
+                f"stream ended before {marker!r}; saw {seen!r}; exit status {proc.poll()}; stderr {err!r}"
+            )
         seen.append(line)
         if marker in line:
             return line

@@ -11,7 +11,7 @@ import pytest
 
 from certs import make_pki
 from io_peers import TIMEOUT, StdlibServer, client_context, server_context, stdlib_echo
-from tlskit.errors import AlertDescription, TLSError
+from tlskit.errors import AlertDescription, ConnectionClosedError, TLSError
 from tlskit.io import (
     TLSStream,
     TLSTimeoutError,
@@ -326,6 +326,30 @@ def test_stream_is_not_usable_after_close(pki):
             stream.sendall(b"late")
         with pytest.raises(TLSError):
             stream.recv()
+
+
+def test_close_from_another_thread_wakes_a_blocked_reader(pki):
+    outcome = []
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        server.serve_in_background(echo)
+        stream = connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT)
+        entered = threading.Event()
+
+        def reader():
+            entered.set()
+            try:
+                outcome.append(stream.recv())
+            except TLSError as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert entered.wait(TIMEOUT)
+        stream.close()
+        thread.join(TIMEOUT)
+    assert not thread.is_alive()
+    # not a read timeout: close() itself ended the blocked read
+    assert len(outcome) == 1 and isinstance(outcome[0], ConnectionClosedError), outcome
 
 
 def test_connection_refused_is_a_tls_error():

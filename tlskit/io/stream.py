@@ -136,6 +136,8 @@ class TLSStream:
                 raise ConnectionClosedError("stream is closed") from None
             raise self._fail(_transport_error(exc, "reading")) from None
         if not data:
+            if self._closed:  # close() from another thread woke us up
+                raise ConnectionClosedError("stream is closed")
             self._handle_eof()
             return
         with self._engine_lock:
@@ -231,6 +233,11 @@ class TLSStream:
             self.close_write()
         finally:
             self._closed = True
+            try:
+                # unlike close(), shutdown() wakes a thread blocked in recv() on this socket
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, AttributeError):
+                pass
             self._sock.close()
 
     def __enter__(self) -> "TLSStream":
