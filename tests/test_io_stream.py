@@ -296,6 +296,19 @@ def test_server_survives_misbehaving_clients(pki):
     assert all(isinstance(e, TLSError) for e in errors), errors
 
 
+def test_connections_over_the_limit_are_dropped(pki):
+    errors = Errors()
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, max_connections=1) as server:
+        server.serve_in_background(echo, on_error=errors)
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as first:
+            first.sendall(b"1")
+            assert first.recv() == b"1"
+            with pytest.raises(TLSError):
+                connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT)
+        server.close()
+    assert [str(e) for e in errors] == ["too many connections; dropped"]
+
+
 def test_close_joins_connection_threads(pki):
     before = threading.active_count()
     started = threading.Event()

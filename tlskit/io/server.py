@@ -16,6 +16,7 @@ import threading
 from typing import Any, Callable
 
 from tlskit.io._common import make_server_config, new_server_connection
+from tlskit.io.errors import TLSConnectionError
 from tlskit.io.stream import TLSStream, _transport_error
 
 logger = logging.getLogger("tlskit.io")
@@ -40,10 +41,12 @@ class TLSServer:
         backlog: int = 128,
         handshake_timeout: float | None = 30.0,
         timeout: float | None = None,
+        max_connections: int = 1024,
         allow_truncation: bool = False,
         keylog_from_env: bool = True,
         **server_config: Any,
     ) -> None:
+        self.max_connections = max_connections
         self.config = make_server_config(config, keylog_from_env=keylog_from_env, **server_config)
         self.handshake_timeout = handshake_timeout
         self.timeout = timeout
@@ -122,6 +125,11 @@ class TLSServer:
                     continue
                 except OSError as exc:  # e.g. out of file descriptors: keep serving the others
                     _safe_report(report, None, exc)
+                    continue
+                if self.active_connections >= self.max_connections:
+                    # a flood of clients must not exhaust threads: drop the newcomer at once
+                    sock.close()
+                    _safe_report(report, address, TLSConnectionError("too many connections; dropped"))
                     continue
                 worker = threading.Thread(
                     target=self._run_connection,
@@ -215,7 +223,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> TLSServer:
     """Listen on ``host:port`` for TLS 1.3 clients.
 
     Keyword arguments are TLSServer options (``handshake_timeout``, ``timeout``,
-    ``backlog``, ``allow_truncation``, ``config``) and ServerConfig fields
+    ``backlog``, ``max_connections``, ``allow_truncation``, ``config``) and ServerConfig fields
     (``certfile``, ``keyfile``, ``provider``, ``client_cafile``,
     ``require_client_auth``, ``alpn_protocols``, ``keylog_file``, ...)::
 
