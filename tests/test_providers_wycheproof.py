@@ -34,10 +34,8 @@ PROVIDERS = available_providers()
 COMPOSED = [
     # kx from libsodium, AEAD from PyCryptodome, hash and signatures from OpenSSL
     "kx=pynacl,aead=pycryptodome,hash=cryptography,sig=cryptography",
-    # ML-KEM/ECDH from PyCryptodome, AEAD and hash from libsodium, signatures from OpenSSL
-    "kx=pycryptodome,aead=pynacl,hash=pynacl,sig=cryptography",
-    # key exchange from OpenSSL, record layer from PyCryptodome, hash from libsodium
-    "kx=cryptography,aead=pycryptodome,hash=pynacl,sig=pycryptodome",
+    # kx from OpenSSL, AEAD and hash from libsodium, signatures from PyCryptodome
+    "kx=cryptography,aead=pynacl,hash=pynacl,sig=pycryptodome",
 ]
 ALL = PROVIDERS + [
     name for name in COMPOSED if all(part.split("=")[1] in PROVIDERS for part in name.split(","))
