@@ -437,3 +437,24 @@ def test_encrypted_client_key_and_password_not_in_repr(tmp_path):
     server = ServerConnection(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file, client_cafile=pki.ca_file, require_client_auth=True))
     pump(client, server)
     assert server.negotiated.peer_certificates[0] == leaf_der(pki)
+
+
+@pytest.mark.filterwarnings("ignore:Parsed a serial number:cryptography.utils.CryptographyDeprecationWarning")
+def test_trust_sources_insecure_and_default_roots(tmp_path):
+    pki = pki_for(tmp_path)
+    # cadata instead of a file
+    client, server = connect(pki, {"cafile": None, "cadata": pki.ca_file.read_bytes()})
+    pump(client, server)
+    assert client.handshake_complete
+    # no trust anchors given: the system roots are used, which do not know the test CA
+    config = ClientConfig()
+    assert config.use_system_roots
+    client, server = connect(pki, {"cafile": None})
+    server.receive_data(client.data_to_send())
+    with pytest.raises(TLSError) as caught:
+        client.receive_data(server.data_to_send())
+    assert caught.value.alert == AlertDescription.unknown_ca
+    # the explicit opt-out skips chain validation but still checks the server's signature
+    client, server = connect(pki, {"cafile": None, "insecure": True}, server_name="not-the-name")
+    pump(client, server)
+    assert client.handshake_complete and not ClientConfig(insecure=True).use_system_roots
