@@ -225,7 +225,7 @@ class Chain:
 def chain(
     depth: int = 1,
     *,
-    leaf_name: str = "example.com",
+    leaf_name: "str | x509.Name" = "example.com",
     key_kind: str = "p256",
     root_kwargs: dict | None = None,
     intermediate_kwargs: dict | None = None,

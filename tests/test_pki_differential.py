@@ -16,6 +16,7 @@ import random
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 import pki_factory as f
@@ -29,6 +30,8 @@ UNKNOWN_CRITICAL = [f.unknown_extension(critical=True)]
 MUTATIONS: dict[str, tuple[str, dict]] = {
     "leaf-expired": ("leaf", {"not_after": NOW - DAY}),
     "leaf-not-yet-valid": ("leaf", {"not_before": NOW + DAY}),
+    "root-ku-none": ("tlskit", "trust anchors are taken as configured: a root without keyUsage is accepted "
+                     "(x509-limbo crl::issuer-no-keyusage-extension expects success); intermediates must have it"),
     "leaf-no-san": ("leaf", {"sans": None}),
     "leaf-san-other": ("leaf", {"sans": ["other.example"]}),
     "leaf-san-wildcard": ("leaf", {"sans": ["*.example.com"]}),
@@ -71,7 +74,25 @@ MUTATIONS: dict[str, tuple[str, dict]] = {
     "root-nc-exclude-example": ("root", {"excluded": ["example.com"]}),
     "root-no-ski": ("root", {"ski": False}),
     "root-eku-server": ("root", {"eku": [f.SERVER]}),
+    "leaf-san-uppercase": ("leaf", {"sans": ["EXAMPLE.COM"]}),
+    "leaf-san-many": ("leaf", {"sans": ["a.example", "example.com", "192.0.2.1", "2001:db8::1", "*.example.org"]}),
+    "leaf-hash-sha512": ("leaf", {"hash_alg": hashes.SHA512()}),
+    "leaf-not-after-now": ("leaf", {"not_after": NOW}),
+    "leaf-not-before-now": ("leaf", {"not_before": NOW}),
+    "leaf-empty-subject-critical-san": ("leaf", {"san_critical": True}),  # subject emptied in _build
+    "ica-ku-crlsign-only": ("ica", {"key_usage": {"crl_sign": True}}),
+    "ica-pathlen-1": ("ica", {"path_length": 1}),
+    "ica-nc-permit-ipv6": ("ica", {"permitted": ["2001:db8::/32"]}),
+    "ica-nc-exclude-ip": ("ica", {"excluded": ["192.0.2.0/24"]}),
+    "ica-nc-permit-subdomain": ("ica", {"permitted": ["sub.example.com"]}),
+    "ica-nc-exclude-other": ("ica", {"excluded": ["other.example"]}),
+    "ica-eku-any": ("ica", {"eku": [f.ANY_EKU]}),
+    "root-nc-permit-example": ("root", {"permitted": ["example.com"]}),
+    "root-ku-none": ("root", {"key_usage": None}),
+    "root-expired-long-ago": ("root", {"not_before": NOW - 900 * DAY, "not_after": NOW - 800 * DAY}),
     "chain-missing-intermediate": ("chain", {}),
+    "name-wildcard-child": ("chain", {}),
+    "name-ipv6": ("chain", {}),
     "chain-untrusted-root": ("chain", {}),
     "chain-depth-2": ("chain", {}),
     "chain-max-depth-0": ("chain", {}),
@@ -88,6 +109,8 @@ DISAGREEMENTS: dict[str, tuple[str, str]] = {
     "ica-no-ski": ("pyca", "tlskit requires subjectKeyIdentifier in CA certificates (RFC 5280 4.2.1.2; "
                    "x509-limbo rfc5280::ski::intermediate-missing-ski expects rejection)"),
     "root-no-ski": ("pyca", "same rule for trust anchors (x509-limbo rfc5280::ski::root-missing-ski)"),
+    "root-ku-none": ("tlskit", "trust anchors are taken as configured: a root without keyUsage is accepted "
+                     "(x509-limbo crl::issuer-no-keyusage-extension expects success); intermediates must have it"),
     "leaf-no-san": ("tlskit", "for usage='client' tlskit accepts a leaf without subjectAltName (client identity "
                     "is the application's business); pyca's client verifier requires a SAN"),
 }
@@ -100,11 +123,16 @@ def _build(mutations: tuple[str, ...]):
         if role in per_role:
             per_role[role].update(kwargs)
     depth = 2 if "chain-depth-2" in mutations else 1
-    name = "192.0.2.1" if "name-ip" in mutations else "example.com"
+    name = "192.0.2.1" if "name-ip" in mutations else "2001:db8::1" if "name-ipv6" in mutations else "example.com"
     leaf_kwargs = {"sans": [name]}
+    if "name-wildcard-child" in mutations:
+        name = "www.example.com"
+        leaf_kwargs = {"sans": ["*.example.com"]}
     leaf_kwargs.update(per_role["leaf"])
     tag = f" {abs(hash(mutations)) % 10**8}"  # distinct names per case, short enough for a CN
-    chain = f.chain(depth, root_kwargs=per_role["root"], intermediate_kwargs=per_role["ica"], leaf_kwargs=leaf_kwargs, tag=tag)
+    leaf_name = x509.Name([]) if "leaf-empty-subject-critical-san" in mutations else "example.com"
+    chain = f.chain(depth, leaf_name=leaf_name, root_kwargs=per_role["root"], intermediate_kwargs=per_role["ica"],
+                    leaf_kwargs=leaf_kwargs, tag=tag)
     untrusted = chain.untrusted
     if "chain-missing-intermediate" in mutations:
         untrusted = untrusted[1:]
@@ -148,7 +176,7 @@ def _cases() -> list[tuple[str, ...]]:
     cases: list[tuple[str, ...]] = [()] + [(m,) for m in names]
     rng = random.Random(20261127)
     pairs = set()
-    while len(pairs) < 250:
+    while len(pairs) < 400:
         a, b = sorted(rng.sample(names, 2))
         pairs.add((a, b))
     return cases + sorted(pairs)
@@ -158,13 +186,13 @@ CASES = _cases()
 
 
 def test_enough_cases():
-    assert len(CASES) >= 300
+    assert len(CASES) >= 450
 
 
-@pytest.mark.parametrize("chunk", range(4))
+@pytest.mark.parametrize("chunk", range(6))
 def test_agrees_with_pyca(chunk):
     mismatches = []
-    for mutations in CASES[chunk::4]:
+    for mutations in CASES[chunk::6]:
         setup = _build(mutations)
         ours, why_ours = _tlskit(*setup)
         theirs, why_theirs = _pyca(*setup)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import warnings
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 
 from tlskit.pki.certinfo import CertInfo
 from tlskit.pki.errors import MalformedCertificate
@@ -110,11 +112,14 @@ class TrustStore:
         # refuses to parse must not take every other root down with it.
         store = cls()
         data = Path(path).read_bytes()
-        for der in pem_blocks(data, {b"CERTIFICATE", b"TRUSTED CERTIFICATE"}, path):
-            try:
-                store.add(certificate_from_der(der, path))
-            except MalformedCertificate:
-                continue
+        with warnings.catch_warnings():
+            # Old roots with serial 0 make cryptography warn; anchors are taken as they are.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            for der in pem_blocks(data, {b"CERTIFICATE", b"TRUSTED CERTIFICATE"}, path):
+                try:
+                    store.add(certificate_from_der(der, path))
+                except MalformedCertificate:
+                    continue
         return store
 
     # -- contents -------------------------------------------------------------------
