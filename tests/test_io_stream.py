@@ -96,6 +96,22 @@ def test_stream_send_accepts_str_and_memoryview(pki):
             assert stream.recv(0) == b""
 
 
+def test_key_updates_both_ways_keep_the_stream_working(pki):
+    def handler(stream):
+        assert recv_exactly(stream, 6) == b"before"
+        stream.update_keys(request_peer=False)
+        echo(stream)
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        server.serve_in_background(handler)
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            stream.sendall(b"before")
+            stream.update_keys()  # the server must answer with its own KeyUpdate
+            for word in (b"after", b"still after"):
+                stream.sendall(word)
+                assert recv_exactly(stream, len(word)) == word
+
+
 def test_makefile_binary_and_text(pki):
     with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
         server.serve_in_background(echo)

@@ -71,7 +71,7 @@ _SSL_ATTRIBUTE_NAMES = {
 }
 
 
-def describe_certificate(der: bytes) -> dict[str, Any]:
+def peercert_dict(der: bytes) -> dict[str, Any]:
     """A peer certificate as ``ssl.SSLSocket.getpeercert()`` shows it (subject,
     issuer, validity, serial, subjectAltName).
 

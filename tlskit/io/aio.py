@@ -32,7 +32,7 @@ from typing import Any, Awaitable, Callable
 from tlskit.errors import InternalError, TLSError
 from tlskit.events import ConnectionClosed
 from tlskit.io._common import (
-    describe_certificate,
+    peercert_dict,
     make_client_config,
     make_server_config,
     new_client_connection,
@@ -251,7 +251,7 @@ class TLSTransport(asyncio.Transport):
                 return negotiated.cipher_suite
             if not certificates:
                 return default
-            return certificates[0] if name == "peercert_der" else describe_certificate(certificates[0])
+            return certificates[0] if name == "peercert_der" else peercert_dict(certificates[0])
         raw = self._proto._raw
         return raw.get_extra_info(name, default) if raw is not None else default
 

@@ -22,7 +22,7 @@ from tlskit.errors import ConnectionClosedError, TLSError
 from tlskit.events import ConnectionClosed
 from tlskit.io._common import (
     READ_SIZE,
-    describe_certificate,
+    peercert_dict,
     make_client_config,
     new_client_connection,
 )
@@ -211,6 +211,13 @@ class TLSStream:
             # part of a record may be on the wire: the stream cannot continue
             raise self._fail(_transport_error(exc, "writing")) from None
 
+    def update_keys(self, request_peer: bool = True) -> None:
+        """Send a KeyUpdate (and ask the peer to update too unless request_peer=False)."""
+        with self._engine_lock:
+            self._check_writable_locked()
+            self._conn.update_keys(request_peer)
+            self._flush_locked()
+
     def close_write(self) -> None:
         """Send close_notify but keep reading (a TLS 1.3 half-close)."""
         with self._engine_lock:
@@ -299,7 +306,7 @@ class TLSStream:
         certificates = self.peer_certificates if self._conn.handshake_complete else ()
         if not certificates:
             return None
-        return certificates[0] if binary_form else describe_certificate(certificates[0])
+        return certificates[0] if binary_form else peercert_dict(certificates[0])
 
     def version(self) -> str | None:
         return self._conn.negotiated.version if self._conn.handshake_complete else None
