@@ -126,3 +126,55 @@ def test_ca_issued_chains_and_crl(tmp_path, key_type):
         ours = tlskit_verify(issued.certificate, inter, [root], name=None, at=now, crls=[crl])
         theirs = openssl_verify(tmp_path, issued.certificate, inter, [root], name=None, at=now, crls=[crl])
         assert ours[0] == theirs[0] == expected, (ours, theirs)
+
+
+_PSS_EXTENSIONS = """
+[v3_ca]
+basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign
+subjectKeyIdentifier=hash
+[v3_leaf]
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+subjectAltName=DNS:example.com
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+extendedKeyUsage=serverAuth
+"""
+
+
+def test_rsassa_pss_key_root_uses_pss_pss_schemes(tmp_path):
+    """An id-RSASSA-PSS root key (only OpenSSL makes those) maps to rsa_pss_pss_sha256."""
+    from tlskit.providers import get_provider
+    from tlskit.providers.base import Provider
+
+    def run(*args):
+        subprocess.run([OPENSSL, *args], cwd=tmp_path, check=True, capture_output=True, timeout=120)
+
+    (tmp_path / "ext.cnf").write_text(_PSS_EXTENSIONS)
+    run("genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt", "rsa_pss_keygen_md:sha256",
+        "-pkeyopt", "rsa_pss_keygen_mgf1_md:sha256", "-pkeyopt", "rsa_pss_keygen_saltlen:32", "-out", "root.key")
+    run("req", "-x509", "-new", "-key", "root.key", "-subj", "/CN=PSS Root", "-days", "30", "-config", "ext.cnf",
+        "-extensions", "v3_ca", "-out", "root.pem")
+    run("ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", "leaf.key")
+    run("req", "-new", "-key", "leaf.key", "-subj", "/CN=example.com", "-out", "leaf.csr")
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "root.pem", "-CAkey", "root.key", "-set_serial", "7", "-days", "10",
+        "-extfile", "ext.cnf", "-extensions", "v3_leaf", "-out", "leaf.pem")
+    root = x509.load_pem_x509_certificate((tmp_path / "root.pem").read_bytes())
+    leaf = x509.load_pem_x509_certificate((tmp_path / "leaf.pem").read_bytes())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for name in ("cryptography", "pycryptodome"):
+        real = get_provider(name)
+        used: list[str] = []
+
+        class Recording(dict):
+            def get(self, scheme, default=None):
+                used.append(scheme)
+                return real.signature_schemes.get(scheme, default)
+
+        recording = Provider(f"recording-{name}", real.cipher_suites, real.groups, Recording(real.signature_schemes),
+                             real.key_loader, real.random_source)
+        path = verify_chain(leaf, [], [root], server_name="example.com", at=now, provider=recording)
+        assert path.anchor == root
+        assert used == ["rsa_pss_pss_sha256"]
+    assert openssl_verify(tmp_path, leaf, [], [root], name="example.com", at=now)[0]
