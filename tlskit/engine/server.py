@@ -9,6 +9,7 @@ certificate and signature) verified.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 
 from tlskit.engine import extensions as ext
 from tlskit.engine.certs import name_matches
@@ -48,7 +49,7 @@ from tlskit.errors import (
     NoApplicationProtocol,
     ProtocolVersionError,
 )
-from tlskit.providers.names import CIPHER_SUITES, GROUPS
+from tlskit.providers.names import CIPHER_SUITE_NAMES, CIPHER_SUITES, GROUPS
 
 H = HandshakeType
 
@@ -61,6 +62,20 @@ class _Retry:
         self.group = group
         self.cookie = cookie
         self.session_id = session_id
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """What the server settled on for one ClientHello."""
+
+    suite_code: int
+    group: str
+    client_share: bytes
+    host: str | None
+    alpn: bytes | None
+    identity: CertifiedKey
+    scheme: str
+    staple: bool
 
 
 class ServerConnection(Connection):
@@ -80,10 +95,20 @@ class ServerConnection(Connection):
     # -- ClientHello ----------------------------------------------------------
 
     def _on_client_hello(self, body: bytes, raw: bytes) -> None:
-        config = self._config
         hello = ClientHello.decode(body)
         extensions = dict(hello.extensions)
-        versions = ext.decode_supported_versions_client(extensions[E.supported_versions]) if E.supported_versions in extensions else []
+        self._check_client_hello_basics(hello, extensions)
+        self._ccs_window = True
+        choice = self._negotiate(hello, raw, extensions)
+        if choice is None:
+            return  # a HelloRetryRequest went out; the second ClientHello comes back here
+        self._send_server_flight(hello, raw, extensions, choice)
+
+    @staticmethod
+    def _check_client_hello_basics(hello: ClientHello, extensions: dict[int, bytes]) -> None:
+        versions = []
+        if E.supported_versions in extensions:
+            versions = ext.decode_supported_versions_client(extensions[E.supported_versions])
         if ext.TLS13 not in versions:
             raise ProtocolVersionError("client does not offer TLS 1.3")
         if hello.legacy_version != LEGACY_VERSION:
@@ -92,9 +117,14 @@ class ServerConnection(Connection):
             raise IllegalParameter("TLS 1.3 ClientHello must offer only null compression")
         if E.pre_shared_key in extensions and hello.extensions[-1][0] != E.pre_shared_key:
             raise IllegalParameter("pre_shared_key must be the last extension")
-        self._ccs_window = True
 
-        suite_code = next((CIPHER_SUITES[n] for n in config.resolved_cipher_suites if CIPHER_SUITES[n] in hello.cipher_suites), None)  # type: ignore[attr-defined]
+    def _negotiate(self, hello: ClientHello, raw: bytes, extensions: dict[int, bytes]) -> "_Choice | None":
+        """Pick suite, group, certificate, scheme and ALPN; None if a HelloRetryRequest was sent."""
+        config = self._config
+        suite_code = next(
+            (CIPHER_SUITES[n] for n in config.resolved_cipher_suites if CIPHER_SUITES[n] in hello.cipher_suites),  # type: ignore[attr-defined]
+            None,
+        )
         if suite_code is None:
             raise HandshakeFailure("no cipher suite in common")
         client_schemes = ext.decode_u16_list(ext.require(extensions, E.signature_algorithms, "ClientHello"))
@@ -111,31 +141,44 @@ class ServerConnection(Connection):
         chosen = next((n for n in acceptable if GROUPS[n] in shares), None)
 
         if self._retry is not None:
-            retry = self._retry
-            if suite_code != retry.suite or not hmac.compare_digest(hello.legacy_session_id, retry.session_id):
-                raise IllegalParameter("second ClientHello is inconsistent with the first")
-            if list(shares) != [retry.group]:
-                raise IllegalParameter("second ClientHello must carry exactly the requested key share")
-            if retry.cookie is not None:
-                cookie = ext.decode_cookie(ext.require(extensions, E.cookie, "second ClientHello"))
-                if not hmac.compare_digest(cookie, retry.cookie):
-                    raise IllegalParameter("cookie does not match")
+            self._check_second_client_hello(hello, extensions, suite_code, shares)
         elif chosen is None:
             self._send_hello_retry_request(hello, raw, suite_code, GROUPS[acceptable[0]])
-            return
+            return None
         assert chosen is not None
 
         alpn = self._choose_alpn(extensions)
         identity, scheme = self._choose_identity(host, client_schemes)
-        staple = bool(config.ocsp_response) and E.status_request in extensions and ext.decode_status_request(extensions[E.status_request]) == 1
+        staple = (
+            bool(config.ocsp_response)
+            and E.status_request in extensions
+            and ext.decode_status_request(extensions[E.status_request]) == 1
+        )
+        return _Choice(suite_code, chosen, shares[GROUPS[chosen]], host, alpn, identity, scheme, staple)
 
-        group = self._provider.groups[chosen]
-        server_share, shared_secret = group.encapsulate(shares[GROUPS[chosen]])
-        self._suite = self._provider.cipher_suites[next(n for n, c in CIPHER_SUITES.items() if c == suite_code)]
-        self._group_name = chosen
-        self._server_name = host
-        self._alpn = alpn.decode("ascii", "replace") if alpn else None
-        self._signature_scheme = scheme
+    def _check_second_client_hello(
+        self, hello: ClientHello, extensions: dict[int, bytes], suite_code: int, shares: dict[int, bytes]
+    ) -> None:
+        retry = self._retry
+        assert retry is not None
+        if suite_code != retry.suite or not hmac.compare_digest(hello.legacy_session_id, retry.session_id):
+            raise IllegalParameter("second ClientHello is inconsistent with the first")
+        if list(shares) != [retry.group]:
+            raise IllegalParameter("second ClientHello must carry exactly the requested key share")
+        if retry.cookie is not None:
+            cookie = ext.decode_cookie(ext.require(extensions, E.cookie, "second ClientHello"))
+            if not hmac.compare_digest(cookie, retry.cookie):
+                raise IllegalParameter("cookie does not match")
+
+    def _send_server_flight(self, hello: ClientHello, raw: bytes, extensions: dict[int, bytes], choice: "_Choice") -> None:
+        """ServerHello, then EncryptedExtensions .. Finished under the handshake keys."""
+        config = self._config
+        server_share, shared_secret = self._provider.groups[choice.group].encapsulate(choice.client_share)
+        self._suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[choice.suite_code]]
+        self._group_name = choice.group
+        self._server_name = choice.host
+        self._alpn = choice.alpn.decode("ascii", "replace") if choice.alpn else None
+        self._signature_scheme = choice.scheme
         self._client_random = hello.random
         if self._retry is None:
             self._transcript.start(self._suite.hash)
@@ -144,16 +187,14 @@ class ServerConnection(Connection):
         server_hello = ServerHello(
             self._provider.random(32),
             hello.legacy_session_id,
-            suite_code,
+            choice.suite_code,
             [
-                (E.key_share, ext.encode_key_share_entry(GROUPS[chosen], server_share)),
+                (E.key_share, ext.encode_key_share_entry(GROUPS[choice.group], server_share)),
                 (E.supported_versions, ext.TLS13.to_bytes(2, "big")),
             ],
         )
         self._send_handshake(server_hello.encode())
-        if hello.legacy_session_id and not self._sent_ccs:  # middlebox compatibility (RFC 8446 D.4)
-            self._record.write_change_cipher_spec()
-            self._sent_ccs = True
+        self._send_compatibility_ccs(hello)
 
         schedule = self._schedule = KeySchedule(self._suite)
         schedule.set_shared_secret(shared_secret)
@@ -164,18 +205,18 @@ class ServerConnection(Connection):
         self._record.set_write_keys(self._traffic_keys(server_hs))
         self._record.set_read_keys(self._traffic_keys(client_hs))
 
-        self._send_handshake(EncryptedExtensions(self._encrypted_extensions(extensions, host, alpn)).encode())
+        self._send_handshake(EncryptedExtensions(self._encrypted_extensions(extensions, choice.host, choice.alpn)).encode())
         if config.requests_client_certificate:
             request_extensions = [(E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.verify_schemes)))]
             self._send_handshake(CertificateRequest(b"", request_extensions).encode())
-        entries = [CertificateEntry(cert) for cert in identity.chain]
-        if staple:
+        entries = [CertificateEntry(cert) for cert in choice.identity.chain]
+        if choice.staple:
             assert config.ocsp_response is not None
             entries[0].extensions.append((E.status_request, ext.encode_certificate_status(config.ocsp_response)))
         self._send_handshake(Certificate(b"", entries).encode())
         content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
-        signature = identity.key.sign(scheme, content)
-        self._send_handshake(CertificateVerify(scheme_codes([scheme])[0], signature).encode())
+        signature = choice.identity.key.sign(choice.scheme, content)
+        self._send_handshake(CertificateVerify(scheme_codes([choice.scheme])[0], signature).encode())
         verify_data = schedule.finished_verify_data(server_hs, self._transcript.digest())
         self._send_handshake(Finished(verify_data).encode())
 
@@ -188,8 +229,15 @@ class ServerConnection(Connection):
         else:
             self._expect = {H.finished: self._on_client_finished}
 
+    def _send_compatibility_ccs(self, hello: ClientHello) -> None:
+        """Middlebox compatibility (RFC 8446 D.4): one CCS after our first handshake message,
+        when the client sent a legacy session id."""
+        if hello.legacy_session_id and not self._sent_ccs:
+            self._record.write_change_cipher_spec()
+            self._sent_ccs = True
+
     def _send_hello_retry_request(self, hello: ClientHello, raw: bytes, suite_code: int, group: int) -> None:
-        suite = self._provider.cipher_suites[next(n for n, c in CIPHER_SUITES.items() if c == suite_code)]
+        suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[suite_code]]
         cookie = self._provider.random(32) if self._config.hrr_cookie else None
         self._retry = _Retry(suite_code, group, cookie, hello.legacy_session_id)
         self._transcript.start(suite.hash)
@@ -202,9 +250,7 @@ class ServerConnection(Connection):
         if cookie is not None:
             extensions.append((E.cookie, ext.encode_cookie(cookie)))
         self._send_handshake(ServerHello(HRR_RANDOM, hello.legacy_session_id, suite_code, extensions).encode())
-        if hello.legacy_session_id and not self._sent_ccs:
-            self._record.write_change_cipher_spec()
-            self._sent_ccs = True
+        self._send_compatibility_ccs(hello)
         self._expect = {H.client_hello: self._on_client_hello}
 
     def _choose_alpn(self, extensions: dict[int, bytes]) -> bytes | None:
