@@ -378,3 +378,18 @@ def test_16_mib_each_way(tmp_path, direction, capsys):
     ssl_to_tlskit = time.perf_counter() - started
     with capsys.disabled():
         print(f"\n16 MiB {direction}: tlskit->ssl {16 / tlskit_to_ssl:.0f} MiB/s, ssl->tlskit {16 / ssl_to_tlskit:.0f} MiB/s")
+
+
+@pytest.mark.parametrize("provider_name", PROVIDERS)
+def test_hrr_from_ssl_server_when_tlskit_sends_no_key_share(tmp_path, provider_name):
+    """An empty key_share list makes OpenSSL ask for its preferred group (PyNaCl's only HRR path)."""
+    pki = pki_for(tmp_path, base_key_type(provider_name))
+    peer = tlskit_client_to_ssl(pki, {"provider": provider_name, "key_share_groups": []})
+    peer.incoming.write(peer.tls.data_to_send())
+    with pytest.raises(ssl.SSLWantReadError):
+        peer.obj.do_handshake()
+    hrr = peer.outgoing.read()
+    assert hrr[11:43] == bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+    peer.tls.receive_data(hrr)
+    peer.pump()
+    assert peer.tls.negotiated.group == "x25519"
