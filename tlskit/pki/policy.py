@@ -271,7 +271,9 @@ def check_server_name(info: CertInfo, server_name: str) -> None:
     if reference is None:
         raise _mismatch(info, server_name, "the expected name is not a valid DNS name or IP address")
     if not names.match_reference(info.subject_alt_names, reference):
-        raise _mismatch(info, server_name, "no subjectAltName matches")
+        presented = [_show(n) for n in info.subject_alt_names or () if isinstance(n, (x509.DNSName, x509.IPAddress))]
+        listed = ", ".join(presented[:5]) + (f" and {len(presented) - 5} more" if len(presented) > 5 else "")
+        raise _mismatch(info, server_name, f"no subjectAltName matches (it has {listed or 'no DNS/IP names'})")
 
 
 def _mismatch(info: CertInfo, server_name: str, why: str) -> CertificateError:

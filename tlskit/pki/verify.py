@@ -210,7 +210,13 @@ def _safe_ski(info: CertInfo) -> bytes | None:
 def _no_issuer(child: CertInfo, is_leaf: bool) -> UnknownIssuer:
     if is_leaf and child.self_issued:
         return UnknownIssuer("self-signed certificate is not in the trust store", child.cert, rule="trust-anchor")
-    return UnknownIssuer("no trusted issuer found for this certificate", child.cert, rule="path-building")
+    try:
+        issuer = child.cert.issuer.rfc4514_string()
+    except Exception:
+        issuer = "?"
+    return UnknownIssuer(
+        f"issuer {issuer!r} is neither a trust anchor nor among the certificates sent", child.cert, rule="path-building"
+    )
 
 
 def _as_store(trust: TrustStore | Iterable[CertificateLike] | CertificateLike) -> TrustStore:
