@@ -18,8 +18,28 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from certs import make_pki
+
 OPENSSL = shutil.which("openssl")
 TIMEOUT = 20.0
+
+
+def make_ed25519_pki(directory: Path) -> Any:
+    """Ed25519 throughout: the one signature algorithm every provider (PyNaCl too) has."""
+    return make_pki(directory, leaf_key_type="ed25519", ca_key_type="ed25519", name="ed")
+
+
+def make_client_pki(directory: Path) -> Any:
+    """A separate PKI for client certificates: leaf "alice" (clientAuth), Ed25519."""
+    return make_pki(
+        directory,
+        leaf_key_type="ed25519",
+        ca_key_type="ed25519",
+        subject="alice",
+        sans=("alice.example",),
+        usage="client",
+        name="client",
+    )
 
 
 def server_context(pki: Any, client_ca: Path | None = None) -> ssl.SSLContext:

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from certs import make_pki
 from io_peers import (
+    make_client_pki,
+    make_ed25519_pki,
     OPENSSL,
     TIMEOUT,
     StdlibServer,
@@ -38,21 +40,12 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ed_pki(tmp_path_factory):
-    # Ed25519 throughout: every provider (PyNaCl too) signs and verifies it
-    return make_pki(tmp_path_factory.mktemp("edpki"), leaf_key_type="ed25519", ca_key_type="ed25519", name="ed")
+    return make_ed25519_pki(tmp_path_factory.mktemp("edpki"))
 
 
 @pytest.fixture(scope="module")
 def client_pki(tmp_path_factory):
-    return make_pki(
-        tmp_path_factory.mktemp("client"),
-        leaf_key_type="ed25519",
-        ca_key_type="ed25519",
-        subject="alice",
-        sans=("alice.example",),
-        usage="client",
-        name="client",
-    )
+    return make_client_pki(tmp_path_factory.mktemp("client"))
 
 
 def s_client(port: int, ca_file, *extra: str, request: bytes = b"GET / HTTP/1.0\r\n\r\n") -> str:

@@ -10,7 +10,14 @@ import threading
 import pytest
 
 from certs import make_pki
-from io_peers import TIMEOUT, StdlibServer, client_context, server_context, stdlib_echo
+from io_peers import (
+    TIMEOUT,
+    StdlibServer,
+    client_context,
+    make_client_pki,
+    make_ed25519_pki,
+    server_context,
+)
 from tlskit.errors import AlertDescription, ConnectionClosedError, TLSError
 from tlskit.io import (
     TLSStream,
@@ -29,21 +36,12 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ed_pki(tmp_path_factory):
-    # Ed25519 throughout: the one signature algorithm every provider (PyNaCl too) has
-    return make_pki(tmp_path_factory.mktemp("edpki"), leaf_key_type="ed25519", ca_key_type="ed25519", name="ed")
+    return make_ed25519_pki(tmp_path_factory.mktemp("edpki"))
 
 
 @pytest.fixture(scope="module")
 def client_pki(tmp_path_factory):
-    return make_pki(
-        tmp_path_factory.mktemp("client"),
-        leaf_key_type="ed25519",
-        ca_key_type="ed25519",
-        subject="alice",
-        sans=("alice.example",),
-        usage="client",
-        name="client",
-    )
+    return make_client_pki(tmp_path_factory.mktemp("client"))
 
 
 def echo(stream: TLSStream) -> None:
