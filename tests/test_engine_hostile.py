@@ -545,3 +545,50 @@ def test_any_record_fragmentation_completes(recorded, cuts, chunk):
         client.receive_data(wire[start : start + chunk])
     assert client.handshake_complete
     assert client.data_to_send() == recorded.client_flight
+
+
+# -- targeted: after the handshake ----------------------------------------------------
+
+
+def _connected(recorded):
+    client = recorded.client()
+    client.data_to_send()
+    client.receive_data(recorded.server_hello + b"".join(recorded.server_encrypted))
+    server = recorded.server()
+    server.receive_data(recorded.client_hello)
+    server.data_to_send()
+    server.receive_data(client.data_to_send())
+    assert client.handshake_complete and server.handshake_complete
+    return client, server
+
+
+def test_application_data_under_handshake_keys_to_client(recorded):
+    client = recorded.client()
+    client.data_to_send()
+    data = encrypt_handshake(b"0.5-RTT?", recorded.suite, recorded.secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"], ContentType.application_data)
+    expect_alert(client, recorded.server_hello + data, A.unexpected_message)
+
+
+@pytest.mark.parametrize(
+    "message,alert",
+    [
+        (b"\x18\x00\x00\x01\x02", A.illegal_parameter),  # KeyUpdate with an undefined request value
+        (b"\x18\x00\x00\x02\x00\x00", A.decode_error),  # KeyUpdate with trailing bytes
+        (b"\x0d\x00\x00\x0b\x00\x00\x08\x00\x0d\x00\x04\x00\x02\x04\x03", A.unexpected_message),  # post-handshake auth
+        (b"\x04\x00\x00\x0f\x00\x09\x3a\x81\x00\x00\x00\x00\x00\x00\x02\x41\x41\x00\x00", A.illegal_parameter),  # ticket lifetime > 7 days
+        (b"\x01\x00\x00\x00", A.unexpected_message),  # a ClientHello after the handshake
+    ],
+    ids=["keyupdate-value", "keyupdate-trailing", "certificate-request", "ticket-lifetime", "client-hello"],
+)
+def test_bad_post_handshake_messages_to_client(recorded, message, alert):
+    client, server = _connected(recorded)
+    data = encrypt_handshake(message, recorded.suite, server._write_app_secret)
+    expect_alert(client, data, alert)
+    out = client.data_to_send()
+    assert out[:1] == b"\x17"  # the alert goes out protected
+
+
+def test_new_session_ticket_from_client_is_unexpected(recorded):
+    client, server = _connected(recorded)
+    ticket = b"\x04\x00\x00\x0f\x00\x00\x0e\x10\x00\x00\x00\x00\x00\x00\x02\x41\x41\x00\x00"
+    expect_alert(server, encrypt_handshake(ticket, recorded.suite, client._write_app_secret), A.unexpected_message)
