@@ -539,3 +539,16 @@ def test_provider_leaking_library_errors_still_gives_bad_signature():
     leaky = Provider("leaky", real.cipher_suites, real.groups, {"ecdsa_secp256r1_sha256": Leaky()}, None, None)
     with pytest.raises(BadSignature, match="RuntimeError"):
         verify(f.chain(1), provider=leaky)
+
+
+def test_key_identifiers_are_hints_not_filters():
+    # The root was re-issued with a different SKI method but the same key: the leaf's AKI
+    # no longer matches any SKI, yet the signature does.
+    root_key = f.key("p256", 51)
+    reissued = f.issue("Root Reissued", None, ca=True, private_key=root_key, ski=False,
+                       extra=[(x509.SubjectKeyIdentifier(b"\x01" * 20), False)])
+    original = f.issue("Root Reissued", None, ca=True, private_key=root_key)
+    leaf = f.issue("example.com", original)
+    assert leaf.cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier != b"\x01" * 20
+    path = verify_chain(leaf.cert, [], [reissued.cert], at=NOW, server_name="example.com")
+    assert path.anchor == reissued.cert

@@ -107,12 +107,12 @@ class _Search:
         found: list[tuple[CertInfo, bool]] = [(a, True) for a in self.store.anchors_for(issuer)]
         found += [(c, False) for c in self.by_subject.get(issuer, ()) if not self.store.contains_der(c.der)]
         aki = _safe_aki(child)
-        if aki is not None:
-            # RFC 5280 4.2.1.1: the AKI names the issuer's key; a CA whose SKI differs
-            # cannot be the issuer. Those without SKI stay, after the exact matches.
-            exact = [c for c in found if _safe_ski(c[0]) == aki]
-            unknown = [c for c in found if _safe_ski(c[0]) is None]
-            found = exact + unknown
+        if aki is not None and len(found) > 1:
+            # RFC 5280 4.2.1.1: the AKI names the issuer's key, so try the CAs whose SKI
+            # matches first. The others are tried last rather than dropped: key
+            # identifiers are only hints (a root re-issued with another SKI method keeps
+            # its key), and the signature check is what decides.
+            found.sort(key=lambda candidate: _aki_rank(aki, _safe_ski(candidate[0])))
         return found
 
     def signature_ok(self, child: CertInfo, issuer: CertInfo) -> None:
@@ -191,6 +191,12 @@ class _Search:
             if found is not None:
                 return found
         return None
+
+
+def _aki_rank(aki: bytes, ski: bytes | None) -> int:
+    if ski == aki:
+        return 0
+    return 1 if ski is None else 2
 
 
 def _safe_aki(info: CertInfo) -> bytes | None:
