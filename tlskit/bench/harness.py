@@ -65,3 +65,16 @@ def ratio(value: float, reference: float) -> float | None:
     if not reference or reference != reference or value != value:  # zero or NaN
         return None
     return value / reference
+
+
+def paired_ratio(values: list[float], references: list[float]) -> tuple[float, float, float] | None:
+    """Median, min and max of the per-repetition ratios ``values[i] / references[i]``.
+
+    Repetition i of both sides ran next to each other, so their ratio cancels most
+    of the load that drifts over a run; the median of those ratios is steadier
+    than the ratio of the two medians when the machine is shared.
+    """
+    pairs = [v / r for v, r in zip(values, references) if r and r == r and v == v]
+    if not pairs:
+        return None
+    return statistics.median(pairs), min(pairs), max(pairs)

@@ -35,7 +35,10 @@ def _ratio(row: dict) -> str:
     if r is None:
         return ""
     reference = row.get("reference") or ""
-    text = f"{r:.2f}x" + ("" if reference == "ssl" else f" vs {reference}")
+    text = f"{r:.2f}x"
+    if row.get("ratio_min") is not None and row["ratio_min"] != row["ratio_max"]:
+        text += f" [{row['ratio_min']:.2f}-{row['ratio_max']:.2f}]"
+    text += "" if reference == "ssl" else f" vs {reference}"
     if row.get("share_of_raw") is not None:
         text += f" ({row['share_of_raw']:.0%} of {'floor' if row['kind'] == 'handshake' else 'raw'})"
     return text
@@ -174,7 +177,11 @@ MEMORY_HEADER = ["stack", "certificate", "tracemalloc B/idle client", "tracemall
 
 def _sections(report: dict) -> Iterable[tuple[str, list[str], list[list[str]]]]:
     if report["results"]:
-        yield "tlskit vs stdlib ssl (medians; ratio = tlskit / ssl, same worker process)", THROUGHPUT_HEADER, throughput_rows(report)
+        yield (
+            "tlskit vs stdlib ssl: medians; ratio = median [range] of per-repetition tlskit/ssl, interleaved in one process",
+            THROUGHPUT_HEADER,
+            throughput_rows(report),
+        )
     if report["floors"]:
         yield "Public-key floor per handshake (provider primitives alone)", FLOOR_HEADER, floor_rows(report)
     if report["aead_floors"]:
@@ -204,16 +211,18 @@ def print_report(report: dict, console: Any = None) -> None:
     """Print the report as rich tables."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     if console is None:
         # Piped output defaults to 80 columns, which folds every name; a file can be wider.
         console = Console() if sys.stdout.isatty() else Console(width=150)
     for title, header, rows in _sections(report):
-        table = Table(title=title, title_justify="left")
+        # Text, not markup strings: "[0.62-0.68]" and "[1]" are data, not style tags.
+        table = Table(title=Text(title), title_justify="left")
         for i, column in enumerate(header):
             table.add_column(column, justify="left" if i < 2 else "right", overflow="fold")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))
         console.print(table)
     for line in _footer(report):
         console.print(line, highlight=False, markup=False)

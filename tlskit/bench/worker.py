@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from tlskit.bench import floor, loopback, memory, stdlib_ssl, tlskit_side
 from tlskit.bench.certs import load_pki
-from tlskit.bench.harness import Repetition, interleave, rate_for, ratio
+from tlskit.bench.harness import Repetition, interleave, paired_ratio, rate_for
 
 UNITS = {"handshake": "handshakes/s", "bulk": "MB/s", "tcp_handshake": "handshakes/s", "tcp_bulk": "MB/s"}
 
@@ -170,13 +170,14 @@ class Worker:
             low, high = sample.spread
             rows[label].update(median=sample.median, min=low, max=high, reps=sample.values)
         for row in rows.values():
-            reference = rows.get(row["reference"] or "")
-            if reference is not None and "median" in row and "median" in reference:
-                row["ratio"] = ratio(row["median"], reference["median"])
-            raw = rows.get(row.get("raw_reference") or "")
-            if raw is not None and "median" in row and "median" in raw:
-                # the raw AEAD (bulk) or public-key floor (handshake) of the same provider
-                row["share_of_raw"] = ratio(row["median"], raw["median"])
+            for key, target in (("ratio", row["reference"]), ("share_of_raw", row.get("raw_reference"))):
+                # share_of_raw: against the same provider's raw AEAD (bulk) or public-key floor (handshake)
+                other = rows.get(target or "")
+                if other is None or "reps" not in row or "reps" not in other:
+                    continue
+                paired = paired_ratio(row["reps"], other["reps"])
+                if paired is not None:
+                    row[key], row[f"{key}_min"], row[f"{key}_max"] = paired
         return list(rows.values())
 
     # --- the other measurements
