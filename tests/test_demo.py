@@ -27,8 +27,7 @@ def test_demo_runs_in_a_fresh_process_and_exits_zero(tmp_path):
         assert row.startswith(name + " ")
     assert rows[-1].startswith("kx=")  # the composed provider
     for row in rows:
-        assert " ed25519 " in row and row.endswith(" ok")
-        assert " ms " in row
+        assert " ed25519 " in row and row.endswith(" ms")
     assert '"Hello, world!" echoed' in lines[-1]
     assert result.stderr == ""
 
