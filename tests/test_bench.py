@@ -111,3 +111,12 @@ def test_plot_without_matplotlib_says_so(tmp_path):
     result = CliRunner().invoke(app, ["bench", "--plot", str(tmp_path / "x.png"), "--only", "floor"])
     assert result.exit_code != 0
     assert "matplotlib" in result.output
+
+
+def test_plot_draws_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    report_data = runner.run(
+        runner.Options(providers=["cryptography"], key_types=["ed25519"], parts=["handshake"], workdir=tmp_path, **TINY)
+    )
+    report.plot(report_data, tmp_path / "bench.png")
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -259,31 +259,28 @@ def plot(report: dict, path: pathlib.Path) -> None:
         raise PlotUnavailable(
             "--plot needs matplotlib, which is not installed; install the extra: pip install 'tlskit[plot]'"
         ) from None
-    panels = [
-        ("handshakes/s", [r for r in report["results"] if r["unit"] == "handshakes/s" and "median" in r]),
-        ("MB/s", [r for r in report["results"] if r["unit"] == "MB/s" and "median" in r]),
-    ]
+    # The stacks only: floor and raw-AEAD sides are context for the table, and would
+    # double the bars.
+    measured = [r for r in report["results"] if "median" in r and r["stack"] in ("ssl", "tlskit")]
+    panels = [(unit, [r for r in measured if r["unit"] == unit]) for unit in ("handshakes/s", "MB/s")]
+    labels = sorted({r["label"] for r in measured}, key=lambda label: (label != "ssl", label))
+    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
     fig, axes = plt.subplots(len(panels), 1, figsize=(12, 9))
     for ax, (unit, rows) in zip(axes, panels):
-        groups: dict[str, list[dict]] = {}
+        groups: dict[str, dict[str, float]] = {}
         for row in rows:
-            key = f"{KIND_TITLES[row['kind']]}\n{row['key_type']}, {SUITE_SHORT.get(row['suite'], row['suite'])}"
-            groups.setdefault(key, []).append(row)
-        labels = sorted({row["label"] for row in rows}, key=lambda label: (label != "ssl", label))
-        width = 0.8 / max(len(labels), 1)
-        for i, label in enumerate(labels):
-            xs, ys = [], []
-            for g, (_, members) in enumerate(groups.items()):
-                for row in members:
-                    if row["label"] == label:
-                        xs.append(g + i * width)
-                        ys.append(row["median"])
-            ax.bar(xs, ys, width, label=label)
-        ax.set_xticks([g + width * (len(labels) - 1) / 2 for g in range(len(groups))])
+            groups.setdefault(_case(row).replace(f" ({unit})", "").replace(": ", "\n"), {})[row["label"]] = row["median"]
+        present = [label for label in labels if any(label in g for g in groups.values())]
+        width = 0.8 / max(len(present), 1)
+        for i, label in enumerate(present):
+            xs = [g + i * width for g, members in enumerate(groups.values()) if label in members]
+            ys = [members[label] for members in groups.values() if label in members]
+            ax.bar(xs, ys, width, label=label, color=colours[label])
+        ax.set_xticks([g + width * (len(present) - 1) / 2 for g in range(len(groups))])
         ax.set_xticklabels(list(groups), fontsize=7)
-        ax.set_ylabel(unit)
+        ax.set_ylabel(f"{unit} (log scale)")
         ax.set_yscale("log")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle("tlskit vs stdlib ssl (medians)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
