@@ -393,3 +393,17 @@ def test_hrr_from_ssl_server_when_tlskit_sends_no_key_share(tmp_path, provider_n
     peer.tls.receive_data(hrr)
     peer.pump()
     assert peer.tls.negotiated.group == "x25519"
+
+
+@pytest.mark.parametrize("provider_name", ["cryptography", "pycryptodome"])
+@pytest.mark.parametrize("scheme", ["rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384", "rsa_pss_rsae_sha512"])
+def test_rsa_pss_rsae_hashes_both_directions(tmp_path, provider_name, scheme):
+    pki = pki_for(tmp_path, "rsa-2048")
+    # tlskit client offering only this scheme for CertificateVerify (plus ECDSA for the CA's signatures)
+    peer = tlskit_client_to_ssl(pki, {"provider": provider_name, "signature_schemes": [scheme, "ecdsa_secp256r1_sha256"]})
+    peer.pump()
+    assert peer.tls.negotiated.signature_scheme == scheme
+    # tlskit server preferring this scheme
+    peer = ssl_client_to_tlskit(pki, {"provider": provider_name, "signature_schemes": [scheme, "ecdsa_secp256r1_sha256"]})
+    peer.pump()
+    assert peer.tls.negotiated.signature_scheme == scheme
