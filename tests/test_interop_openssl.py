@@ -321,3 +321,47 @@ def test_rsa_pss_pss_certificates_both_directions(tmp_path, servers, provider_na
             incoming.write(tls.data_to_send())
     tls.receive_data(outgoing.read())
     assert tls.handshake_complete and obj.version() == "TLSv1.3"
+
+
+def _ocsp_response_der(pki) -> bytes:
+    """A real 'good' OCSP response for the leaf, signed by its issuer (cryptography's builder)."""
+    import datetime
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+
+    issuer_key = serialization.load_pem_private_key((pki.directory / "issuer-key.pem").read_bytes(), None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=pki.leaf,
+            issuer=pki.intermediate,
+            algorithm=hashes.SHA256(),
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=now,
+            next_update=now + datetime.timedelta(days=1),
+            revocation_time=None,
+            revocation_reason=None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, pki.intermediate)
+    )
+    return builder.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def test_ocsp_stapling_to_openssl_s_client(tmp_path):
+    from certs import key_pem, new_key
+
+    pki = pki_for(tmp_path)
+    issuer_key = new_key("ecdsa-p256", slot=2)  # make_pki signs intermediates with this cached key
+    assert issuer_key.public_key() == pki.intermediate.public_key()
+    (pki.directory / "issuer-key.pem").write_bytes(key_pem(issuer_key))
+    response = _ocsp_response_der(pki)
+    server = TlskitServerThread(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file, ocsp_response=response))
+    result = run_s_client(server.port, pki, "-status")
+    server.join()
+    assert server.error is None, server.error
+    stdout = result.stdout.decode(errors="replace")
+    assert result.returncode == 0, stdout
+    assert "OCSP Response Status: successful (0x0)" in stdout
+    assert "Cert Status: good" in stdout
