@@ -365,3 +365,20 @@ def test_ocsp_stapling_to_openssl_s_client(tmp_path):
     assert result.returncode == 0, stdout
     assert "OCSP Response Status: successful (0x0)" in stdout
     assert "Cert Status: good" in stdout
+
+
+def test_ocsp_staple_from_openssl_s_server(tmp_path, servers):
+    from certs import key_pem, new_key
+
+    pki = pki_for(tmp_path)
+    issuer_key = new_key("ecdsa-p256", slot=2)
+    assert issuer_key.public_key() == pki.intermediate.public_key()
+    (pki.directory / "issuer-key.pem").write_bytes(key_pem(issuer_key))
+    response = _ocsp_response_der(pki)
+    (tmp_path / "ocsp.der").write_bytes(response)
+    server = OpenSSLServer(pki, "-status_file", str(tmp_path / "ocsp.der"))
+    servers.append(server)
+    conn = ClientConnection(ClientConfig(cafile=pki.ca_file, request_ocsp=True), server_name="localhost")
+    assert tlskit_client_exchange(conn, server.port, b"ocsp\n", b"\n") == b"psco\n"
+    assert conn.negotiated.ocsp_response == response
+    server.finish()
