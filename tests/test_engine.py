@@ -458,3 +458,12 @@ def test_trust_sources_insecure_and_default_roots(tmp_path):
     client, server = connect(pki, {"cafile": None, "insecure": True}, server_name="not-the-name")
     pump(client, server)
     assert client.handshake_complete and not ClientConfig(insecure=True).use_system_roots
+
+
+def test_client_needs_a_server_name_to_verify(tmp_path):
+    pki = pki_for(tmp_path)
+    with pytest.raises(TLSError, match="server_name"):
+        ClientConnection(ClientConfig(cafile=pki.ca_file))
+    # with a custom verifier or the explicit opt-out the name is optional
+    ClientConnection(ClientConfig(insecure=True))
+    ClientConnection(ClientConfig(verifier=lambda chain, name: None))

@@ -50,6 +50,7 @@ from tlskit.errors import (
     IllegalParameter,
     MissingExtension,
     ProtocolVersionError,
+    TLSError,
     UnexpectedMessage,
 )
 from tlskit.events import NewSessionTicket as NewSessionTicketEvent
@@ -72,6 +73,9 @@ class ClientConnection(Connection):
         buffer_received: bool = True,
         _client_hello_override: bytes | None = None,
     ) -> None:
+        if server_name is None and config.verifier is None and not config.insecure:
+            # Without a name, chain validation would accept any certificate from a trusted CA.
+            raise TLSError("a server_name is needed to check the server certificate (or insecure=True, or a verifier)")
         super().__init__(config, buffer_received=buffer_received)
         self._config: ClientConfig = config
         self._server_name = server_name
