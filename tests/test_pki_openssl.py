@@ -178,3 +178,17 @@ def test_rsassa_pss_key_root_uses_pss_pss_schemes(tmp_path):
         assert path.anchor == root
         assert used == ["rsa_pss_pss_sha256"]
     assert openssl_verify(tmp_path, leaf, [], [root], name="example.com", at=now)[0]
+
+
+def test_openssl_req_x509_self_signed_certificate_can_be_pinned(tmp_path):
+    subprocess.run(
+        [OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem",
+         "-out", "cert.pem", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        cwd=tmp_path, check=True, capture_output=True, timeout=60,
+    )
+    cert = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca  # OpenSSL's default
+    for name in ("localhost", "127.0.0.1"):
+        assert tlskit_verify(cert, [], [cert], name=name, at=datetime.datetime.now(datetime.timezone.utc))[0]
+    ok, why = tlskit_verify(cert, [], [], name="localhost", at=datetime.datetime.now(datetime.timezone.utc))
+    assert not ok and "self-signed" in why

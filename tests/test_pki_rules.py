@@ -552,3 +552,22 @@ def test_key_identifiers_are_hints_not_filters():
     assert leaf.cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier != b"\x01" * 20
     path = verify_chain(leaf.cert, [], [reissued.cert], at=NOW, server_name="example.com")
     assert path.anchor == reissued.cert
+
+
+def test_pinned_self_signed_ca_style_leaf():
+    # What `openssl req -x509` produces: self-signed, cA=TRUE, SAN, no EKU.
+    pinned = f.issue("localhost", None, ca=True, sans=["localhost"], key_usage=None)
+    path = verify_chain(pinned.cert, [], [pinned.cert], server_name="localhost", at=NOW)
+    assert path.certificates == [pinned.cert]
+    with pytest.raises(NameMismatch):
+        verify_chain(pinned.cert, [], [pinned.cert], server_name="example.com", at=NOW)
+    with pytest.raises(Expired):
+        verify_chain(pinned.cert, [], [pinned.cert], at=NOW + 400 * DAY)
+    client_only = f.issue("localhost", None, ca=True, sans=["localhost"], eku=[f.CLIENT], slot=52)
+    with pytest.raises(NotAuthorizedForUsage):
+        verify_chain(client_only.cert, [], [client_only.cert], at=NOW)
+    # The same kind of certificate is not acceptable as a leaf when only its issuer is trusted.
+    root = f.issue("Root P", ca=True, slot=53)
+    ca_leaf = f.issue("localhost", root, ca=True, sans=["localhost"])
+    with pytest.raises(NotAuthorizedForUsage, match="CA certificate"):
+        verify_chain(ca_leaf.cert, [], [root.cert], at=NOW)

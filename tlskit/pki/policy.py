@@ -155,13 +155,18 @@ def check_structure(info: CertInfo) -> None:
     _cached(info, "structure", _check_structure)
 
 
-def _check_issued(info: CertInfo) -> None:
+def _check_serial(info: CertInfo) -> None:
     cert = info.cert
     serial = cert.serial_number
     if serial <= 0:
         raise MalformedCertificate("serial number must be positive", cert, rule="rfc5280-4.1.2.2")
     if (serial.bit_length() + 8) // 8 > 20:
         raise MalformedCertificate("serial number longer than 20 octets", cert, rule="rfc5280-4.1.2.2")
+
+
+def _check_issued(info: CertInfo) -> None:
+    cert = info.cert
+    _check_serial(info)
     if info.authority_key_identifier is None and not info.self_issued:
         raise MalformedCertificate("authorityKeyIdentifier is missing", cert, rule="rfc5280-4.2.1.1")
 
@@ -240,21 +245,30 @@ def check_anchor_aki(info: CertInfo) -> None:
         raise MalformedCertificate("self-signed anchor's authorityKeyIdentifier differs from its subjectKeyIdentifier", info.cert, rule="rfc5280-4.2.1.1")
 
 
-def check_end_entity(info: CertInfo, usage: str) -> None:
-    """Rules for the leaf in the role ``usage`` ("server" or "client")."""
-    check_issued(info)
-    _cached(info, f"ee-{usage}", lambda i: _check_end_entity(i, usage))
+def check_end_entity(info: CertInfo, usage: str, *, pinned: bool = False) -> None:
+    """Rules for the leaf in the role ``usage`` ("server" or "client").
+
+    ``pinned``: the leaf itself is in the trust store. It is then taken as configured,
+    like any anchor: its AKI is not required and it may be a CA
+    certificate, as the self-signed certificates ``openssl req -x509`` makes are.
+    """
+    if pinned:
+        check_structure(info)
+        _cached(info, "serial", _check_serial)
+    else:
+        check_issued(info)
+    _cached(info, f"ee-{usage}-{pinned}", lambda i: _check_end_entity(i, usage, pinned))
 
 
-def _check_end_entity(info: CertInfo, usage: str) -> None:
+def _check_end_entity(info: CertInfo, usage: str, pinned: bool) -> None:
     cert = info.cert
-    if info.is_ca:
+    if info.is_ca and not pinned:
         raise NotAuthorizedForUsage("a CA certificate (basicConstraints cA) cannot be the end-entity certificate", cert, rule="ee-not-ca")
-    if info.name_constraints is not None:
+    if info.name_constraints is not None and not pinned:
         raise MalformedCertificate("nameConstraints in an end-entity certificate", cert, rule="rfc5280-4.2.1.10")
     ku = info.key_usage
     if ku is not None:
-        if ku.key_cert_sign:
+        if ku.key_cert_sign and not pinned:
             raise NotAuthorizedForUsage("end-entity keyUsage asserts keyCertSign", cert, rule="rfc5280-4.2.1.3")
         if not ku.digital_signature:
             raise NotAuthorizedForUsage("keyUsage lacks digitalSignature (needed for TLS 1.3)", cert, rule="tls-ee-key-usage")

@@ -287,10 +287,11 @@ def verify_chain(
     crl_list = load_crls(crls)
     resolved = algorithms.resolve_provider(provider)
 
-    policy.check_end_entity(leaf_info, usage)
+    pinned = store.contains_der(leaf_info.der)
+    policy.check_end_entity(leaf_info, usage, pinned=pinned)
     policy.check_validity(leaf_info, at)
 
-    if store.contains_der(leaf_info.der):
+    if pinned:
         # The leaf itself is trusted (a pinned certificate): the path is just the leaf.
         path = [leaf_info]
     else:
