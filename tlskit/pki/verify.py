@@ -225,6 +225,17 @@ def _no_issuer(child: CertInfo, is_leaf: bool) -> UnknownIssuer:
     )
 
 
+def _is_lone_self_signed(leaf: CertInfo, store: TrustStore, by_subject: dict[bytes, list[CertInfo]]) -> bool:
+    """Self-issued, and nothing else (trusted or sent) carries its issuer's name."""
+    try:
+        if not leaf.self_issued:
+            return False
+    except CertificateError:
+        return False
+    others = [c for c in by_subject.get(leaf.issuer_der, ()) if c.der != leaf.der]
+    return not store.anchors_for(leaf.issuer_der) and not others
+
+
 def _as_store(trust: TrustStore | Iterable[CertificateLike] | CertificateLike) -> TrustStore:
     if isinstance(trust, TrustStore):
         return trust
@@ -288,7 +299,15 @@ def verify_chain(
     resolved = algorithms.resolve_provider(provider)
 
     pinned = store.contains_der(leaf_info.der)
-    policy.check_end_entity(leaf_info, usage, pinned=pinned)
+    by_subject = _index(chain)
+    try:
+        policy.check_end_entity(leaf_info, usage, pinned=pinned)
+    except CertificateError:
+        if not pinned and _is_lone_self_signed(leaf_info, store, by_subject):
+            # "not trusted" is the useful message for an untrusted self-signed
+            # certificate, whatever else is wrong with it as a leaf.
+            raise _no_issuer(leaf_info, True) from None
+        raise
     policy.check_validity(leaf_info, at)
 
     if pinned:
@@ -297,7 +316,7 @@ def verify_chain(
     else:
         search = _Search(
             store=store,
-            by_subject=_index(chain),
+            by_subject=by_subject,
             usage=usage,
             at=at,
             max_depth=max_depth,
