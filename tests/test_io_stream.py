@@ -110,6 +110,33 @@ def test_key_updates_both_ways_keep_the_stream_working(pki):
                 assert recv_exactly(stream, len(word)) == word
 
 
+def _send_and_receive_at_once(stream: TLSStream, payload: bytes) -> bytes:
+    """Write ``payload`` from a second thread while this one reads as much back."""
+    writer = threading.Thread(target=stream.sendall, args=(payload,))
+    writer.start()
+    received = recv_exactly(stream, len(payload))
+    writer.join(TIMEOUT)
+    assert not writer.is_alive()
+    return received
+
+
+def test_full_duplex_bulk_transfer_does_not_deadlock(pki):
+    """Both peers write far more than the socket buffers hold while reading in
+    another thread: a writer blocked on the socket must not stop the reader."""
+    payload = bytes(range(256)) * (32 * 1024)  # 8 MiB each way
+    results = []
+
+    def handler(stream):
+        results.append(_send_and_receive_at_once(stream, payload[::-1]))
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, timeout=TIMEOUT) as server:
+        server.serve_in_background(handler)
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            assert _send_and_receive_at_once(stream, payload) == payload[::-1]
+        server.close()
+    assert results == [payload]
+
+
 def test_makefile_binary_and_text(pki):
     with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
         server.serve_in_background(echo)

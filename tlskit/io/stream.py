@@ -5,10 +5,12 @@ A TLSStream drives a sans-IO engine connection (``tlskit.ClientConnection`` or
 ``ssl.SSLSocket``: ``send``/``sendall``/``recv``/``recv_into``/``makefile``/
 ``close``, timeouts, ``getpeercert`` and a context manager.
 
-Threading: one thread may read while another writes. Every call into the engine
-and every write of the bytes it produces happen under one lock, so records
-reach the wire in the order their sequence numbers were assigned; socket reads
-happen outside that lock so a blocked reader never stalls a writer.
+Threading: one thread may read while another writes (full duplex). Engine calls
+are serialised by one lock; the bytes a call produced are written to the socket
+after that lock is released, under a write lock taken before it is released, so
+records reach the wire in sequence-number order while a writer blocked on a
+full socket buffer never stops a reader from decrypting (which would deadlock
+two peers that both write more than the buffers hold).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from tlskit.errors import ConnectionClosedError, TLSError
 from tlskit.events import ConnectionClosed
@@ -36,6 +38,8 @@ from tlskit.io.errors import (
 #: plaintext handed to the engine per call, so a huge sendall() does not build
 #: all of its records in memory at once
 _SEND_CHUNK = 256 * 1024
+
+_T = TypeVar("_T")
 
 
 def _transport_error(exc: OSError, doing: str) -> TLSError:
@@ -62,7 +66,9 @@ class TLSStream:
         self._sock = sock
         self._conn = connection
         self._allow_truncation = allow_truncation
-        self._engine_lock = threading.Lock()  # engine calls + writing what they produce
+        self._engine_lock = threading.Lock()  # every call into the engine
+        self._write_lock = threading.Lock()  # socket writes, in the order the engine produced them
+        self._send_lock = threading.Lock()  # one sendall() at a time, so calls do not interleave
         self._read_lock = threading.Lock()  # one reader at a time
         self._plaintext = bytearray()
         self._peer_closed = False  # close_notify received (or EOF accepted as such)
@@ -75,8 +81,7 @@ class TLSStream:
     def do_handshake(self) -> None:
         """Run the handshake to completion (connect() and serve() call this)."""
         with self._read_lock:
-            with self._engine_lock:
-                self._flush_locked()
+            self._call_engine(lambda: None)  # a client's ClientHello
             while not self._conn.handshake_complete:
                 self._read_and_process()
 
@@ -140,15 +145,10 @@ class TLSStream:
                 raise ConnectionClosedError("stream is closed")
             self._handle_eof()
             return
-        with self._engine_lock:
-            try:
-                events = self._conn.receive_data(data)
-            except TLSError as exc:
-                # the engine queued the alert for us to send before giving up
-                self._flush_locked(best_effort=True)
-                raise self._fail(exc) from None
-            self._flush_locked()
-            received = self._conn.recv()
+        try:
+            events, received = self._call_engine(lambda: (self._conn.receive_data(data), self._conn.recv()))
+        except TLSError as exc:
+            raise self._fail(exc) from None
         if received:
             self._plaintext += received
         for event in events:
@@ -181,11 +181,15 @@ class TLSStream:
         if isinstance(data, str):
             data = data.encode()
         view = memoryview(data).cast("B")
-        with self._engine_lock:
-            self._check_writable_locked()
-            for start in range(0, len(view), _SEND_CHUNK):
-                self._conn.send(bytes(view[start : start + _SEND_CHUNK]))
-                self._flush_locked()
+        with self._send_lock:
+            for start in range(0, max(len(view), 1), _SEND_CHUNK):
+                chunk = bytes(view[start : start + _SEND_CHUNK])
+                self._call_engine(lambda: self._send_chunk_locked(chunk))
+
+    def _send_chunk_locked(self, chunk: bytes) -> None:
+        self._check_writable_locked()
+        if chunk:
+            self._conn.send(chunk)
 
     write = sendall
 
@@ -199,10 +203,34 @@ class TLSStream:
         if not self._conn.handshake_complete:
             raise ConnectionClosedError("handshake has not completed")
 
-    def _flush_locked(self, best_effort: bool = False) -> None:
-        out = self._conn.data_to_send()
-        if not out:
-            return
+    def _call_engine(self, operation: Callable[[], _T], *, best_effort: bool = False) -> _T:
+        """Run ``operation`` on the engine, then write the bytes it produced.
+
+        The write lock is taken before the engine lock is released, so output
+        keeps the engine's order; the socket write itself happens outside the
+        engine lock. If ``operation`` raises, whatever the engine queued (its
+        alert) is still sent, best effort, before the exception propagates.
+        """
+        with self._engine_lock:
+            try:
+                result = operation()
+            except BaseException:
+                failing_output = self._conn.data_to_send()
+                if failing_output:
+                    with self._write_lock:
+                        self._write(failing_output, best_effort=True)
+                raise
+            out = self._conn.data_to_send()
+            if out:
+                self._write_lock.acquire()
+        if out:
+            try:
+                self._write(out, best_effort)
+            finally:
+                self._write_lock.release()
+        return result
+
+    def _write(self, out: bytes, best_effort: bool) -> None:
         try:
             self._sock.sendall(out)
         except OSError as exc:
@@ -213,24 +241,27 @@ class TLSStream:
 
     def update_keys(self, request_peer: bool = True) -> None:
         """Send a KeyUpdate (and ask the peer to update too unless request_peer=False)."""
-        with self._engine_lock:
+
+        def operation() -> None:
             self._check_writable_locked()
             self._conn.update_keys(request_peer)
-            self._flush_locked()
+
+        self._call_engine(operation)
 
     def close_write(self) -> None:
         """Send close_notify but keep reading (a TLS 1.3 half-close)."""
-        with self._engine_lock:
+
+        def operation() -> None:
             if self._write_closed or self._closed or self._error is not None:
                 return
             self._write_closed = True
-            if not self._conn.handshake_complete:
-                return
-            try:
+            if self._conn.handshake_complete:
                 self._conn.close()
-            except TLSError:
-                return
-            self._flush_locked(best_effort=True)
+
+        try:
+            self._call_engine(operation, best_effort=True)
+        except TLSError:
+            pass  # closing: nothing more to report
 
     def close(self) -> None:
         """Send close_notify (if the handshake completed) and close the socket."""
