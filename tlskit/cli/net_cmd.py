@@ -23,6 +23,8 @@ HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 300.0
 #: the largest HTTP request head `serve --mode http` accepts
 MAX_REQUEST_HEAD = 16 * 1024
+#: the largest request body `serve --mode http` reads (and discards)
+MAX_REQUEST_BODY = 1024 * 1024
 
 
 class Mode(str, enum.Enum):
@@ -179,9 +181,30 @@ def _http(conn: _Counting) -> None:
             headers[name.strip().lower()] = value.strip().lower()
         connection_header = headers.get("connection", "")
         close = (version == "HTTP/1.0" and connection_header != "keep-alive") or connection_header == "close"
+        try:
+            _discard_request_body(conn, buffer, headers)
+        except ValueError as exc:
+            _http_respond(conn, version, 400, "Bad Request", f"{exc}\n".encode(), close=True)
+            return
         _http_respond(conn, version, 200, "OK", _http_page(conn.stream, lines[0]), close=close)
         if close:
             return
+
+
+def _discard_request_body(conn: _Counting, buffer: bytearray, headers: dict[str, str]) -> None:
+    """Skip a Content-Length body so the next request on the connection parses."""
+    if "transfer-encoding" in headers:
+        raise ValueError("chunked request bodies are not supported")
+    length_text = headers.get("content-length", "0")
+    if not length_text.isdigit() or int(length_text) > MAX_REQUEST_BODY:
+        raise ValueError("bad or too large Content-Length")
+    remaining = int(length_text)
+    while len(buffer) < remaining:
+        data = conn.recv()
+        if not data:
+            raise ValueError("connection closed in the middle of a request body")
+        buffer += data
+    del buffer[:remaining]
 
 
 def _http_respond(conn: _Counting, version: str, status: int, reason: str, body: bytes, *, close: bool) -> None:
