@@ -467,3 +467,15 @@ def test_client_needs_a_server_name_to_verify(tmp_path):
     # with a custom verifier or the explicit opt-out the name is optional
     ClientConnection(ClientConfig(insecure=True))
     ClientConnection(ClientConfig(verifier=lambda chain, name: None))
+
+
+def test_sni_is_sent_as_a_label_without_trailing_dot(tmp_path):
+    pki = pki_for(tmp_path)
+    for name, sent in (("bücher.example", "xn--bcher-kva.example"), ("localhost.", "localhost")):
+        client, server = connect(pki, {"cafile": None, "verifier": lambda chain, server_name: None}, server_name=name)
+        pump(client, server)
+        assert server.negotiated.server_name == sent
+    # an IP address is never sent as SNI (RFC 6066 section 3)
+    client, server = connect(pki, server_name="127.0.0.1")
+    pump(client, server)
+    assert server.negotiated.server_name is None and client.negotiated.server_name == "127.0.0.1"

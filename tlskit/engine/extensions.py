@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 
 from tlskit.engine.buffer import Reader, pull_u16_list, u8, u16, u16_list, vec8, vec16, vec24
-from tlskit.errors import IllegalParameter, MissingExtension, UnsupportedExtension
+from tlskit.errors import IllegalParameter, MissingExtension, TLSError, UnsupportedExtension
 
 TLS13 = 0x0304
 
@@ -122,7 +122,13 @@ def _whole(body: bytes) -> Reader:
 # -- server_name (RFC 6066 section 3) -----------------------------------------
 
 def encode_server_name(host: str) -> bytes:
-    name = host.encode("ascii")
+    """A host_name entry: ASCII (A-labels for internationalized names), no trailing dot."""
+    try:
+        name = host.rstrip(".").encode("idna")
+    except UnicodeError:
+        raise TLSError(f"server name {host!r} cannot be sent as SNI") from None
+    if not 0 < len(name) < 2**16 - 3:
+        raise TLSError("server name length out of range")
     return vec16(u8(0) + vec16(name))
 
 
