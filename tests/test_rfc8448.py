@@ -12,54 +12,23 @@ import json
 
 import pytest
 from conftest import VECTORS
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from engine_support import deterministic_provider
 
 from tlskit import ApplicationData, ClientConfig, ClientConnection, HandshakeComplete, ServerConfig, ServerConnection
 from tlskit.engine.keyschedule import KeySchedule, TrafficKeys, Transcript
 from tlskit.engine.messages import Certificate
 from tlskit.engine.record import ContentType, RecordLayer
 from tlskit.providers import get_provider
-from tlskit.providers.base import KeyExchangeGroup, Provider
+from tlskit.providers.base import Provider
 
 VECTOR = json.loads((VECTORS / "rfc8448" / "simple-1rtt.json").read_text())
 V = {name: bytes.fromhex(entry["hex"]) for name, entry in VECTOR["values"].items()}
 PROVIDERS = ["cryptography", "pycryptodome"]  # PyNaCl has no AES-128-GCM
 
 
-class FixedX25519(KeyExchangeGroup):
-    """x25519 with a published private key (test hook only)."""
-
-    name = "x25519"
-    code = 0x001D
-
-    def __init__(self, private: bytes) -> None:
-        self._private = X25519PrivateKey.from_private_bytes(private)
-
-    def _public(self) -> bytes:
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-        return self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-    def start(self):
-        return self._private, self._public()
-
-    def encapsulate(self, peer_share):
-        return self._public(), self._private.exchange(X25519PublicKey.from_public_bytes(peer_share))
-
-    def complete(self, state, peer_share):
-        return state.exchange(X25519PublicKey.from_public_bytes(peer_share))
-
-
 def injected_provider(base_name: str, private: bytes, random: bytes) -> Provider:
-    base = get_provider(base_name)
-    return Provider(
-        name=f"{base_name}+rfc8448",
-        cipher_suites=base.cipher_suites,
-        groups={"x25519": FixedX25519(private)},
-        signature_schemes=base.signature_schemes,
-        key_loader=base.key_loader,
-        random_source=lambda n: random[:n] if n == 32 else base.random(n),
-    )
+    """The published ephemeral key and random, through the test hook provider."""
+    return deterministic_provider(base_name, private, random)
 
 
 def skip_new_session_ticket_record(layer: RecordLayer, side: str) -> None:
