@@ -48,8 +48,14 @@ def _describe_error(exc: BaseException) -> str:
     """One line naming the error and, for TLS errors, the alert."""
     text = str(exc) or type(exc).__name__
     alert = getattr(exc, "alert", None)
-    # transport failures (resets, timeouts, EOF) are TLSErrors too, but no alert was involved
-    if isinstance(exc, TLSError) and not isinstance(exc, OSError) and isinstance(alert, AlertDescription):
+    # Transport failures (resets, timeouts, EOF) are TLSErrors too, but no alert was
+    # involved; internal_error is what configuration mistakes carry: neither helps.
+    if (
+        isinstance(exc, TLSError)
+        and not isinstance(exc, OSError)
+        and isinstance(alert, AlertDescription)
+        and alert != AlertDescription.internal_error
+    ):
         return f"{text} (alert {alert.name})"
     return text
 
@@ -219,7 +225,9 @@ def _http_respond(conn: _Counting, version: str, status: int, reason: str, body:
 
 
 def serve(
-    port: int = typer.Option(..., "--port", "-p", help="TCP port to listen on (0 picks a free port and prints it)."),
+    port: int = typer.Option(
+        ..., "--port", "-p", min=0, max=65535, help="TCP port to listen on (0 picks a free port and prints it)."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     cert: Path = typer.Option(..., "--cert", help="Certificate chain (PEM, leaf first)."),
     key: Path = typer.Option(..., "--key", help="Private key of the leaf certificate (PEM)."),

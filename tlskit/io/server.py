@@ -54,6 +54,8 @@ class TLSServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
             self._listener = socket.create_server((host, port), family=family, backlog=backlog)
+        except OverflowError:
+            raise TLSConnectionError(f"cannot listen on {host}:{port}: port must be 0-65535") from None
         except OSError as exc:
             raise _transport_error(exc, f"listening on {host}:{port}") from None
         self._wake_reader, self._wake_writer = socket.socketpair()
