@@ -479,3 +479,24 @@ def test_sni_is_sent_as_a_label_without_trailing_dot(tmp_path):
     client, server = connect(pki, server_name="127.0.0.1")
     pump(client, server)
     assert server.negotiated.server_name is None and client.negotiated.server_name == "127.0.0.1"
+
+
+def test_sequence_numbers_never_wrap(tmp_path):
+    from tlskit.engine.keyschedule import TrafficKeys
+    from tlskit.engine.record import ContentType, RecordLayer
+
+    suite = get_provider("cryptography").cipher_suites["TLS_AES_128_GCM_SHA256"]
+    layer = RecordLayer()
+    layer.set_write_keys(TrafficKeys(suite, bytes(32)))
+    layer._write.seq = 2**64 - 2
+    layer.write(ContentType.application_data, b"last record under this key")
+    with pytest.raises(TLSError):
+        layer.write(ContentType.application_data, b"one too many")  # RFC 8446 5.3: never wrap
+    # a connection never gets there: it rekeys long before
+    pki = pki_for(tmp_path)
+    client, server = connect(pki)
+    pump(client, server)
+    client._record._write.seq = server._record._read.seq = 2**64 - 2
+    client.send(b"still fine")
+    assert server.receive_data(b"") == []
+    assert event_types(server.receive_data(client.data_to_send())) == ["KeyUpdated", "ApplicationData"]
