@@ -81,8 +81,10 @@ def test_serve_http_answers_openssl_s_client(ed_pki, provider):
 
 
 @needs_openssl
-def test_serve_mtls_with_openssl_s_client(pki, client_pki):
-    args = ("--mode", "http", "--client-ca", str(client_pki.ca_file), "--require-client-cert")
+@pytest.mark.parametrize("provider", available_providers())
+def test_serve_mtls_with_openssl_s_client(ed_pki, client_pki, provider):
+    pki = ed_pki
+    args = ("--mode", "http", "--client-ca", str(client_pki.ca_file), "--require-client-cert", "--provider", provider)
     with tlskit_server(pki, *args) as (proc, port):
         output = s_client(port, pki.ca_file, "-cert", str(client_pki.leaf_file), "-cert_chain",
                           str(client_pki.intermediate_file), "-key", str(client_pki.key_file))  # fmt: skip
@@ -97,6 +99,20 @@ def test_serve_mtls_with_openssl_s_client(pki, client_pki):
         output = s_client(port, pki.ca_file, "-cert", str(client_pki.leaf_file), "-cert_chain",
                           str(client_pki.intermediate_file), "-key", str(client_pki.key_file))  # fmt: skip
         assert "client_certificate: CN=alice" in output
+
+
+@pytest.mark.parametrize("provider", available_providers())
+def test_serve_mtls_with_stdlib_client(ed_pki, client_pki, provider):
+    args = ("--client-ca", str(client_pki.ca_file), "--require-client-cert", "--provider", provider)
+    with tlskit_server(ed_pki, *args) as (proc, port):
+        context = client_context(ed_pki.ca_file, cert=client_pki)
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"Hello, world!")
+                assert tls.recv(100) == b"Hello, world!"
+                tls.unwrap()
+        log = read_line_with(proc, proc.stdout, "127.0.0.1:")
+        assert "client_cert='CN=alice'" in log and "in=13 out=13 end=close_notify" in log
 
 
 def test_serve_echo_with_stdlib_client_survives_misbehaviour_and_stops_on_ctrl_c(pki, client_pki):
@@ -217,11 +233,14 @@ def test_connect_sends_standard_input(pki):
     assert result.output.endswith("from stdin\n")
 
 
-def test_connect_mtls_to_stdlib_server(pki, client_pki):
+@pytest.mark.parametrize("provider", available_providers())
+def test_connect_mtls_to_stdlib_server(ed_pki, client_pki, provider):
+    pki = ed_pki
     with StdlibServer(server_context(pki, client_ca=client_pki.ca_file), lambda tls: tls.getpeercert()) as peer:
         result = connect_cli(
             f"127.0.0.1:{peer.port}", "--servername", "localhost", "--cafile", str(pki.ca_file),
             "--cert", str(client_pki.chain_file), "--key", str(client_pki.key_file), "--send", "",
+            "--provider", provider,
         )  # fmt: skip
         peer.thread.join(TIMEOUT)
     assert result.exit_code == 0, result.output
