@@ -184,10 +184,9 @@ class RecordLayer:
             if content_type == ContentType.application_data and self._write.keys is not None:
                 self._protect(content_type, view)
             return
+        # Padding is capped at the inner-plaintext limit in _protect, so full-size
+        # records simply carry none.
         step = self.max_fragment_out
-        if self.pad_to and self._write.keys is not None:
-            # leave room for the type byte and padding within the inner-plaintext limit
-            step = max(1, min(step, self.max_fragment_out + 1 - self.pad_to))
         for start in range(0, total, step):
             chunk = view[start : start + step]
             if self._write.keys is None:
