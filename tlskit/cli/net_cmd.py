@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import typer
 
-from tlskit.errors import AlertDescription, TLSError
+from tlskit.errors import AlertDescription, AlertReceivedError, TLSError
 
 #: how long a client may take to finish its handshake before the server drops it
 HANDSHAKE_TIMEOUT = 10.0
@@ -55,6 +55,7 @@ def _describe_error(exc: BaseException) -> str:
         and not isinstance(exc, OSError)
         and isinstance(alert, AlertDescription)
         and alert != AlertDescription.internal_error
+        and not isinstance(exc, AlertReceivedError)  # its message already names the alert
     ):
         return f"{text} (alert {alert.name})"
     return text
