@@ -131,8 +131,9 @@ class RecordLayer:
         end = pos + HEADER_LENGTH + length
         if len(buf) < end:
             return None
-        header = bytes(buf[pos : pos + HEADER_LENGTH])
-        payload = bytes(buf[pos + HEADER_LENGTH : end])
+        with memoryview(buf) as view:  # one copy per record; released before the buffer changes
+            header = bytes(view[pos : pos + HEADER_LENGTH])
+            payload = bytes(view[pos + HEADER_LENGTH : end])
         self._in_pos = end
         if end == len(buf):
             buf.clear()
@@ -163,13 +164,15 @@ class RecordLayer:
         inner = direction.keys.aead.open(direction.next_nonce(), header, ciphertext)
         if len(inner) > self.max_inner_plaintext_in:
             raise RecordOverflow("decrypted record exceeds the plaintext limit")
-        content = inner.rstrip(b"\x00")
-        if not content:
+        end = len(inner)
+        if end and inner[-1] == 0:  # padding present: find the content type byte
+            end = len(inner.rstrip(b"\x00"))
+        if not end:
             raise UnexpectedMessage("protected record with no content type")
-        content_type = content[-1]
+        content_type = inner[end - 1]
         if content_type not in _KNOWN_TYPES or content_type == ContentType.change_cipher_spec:
             raise UnexpectedMessage(f"bad inner content type {content_type}")
-        data = content[:-1]
+        data = inner[: end - 1]
         if not data and content_type != ContentType.application_data:
             raise UnexpectedMessage("empty handshake or alert record")
         return content_type, data
