@@ -21,6 +21,9 @@ from tlskit.io.stream import TLSStream, _transport_error
 
 logger = logging.getLogger("tlskit.io")
 
+#: seconds to pause accepting after accept() itself failed (EMFILE and the like)
+_ACCEPT_BACKOFF = 0.1
+
 Handler = Callable[[TLSStream], Any]
 ErrorHandler = Callable[[Any, BaseException], Any]
 
@@ -58,6 +61,9 @@ class TLSServer:
             raise TLSConnectionError(f"cannot listen on {host}:{port}: port must be 0-65535") from None
         except OSError as exc:
             raise _transport_error(exc, f"listening on {host}:{port}") from None
+        # Non-blocking, so that a client that resets between select() and
+        # accept() cannot leave the accept loop stuck in accept().
+        self._listener.setblocking(False)
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -86,12 +92,20 @@ class TLSServer:
         Raises the TLSError of a failed handshake (the client is dropped; call
         accept() again for the next one).
         """
-        sock, _ = self._listener.accept()
-        return self.wrap(sock)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ)
+            while True:
+                selector.select()
+                try:
+                    sock, _ = self._listener.accept()
+                except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                    continue
+                return self.wrap(sock)
 
     def wrap(self, sock: socket.socket) -> TLSStream:
         """Run the server handshake on an accepted socket (closed on failure)."""
         try:
+            sock.setblocking(True)
             sock.settimeout(self.handshake_timeout)
             stream = TLSStream(sock, new_server_connection(self.config), allow_truncation=self.allow_truncation)
             stream.do_handshake()
@@ -127,6 +141,8 @@ class TLSServer:
                     continue
                 except OSError as exc:  # e.g. out of file descriptors: keep serving the others
                     _safe_report(report, None, exc)
+                    # the listener stays readable; pause instead of spinning until a descriptor frees
+                    self._stopping.wait(_ACCEPT_BACKOFF)
                     continue
                 if self.active_connections >= self.max_connections:
                     # a flood of clients must not exhaust threads: drop the newcomer at once
