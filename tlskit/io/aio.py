@@ -130,6 +130,8 @@ class _TLSProtocol(asyncio.Protocol):
             return False
         if self._peer_closed:
             return self._app_keeps_open and not self._closing
+        if self._closing:
+            return False  # we are closing anyway: nothing more was expected from the peer
         if self._allow_truncation:
             self._peer_closed = True
             self._app_keeps_open = bool(self._app.eof_received())  # type: ignore[attr-defined]
