@@ -271,3 +271,26 @@ def test_cancel_during_handshake_and_abrupt_resets_leak_nothing(pki):
     results = run(main())
     assert len(results) == 1 and isinstance(results[0], TLSError), results
     assert open_sockets() <= before
+
+
+def test_server_drops_garbage_and_silent_clients_and_keeps_serving(pki):
+    async def main():
+        server = await aio.start_server(echo_handler, "127.0.0.1", 0, handshake_timeout=0.5, **server_options(pki))
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            garbage_reader, garbage_writer = await asyncio.open_connection("127.0.0.1", port)
+            garbage_writer.write(b"\x16\x03\x01\x00\x05hello")
+            reply = await garbage_reader.read()  # an alert record, then the server closes
+            assert reply[:1] == b"\x15"
+            garbage_writer.close()
+            silent_reader, silent_writer = await asyncio.open_connection("127.0.0.1", port)
+            assert await silent_reader.read() == b""  # dropped when its handshake time ran out
+            silent_writer.close()
+            reader, writer = await aio.open_connection("127.0.0.1", port, **client_options(pki))
+            writer.write(b"still serving")
+            writer.write_eof()
+            assert await reader.read() == b"still serving"
+            writer.close()
+            await writer.wait_closed()
+
+    run(main())
