@@ -203,7 +203,7 @@ def _discard_request_body(conn: _Counting, buffer: bytearray, headers: dict[str,
     if "transfer-encoding" in headers:
         raise ValueError("chunked request bodies are not supported")
     length_text = headers.get("content-length", "0")
-    if not length_text.isdigit() or int(length_text) > MAX_REQUEST_BODY:
+    if not (length_text.isascii() and length_text.isdigit()) or int(length_text) > MAX_REQUEST_BODY:
         raise ValueError("bad or too large Content-Length")
     remaining = int(length_text)
     while len(buffer) < remaining:
