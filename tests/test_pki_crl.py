@@ -97,3 +97,17 @@ def test_issuer_without_crl_sign():
     leaf = f.issue("example.com", ica)
     with pytest.raises(InvalidCRL, match="cRLSign"):
         verify_chain(leaf.cert, [ica.cert], [root.cert], at=NOW, crls=[make_crl(ica, [])])
+
+
+def test_revoked_intermediate_with_an_alternative_path():
+    root_a = f.issue("CRL Root A", ca=True, slot=1)
+    root_b = f.issue("CRL Root B", ca=True, slot=2)
+    ica_key = f.key("p256", 34)
+    via_a = f.issue("CRL ICA", root_a, ca=True, private_key=ica_key)
+    via_b = f.issue("CRL ICA", root_b, ca=True, private_key=ica_key)
+    leaf = f.issue("example.com", via_a)
+    revoked_by_a = make_crl(root_a, [via_a.cert.serial_number])
+    path = verify_chain(leaf.cert, [via_a.cert, via_b.cert], [root_a.cert, root_b.cert], at=NOW, crls=[revoked_by_a])
+    assert path.certificates == [leaf.cert, via_b.cert, root_b.cert]
+    with pytest.raises(Revoked):
+        verify_chain(leaf.cert, [via_a.cert], [root_a.cert, root_b.cert], at=NOW, crls=[revoked_by_a])
