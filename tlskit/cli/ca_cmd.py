@@ -324,7 +324,10 @@ def list_(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(*headers, title=f"{ca.name} ({len(records)} issued)")
+        table = Table(title=f"{ca.name} ({len(records)} issued)")
+        for header in headers:
+            # Fold instead of truncating: a serial cut with an ellipsis is useless to `revoke`.
+            table.add_column(header, overflow="fold")
         for row in _rows(records):
             table.add_row(*row)
         Console().print(table)
