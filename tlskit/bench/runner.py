@@ -207,6 +207,18 @@ def _versions(providers: dict[str, object]) -> dict[str, str]:
     return versions
 
 
+def _command_line() -> str:
+    """How this run was started, as a reader would type it again."""
+    argv = list(sys.argv)
+    if not argv or not argv[0]:
+        return "tlskit bench"
+    if os.path.basename(argv[0]) == "tlskit":
+        return " ".join(["tlskit", *argv[1:]])
+    if argv[0].endswith(".py"):
+        return " ".join(["python", *argv])
+    return "tlskit bench"
+
+
 def run(options: Options, progress: Callable[[str], None] = lambda message: None) -> dict:
     """Run the whole benchmark and return the report (a JSON-ready dict)."""
     from tlskit.providers import available_providers
@@ -243,7 +255,7 @@ def run(options: Options, progress: Callable[[str], None] = lambda message: None
     report = {
         "meta": {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(["tlskit bench", *sys.argv[1:]]) if sys.argv else "tlskit bench",
+            "command": _command_line(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "versions": _versions(providers),
