@@ -385,3 +385,13 @@ def test_no_warnings_for_a_fresh_ca(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         CertificateAuthority.load(tmp_path / "ca").issue("ok.test")
+
+
+def test_names_with_rfc4514_special_characters(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca", name="Acme, Inc. Root CA")
+    assert ca.name == "Acme, Inc. Root CA"
+    inter_cn = ca.intermediate_certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert inter_cn == "Acme, Inc. Intermediate CA"
+    ca.issue("web.test")
+    renewed = ca.renew("web.test")
+    assert renewed.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "web.test"

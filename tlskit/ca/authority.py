@@ -47,6 +47,7 @@ from tlskit.ca.profiles import (
     check_days,
     check_permitted,
     check_profile,
+    common_name_of,
     file_stem,
     leaf_builder,
     default_sans,
@@ -257,7 +258,7 @@ class CertificateAuthority:
         files.atomic_write(staging / ROOT_CERT, _pem(root))
         if intermediate:
             inter_key = generate_key(key_type)
-            inter_name = _intermediate_name(root_subject.rfc4514_string().partition("=")[2] or "tlskit")
+            inter_name = _intermediate_name(common_name_of(root_subject) or "tlskit")
             inter = ca_builder(
                 subject_name(inter_name),
                 inter_key.public_key(),
@@ -274,7 +275,7 @@ class CertificateAuthority:
         Index(staging / INDEX_FILE).create()
         (staging / ISSUED_DIR).mkdir(mode=0o700)
         config = CAConfig(
-            name=root_subject.rfc4514_string().partition("=")[2],
+            name=common_name_of(root_subject),
             key_type=key_type,
             intermediate=intermediate,
             encrypted=secret is not None,
@@ -580,8 +581,7 @@ class CertificateAuthority:
             signing_key=signing_key,
             paths=(latest.key_path, latest.cert_path, latest.chain_path),
             force=True,
-            common_name=x509.load_pem_x509_certificate(latest.cert_pem).subject.rfc4514_string().partition("=")[2][:64]
-            or name,
+            common_name=common_name_of(x509.load_pem_x509_certificate(latest.cert_pem).subject) or name[:64],
         )
         if key is not None and latest.key_path is not None:
             files.atomic_write(latest.key_path, private_key_pem(key), private=True, overwrite=True)

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tlskit.ca.errors import CAError
-from tlskit.ca.keys import PrivateKey, PublicKey
+from tlskit.ca.keys import PublicKey
 
 PROFILES: tuple[str, ...] = ("server", "client", "both")
 
@@ -106,15 +106,23 @@ def parse_san(text: str) -> x509.GeneralName:
             return x509.IPAddress(ipaddress.ip_address(value))
         except ValueError:
             raise CAError(f"bad IP address {value!r}") from None
-    if kind == "email":
-        if not _EMAIL.fullmatch(value) or not (value.isascii() and value.isprintable()):
-            raise CAError(f"bad email address {value!r}")
-        return x509.RFC822Name(value)
-    if kind == "uri":
-        if not _URI.fullmatch(value) or not (value.isascii() and value.isprintable()):
-            raise CAError(f"bad URI {value!r}")
-        return x509.UniformResourceIdentifier(value)
-    return x509.DNSName(_dns_name(value))
+    try:
+        if kind == "email":
+            if not _EMAIL.fullmatch(value) or not (value.isascii() and value.isprintable()):
+                raise CAError(f"bad email address {value!r}")
+            _dns_name(value.rpartition("@")[2], allow_wildcard=False)
+            return x509.RFC822Name(value)
+        if kind == "uri":
+            if not _URI.fullmatch(value) or not (value.isascii() and value.isprintable()):
+                raise CAError(f"bad URI {value!r}")
+            return x509.UniformResourceIdentifier(value)
+        return x509.DNSName(_dns_name(value))
+    except CAError as exc:
+        if kind == "email" and "DNS name" in str(exc):
+            raise CAError(f"bad email address {value!r}") from None
+        raise
+    except ValueError:  # cryptography's own syntax checks, should ours ever be laxer
+        raise CAError(f"bad subject alternative name {text!r}") from None
 
 
 def parse_sans(values: Iterable[str]) -> list[x509.GeneralName]:
@@ -153,6 +161,15 @@ def subject_name(common_name: str) -> x509.Name:
     if not common_name or len(common_name) > 64:
         raise CAError(f"common name must be 1 to 64 characters, not {len(common_name)}")
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def common_name_of(name: x509.Name) -> str:
+    """The first CN of a name, unescaped ("" when there is none)."""
+    try:
+        values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return ""
+    return str(values[0].value) if values else ""
 
 
 def _key_usage(*, digital_signature: bool, key_encipherment: bool = False, ca: bool = False) -> x509.KeyUsage:
@@ -253,7 +270,9 @@ def leaf_builder(
     return builder
 
 
-def validity(days: int, *, now: datetime.datetime, limit: datetime.datetime | None = None) -> tuple[datetime.datetime, datetime.datetime]:
+def validity(
+    days: int, *, now: datetime.datetime, limit: datetime.datetime | None = None
+) -> tuple[datetime.datetime, datetime.datetime]:
     """(notBefore, notAfter): backdated for clock skew, never outliving ``limit`` (the issuer)."""
     check_days(days)
     not_before = now - CLOCK_SKEW
