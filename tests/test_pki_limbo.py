@@ -8,12 +8,81 @@ test_known_failures_still_fail). The same table is in docs/pki.md.
 
 from __future__ import annotations
 
-import pytest
+import datetime
+import json
+import lzma
+import pathlib
+from functools import lru_cache
 
-import limbo_runner as limbo
+import pytest
+from cryptography import x509
+
+from tlskit.pki import CertificateError, TrustStore, load_certificates, verify_chain
+
 
 # Some vectors carry serial numbers <= 0 on purpose (rfc5280::serial::*, an online root).
 pytestmark = pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+
+LIMBO = pathlib.Path(__file__).parent / "vectors" / "x509-limbo" / "limbo.json.xz"
+
+
+@lru_cache(maxsize=1)
+def limbo_cases() -> tuple[dict, ...]:
+    with lzma.open(LIMBO) as fh:
+        data = json.load(fh)
+    return tuple(data["testcases"])
+
+
+def namespace_of(case: dict) -> str:
+    return case["id"].split("::", 1)[0]
+
+
+@lru_cache(maxsize=4096)
+def _cert(pem: str) -> x509.Certificate:
+    # Intermediates and roots repeat across BetterTLS cases; parse each PEM once.
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def run_case(case: dict, provider=None) -> tuple[str, str]:
+    """('pass'|'fail', detail) for one test case."""
+    expected = case["expected_result"]
+    try:
+        leaf = load_certificates(case["peer_certificate"].encode())[0]
+        intermediates = [_cert(p) for p in case["untrusted_intermediates"]]
+        store = TrustStore([_cert(p) for p in case["trusted_certs"]])
+    except CertificateError as exc:
+        ok = expected == "FAILURE"
+        return ("pass" if ok else "fail"), f"load: {exc}"
+    name = case["expected_peer_name"]
+    usage = "client" if case["validation_kind"] == "CLIENT" else "server"
+    server_name = name["value"] if name and usage == "server" else None
+    at = datetime.datetime.fromisoformat(case["validation_time"]) if case["validation_time"] else None
+    try:
+        verify_chain(
+            leaf,
+            intermediates,
+            store,
+            server_name=server_name,
+            usage=usage,
+            at=at,
+            max_depth=case["max_chain_depth"],
+            provider=provider,
+            crls=[c.encode() for c in case.get("crls") or ()],
+        )
+        verdict, detail = "SUCCESS", "accepted"
+    except CertificateError as exc:
+        verdict, detail = "FAILURE", f"{type(exc).__name__}: {exc}"
+    return ("pass" if verdict == expected else "fail"), detail
+
+
+def run_all(cases, provider=None) -> dict[str, dict[str, list[str]]]:
+    """namespace -> {'pass': [ids], 'fail': [ids], 'skip': [ids]}"""
+    out: dict[str, dict[str, list[str]]] = {}
+    for case in cases:
+        status, _ = run_case(case, provider)
+        out.setdefault(namespace_of(case), {"pass": [], "fail": [], "skip": []})[status].append(case["id"])
+    return out
+
 
 #: namespace -> minimum number of passing cases (tlskit's current result).
 PASS_FLOORS = {
@@ -60,8 +129,8 @@ KNOWN_FAILURES = {
 @pytest.fixture(scope="module")
 def cases_by_namespace() -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = {}
-    for case in limbo.testcases():
-        grouped.setdefault(limbo.namespace(case), []).append(case)
+    for case in limbo_cases():
+        grouped.setdefault(namespace_of(case), []).append(case)
     return grouped
 
 
@@ -86,7 +155,7 @@ def test_limbo_namespace(namespace, chunk, cases_by_namespace, record_property):
         # The floor is for the namespace; a chunk must reach it minus the known failures
         # and the cases of the other chunks.
         floor = len(cases) - (len(cases_by_namespace[namespace]) - PASS_FLOORS[namespace])
-    results = limbo.run_all(cases)[namespace]
+    results = run_all(cases)[namespace]
     passed, failed, skipped = results["pass"], results["fail"], results["skip"]
     summary = f"x509-limbo {namespace}[{chunk}]: {len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped"
     record_property("limbo", summary)
@@ -99,7 +168,25 @@ def test_limbo_namespace(namespace, chunk, cases_by_namespace, record_property):
 
 def test_known_failures_still_fail():
     """Keeps the table honest: a fixed case must leave KNOWN_FAILURES (and docs/pki.md)."""
-    by_id = {case["id"]: case for case in limbo.testcases()}
+    by_id = {case["id"]: case for case in limbo_cases()}
     assert set(KNOWN_FAILURES) <= set(by_id)
-    still_failing = {cid for cid in KNOWN_FAILURES if limbo.run_case(by_id[cid])[0] == "fail"}
+    still_failing = {cid for cid in KNOWN_FAILURES if run_case(by_id[cid])[0] == "fail"}
     assert still_failing == set(KNOWN_FAILURES)
+
+
+if __name__ == "__main__":  # pragma: no cover - manual report: python tests/test_pki_limbo.py [id-prefix...]
+    import sys
+    import time
+
+    start = time.process_time()
+    cases = limbo_cases()
+    want = sys.argv[1:] or None
+    totals = {"pass": 0, "fail": 0, "skip": 0}
+    for case in cases:
+        if want and not any(case["id"].startswith(w) for w in want):
+            continue
+        status, detail = run_case(case)
+        totals[status] += 1
+        if status != "pass":
+            print(status, case["id"], case["expected_result"], detail[:300])
+    print(totals, f"{time.process_time() - start:.1f}s CPU")
