@@ -149,3 +149,26 @@ def test_passphrase_never_written_or_echoed(tmp_path):
     with pytest.raises(CAError) as info:
         CertificateAuthority.load(ca.directory, passphrase=b"wrong-" + secret).issue("y.test")
     assert secret.decode() not in str(info.value)
+
+
+def test_csr_with_control_characters_in_common_name(tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
+    ca = CertificateAuthority.init(tmp_path / "ca")
+
+    def csr(key, cn):
+        return (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+            .sign(key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.PEM)
+        )
+
+    with pytest.raises(CAError, match="printable"):
+        ca.sign_csr(csr(ec.generate_private_key(ec.SECP256R1()), "evil\nname"), profile="client")
+    with pytest.raises(CAError, match="too small"):
+        ca.sign_csr(csr(rsa.generate_private_key(65537, 1024), "small.test"), profile="client")
+    assert ca.list() == []

@@ -47,8 +47,8 @@ def parse_csr(data: bytes | str) -> CSRRequest:
         common_name = str(names[0].value) if names else None
     except ValueError:
         raise CAError("the CSR's subject cannot be parsed") from None
-    if common_name is not None and not (0 < len(common_name) <= 64):
-        raise CAError("the CSR's common name must be 1 to 64 characters")
+    if common_name is not None and not (0 < len(common_name) <= 64 and common_name.isprintable()):
+        raise CAError("the CSR's common name must be 1 to 64 printable characters")
     try:
         extension = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         raw_sans = list(extension.value)

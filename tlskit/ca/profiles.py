@@ -160,6 +160,8 @@ def file_stem(name: str) -> str:
 def subject_name(common_name: str) -> x509.Name:
     if not common_name or len(common_name) > 64:
         raise CAError(f"common name must be 1 to 64 characters, not {len(common_name)}")
+    if not common_name.isprintable():
+        raise CAError(f"common name {common_name!r} contains control characters")
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
