@@ -374,7 +374,8 @@ class CertificateAuthority:
                 )
 
     def _validity_limit(self) -> datetime.datetime:
-        return min(c.not_valid_after_utc for c in filter(None, (self.root_certificate, self.intermediate_certificate)))
+        certs = filter(None, (self.root_certificate, self.intermediate_certificate))
+        return min(cert.not_valid_after_utc for cert in certs)
 
     # -- issuing ------------------------------------------------------------------------
 
@@ -440,7 +441,12 @@ class CertificateAuthority:
         return out
 
     def _write_certificate(
-        self, cert: x509.Certificate, cert_path: pathlib.Path | None, chain_path: pathlib.Path | None, *, overwrite: bool
+        self,
+        cert: x509.Certificate,
+        cert_path: pathlib.Path | None,
+        chain_path: pathlib.Path | None,
+        *,
+        overwrite: bool,
     ) -> None:
         if cert_path is not None:
             files.atomic_write(cert_path, _pem(cert), overwrite=overwrite)
@@ -491,7 +497,9 @@ class CertificateAuthority:
                     if not force:
                         taken = Index.paths_in_use(conn, [p for p in paths if p is not None])
                         if taken is not None:
-                            raise CAError(f"{taken} already belongs to an issued certificate (use --force to replace it)")
+                            raise CAError(
+                                f"{taken} already belongs to an issued certificate (use --force to replace it)"
+                            )
                     Index.insert(conn, record)
                     _checkpoint("issue-before-commit")
             except DuplicateSerial:
@@ -519,7 +527,8 @@ class CertificateAuthority:
         check_profile(profile)
         check_days(days)
         check_permitted(request.sans, self.config.permit_dns)
-        record_name = name or request.common_name or (san_text(request.sans[0]).partition(":")[2] if request.sans else "")
+        first_san = san_text(request.sans[0]).partition(":")[2] if request.sans else ""
+        record_name = name or request.common_name or first_san
         if not record_name:
             raise CAError("the CSR has neither a common name nor a subject alternative name")
         cert_path = chain_path = None
@@ -634,7 +643,9 @@ class CertificateAuthority:
         check_days(days)
         signing_key = self._issuer_key()
         number = self._index.next_crl_number()
-        pem = build_crl(self.issuer_certificate, signing_key, self._index.revoked(), number=number, days=days, now=_now())
+        pem = build_crl(
+            self.issuer_certificate, signing_key, self._index.revoked(), number=number, days=days, now=_now()
+        )
         files.atomic_write(self.crl_path, pem, overwrite=True)
         if out is not None:
             files.atomic_write(pathlib.Path(out).expanduser(), pem, overwrite=True)
@@ -657,7 +668,9 @@ class CertificateAuthority:
 
         return verify_with_ca(self, cert, host=host, crl=crl, usage=usage, at=at)
 
-    def export_p12(self, name: str, path: str | os.PathLike[str], password: bytes | str, *, force: bool = False) -> pathlib.Path:
+    def export_p12(
+        self, name: str, path: str | os.PathLike[str], password: bytes | str, *, force: bool = False
+    ) -> pathlib.Path:
         """Write NAME's key, certificate and chain as a password-protected PKCS#12 file."""
         from tlskit.ca.export import export_p12
 

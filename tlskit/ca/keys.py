@@ -72,7 +72,9 @@ def private_key_pem(key: PrivateKey, passphrase: bytes | None = None) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
-def load_private_key(path: pathlib.Path, passphrase: bytes | None = None, *, what: str = "private key") -> PrivateKey:
+def load_private_key(
+    path: pathlib.Path, passphrase: bytes | None = None, *, what: str = "private key"
+) -> PrivateKey:
     """Load a PEM key file; warn when its permissions are loose; one-line errors otherwise."""
     data = read_file(path, what)
     warn_if_loose(path)

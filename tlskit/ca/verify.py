@@ -23,7 +23,9 @@ def _read(source: str | os.PathLike[str] | bytes, what: str) -> bytes:
     return files.read_file(pathlib.Path(source).expanduser(), what)
 
 
-def load_pem_certificates(source: str | os.PathLike[str] | bytes, what: str = "certificate") -> list[x509.Certificate]:
+def load_pem_certificates(
+    source: str | os.PathLike[str] | bytes, what: str = "certificate"
+) -> list[x509.Certificate]:
     data = _read(source, what)
     try:
         if b"-----BEGIN" in data:

@@ -107,7 +107,13 @@ def _stdout_is_tty() -> bool:
         return False
 
 
-def _open(directory: Optional[pathlib.Path], passphrase_file: Optional[pathlib.Path] = None, *, signing: bool = False) -> CertificateAuthority:
+def _open(
+    directory: Optional[pathlib.Path],
+    passphrase_file: Optional[pathlib.Path] = None,
+    *,
+    signing: bool = False,
+) -> CertificateAuthority:
+    """Load the CA; for signing commands, ask for the passphrase on a TTY if it is needed."""
     secret = _passphrase(passphrase_file)
     ca = CertificateAuthority.load(directory, passphrase=secret)
     if signing and ca.config.encrypted and secret is None:
@@ -147,7 +153,9 @@ def init(
     dir: Optional[pathlib.Path] = DirOption,
     name: str = typer.Option("tlskit Root CA", "--name", help="Common name of the root certificate."),
     key_type: str = typer.Option("ecdsa-p256", "--key-type", help=f"One of: {', '.join(KEY_TYPES)}."),
-    intermediate: bool = typer.Option(True, "--intermediate/--no-intermediate", help="Sign leaves with an intermediate."),
+    intermediate: bool = typer.Option(
+        True, "--intermediate/--no-intermediate", help="Sign leaves with an intermediate."
+    ),
     days: int = typer.Option(3650, "--days", help="Validity of the CA certificates."),
     passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
     permit_dns: Optional[List[str]] = typer.Option(
@@ -167,7 +175,8 @@ def init(
     )
     if secret is None:
         typer.echo(
-            f"warning: CA keys are stored unencrypted (mode 0600); use --passphrase-file or {PASSPHRASE_ENV} to encrypt them",
+            "warning: CA keys are stored unencrypted (mode 0600);"
+            f" use --passphrase-file or {PASSPHRASE_ENV} to encrypt them",
             err=True,
         )
     typer.echo(f"created CA {ca.name!r} in {ca.directory}")
@@ -198,7 +207,13 @@ def issue(
     profile = _profile(server, client, both)
     ca = _open(dir, passphrase_file, signing=True)
     issued = ca.issue(
-        name, sans=_split(san) or None, profile=profile, key_type=_key_type(key_type), days=days, out_dir=out, force=force
+        name,
+        sans=_split(san) or None,
+        profile=profile,
+        key_type=_key_type(key_type),
+        days=days,
+        out_dir=out,
+        force=force,
     )
     typer.echo(f"issued {issued.name} (serial {issued.serial_hex}, {profile})")
     typer.echo(f"  key:   {issued.key_path}")
@@ -249,12 +264,15 @@ def _pem_encoding():  # type: ignore[no-untyped-def]
 def revoke(
     target: str = typer.Argument(..., metavar="SERIAL|NAME", help="Serial (hex) or name of the certificate."),
     dir: Optional[pathlib.Path] = DirOption,
-    reason: Optional[str] = typer.Option(None, "--reason", help="e.g. key-compromise, superseded, cessation-of-operation."),
+    reason: Optional[str] = typer.Option(
+        None, "--reason", help="e.g. key-compromise, superseded, cessation-of-operation."
+    ),
 ) -> None:
     """Mark a certificate (or every unrevoked certificate of a name) revoked; publish with `tlskit ca crl`."""
     ca = _open(dir)
     for record in ca.revoke(target, reason=reason):
-        typer.echo(f"revoked {record.name} (serial {record.serial})" + (f", reason {record.reason}" if record.reason else ""))
+        suffix = f", reason {record.reason}" if record.reason else ""
+        typer.echo(f"revoked {record.name} (serial {record.serial}){suffix}")
 
 
 @app.command()
@@ -419,7 +437,8 @@ def renew(
     """Issue a fresh certificate for NAME with the same names and files."""
     ca = _open(dir, passphrase_file, signing=True)
     issued = ca.renew(name, days=days, rekey=rekey)
-    typer.echo(f"renewed {issued.name} (serial {issued.serial_hex}, until {issued.certificate.not_valid_after_utc:%Y-%m-%d})")
+    until = issued.certificate.not_valid_after_utc
+    typer.echo(f"renewed {issued.name} (serial {issued.serial_hex}, until {until:%Y-%m-%d})")
     typer.echo(f"  key:   {issued.key_path}")
     typer.echo(f"  cert:  {issued.cert_path}")
     typer.echo(f"  chain: {issued.chain_path}")
