@@ -204,3 +204,21 @@ def test_check_clean_removes_temporaries_of_dead_writers(ca, tmp_path):
     assert f"removed leftover temporary {dead}" in result.stdout
     assert not dead.exists() and live.exists()
     assert "1 temporary file(s)" in result.stderr
+
+
+def test_publishing_without_hard_links_still_refuses_to_clobber(tmp_path, monkeypatch):
+    import errno
+
+    from tlskit.ca import files
+
+    def no_link(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(files.os, "link", no_link)
+    files.atomic_write(tmp_path / "a.key", b"first", private=True)
+    assert (tmp_path / "a.key").read_bytes() == b"first"
+    assert stat.S_IMODE((tmp_path / "a.key").stat().st_mode) == 0o600
+    with pytest.raises(CAError, match="already exists"):
+        files.atomic_write(tmp_path / "a.key", b"second", private=True)
+    assert (tmp_path / "a.key").read_bytes() == b"first"
+    assert leftover_temporaries(tmp_path) == []

@@ -9,6 +9,7 @@ permissions, even for an instant.
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 import secrets
@@ -20,6 +21,7 @@ from tlskit.ca.errors import CAError, CAWarning
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
 TEMP_SUFFIX = ".tmp"
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV}
 
 
 def temp_path_for(path: pathlib.Path) -> pathlib.Path:
@@ -67,8 +69,8 @@ def publish(tmp: pathlib.Path, path: pathlib.Path, *, overwrite: bool) -> None:
             os.replace(tmp, path)
         else:
             # link() fails if the name exists, so two writers can never clobber each other.
-            os.link(tmp, path)
-            os.unlink(tmp)
+            _link_or_replace(tmp, path)
+            _unlink_quietly(tmp)
     except FileExistsError:
         _unlink_quietly(tmp)
         raise CAError(f"{path} already exists (use --force to replace it)") from None
@@ -76,6 +78,19 @@ def publish(tmp: pathlib.Path, path: pathlib.Path, *, overwrite: bool) -> None:
         _unlink_quietly(tmp)
         raise CAError(f"cannot write {path}: {exc.strerror or exc}") from None
     fsync_directory(path.parent)
+
+
+def _link_or_replace(tmp: pathlib.Path, path: pathlib.Path) -> None:
+    try:
+        os.link(tmp, path)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        # A filesystem without hard links (some FUSE, vfat, SMB mounts): check then
+        # rename; only the race with a concurrent writer of the same name is lost.
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "File exists", str(path)) from None
+        os.replace(tmp, path)
 
 
 def atomic_write(path: pathlib.Path, data: bytes, *, private: bool = False, overwrite: bool = False) -> None:
