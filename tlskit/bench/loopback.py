@@ -202,7 +202,7 @@ def serve(impl: str, pki: BenchPKI, params: tlskit_side.Params | None) -> None:
                 stream = TlskitStream(sock, ServerConnection(configs.server))
                 stream.handshake()
             _serve_connection(stream)
-        except (OSError, ssl.SSLError, ConnectionError, Exception):  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - OSError, SSLError, TLSError, ConnectionError alike
             # A client that hangs up abruptly ends its connection, not the server.
             pass
         finally:
