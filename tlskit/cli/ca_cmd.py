@@ -394,8 +394,13 @@ def verify(
     """Validate a certificate against this CA with tlskit.pki."""
     if usage not in (None, "server", "client"):
         raise CAError(f"--usage must be server or client, not {usage!r}")
+    from tlskit.pki import CertificateError
+
     ca = _open(dir)
-    path = ca.verify(cert, host=host, crl=crl, usage=usage)
+    try:
+        path = ca.verify(cert, host=host, crl=crl, usage=usage)
+    except CertificateError as exc:
+        raise CAError(f"{cert}: rejected: {_one_line(exc)}") from None
     chain = " <- ".join(c.subject.rfc4514_string() for c in path.certificates)
     typer.echo(f"{cert}: OK ({chain})" + (f", valid for {host}" if host else ""))
 
