@@ -395,3 +395,9 @@ def test_names_with_rfc4514_special_characters(tmp_path):
     ca.issue("web.test")
     renewed = ca.renew("web.test")
     assert renewed.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "web.test"
+
+
+def test_sans_given_as_a_single_string(ca):
+    cert = ca.issue("web.test", sans="DNS:web.test").certificate
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["web.test"]

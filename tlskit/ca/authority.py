@@ -397,7 +397,8 @@ class CertificateAuthority:
         check_key_type(key_type)
         check_days(days)
         stem = file_stem(name)
-        san_values = list(sans or ())
+        # A lone string is one name, not a sequence of one-letter names.
+        san_values = [sans] if isinstance(sans, str) else list(sans or ())
         if not san_values:
             san_values = default_sans(name)
         general_names = parse_sans(san_values)
