@@ -149,6 +149,10 @@ class Planner:
         if "tcp" in parts:
             scenarios[AES128].append(self._scenario("tcp_handshake", AES128, PRIMARY_KEY_TYPE, PRIMARY_KEY_TYPE))
             scenarios[AES128].append(self._scenario("tcp_bulk", AES128, PRIMARY_KEY_TYPE, AES128))
+            if "ed25519" in opts.key_types:
+                # As in memory: the only TCP figures pynacl can take part in.
+                scenarios[CHACHA20].append(self._scenario("tcp_handshake", CHACHA20, "ed25519", "ed25519"))
+                scenarios[CHACHA20].append(self._scenario("tcp_bulk", CHACHA20, PRIMARY_KEY_TYPE, CHACHA20))
         if "floor" in parts:
             for name, provider in self.providers.items():
                 for key_type in opts.key_types:
