@@ -157,6 +157,18 @@ def test_issue_rejects_bad_input_without_partial_files(ca, tmp_path, kwargs, mes
     assert ca.list() == []
 
 
+def test_refusals_create_no_output_directory(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca", passphrase=b"pw")
+    locked = CertificateAuthority.load(ca.directory, passphrase=b"wrong")
+    with pytest.raises(CAError, match="wrong passphrase"):
+        locked.issue("a.test", out_dir=tmp_path / "out1")
+    with pytest.raises(CAError, match="at least one subject alternative name"):
+        ca.issue("no_san", out_dir=tmp_path / "out2")
+    with pytest.raises(CAError, match="common name must be"):
+        ca.issue("x" * 65 + ".test", profile="client", sans=["DNS:a.test"], out_dir=tmp_path / "out3")
+    assert not any((tmp_path / f"out{i}").exists() for i in (1, 2, 3))
+
+
 def test_issue_rejects_unusable_names(ca):
     with pytest.raises(CAError, match="file name"):
         ca.issue("../escape", profile="client")

@@ -403,13 +403,18 @@ class CertificateAuthority:
             san_values = default_sans(name)
         general_names = parse_sans(san_values)
         check_permitted(general_names, self.config.permit_dns)
+        subject_name(name)
+        if profile in ("server", "both") and not general_names:
+            raise CAError("a server certificate needs at least one subject alternative name (--san)")
+        # Everything that can refuse (passphrase, expired CA) runs before anything touches the disk.
+        signing_key = self._issuer_key()
+        self._check_issuer_valid(_now())
         out = self._out_dir(out_dir)
         key_path, cert_path, chain_path = (out / f"{stem}.key", out / f"{stem}.crt", out / f"{stem}.chain.pem")
         if not force:
             for path in (key_path, cert_path, chain_path):
                 if path.exists():
                     raise CAError(f"{path} already exists (use --force to replace it)")
-        signing_key = self._issuer_key()
         key = generate_key(key_type)
         _checkpoint("issue-key-generated")
         cert = self._sign_and_record(
