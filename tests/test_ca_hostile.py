@@ -172,3 +172,14 @@ def test_csr_with_control_characters_in_common_name(tmp_path):
     with pytest.raises(CAError, match="too small"):
         ca.sign_csr(csr(rsa.generate_private_key(65537, 1024), "small.test"), profile="client")
     assert ca.list() == []
+
+
+def test_index_from_a_newer_tlskit_is_refused(tmp_path):
+    import sqlite3
+
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    with sqlite3.connect(ca.directory / "index.sqlite") as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.close()
+    with pytest.raises(CAError, match="newer tlskit"):
+        CertificateAuthority.load(ca.directory)

@@ -297,7 +297,7 @@ class CertificateAuthority:
             raise CAError(f"no CA in {target} (create one with: tlskit ca init --dir {target})")
         config = CAConfig.from_json(files.read_file(config_path, "CA configuration"), config_path)
         ca = cls(target, config, _passphrase(passphrase))
-        ca._index.check_exists()
+        ca._index.check_schema()
         for key_path in ca._key_paths():
             files.warn_if_loose(key_path)
         return ca

@@ -191,6 +191,20 @@ class Index:
         if not self.path.is_file():
             raise CAError(f"CA index missing: {self.path}")
 
+    def check_schema(self) -> None:
+        """Refuse an index this version cannot read (damaged, or written by a newer tlskit)."""
+        self.check_exists()
+        with self._connect() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            version = int(row["value"]) if row else None
+        except ValueError:
+            version = None
+        if version is None:
+            raise CAError(f"CA index {self.path} has no schema version; it is damaged")
+        if version > SCHEMA_VERSION:
+            raise CAError(f"CA index {self.path} was written by a newer tlskit (schema {version})")
+
     # -- writes -------------------------------------------------------------------
 
     @staticmethod
