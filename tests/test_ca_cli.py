@@ -165,3 +165,12 @@ def test_sign_csr_to_stdout(run, ca_dir, tmp_path):
     certs = x509.load_pem_x509_certificates(result.stdout.encode())
     assert len(certs) == 2 and certs[0].public_key() == key.public_key()
     assert "signed csr.test" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", ["init", "issue", "sign", "revoke", "crl", "list", "show", "verify", "export", "renew", "root", "check"]
+)
+def test_every_command_documents_dir(command):
+    result = CliRunner().invoke(app, ["ca", command, "--help"])
+    assert result.exit_code == 0, result.stderr
+    assert "--dir" in result.stdout

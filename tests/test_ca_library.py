@@ -413,3 +413,13 @@ def test_sans_given_as_a_single_string(ca):
     cert = ca.issue("web.test", sans="DNS:web.test").certificate
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["web.test"]
+
+
+def test_default_directory_falls_back_to_platformdirs(tmp_path, monkeypatch):
+    import platformdirs
+
+    from tlskit.ca import default_directory
+
+    monkeypatch.delenv("TLSKIT_CA_DIR", raising=False)
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda app: str(tmp_path / "data" / app))
+    assert default_directory() == tmp_path / "data" / "tlskit" / "ca"
