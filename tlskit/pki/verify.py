@@ -244,12 +244,12 @@ def _as_store(trust: TrustStore | Iterable[CertificateLike] | CertificateLike) -
     return TrustStore(coerce_certificates(trust, "trust anchor"))
 
 
-def _index(intermediates: Sequence[x509.Certificate]) -> dict[bytes, list[CertInfo]]:
+def _index(intermediates: Sequence[x509.Certificate | CertInfo]) -> dict[bytes, list[CertInfo]]:
     index: dict[bytes, list[CertInfo]] = {}
     seen: set[bytes] = set()
     for cert in intermediates:
         try:
-            info = CertInfo(cert)
+            info = cert if isinstance(cert, CertInfo) else CertInfo(cert)
             subject = info.subject_der
         except Exception:
             continue  # an unparsable extra certificate cannot be anyone's issuer
@@ -258,6 +258,18 @@ def _index(intermediates: Sequence[x509.Certificate]) -> dict[bytes, list[CertIn
         seen.add(info.der)
         index.setdefault(subject, []).append(info)
     return index
+
+
+def _coerce_chain(intermediates: Iterable[CertificateLike | CertInfo] | bytes | None) -> list[x509.Certificate | CertInfo]:
+    if intermediates is None or isinstance(intermediates, (bytes, bytearray, memoryview)):
+        return list(coerce_certificates(intermediates, "intermediate certificate"))
+    out: list[x509.Certificate | CertInfo] = []
+    for value in intermediates:
+        if isinstance(value, CertInfo):
+            out.append(value)
+        else:
+            out.extend(coerce_certificates([value], "intermediate certificate"))
+    return out
 
 
 def verify_chain(
@@ -292,9 +304,11 @@ def verify_chain(
     elif max_depth < 0:
         raise ValueError("max_depth must be >= 0")
 
-    leaf_info = CertInfo(coerce_certificate(leaf, "leaf certificate"))
+    # CertInfo objects are accepted as they are: a caller that sees the same certificates
+    # again (the engine, per config) can keep their parsed, time-independent facts.
+    leaf_info = leaf if isinstance(leaf, CertInfo) else CertInfo(coerce_certificate(leaf, "leaf certificate"))
     store = _as_store(trust)
-    chain = coerce_certificates(intermediates, "intermediate certificate")
+    chain = _coerce_chain(intermediates)
     crl_list = load_crls(crls)
     resolved = algorithms.resolve_provider(provider)
 
