@@ -35,6 +35,48 @@ def _trust_store(config: Any, usage: str) -> Any:
         return store
 
 
+#: Peer certificates whose parsed form is kept per config, keyed by their exact DER.
+PEER_CERT_CACHE_SIZE = 128
+
+
+def _peer_cert_infos(config: Any, chain: Sequence[bytes]) -> list[Any]:
+    """The peer's certificates as pki CertInfo objects, reused across connections of a config.
+
+    A CertInfo holds only facts that are a function of the DER bytes (parsed fields and
+    the time-independent rule verdicts), so certificates seen again (the same server or
+    client presenting the same chain) are not parsed and checked again. Signatures,
+    validity periods, names and the path itself are still checked on every connection.
+    A certificate that does not load as exactly one certificate is passed through as
+    bytes, so pki reports it exactly as before.
+    """
+    from tlskit.pki.certinfo import CertInfo
+    from tlskit.pki.loading import load_certificates
+
+    with _trust_lock:
+        cache = getattr(config, "_peer_cert_cache", None)
+        if cache is None:
+            cache = {}
+            object.__setattr__(config, "_peer_cert_cache", cache)
+        infos: list[Any] = [cache.get(der) for der in chain]
+    for index, info in enumerate(infos):
+        if info is not None:
+            continue
+        der = chain[index]
+        try:
+            certs = load_certificates(der)
+        except Exception:
+            certs = []
+        if len(certs) != 1:
+            infos[index] = der
+            continue
+        info = infos[index] = CertInfo(certs[0])
+        with _trust_lock:
+            if len(cache) >= PEER_CERT_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[bytes(der)] = info
+    return infos
+
+
 def verify_peer(config: Any, chain: Sequence[bytes], server_name: str | None, usage: str) -> None:
     """Raise a TLSError (a CertificateError from pki, carrying its alert) unless ``chain`` is acceptable.
 
@@ -54,9 +96,10 @@ def verify_peer(config: Any, chain: Sequence[bytes], server_name: str | None, us
 
     trust = _trust_store(config, usage)
     try:
+        infos = _peer_cert_infos(config, chain)
         pki.verify_chain(
-            chain[0],
-            list(chain[1:]),
+            infos[0],
+            infos[1:],
             trust,
             server_name=server_name if usage == "server" else None,
             usage=usage,
