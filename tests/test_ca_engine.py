@@ -17,13 +17,16 @@ from tlskit.ca import KEY_TYPES, CertificateAuthority
 pytestmark = pytest.mark.interop
 
 CA_KEY_TYPE = {"rsa-3072": "rsa-2048", "rsa-4096": "rsa-2048"}
+# RSA-4096 keys are slow to generate and test_ca_interop already proves them; for the
+# engine an RSA-4096 signature is the same code path as RSA-3072.
+ENGINE_KEY_TYPES = tuple(k for k in KEY_TYPES if k != "rsa-4096")
 
 
 @pytest.fixture(scope="module")
 def pkis(tmp_path_factory):
     """One CA per key type with a server leaf of that type and an Ed25519 client leaf."""
     result = {}
-    for key_type in KEY_TYPES:
+    for key_type in ENGINE_KEY_TYPES:
         directory = tmp_path_factory.mktemp(f"engine-{key_type}")
         ca = CertificateAuthority.init(directory / "ca", key_type=CA_KEY_TYPE.get(key_type, key_type))
         server = ca.issue("localhost", sans=["localhost", "127.0.0.1"], key_type=key_type, out_dir=directory)
@@ -101,7 +104,7 @@ def _providers_for(key_type: str) -> list[str]:
     return ["cryptography", "pycryptodome"] + (["pynacl"] if key_type == "ed25519" else [])
 
 
-@pytest.mark.parametrize("key_type", KEY_TYPES)
+@pytest.mark.parametrize("key_type", ENGINE_KEY_TYPES)
 def test_tlskit_client_accepts_ssl_server_with_issued_chain(pkis, key_type):
     ca, server, client = pkis[key_type]
     for provider in _providers_for(key_type):
