@@ -125,14 +125,22 @@ def test_full_duplex_bulk_transfer_does_not_deadlock(pki):
     another thread: a writer blocked on the socket must not stop the reader."""
     payload = bytes(range(256)) * (32 * 1024)  # 8 MiB each way
     results = []
+    handler_done = threading.Event()
 
     def handler(stream):
-        results.append(_send_and_receive_at_once(stream, payload[::-1]))
+        try:
+            results.append(_send_and_receive_at_once(stream, payload[::-1]))
+        finally:
+            handler_done.set()
 
     with serve(certfile=pki.chain_file, keyfile=pki.key_file, timeout=TIMEOUT) as server:
         server.serve_in_background(handler)
         with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
             assert _send_and_receive_at_once(stream, payload) == payload[::-1]
+            # The client may finish first: its last bytes can still be in flight to a
+            # loaded server. Closing the server before the handler has read them all
+            # would cut the connection under it.
+            assert handler_done.wait(TIMEOUT)
         server.close()
     assert results == [payload]
 
