@@ -68,3 +68,33 @@ def test_peer_certificate_cache_is_bounded(tmp_path, monkeypatch):
         except Exception:  # whether another PKI's chain is trusted does not matter here
             pass
     assert len(client_config._peer_cert_cache) <= 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("suite", ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"])
+def test_resumption_secret_is_derived_on_demand_and_agrees(tmp_path, suite):
+    pki = pki_for(tmp_path)
+    client, server = _handshake(
+        ClientConfig(cafile=str(pki.ca_file), cipher_suites=[suite]),
+        ServerConfig(certfile=str(pki.chain_file), keyfile=str(pki.key_file), cipher_suites=[suite]),
+    )
+    secret = client._resumption_master_secret()
+    assert secret == server._resumption_master_secret()
+    assert len(secret) == (48 if suite.endswith("SHA384") else 32)
+
+
+@pytest.mark.parametrize("suite", ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"])
+@pytest.mark.parametrize("provider", ["cryptography", "pycryptodome"])
+def test_key_schedule_constants_match_a_fresh_computation(provider, suite):
+    from tlskit.engine.keyschedule import KeySchedule, derive_secret
+    from tlskit.providers import get_provider
+
+    hash_alg = get_provider(provider).cipher_suites[suite].hash
+    zeros = bytes(hash_alg.digest_size)
+    early = hash_alg.hkdf_extract(zeros, zeros)
+    for _ in range(2):  # computed, then cached
+        schedule = KeySchedule(get_provider(provider).cipher_suites[suite])
+        assert schedule.early_secret == early
+        assert schedule.empty_hash == hash_alg.digest(b"")
+        schedule.set_shared_secret(b"\x01" * hash_alg.digest_size)
+        salt = derive_secret(hash_alg, early, b"derived", hash_alg.digest(b""))
+        assert schedule.handshake_secret == hash_alg.hkdf_extract(salt, b"\x01" * hash_alg.digest_size)

@@ -309,7 +309,7 @@ class ClientConnection(Connection):
         verify_data = self._schedule.finished_verify_data(self._client_hs_secret, self._transcript.digest())
         self._send_handshake(Finished(verify_data).encode())
         self._record.set_write_keys(self._traffic_keys(client_ap))
-        self._resumption_secret = self._schedule.resumption_master_secret(self._transcript.digest())
+        self._resumption_transcript_hash = self._transcript.digest()  # resumption secret derived on demand
         self._expect = {H.new_session_ticket: self._on_new_session_ticket, H.key_update: self._on_key_update}
         self._complete_handshake()
 

@@ -75,6 +75,7 @@ class Connection:
         self._read_app_secret = b""
         self._write_app_secret = b""
         self._exporter_secret = b""
+        self._resumption_transcript_hash: bytes | None = None
         self._handshake_complete = False
         self._sent_close = False
         self._received_close = False
@@ -312,6 +313,11 @@ class Connection:
         if message.request_update == KeyUpdateRequest.update_requested and not self._sent_close:
             self._send_key_update(KeyUpdateRequest.update_not_requested)
         self._events.append(KeyUpdated())
+
+    def _resumption_master_secret(self) -> bytes:
+        """resumption_master_secret (RFC 8446 7.1), derived only if something needs it."""
+        assert self._schedule is not None and self._resumption_transcript_hash is not None
+        return self._schedule.resumption_master_secret(self._resumption_transcript_hash)
 
     def _complete_handshake(self) -> None:
         self._handshake_complete = True

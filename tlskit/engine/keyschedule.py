@@ -14,10 +14,18 @@ from tlskit.engine.messages import HandshakeType
 from tlskit.providers.base import CipherSuite, HashAlgorithm
 
 
+#: HkdfLabel prefixes (length, label) already encoded; a handful of labels are ever used.
+_LABEL_PREFIXES: dict[tuple[bytes, int], bytes] = {}
+
+
 def hkdf_expand_label(hash_alg: HashAlgorithm, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
-    full_label = b"tls13 " + label
-    info = u16(length) + u8(len(full_label)) + full_label + u8(len(context)) + context
-    return hash_alg.hkdf_expand(secret, info, length)
+    prefix = _LABEL_PREFIXES.get((label, length))
+    if prefix is None:
+        full_label = b"tls13 " + label
+        prefix = u16(length) + u8(len(full_label)) + full_label
+        if len(_LABEL_PREFIXES) < 256:  # exporters may bring caller-chosen labels
+            _LABEL_PREFIXES[(label, length)] = prefix
+    return hash_alg.hkdf_expand(secret, prefix + u8(len(context)) + context, length)
 
 
 def derive_secret(hash_alg: HashAlgorithm, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
@@ -74,15 +82,38 @@ class TrafficKeys:
         self.aead = suite.aead.new(self.key)
 
 
+#: Per hash algorithm object: (Hash(""), early secret without PSK, Derive-Secret(early, "derived", "")).
+#: All three are constants of the hash, so they are computed once, not per connection.
+_HASH_CONSTANTS: dict[Any, tuple[bytes, bytes, bytes]] = {}
+
+
+def _hash_constants(hash_alg: HashAlgorithm) -> tuple[bytes, bytes, bytes]:
+    try:
+        constants = _HASH_CONSTANTS.get(hash_alg)
+    except TypeError:  # an unhashable third-party hash object: compute every time
+        constants = None
+    if constants is None:
+        zeros = bytes(hash_alg.digest_size)
+        empty_hash = hash_alg.digest(b"")
+        early_secret = hash_alg.hkdf_extract(zeros, zeros)
+        derived = derive_secret(hash_alg, early_secret, b"derived", empty_hash)
+        constants = (empty_hash, early_secret, derived)
+        if len(_HASH_CONSTANTS) >= 64:  # providers are few; never let this grow unbounded
+            _HASH_CONSTANTS.clear()
+        try:
+            _HASH_CONSTANTS[hash_alg] = constants
+        except TypeError:
+            pass
+    return constants
+
+
 class KeySchedule:
     """Early -> handshake -> master secrets for one connection (no PSK: early secret from zeros)."""
 
     def __init__(self, suite: CipherSuite) -> None:
         self.suite = suite
         self.hash = suite.hash
-        zeros = bytes(self.hash.digest_size)
-        self.empty_hash = self.hash.digest(b"")
-        self.early_secret = self.hash.hkdf_extract(zeros, zeros)
+        self.empty_hash, self.early_secret, self._early_derived = _hash_constants(self.hash)
         self.handshake_secret: bytes | None = None
         self.master_secret: bytes | None = None
 
@@ -90,8 +121,7 @@ class KeySchedule:
         return derive_secret(self.hash, secret, label, transcript_hash)
 
     def set_shared_secret(self, shared_secret: bytes) -> None:
-        salt = self.derive(self.early_secret, b"derived", self.empty_hash)
-        self.handshake_secret = self.hash.hkdf_extract(salt, shared_secret)
+        self.handshake_secret = self.hash.hkdf_extract(self._early_derived, shared_secret)
         salt = self.derive(self.handshake_secret, b"derived", self.empty_hash)
         self.master_secret = self.hash.hkdf_extract(salt, bytes(self.hash.digest_size))
 

@@ -325,7 +325,7 @@ class ServerConnection(Connection):
         if not self._schedule.verify_finished(self._client_hs_secret, self._transcript.digest(), message.verify_data):
             raise DecryptError("client Finished does not verify")
         self._transcript.add(raw)
-        self._resumption_secret = self._schedule.resumption_master_secret(self._transcript.digest())
+        self._resumption_transcript_hash = self._transcript.digest()  # resumption secret derived on demand
         self._record.set_read_keys(self._traffic_keys(self._read_app_secret))
         self._expect = {H.key_update: self._on_key_update}
         self._complete_handshake()
