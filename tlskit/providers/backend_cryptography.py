@@ -220,12 +220,29 @@ class CryptographyMLKEM768(c.MLKEMGroup):
 # Signatures
 
 
+#: Parsed public keys by their DER SubjectPublicKeyInfo. A handshake verifies up to three
+#: signatures (CertificateVerify and the chain), usually under keys seen before (the
+#: trust anchor, the intermediate, a server's leaf), and parsing costs about as much
+#: as a quarter of an ECDSA P-256 verification. Only keys that loaded are kept; bounded.
+_PUBLIC_KEY_CACHE: dict[bytes, tuple[c.SPKI, Any]] = {}
+_PUBLIC_KEY_CACHE_SIZE = 256
+
+
 def _load_public(name: str, public_key: bytes) -> tuple[c.SPKI, Any]:
+    cacheable = type(public_key) is bytes  # hashable and immutable: safe as a key
+    if cacheable:
+        cached = _PUBLIC_KEY_CACHE.get(public_key)
+        if cached is not None:
+            return cached
     try:
         spki = c.parse_spki(public_key)
         key = serialization.load_der_public_key(public_key)
     except (ValueError, TypeError, cx.UnsupportedAlgorithm):
         raise BadSignatureError(f"{name}: public key is not a valid SubjectPublicKeyInfo") from None
+    if cacheable:
+        if len(_PUBLIC_KEY_CACHE) >= _PUBLIC_KEY_CACHE_SIZE:
+            _PUBLIC_KEY_CACHE.clear()
+        _PUBLIC_KEY_CACHE[public_key] = (spki, key)
     return spki, key
 
 
@@ -239,6 +256,8 @@ class CryptographySignatureScheme(SignatureScheme):
         self.info = c.SCHEME_INFO[name]
         self.name = name
         self.code = self.info.code
+        # Immutable algorithm objects, made once per scheme rather than per signature.
+        self._ecdsa = ec.ECDSA(_HASHES[self.info.hash]()) if self.info.kind == "ecdsa" else None
 
     def verify(
         self, public_key: bytes, message: bytes, signature: bytes, *, strict_curve: bool = True
@@ -251,7 +270,7 @@ class CryptographySignatureScheme(SignatureScheme):
                     raise BadSignatureError(f"{self.name}: not an EC key on a TLS curve")
                 if strict_curve and spki.curve != info.curve:
                     raise BadSignatureError(f"{self.name}: key is on {spki.curve}")
-                key.verify(signature, message, ec.ECDSA(_HASHES[info.hash]()))
+                key.verify(signature, message, self._ecdsa)
             elif info.kind in ("rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1"):
                 wanted = c.OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else c.OID_RSA_ENCRYPTION
                 if spki.algorithm != wanted or not isinstance(key, rsa.RSAPublicKey):
