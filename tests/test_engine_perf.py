@@ -98,3 +98,77 @@ def test_key_schedule_constants_match_a_fresh_computation(provider, suite):
         schedule.set_shared_secret(b"\x01" * hash_alg.digest_size)
         salt = derive_secret(hash_alg, early, b"derived", hash_alg.digest(b""))
         assert schedule.handshake_secret == hash_alg.hkdf_extract(salt, b"\x01" * hash_alg.digest_size)
+
+
+class _ReferenceReader:
+    """The straightforward reader the engine's inlined one must match (copying sub-readers)."""
+
+    def __init__(self, data):
+        self.data, self.pos = bytes(data), 0
+
+    def pull_bytes(self, n):
+        from tlskit.errors import DecodeError
+
+        if n < 0 or self.pos + n > len(self.data):
+            raise DecodeError("message truncated")
+        self.pos += n
+        return self.data[self.pos - n : self.pos]
+
+    def pull_uint(self, size):
+        return int.from_bytes(self.pull_bytes(size), "big")
+
+    def pull_vector(self, size, minimum=0, maximum=None):
+        from tlskit.errors import DecodeError
+
+        length = self.pull_uint(size)
+        if length < minimum or (maximum is not None and length > maximum):
+            raise DecodeError(f"vector length {length} out of range")
+        return self.pull_bytes(length)
+
+
+def test_reader_matches_a_reference_on_random_input():
+    import random
+
+    from tlskit.engine.buffer import Reader, pull_u16_list
+    from tlskit.errors import DecodeError
+
+    def outcome(call):
+        try:
+            return call()
+        except DecodeError:
+            return DecodeError
+
+    def reference_list(slow, minimum):
+        body = slow.pull_vector(2, minimum)
+        if len(body) % 2:
+            raise DecodeError("odd length")
+        return [int.from_bytes(body[i : i + 2], "big") for i in range(0, len(body), 2)]
+
+    rng = random.Random(7)
+    for _ in range(5000):
+        data = bytes(rng.choice((0, 1, 2, 3, rng.randrange(256))) for _ in range(rng.randrange(12)))
+        fast, slow = Reader(data), _ReferenceReader(data)
+        for _ in range(6):
+            op = rng.choice(("u8", "u16", "u24", "vec", "sub", "list", "bytes"))
+            size, minimum, maximum, n = rng.choice((1, 2, 3)), rng.choice((0, 1, 2)), rng.choice((None, 3)), rng.randrange(-1, 4)
+            if op in ("u8", "u16", "u24"):
+                width = {"u8": 1, "u16": 2, "u24": 3}[op]
+                expected = outcome(lambda: slow.pull_uint(width))
+                got = outcome(getattr(fast, "pull_" + op))
+            elif op == "vec":
+                expected = outcome(lambda: slow.pull_vector(size, minimum, maximum))
+                got = outcome(lambda: fast.pull_vector(size, minimum, maximum))
+            elif op == "sub":
+                expected = outcome(lambda: slow.pull_vector(size, minimum))
+                got = outcome(lambda: fast.pull_reader(size, minimum).pull_rest())
+            elif op == "list":
+                expected = outcome(lambda: reference_list(slow, minimum))
+                got = outcome(lambda: pull_u16_list(fast, 2, minimum))
+            else:
+                expected = outcome(lambda: slow.pull_bytes(n))
+                got = outcome(lambda: fast.pull_bytes(n))
+            assert got == expected, (data, op)
+            if expected is DecodeError:
+                break
+            assert fast.remaining == len(data) - slow.pos
+            assert fast.eof() == (slow.pos >= len(data))

@@ -7,18 +7,27 @@ input can never surface as IndexError or struct.error.
 
 from __future__ import annotations
 
+import struct
+
 from tlskit.errors import DecodeError
 
 
 class Reader:
-    """A cursor over immutable bytes; every pull checks the remaining length."""
+    """A cursor over immutable bytes; every pull checks the remaining length.
+
+    Sub-readers (``pull_reader``) share the parent's bytes and only narrow the
+    window, so nested vectors are not copied; the hot pulls read their length
+    prefixes inline rather than through a chain of helper calls.
+    """
 
     __slots__ = ("_data", "_pos", "_end")
 
-    def __init__(self, data: bytes | bytearray | memoryview) -> None:
-        self._data = bytes(data)
-        self._pos = 0
-        self._end = len(self._data)
+    def __init__(self, data: bytes | bytearray | memoryview, _start: int = 0, _end: int | None = None) -> None:
+        if type(data) is not bytes:
+            data = bytes(data)
+        self._data = data
+        self._pos = _start
+        self._end = len(data) if _end is None else _end
 
     @property
     def remaining(self) -> int:
@@ -28,20 +37,30 @@ class Reader:
         return self._pos >= self._end
 
     def pull_bytes(self, n: int) -> bytes:
-        if n < 0 or self._pos + n > self._end:
-            raise DecodeError("message truncated")
         start = self._pos
-        self._pos += n
-        return self._data[start : self._pos]
+        end = start + n
+        if n < 0 or end > self._end:
+            raise DecodeError("message truncated")
+        self._pos = end
+        return self._data[start:end]
 
     def pull_uint(self, size: int) -> int:
         return int.from_bytes(self.pull_bytes(size), "big")
 
     def pull_u8(self) -> int:
-        return self.pull_uint(1)
+        pos = self._pos
+        if pos >= self._end:
+            raise DecodeError("message truncated")
+        self._pos = pos + 1
+        return self._data[pos]
 
     def pull_u16(self) -> int:
-        return self.pull_uint(2)
+        pos = self._pos
+        if pos + 2 > self._end:
+            raise DecodeError("message truncated")
+        self._pos = pos + 2
+        data = self._data
+        return (data[pos] << 8) | data[pos + 1]
 
     def pull_u24(self) -> int:
         return self.pull_uint(3)
@@ -49,16 +68,36 @@ class Reader:
     def pull_u32(self) -> int:
         return self.pull_uint(4)
 
-    def pull_vector(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> bytes:
-        """An opaque vector ``<minimum..maximum>`` with a ``length_size``-byte length prefix."""
-        length = self.pull_uint(length_size)
+    def _vector_bounds(self, length_size: int, minimum: int, maximum: int | None) -> tuple[int, int]:
+        """(start, end) of a ``length_size``-prefixed vector at the cursor, which moves past it."""
+        pos = self._pos
+        start = pos + length_size
+        if start > self._end:
+            raise DecodeError("message truncated")
+        data = self._data
+        if length_size == 1:
+            length = data[pos]
+        elif length_size == 2:
+            length = (data[pos] << 8) | data[pos + 1]
+        else:
+            length = int.from_bytes(data[pos:start], "big")
         if length < minimum or (maximum is not None and length > maximum):
             raise DecodeError(f"vector length {length} out of range")
-        return self.pull_bytes(length)
+        end = start + length
+        if end > self._end:
+            raise DecodeError("message truncated")
+        self._pos = end
+        return start, end
+
+    def pull_vector(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> bytes:
+        """An opaque vector ``<minimum..maximum>`` with a ``length_size``-byte length prefix."""
+        start, end = self._vector_bounds(length_size, minimum, maximum)
+        return self._data[start:end]
 
     def pull_reader(self, length_size: int, minimum: int = 0) -> "Reader":
-        """A sub-reader over a length-prefixed vector."""
-        return Reader(self.pull_vector(length_size, minimum))
+        """A sub-reader over a length-prefixed vector (sharing this reader's bytes)."""
+        start, end = self._vector_bounds(length_size, minimum, None)
+        return Reader(self._data, start, end)
 
     def pull_rest(self) -> bytes:
         return self.pull_bytes(self.remaining)
@@ -94,17 +133,14 @@ def vec24(data: bytes) -> bytes:
 
 def u16_list(values: list[int] | tuple[int, ...]) -> bytes:
     """A ``uint16 values<..>`` vector with a 2-byte length prefix."""
-    return vec16(b"".join(u16(v) for v in values))
+    return struct.pack(f">H{len(values)}H", 2 * len(values), *values)
 
 
 def pull_u16_list(reader: Reader, length_size: int = 2, minimum: int = 0) -> list[int]:
-    body = reader.pull_reader(length_size, minimum)
-    if body.remaining % 2:
+    body = reader.pull_vector(length_size, minimum)
+    if len(body) % 2:
         raise DecodeError("odd length in a uint16 list")
-    values = []
-    while not body.eof():
-        values.append(body.pull_u16())
-    return values
+    return list(struct.unpack(f">{len(body) // 2}H", body))
 
 
 def u32_bytes(value: int) -> bytes:

@@ -8,6 +8,7 @@ all been verified.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 from typing import Any
@@ -344,6 +345,7 @@ class ClientConnection(Connection):
         self._events.append(event)
 
 
+@functools.lru_cache(maxsize=256)
 def _is_ip_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name)

@@ -113,6 +113,7 @@ class _CommonConfig:
         )
         schemes = _resolve(SIGNATURE_SCHEMES, provider.signature_schemes, self.signature_schemes, "signature scheme", provider)
         self._set("resolved_signature_schemes", schemes)
+        self._set("_verify_schemes", tuple(s for s in schemes if s not in CERTIFICATE_ONLY_SCHEMES))
         alpn = tuple(p.encode() if isinstance(p, str) else bytes(p) for p in self.alpn_protocols)
         if any(not 0 < len(p) < 256 for p in alpn):
             raise TLSError("ALPN protocol names must be 1..255 bytes")
@@ -130,7 +131,7 @@ class _CommonConfig:
     @property
     def verify_schemes(self) -> tuple[str, ...]:
         """Schemes acceptable in CertificateVerify (certificate-only ones excluded)."""
-        return tuple(s for s in self.resolved_signature_schemes if s not in CERTIFICATE_ONLY_SCHEMES)  # type: ignore[attr-defined]
+        return self._verify_schemes  # type: ignore[attr-defined,no-any-return]
 
 
 @dataclass(frozen=True)

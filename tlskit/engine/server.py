@@ -266,11 +266,7 @@ class ServerConnection(Connection):
         raise NoApplicationProtocol("no ALPN protocol in common")
 
     def _choose_identity(self, host: str | None, client_schemes: list[int]) -> tuple[CertifiedKey, str]:
-        identities: tuple[CertifiedKey, ...] = self._config.identities  # type: ignore[attr-defined]
-        candidates = list(identities)
-        if host is not None:
-            matching = [i for i in identities if name_matches(host, list(i.dns_names), list(i.ip_names))]
-            candidates = matching + [i for i in identities if i not in matching]
+        candidates = _identities_for(self._config, host)
         for identity in candidates:
             for name in self._config.verify_schemes:
                 if name in identity.key.schemes and scheme_codes([name])[0] in client_schemes:
@@ -329,6 +325,29 @@ class ServerConnection(Connection):
         self._record.set_read_keys(self._traffic_keys(self._read_app_secret))
         self._expect = {H.key_update: self._on_key_update}
         self._complete_handshake()
+
+
+#: Host names whose identity order is remembered per config (client-chosen: bounded).
+_IDENTITY_ORDER_CACHE_SIZE = 256
+
+
+def _identities_for(config: ServerConfig, host: str | None) -> tuple[CertifiedKey, ...]:
+    """The config's identities, those whose names match ``host`` first (memoised per config)."""
+    identities: tuple[CertifiedKey, ...] = config.identities  # type: ignore[attr-defined]
+    if host is None or len(identities) == 1:
+        return identities
+    cache = config.__dict__.get("_identity_order")
+    if cache is None:
+        cache = {}
+        object.__setattr__(config, "_identity_order", cache)
+    order = cache.get(host)
+    if order is None:
+        matching = [i for i in identities if name_matches(host, list(i.dns_names), list(i.ip_names))]
+        order = tuple(matching + [i for i in identities if i not in matching])
+        if len(cache) >= _IDENTITY_ORDER_CACHE_SIZE:
+            cache.clear()
+        cache[host] = order
+    return order
 
 
 __all__ = ["ServerConnection"]
