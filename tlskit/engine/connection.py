@@ -127,12 +127,20 @@ class Connection:
             return []  # RFC 8446 6.1: data after close_notify is ignored
         self._record.feed(data)
         self._events = events = []
+        next_record = self._record.next_record
         try:
             while not self._received_close:
-                record = self._record.next_record()
+                record = next_record()
                 if record is None:
                     break
-                self._handle_record(*record)
+                content_type, payload = record
+                if content_type == 23 and self._handshake_complete and not self._hs_buffer:
+                    # application data, the bulk case (_handle_record's last branch)
+                    if self._buffer_received:
+                        self._received.append(payload)
+                    events.append(ApplicationData(payload))
+                else:
+                    self._handle_record(content_type, payload)
         except AlertReceivedError:
             self._failed = True
             raise
@@ -154,9 +162,10 @@ class Connection:
         if isinstance(data, str):
             data = data.encode("utf-8")
         if self._handshake_complete:
-            if self._record.write_sequence >= KEY_UPDATE_AFTER_RECORDS:
+            record = self._record
+            if record._write.seq >= KEY_UPDATE_AFTER_RECORDS:
                 self._send_key_update(KeyUpdateRequest.update_not_requested)
-            self._record.write(ContentType.application_data, data)
+            record.write(ContentType.application_data, data)
         else:
             self._pending_app.append(bytes(data))
 

@@ -1,9 +1,12 @@
 """The TLS 1.3 record layer (RFC 8446 section 5).
 
-Incoming bytes accumulate in one bytearray that is consumed by offset (compacted
-lazily), outgoing records are collected as a list of chunks joined once in
-``take_output``, and each direction holds one AEAD object per traffic key, so a
-bulk transfer costs one seal/open and a couple of slices per 16 KiB record.
+Incoming bytes are consumed by offset: the caller's bytes object itself when
+nothing was pending, else one bytearray accumulating partial records (compacted
+lazily). Outgoing records are collected as a list of chunks joined once in
+``take_output``, and each direction holds one AEAD object per traffic key with
+its seal/open bound once, so a bulk transfer costs one seal/open and a couple of
+slices per 16 KiB record. Protected application-data records (both ways) take
+an inline path with the same checks in the same order as the general one.
 """
 
 from __future__ import annotations
@@ -35,18 +38,22 @@ _SEQUENCE_LIMIT = 2**64 - 1
 _KNOWN_TYPES = frozenset(int(t) for t in ContentType)
 _COMPACT_THRESHOLD = 1 << 16
 _APPDATA_HEADER = b"\x17\x03\x03"
+_CONTENT_TYPE_BYTE = {int(t): bytes((int(t),)) for t in ContentType}
 
 
 class _Direction:
-    """Keys and sequence number of one direction; the nonce base is kept as an int."""
+    """Keys and sequence number of one direction; the nonce base is kept as an int and
+    the AEAD's seal/open are bound once per key, not looked up per record."""
 
-    __slots__ = ("keys", "seq", "iv_int", "nonce_length")
+    __slots__ = ("keys", "seq", "iv_int", "nonce_length", "seal", "open")
 
     def __init__(self, keys: TrafficKeys | None) -> None:
         self.keys = keys
         self.seq = 0
         self.iv_int = int.from_bytes(keys.iv, "big") if keys else 0
         self.nonce_length = len(keys.iv) if keys else 0
+        self.seal = keys.aead.seal if keys else None
+        self.open = keys.aead.open if keys else None
 
     def next_nonce(self) -> bytes:
         if self.seq >= _SEQUENCE_LIMIT:  # RFC 8446 5.3: never wrap; rekey before this
@@ -58,7 +65,9 @@ class _Direction:
 
 class RecordLayer:
     def __init__(self) -> None:
-        self._in = bytearray()
+        #: received bytes not yet consumed from _in_pos on: the caller's own bytes object
+        #: when it was fed with nothing pending, else a bytearray accumulating partial records
+        self._in: bytes | bytearray = b""
         self._in_pos = 0
         self._out: list[bytes] = []
         self._read = _Direction(None)
@@ -99,8 +108,17 @@ class RecordLayer:
     # -- input --------------------------------------------------------------
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        if self._in_pos >= _COMPACT_THRESHOLD:
-            del self._in[: self._in_pos]
+        buf = self._in
+        if self._in_pos >= len(buf):
+            # Nothing pending (the usual case): read the caller's bytes where they are.
+            self._in = data if type(data) is bytes else bytes(data)
+            self._in_pos = 0
+            return
+        if type(buf) is bytes:  # a partial record is pending: start accumulating
+            self._in = bytearray(memoryview(buf)[self._in_pos :])
+            self._in_pos = 0
+        elif self._in_pos >= _COMPACT_THRESHOLD:
+            del buf[: self._in_pos]
             self._in_pos = 0
         self._in += data
 
@@ -119,6 +137,36 @@ class RecordLayer:
         if len(buf) - pos < HEADER_LENGTH:
             return None
         content_type = buf[pos]
+        read = self._read
+        if content_type == 23 and read.open is not None and buf[pos + 1] == 3 and buf[pos + 2] == 3:
+            # The bulk case, a protected record, handled inline. Every rule of the
+            # general path below applies, in the same order; anything else goes there.
+            length = (buf[pos + 3] << 8) | buf[pos + 4]
+            if length > MAX_CIPHERTEXT:
+                raise RecordOverflow(f"record of {length} bytes exceeds {MAX_CIPHERTEXT}")
+            end = pos + HEADER_LENGTH + length
+            if len(buf) < end:
+                return None
+            if length <= 16:
+                raise BadRecordMac("protected record too short")
+            seq = read.seq
+            if seq >= _SEQUENCE_LIMIT:
+                raise InternalError("record sequence number exhausted")
+            read.seq = seq + 1
+            nonce = (read.iv_int ^ seq).to_bytes(read.nonce_length, "big")
+            if type(buf) is bytes:
+                header = buf[pos : pos + HEADER_LENGTH]
+                payload = buf[pos + HEADER_LENGTH : end]
+            else:
+                with memoryview(buf) as view:  # one copy; released before the buffer changes
+                    header = bytes(view[pos : pos + HEADER_LENGTH])
+                    payload = bytes(view[pos + HEADER_LENGTH : end])
+            if end == len(buf):
+                self._in = b""
+                self._in_pos = 0
+            else:
+                self._in_pos = end
+            return self._inner_content(read.open(nonce, header, payload))
         if content_type not in _KNOWN_TYPES:
             raise UnexpectedMessage(f"unknown record content type {content_type}")
         if buf[pos + 1] != 3:
@@ -136,7 +184,7 @@ class RecordLayer:
             payload = bytes(view[pos + HEADER_LENGTH : end])
         self._in_pos = end
         if end == len(buf):
-            buf.clear()
+            self._in = b""
             self._in_pos = 0
         if content_type == ContentType.change_cipher_spec:
             return content_type, payload
@@ -161,7 +209,10 @@ class RecordLayer:
         assert direction.keys is not None
         if len(ciphertext) <= 16:
             raise BadRecordMac("protected record too short")
-        inner = direction.keys.aead.open(direction.next_nonce(), header, ciphertext)
+        return self._inner_content(direction.keys.aead.open(direction.next_nonce(), header, ciphertext))
+
+    def _inner_content(self, inner: bytes) -> tuple[int, bytes]:
+        """(content type, content) of a decrypted TLSInnerPlaintext."""
         if len(inner) > self.max_inner_plaintext_in:
             raise RecordOverflow("decrypted record exceeds the plaintext limit")
         end = len(inner)
@@ -181,6 +232,24 @@ class RecordLayer:
 
     def write(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
         """Frame ``data`` into records of at most ``max_fragment_out`` bytes (protected if keys are set)."""
+        direction = self._write
+        if type(data) is bytes and direction.seal is not None and not self.pad_to and 0 < len(data) <= self.max_fragment_out:
+            # The bulk case: one protected record without padding, sealed inline.
+            seq = direction.seq
+            if seq >= _SEQUENCE_LIMIT:  # RFC 8446 5.3: never wrap; rekey before this
+                raise InternalError("record sequence number exhausted")
+            direction.seq = seq + 1
+            length = len(data) + 17  # content type byte + 16-byte tag
+            header = _APPDATA_HEADER + length.to_bytes(2, "big")
+            sealed = direction.seal(
+                (direction.iv_int ^ seq).to_bytes(direction.nonce_length, "big"),
+                header,
+                b"".join((data, _CONTENT_TYPE_BYTE[content_type])),
+            )
+            if len(sealed) != length:
+                raise InternalError("AEAD produced an unexpected tag length")
+            self._out += (header, sealed)
+            return
         view = memoryview(data)
         total = len(view)
         if total == 0:
