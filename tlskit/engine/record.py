@@ -166,7 +166,10 @@ class RecordLayer:
                 self._in_pos = 0
             else:
                 self._in_pos = end
-            return self._inner_content(read.open(nonce, header, payload))
+            inner = read.open(nonce, header, payload)
+            if inner[-1:] == b"\x17" and len(inner) <= self.max_inner_plaintext_in:
+                return 23, inner[:-1]  # unpadded application data: _inner_content's verdict
+            return self._inner_content(inner)
         if content_type not in _KNOWN_TYPES:
             raise UnexpectedMessage(f"unknown record content type {content_type}")
         if buf[pos + 1] != 3:
