@@ -225,3 +225,47 @@ def test_bulk_write_fast_path_and_general_path_agree(tmp_path):
     assert len(padded) == 5 + 1000 + 16
     server.receive_data(padded)
     assert server.recv() == b"abc"
+
+
+def _records(wire: bytes) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    while pos < len(wire):
+        length = int.from_bytes(wire[pos + 3 : pos + 5], "big")
+        out.append((wire[pos], length))
+        pos += 5 + length
+    assert pos == len(wire)
+    return out
+
+
+def test_protected_handshake_flight_is_coalesced_within_the_record_limit(tmp_path):
+    pki = pki_for(tmp_path)
+    for limit, expected_records in ((None, 1), (256, None)):
+        client = ClientConnection(
+            ClientConfig(cafile=str(pki.ca_file), record_size_limit=limit), server_name="localhost"
+        )
+        server = ServerConnection(ServerConfig(certfile=str(pki.chain_file), keyfile=str(pki.key_file)))
+        server.receive_data(client.data_to_send())
+        wire = server.data_to_send()
+        flight = _records(wire)
+        assert flight[0][0] == 22  # ServerHello in the clear
+        protected = [length for content_type, length in flight[1:] if content_type == 23]
+        if expected_records is not None:
+            assert len(protected) == expected_records  # EncryptedExtensions .. Finished in one record
+        else:
+            assert len(protected) > 1 and max(protected) <= 256 + 16
+        client.receive_data(wire)
+        pump(client, server)
+        assert client.handshake_complete and server.handshake_complete
+
+
+def test_key_update_is_framed_before_later_data(tmp_path):
+    client, server = _pair(tmp_path)
+    client.send(b"before")
+    client.update_keys(request_peer=True)
+    client.send(b"after")
+    events = server.receive_data(client.data_to_send())
+    assert [type(e).__name__ for e in events] == ["ApplicationData", "KeyUpdated", "ApplicationData"]
+    assert server.recv() == b"beforeafter"
+    server.send(b"reply")
+    client.receive_data(server.data_to_send())
+    assert client.recv() == b"reply"

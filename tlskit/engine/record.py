@@ -70,6 +70,10 @@ class RecordLayer:
         self._in: bytes | bytearray = b""
         self._in_pos = 0
         self._out: list[bytes] = []
+        #: protected handshake messages not yet framed: a flight (EncryptedExtensions ..
+        #: Finished) goes out in as few records as the fragment limit allows, as OpenSSL
+        #: sends it, instead of one record (one seal and one open) per message
+        self._handshake_out: list[bytes] = []
         self._read = _Direction(None)
         self._write = _Direction(None)
         #: bumped on every read-key change so the connection can check that
@@ -103,6 +107,8 @@ class RecordLayer:
         self.read_epoch += 1
 
     def set_write_keys(self, keys: TrafficKeys) -> None:
+        if self._handshake_out:
+            self._flush_handshake()
         self._write = _Direction(keys)
 
     # -- input --------------------------------------------------------------
@@ -236,6 +242,12 @@ class RecordLayer:
     def write(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
         """Frame ``data`` into records of at most ``max_fragment_out`` bytes (protected if keys are set)."""
         direction = self._write
+        if direction.seal is not None:
+            if content_type == ContentType.handshake:
+                self._handshake_out.append(bytes(data))
+                return
+            if self._handshake_out:
+                self._flush_handshake()
         if type(data) is bytes and direction.seal is not None and not self.pad_to and 0 < len(data) <= self.max_fragment_out:
             # The bulk case: one protected record without padding, sealed inline.
             seq = direction.seq
@@ -253,6 +265,15 @@ class RecordLayer:
                 raise InternalError("AEAD produced an unexpected tag length")
             self._out += (header, sealed)
             return
+        self._frame(content_type, data)
+
+    def _flush_handshake(self) -> None:
+        """Frame the pending protected handshake messages (before anything else is written)."""
+        pending = b"".join(self._handshake_out)
+        self._handshake_out.clear()
+        self._frame(ContentType.handshake, pending)
+
+    def _frame(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         total = len(view)
         if total == 0:
@@ -271,6 +292,8 @@ class RecordLayer:
                 self._protect(content_type, chunk)
 
     def write_change_cipher_spec(self) -> None:
+        if self._handshake_out:
+            self._flush_handshake()
         self._out.append(b"\x14\x03\x03\x00\x01\x01")
 
     def _protect(self, content_type: int, chunk: memoryview) -> None:
@@ -292,6 +315,8 @@ class RecordLayer:
         self._out.append(sealed)
 
     def take_output(self) -> bytes:
+        if self._handshake_out:
+            self._flush_handshake()
         if not self._out:
             return b""
         data = b"".join(self._out)
