@@ -15,11 +15,13 @@ it prints its port on the first line of stdout and serves until terminated.
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Protocol
 
@@ -137,7 +139,8 @@ class LoopbackServer:
         self.port = 0
 
     def __enter__(self) -> "LoopbackServer":
-        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)
+        # stdin is a pipe the server watches: if this process dies, the server follows.
+        self.process = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline() if self.process.stdout else ""
         if not line.strip().isdigit():
             self.__exit__()
@@ -149,8 +152,9 @@ class LoopbackServer:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)
-            if self.process.stdout:
-                self.process.stdout.close()
+            for stream in (self.process.stdin, self.process.stdout):
+                if stream:
+                    stream.close()
 
 
 # --- the server process ------------------------------------------------------
@@ -183,7 +187,14 @@ def _serve_connection(stream: Stream) -> None:
         stream.sendall(_ACK)
 
 
+def _exit_when_parent_goes() -> None:
+    """End this server once the parent's end of our stdin closes (it exited or was killed)."""
+    sys.stdin.read()
+    os._exit(0)
+
+
 def serve(impl: str, pki: BenchPKI, params: tlskit_side.Params | None) -> None:
+    threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
     listener = socket.create_server(("127.0.0.1", 0))
     print(listener.getsockname()[1], flush=True)
     if impl == "ssl":
