@@ -68,8 +68,8 @@ class Worker:
         if side["stack"] == "raw":
             return self._raw_aead(side), {"cipher_suite": self.suite}
         if side["stack"] == "floor":
-            operations = floor.handshake_operations(side["provider"], load_pki(self.pki_dir, side["key_type"]), side["group"])
-            once = floor.floor_handshake(operations)
+            pki = load_pki(self.pki_dir, side["key_type"])
+            once = floor.floor_handshake(floor.handshake_operations(side["provider"], pki, side["group"]))
             return (lambda: rate_for(once, min_time=self.min_time)), {"group": side["group"]}
         pki = load_pki(self.pki_dir, side["key_type"])
         label, group = side["label"], side["group"]
@@ -119,7 +119,9 @@ class Worker:
 
         algorithm = get_provider(side["provider"]).cipher_suites[self.suite].aead
         aead = algorithm.new(os.urandom(algorithm.key_length))
-        nonce, aad, chunk, count = os.urandom(algorithm.nonce_length), b"\x17\x03\x03\x40\x11", self.chunk, self.bulk_bytes // len(self.chunk)
+        nonce = os.urandom(algorithm.nonce_length)
+        aad = b"\x17\x03\x03\x40\x11"  # a record header, as the record layer passes it
+        chunk, count = self.chunk, self.bulk_bytes // len(self.chunk)
 
         def raw() -> float:
             start = time.perf_counter()
