@@ -43,17 +43,16 @@ _CONTENT_TYPE_BYTE = {int(t): bytes((int(t),)) for t in ContentType}
 
 class _Direction:
     """Keys and sequence number of one direction; the nonce base is kept as an int and
-    the AEAD's seal/open are bound once per key, not looked up per record."""
+    the AEAD object is reached in one step from here, not through the keys, per record."""
 
-    __slots__ = ("keys", "seq", "iv_int", "nonce_length", "seal", "open")
+    __slots__ = ("keys", "seq", "iv_int", "nonce_length", "aead")
 
     def __init__(self, keys: TrafficKeys | None) -> None:
         self.keys = keys
         self.seq = 0
         self.iv_int = int.from_bytes(keys.iv, "big") if keys else 0
         self.nonce_length = len(keys.iv) if keys else 0
-        self.seal = keys.aead.seal if keys else None
-        self.open = keys.aead.open if keys else None
+        self.aead = keys.aead if keys else None
 
     def next_nonce(self) -> bytes:
         if self.seq >= _SEQUENCE_LIMIT:  # RFC 8446 5.3: never wrap; rekey before this
@@ -73,7 +72,7 @@ class RecordLayer:
         #: protected handshake messages not yet framed: a flight (EncryptedExtensions ..
         #: Finished) goes out in as few records as the fragment limit allows, as OpenSSL
         #: sends it, instead of one record (one seal and one open) per message
-        self._handshake_out: list[bytes] = []
+        self._handshake_out: list[bytes] | None = None
         self._read = _Direction(None)
         self._write = _Direction(None)
         #: bumped on every read-key change so the connection can check that
@@ -144,7 +143,7 @@ class RecordLayer:
             return None
         content_type = buf[pos]
         read = self._read
-        if content_type == 23 and read.open is not None and buf[pos + 1] == 3 and buf[pos + 2] == 3:
+        if content_type == 23 and read.aead is not None and buf[pos + 1] == 3 and buf[pos + 2] == 3:
             # The bulk case, a protected record, handled inline. Every rule of the
             # general path below applies, in the same order; anything else goes there.
             length = (buf[pos + 3] << 8) | buf[pos + 4]
@@ -172,7 +171,7 @@ class RecordLayer:
                 self._in_pos = 0
             else:
                 self._in_pos = end
-            inner = read.open(nonce, header, payload)
+            inner = read.aead.open(nonce, header, payload)
             if inner[-1:] == b"\x17" and len(inner) <= self.max_inner_plaintext_in:
                 return 23, inner[:-1]  # unpadded application data: _inner_content's verdict
             return self._inner_content(inner)
@@ -242,13 +241,17 @@ class RecordLayer:
     def write(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
         """Frame ``data`` into records of at most ``max_fragment_out`` bytes (protected if keys are set)."""
         direction = self._write
-        if direction.seal is not None:
+        aead = direction.aead
+        if aead is not None:
             if content_type == ContentType.handshake:
-                self._handshake_out.append(bytes(data))
+                pending = self._handshake_out
+                if pending is None:
+                    pending = self._handshake_out = []
+                pending.append(bytes(data))
                 return
             if self._handshake_out:
                 self._flush_handshake()
-        if type(data) is bytes and direction.seal is not None and not self.pad_to and 0 < len(data) <= self.max_fragment_out:
+        if type(data) is bytes and aead is not None and not self.pad_to and 0 < len(data) <= self.max_fragment_out:
             # The bulk case: one protected record without padding, sealed inline.
             seq = direction.seq
             if seq >= _SEQUENCE_LIMIT:  # RFC 8446 5.3: never wrap; rekey before this
@@ -256,7 +259,7 @@ class RecordLayer:
             direction.seq = seq + 1
             length = len(data) + 17  # content type byte + 16-byte tag
             header = _APPDATA_HEADER + length.to_bytes(2, "big")
-            sealed = direction.seal(
+            sealed = aead.seal(
                 (direction.iv_int ^ seq).to_bytes(direction.nonce_length, "big"),
                 header,
                 b"".join((data, _CONTENT_TYPE_BYTE[content_type])),
@@ -269,8 +272,8 @@ class RecordLayer:
 
     def _flush_handshake(self) -> None:
         """Frame the pending protected handshake messages (before anything else is written)."""
-        pending = b"".join(self._handshake_out)
-        self._handshake_out.clear()
+        pending = b"".join(self._handshake_out or ())
+        self._handshake_out = None
         self._frame(ContentType.handshake, pending)
 
     def _frame(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
