@@ -8,7 +8,8 @@ signature-scheme set (rsa_pkcs1_* for certificate signatures only).
 Choices:
 * Hash objects wrap ``hashes.Hash`` (incremental, ``copy()`` forks it);
   ``digest()`` finalizes a copy so the transcript can keep growing.
-* HMAC is ``cryptography``'s HMAC and HKDF-Expand its ``HKDFExpand``.
+* HMAC is ``cryptography``'s HMAC and HKDF-Expand its ``HKDFExpand`` (one HMAC when
+  a single output block is asked for, as in every TLS 1.3 derivation).
 * Randomness is ``os.urandom``, which is what cryptography itself recommends
   (it has no random API of its own).
 * ECDH shares must be uncompressed points of the exact length; an all-zero
@@ -89,6 +90,13 @@ class CryptographyHash(HashAlgorithm):
     def hkdf_expand(self, prk: bytes, info: bytes, length: int) -> bytes:
         if length > 255 * self.digest_size:
             raise ValueError("HKDF-Expand output too long")
+        if 0 < length <= self.digest_size:
+            # RFC 5869 2.3 with N = 1: the output is T(1) = HMAC(PRK, info | 0x01), cut to
+            # length. Every TLS 1.3 key, IV and secret is this case; one HMAC is cheaper
+            # than setting up an HKDFExpand object.
+            mac = chmac.HMAC(prk, self._algorithm)
+            mac.update(info + b"\x01")
+            return mac.finalize()[:length]
         return HKDFExpand(self._algorithm, length, info).derive(prk)
 
 
