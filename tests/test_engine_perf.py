@@ -269,3 +269,25 @@ def test_key_update_is_framed_before_later_data(tmp_path):
     server.send(b"reply")
     client.receive_data(server.data_to_send())
     assert client.recv() == b"reply"
+
+
+def test_exporter_secret_is_derived_on_demand_and_matches_the_key_log(tmp_path):
+    pki = pki_for(tmp_path)
+    logged: list[tuple[str, bytes]] = []
+    client, server = _handshake(
+        ClientConfig(cafile=str(pki.ca_file), keylog_callback=lambda label, _random, secret: logged.append((label, secret))),
+        ServerConfig(certfile=str(pki.chain_file), keyfile=str(pki.key_file)),
+    )
+    assert server._exporter_secret == b""  # nobody asked yet
+    assert client.export_keying_material("EXPERIMENTAL x", b"ctx", 20) == server.export_keying_material("EXPERIMENTAL x", b"ctx", 20)
+    assert client.export_keying_material("EXPERIMENTAL y") != client.export_keying_material("EXPERIMENTAL x")
+    assert dict(logged)["EXPORTER_SECRET"] == client._exporter_secret == server._exporter_secret
+
+
+def test_server_certificate_message_is_reused_per_identity_and_staple(tmp_path):
+    pki = pki_for(tmp_path)
+    server_config = ServerConfig(certfile=str(pki.chain_file), keyfile=str(pki.key_file), ocsp_response=b"\x30\x03\x0a\x01\x00")
+    for request_ocsp in (False, True, False, True):
+        client, _ = _handshake(ClientConfig(cafile=str(pki.ca_file), request_ocsp=request_ocsp), server_config)
+        assert client.negotiated.ocsp_response == (b"\x30\x03\x0a\x01\x00" if request_ocsp else None)
+    assert len(server_config._certificate_messages) == 2  # type: ignore[attr-defined]

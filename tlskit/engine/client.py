@@ -122,24 +122,16 @@ class ClientConnection(Connection):
         self._key_states[GROUPS[name]] = (group, (state, share))
 
     def _build_client_hello(self) -> bytes:
-        config = self._config
         extensions: list[tuple[int, bytes]] = []
         if self._server_name and not _is_ip_address(self._server_name):
             extensions.append((E.server_name, ext.encode_server_name(self._server_name)))
-        extensions.append((E.supported_groups, ext.encode_u16_list(self._offered_groups)))
-        extensions.append((E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.resolved_signature_schemes))))  # type: ignore[attr-defined]
-        if config.resolved_alpn:  # type: ignore[attr-defined]
-            extensions.append((E.application_layer_protocol_negotiation, ext.encode_alpn(list(config.resolved_alpn))))  # type: ignore[attr-defined]
-        if config.request_ocsp:
-            extensions.append((E.status_request, ext.STATUS_REQUEST_OCSP))
-        limit = config.record_size_limit or MAX_PLAINTEXT + 1
-        extensions.append((E.record_size_limit, limit.to_bytes(2, "big")))
-        extensions.append((E.supported_versions, ext.encode_supported_versions_client([ext.TLS13])))
+        before_shares, after_shares = _config_extensions(self._config)
+        extensions += before_shares
         shares = [(code, state[1]) for code, (_, state) in self._key_states.items()]
         extensions.append((E.key_share, ext.encode_key_share_client(shares)))
         if self._cookie is not None:
             extensions.append((E.cookie, ext.encode_cookie(self._cookie)))
-        extensions.append((E.psk_key_exchange_modes, b"\x01\x01"))  # psk_dhe_ke, for future tickets
+        extensions += after_shares
         self._offered_extensions = {t for t, _ in extensions}
         hello = ClientHello(self._client_random, self._session_id, self._offered_suites, extensions)
         return hello.encode()
@@ -301,8 +293,9 @@ class ClientConnection(Connection):
         if not self._schedule.verify_finished(self._server_hs_secret, self._transcript.digest(), message.verify_data):
             raise DecryptError("server Finished does not verify")
         self._transcript.add(raw)
-        client_ap, server_ap, exporter = self._schedule.application_traffic_secrets(self._transcript.digest())
-        self._install_application_keys(client_ap, server_ap, exporter)
+        transcript_hash = self._transcript.digest()
+        client_ap, server_ap = self._schedule.traffic_secrets_0(transcript_hash)
+        self._install_application_keys(client_ap, server_ap, transcript_hash)
         self._read_app_secret, self._write_app_secret = server_ap, client_ap
         self._record.set_read_keys(self._traffic_keys(server_ap))
         if self._certificate_request is not None:
@@ -343,6 +336,28 @@ class ClientConnection(Connection):
         event = NewSessionTicketEvent(message.ticket, message.lifetime, message.age_add, message.nonce)
         self.session_tickets = (self.session_tickets + [event])[-_MAX_KEPT_TICKETS:]
         self._events.append(event)
+
+
+def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], ...], tuple[tuple[int, bytes], ...]]:
+    """The ClientHello extensions that depend on the config alone (encoded once per config):
+    those sent before key_share, and those after it (psk_key_exchange_modes)."""
+    cached = config.__dict__.get("_client_hello_extensions")
+    if cached is None:
+        before: list[tuple[int, bytes]] = [
+            (E.supported_groups, ext.encode_u16_list([GROUPS[n] for n in config.resolved_groups])),  # type: ignore[attr-defined]
+            (E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.resolved_signature_schemes))),  # type: ignore[attr-defined]
+        ]
+        if config.resolved_alpn:  # type: ignore[attr-defined]
+            before.append((E.application_layer_protocol_negotiation, ext.encode_alpn(list(config.resolved_alpn))))  # type: ignore[attr-defined]
+        if config.request_ocsp:
+            before.append((E.status_request, ext.STATUS_REQUEST_OCSP))
+        limit = config.record_size_limit or MAX_PLAINTEXT + 1
+        before.append((E.record_size_limit, limit.to_bytes(2, "big")))
+        before.append((E.supported_versions, ext.encode_supported_versions_client([ext.TLS13])))
+        after = ((E.psk_key_exchange_modes, b"\x01\x01"),)  # psk_dhe_ke, for future tickets
+        cached = (tuple(before), after)
+        object.__setattr__(config, "_client_hello_extensions", cached)
+    return cached  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=256)

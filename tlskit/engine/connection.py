@@ -76,6 +76,7 @@ class Connection:
         self._write_app_secret = b""
         self._exporter_secret = b""
         self._resumption_transcript_hash: bytes | None = None
+        self._exporter_transcript_hash: bytes | None = None
         self._handshake_complete = False
         self._sent_close = False
         self._received_close = False
@@ -206,7 +207,7 @@ class Connection:
             raise TLSError("exporters are available once the handshake is complete")
         if isinstance(label, str):
             label = label.encode()
-        return self._schedule.export(self._exporter_secret, label, context, length)
+        return self._schedule.export(self._exporter_master_secret(), label, context, length)
 
     # -- record dispatch ------------------------------------------------------
 
@@ -301,12 +302,23 @@ class Connection:
         assert self._suite is not None
         return TrafficKeys(self._suite, secret)
 
-    def _install_application_keys(self, client_secret: bytes, server_secret: bytes, exporter: bytes) -> None:
-        """Log the application secrets; the caller installs read/write keys at the right moment."""
-        self._exporter_secret = exporter
+    def _install_application_keys(self, client_secret: bytes, server_secret: bytes, transcript_hash: bytes) -> None:
+        """Log the application secrets; the caller installs read/write keys at the right moment.
+
+        The exporter master secret is derived from ``transcript_hash`` (ClientHello..server
+        Finished) only when an exporter or the key log asks for it.
+        """
+        self._exporter_transcript_hash = transcript_hash
         self._keylog("CLIENT_TRAFFIC_SECRET_0", client_secret)
         self._keylog("SERVER_TRAFFIC_SECRET_0", server_secret)
-        self._keylog("EXPORTER_SECRET", exporter)
+        if self._config.keylog_callback is not None or self._config.keylog_file is not None:
+            self._keylog("EXPORTER_SECRET", self._exporter_master_secret())
+
+    def _exporter_master_secret(self) -> bytes:
+        if not self._exporter_secret:
+            assert self._schedule is not None and self._exporter_transcript_hash is not None
+            self._exporter_secret = self._schedule.exporter_master_secret(self._exporter_transcript_hash)
+        return self._exporter_secret
 
     def _send_key_update(self, request: KeyUpdateRequest) -> None:
         assert self._schedule is not None

@@ -5,6 +5,7 @@ encode/decode pair per extension body (RFC 8446 section 4.2, RFC 8449, RFC 6066,
 from __future__ import annotations
 
 import enum
+import struct
 
 from tlskit.engine.buffer import Reader, pull_u16_list, u8, u16, u16_list, vec8, vec16, vec24
 from tlskit.errors import IllegalParameter, MissingExtension, TLSError, UnsupportedExtension
@@ -79,7 +80,14 @@ Extensions = list[tuple[int, bytes]]
 
 
 def encode_extensions(extensions: Extensions) -> bytes:
-    return vec16(b"".join(u16(t) + vec16(body) for t, body in extensions))
+    parts = []
+    for ext_type, body in extensions:
+        parts.append(_TYPE_LENGTH.pack(ext_type, len(body)))
+        parts.append(body)
+    return vec16(b"".join(parts))
+
+
+_TYPE_LENGTH = struct.Struct(">HH")
 
 
 def decode_extensions(reader: Reader) -> Extensions:

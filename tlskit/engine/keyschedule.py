@@ -135,12 +135,20 @@ class KeySchedule:
 
     def application_traffic_secrets(self, transcript_hash: bytes) -> tuple[bytes, bytes, bytes]:
         """(client, server, exporter master) secrets over ClientHello..server Finished."""
+        client, server = self.traffic_secrets_0(transcript_hash)
+        return client, server, self.exporter_master_secret(transcript_hash)
+
+    def traffic_secrets_0(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
+        """(client, server) application traffic secrets over ClientHello..server Finished."""
         assert self.master_secret is not None
         return (
             self.derive(self.master_secret, b"c ap traffic", transcript_hash),
             self.derive(self.master_secret, b"s ap traffic", transcript_hash),
-            self.derive(self.master_secret, b"exp master", transcript_hash),
         )
+
+    def exporter_master_secret(self, transcript_hash: bytes) -> bytes:
+        assert self.master_secret is not None
+        return self.derive(self.master_secret, b"exp master", transcript_hash)
 
     def resumption_master_secret(self, transcript_hash: bytes) -> bytes:
         assert self.master_secret is not None

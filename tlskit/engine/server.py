@@ -209,19 +209,16 @@ class ServerConnection(Connection):
         if config.requests_client_certificate:
             request_extensions = [(E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.verify_schemes)))]
             self._send_handshake(CertificateRequest(b"", request_extensions).encode())
-        entries = [CertificateEntry(cert) for cert in choice.identity.chain]
-        if choice.staple:
-            assert config.ocsp_response is not None
-            entries[0].extensions.append((E.status_request, ext.encode_certificate_status(config.ocsp_response)))
-        self._send_handshake(Certificate(b"", entries).encode())
+        self._send_handshake(_certificate_message(config, choice.identity, choice.staple))
         content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
         signature = choice.identity.key.sign(choice.scheme, content)
         self._send_handshake(CertificateVerify(scheme_codes([choice.scheme])[0], signature).encode())
         verify_data = schedule.finished_verify_data(server_hs, self._transcript.digest())
         self._send_handshake(Finished(verify_data).encode())
 
-        client_ap, server_ap, exporter = schedule.application_traffic_secrets(self._transcript.digest())
-        self._install_application_keys(client_ap, server_ap, exporter)
+        transcript_hash = self._transcript.digest()
+        client_ap, server_ap = schedule.traffic_secrets_0(transcript_hash)
+        self._install_application_keys(client_ap, server_ap, transcript_hash)
         self._read_app_secret, self._write_app_secret = client_ap, server_ap
         self._record.set_write_keys(self._traffic_keys(server_ap))
         if config.requests_client_certificate:
@@ -325,6 +322,24 @@ class ServerConnection(Connection):
         self._record.set_read_keys(self._traffic_keys(self._read_app_secret))
         self._expect = {H.key_update: self._on_key_update}
         self._complete_handshake()
+
+
+def _certificate_message(config: ServerConfig, identity: CertifiedKey, staple: bool) -> bytes:
+    """The server's Certificate message for ``identity``: it depends only on the config,
+    so it is encoded once per (identity, staple) and kept on the config."""
+    cache = config.__dict__.get("_certificate_messages")
+    if cache is None:
+        cache = {}
+        object.__setattr__(config, "_certificate_messages", cache)
+    key = (id(identity), staple)
+    message = cache.get(key)
+    if message is None:
+        entries = [CertificateEntry(cert) for cert in identity.chain]
+        if staple:
+            assert config.ocsp_response is not None
+            entries[0].extensions.append((E.status_request, ext.encode_certificate_status(config.ocsp_response)))
+        message = cache[key] = Certificate(b"", entries).encode()
+    return message  # type: ignore[no-any-return]
 
 
 #: Host names whose identity order is remembered per config (client-chosen: bounded).
