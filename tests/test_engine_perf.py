@@ -291,3 +291,20 @@ def test_server_certificate_message_is_reused_per_identity_and_staple(tmp_path):
         client, _ = _handshake(ClientConfig(cafile=str(pki.ca_file), request_ocsp=request_ocsp), server_config)
         assert client.negotiated.ocsp_response == (b"\x30\x03\x0a\x01\x00" if request_ocsp else None)
     assert len(server_config._certificate_messages) == 2  # type: ignore[attr-defined]
+
+
+def test_record_layer_write_frames_at_once_and_queue_handshake_coalesces():
+    from tlskit.engine.keyschedule import TrafficKeys
+    from tlskit.engine.record import ContentType, RecordLayer
+    from tlskit.providers import get_provider
+
+    suite = get_provider("cryptography").cipher_suites["TLS_AES_128_GCM_SHA256"]
+    layer = RecordLayer()
+    layer.set_write_keys(TrafficKeys(suite, bytes(32)))
+    for piece in (b"\x08\x00\x00\x02", b"\x00\x00"):
+        layer.write(ContentType.handshake, piece)  # one record each: callers may split on purpose
+    assert [length for _, length in _records(layer.take_output())] == [4 + 17, 2 + 17]
+    layer.queue_handshake(b"\x08\x00\x00\x02\x00\x00")
+    layer.queue_handshake(b"\x14\x00\x00\x01\x00")
+    layer.write(ContentType.application_data, b"later")  # the queued flight goes first
+    assert [length for _, length in _records(layer.take_output())] == [11 + 17, 5 + 17]

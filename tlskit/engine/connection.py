@@ -280,7 +280,7 @@ class Connection:
 
     def _send_handshake(self, message: bytes) -> None:
         self._transcript.add(message)
-        self._record.write(ContentType.handshake, message)
+        self._record.queue_handshake(message)
 
     def _flush_pending_app_data(self) -> None:
         for chunk in self._pending_app:

@@ -7,6 +7,8 @@ lazily). Outgoing records are collected as a list of chunks joined once in
 its seal/open bound once, so a bulk transfer costs one seal/open and a couple of
 slices per 16 KiB record. Protected application-data records (both ways) take
 an inline path with the same checks in the same order as the general one.
+Handshake messages sent with ``queue_handshake`` under protection are framed
+together, a flight in one record where it fits; ``write`` always frames at once.
 """
 
 from __future__ import annotations
@@ -240,17 +242,10 @@ class RecordLayer:
 
     def write(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
         """Frame ``data`` into records of at most ``max_fragment_out`` bytes (protected if keys are set)."""
+        if self._handshake_out:
+            self._flush_handshake()
         direction = self._write
         aead = direction.aead
-        if aead is not None:
-            if content_type == ContentType.handshake:
-                pending = self._handshake_out
-                if pending is None:
-                    pending = self._handshake_out = []
-                pending.append(bytes(data))
-                return
-            if self._handshake_out:
-                self._flush_handshake()
         if type(data) is bytes and aead is not None and not self.pad_to and 0 < len(data) <= self.max_fragment_out:
             # The bulk case: one protected record without padding, sealed inline.
             seq = direction.seq
@@ -269,6 +264,21 @@ class RecordLayer:
             self._out += (header, sealed)
             return
         self._frame(content_type, data)
+
+    def queue_handshake(self, message: bytes) -> None:
+        """Send a handshake message; under protection it waits for the rest of its flight.
+
+        Queued messages are framed together (as few records as the fragment limit
+        allows, as OpenSSL sends a flight) as soon as anything else is written, the
+        write keys change, or the output is taken. ``write`` frames at once.
+        """
+        if self._write.aead is None:
+            self.write(ContentType.handshake, message)
+            return
+        pending = self._handshake_out
+        if pending is None:
+            pending = self._handshake_out = []
+        pending.append(bytes(message))
 
     def _flush_handshake(self) -> None:
         """Frame the pending protected handshake messages (before anything else is written)."""
