@@ -572,6 +572,15 @@ class CertificateAuthority:
         if not records:
             raise CAError(f"no unrevoked certificate named {name!r} to renew")
         latest = records[-1]
+        # The record comes from the index file: check what renewal relies on before any work.
+        check_profile(latest.profile)
+        check_key_type(latest.key_type)
+        try:
+            previous = x509.load_pem_x509_certificate(latest.cert_pem)
+        except ValueError:
+            raise CAError(
+                f"the CA index record for serial {latest.serial} holds no readable certificate; run: tlskit ca check"
+            ) from None
         if days is None:
             days = max(1, round((latest.not_after - latest.not_before).total_seconds() / 86400))
         check_days(days)
@@ -584,7 +593,7 @@ class CertificateAuthority:
             public_key = key.public_key()
         else:
             # A CSR-signed certificate: the key is the requester's, reuse its public half.
-            public_key = x509.load_pem_x509_certificate(latest.cert_pem).public_key()
+            public_key = previous.public_key()
         sans = parse_sans(latest.sans)
         cert = self._sign_and_record(
             name,
@@ -596,7 +605,7 @@ class CertificateAuthority:
             signing_key=signing_key,
             paths=(latest.key_path, latest.cert_path, latest.chain_path),
             force=True,
-            common_name=common_name_of(x509.load_pem_x509_certificate(latest.cert_pem).subject) or name[:64],
+            common_name=common_name_of(previous.subject) or name[:64],
         )
         if key is not None and latest.key_path is not None:
             files.atomic_write(latest.key_path, private_key_pem(key), private=True, overwrite=True)

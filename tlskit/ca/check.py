@@ -30,7 +30,10 @@ def check_consistency(ca: "CertificateAuthority") -> list[str]:
     if problems:
         return problems
     issuer = ca.issuer_certificate
-    records = ca.list()
+    try:
+        records = ca.list()
+    except CAError as exc:  # a damaged row: report it rather than stop with it
+        return [f"index: {exc}"]
     known = {record.serial for record in records}
     for record in records:
         try:
@@ -98,7 +101,11 @@ def _alive(pid: int) -> bool:
 def find_leftovers(ca: "CertificateAuthority") -> list[pathlib.Path]:
     """Temporaries in the CA directory and every output directory the index knows of."""
     directories = {ca.directory, ca.directory / "issued"}
-    for record in ca.list():
+    try:
+        records = ca.list()
+    except CAError:  # a damaged index: `check` reports it; still look where we can
+        records = []
+    for record in records:
         for path in (record.key_path, record.cert_path, record.chain_path):
             if path is not None:
                 directories.add(path.parent)

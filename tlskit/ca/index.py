@@ -119,25 +119,45 @@ def _path(text: str | None) -> pathlib.Path | None:
     return pathlib.Path(text) if text else None
 
 
+def _text(row: sqlite3.Row, column: str, *, optional: bool = False) -> str | None:
+    value = row[column]
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{column} is not text")
+    return value
+
+
 def _record(row: sqlite3.Row) -> IndexRecord:
-    return IndexRecord(
-        serial=row["serial"],
-        name=row["name"],
-        subject=row["subject"],
-        sans=tuple(json.loads(row["sans"])),
-        not_before=_parse_iso(row["not_before"]),
-        not_after=_parse_iso(row["not_after"]),
-        profile=row["profile"],
-        key_type=row["key_type"],
-        revoked=row["status"] == "revoked",
-        revoked_at=_parse_iso(row["revoked_at"]) if row["revoked_at"] else None,
-        reason=row["reason"],
-        issued_at=_parse_iso(row["issued_at"]),
-        cert_pem=row["cert_pem"].encode("ascii"),
-        key_path=_path(row["key_path"]),
-        cert_path=_path(row["cert_path"]),
-        chain_path=_path(row["chain_path"]),
-    )
+    """One row as a record; a row damaged by hand or by a bug raises CAError, not a
+    stray ValueError/TypeError from the parsing below."""
+    try:
+        sans = json.loads(_text(row, "sans"))  # type: ignore[arg-type]
+        if not isinstance(sans, list) or not all(isinstance(s, str) for s in sans):
+            raise ValueError("sans is not a list of strings")
+        revoked_at = _text(row, "revoked_at", optional=True)
+        return IndexRecord(
+            serial=_text(row, "serial"),  # type: ignore[arg-type]
+            name=_text(row, "name"),  # type: ignore[arg-type]
+            subject=_text(row, "subject"),  # type: ignore[arg-type]
+            sans=tuple(sans),
+            not_before=_parse_iso(_text(row, "not_before")),  # type: ignore[arg-type]
+            not_after=_parse_iso(_text(row, "not_after")),  # type: ignore[arg-type]
+            profile=_text(row, "profile"),  # type: ignore[arg-type]
+            key_type=_text(row, "key_type"),  # type: ignore[arg-type]
+            revoked=row["status"] == "revoked",
+            revoked_at=_parse_iso(revoked_at) if revoked_at else None,
+            reason=_text(row, "reason", optional=True),
+            issued_at=_parse_iso(_text(row, "issued_at")),  # type: ignore[arg-type]
+            cert_pem=_text(row, "cert_pem").encode("ascii"),  # type: ignore[union-attr]
+            key_path=_path(_text(row, "key_path", optional=True)),
+            cert_path=_path(_text(row, "cert_path", optional=True)),
+            chain_path=_path(_text(row, "chain_path", optional=True)),
+        )
+    except (ValueError, TypeError, KeyError, IndexError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
+        raise CAError(
+            f"the CA index record for serial {row['serial']!r} is damaged ({exc}); run: tlskit ca check"
+        ) from None
 
 
 class DuplicateSerial(Exception):

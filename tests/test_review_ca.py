@@ -1,0 +1,82 @@
+"""Review findings in tlskit.ca and `tlskit ca`: a damaged index row, hostile or
+hand-edited, gives a one-line CAError (and `ca check` reports it), never a traceback."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from tlskit.ca import CAError, CertificateAuthority
+from tlskit.cli.main import app
+
+DAMAGE = [
+    "UPDATE certificates SET not_after = 'garbage'",
+    "UPDATE certificates SET sans = '{['",
+    "UPDATE certificates SET sans = '[1, 2]'",
+    "UPDATE certificates SET sans = '\"DNS:x\"'",
+    "UPDATE certificates SET subject = x'00'",  # TEXT columns hold blobs as they are
+    "UPDATE certificates SET cert_pem = x'ff00'",
+    "UPDATE certificates SET status = 'revoked', revoked_at = 'zz'",
+    "UPDATE certificates SET key_path = x'2f'",
+]
+
+
+def _damaged_ca(tmp_path, statement):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    ca.issue("victim.test")
+    with sqlite3.connect(ca.directory / "index.sqlite") as conn:
+        conn.execute(statement)
+    return ca
+
+
+@pytest.mark.parametrize("statement", DAMAGE)
+def test_damaged_index_row_is_a_caerror(tmp_path, statement):
+    ca = _damaged_ca(tmp_path, statement)
+    with pytest.raises(CAError) as info:
+        ca.list()
+    assert "damaged" in str(info.value) and "\n" not in str(info.value)
+    for operation in (lambda: ca.find("victim.test"), lambda: ca.crl(), lambda: ca.renew("victim.test")):
+        try:
+            operation()
+        except CAError:
+            pass
+    problems = ca.check()
+    assert problems and any("damaged" in p for p in problems)
+
+
+@pytest.mark.parametrize("statement", DAMAGE)
+def test_cli_reports_damaged_index_in_one_line(tmp_path, statement):
+    ca = _damaged_ca(tmp_path, statement)
+    runner = CliRunner()
+    for args in (["list"], ["show", "victim.test"], ["crl"], ["renew", "victim.test"], ["revoke", "victim.test"],
+                 ["check"]):
+        result = runner.invoke(app, ["ca", *args, "--dir", str(ca.directory)])
+        # Commands that do not read the damaged row may succeed; none may show a traceback.
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
+        if result.exit_code == 0:
+            continue
+        error_lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert len(error_lines) == 1, (args, result.stderr)
+    for args in (["list"], ["check"]):
+        assert runner.invoke(app, ["ca", *args, "--dir", str(ca.directory)]).exit_code == 1
+
+
+def test_renew_with_unreadable_stored_certificate_is_a_caerror(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    ca.issue("victim.test")
+    with sqlite3.connect(ca.directory / "index.sqlite") as conn:
+        conn.execute("UPDATE certificates SET cert_pem = 'not a certificate'")
+    with pytest.raises(CAError, match="no readable certificate"):
+        ca.renew("victim.test")
+    assert any("does not parse" in p for p in ca.check())
+
+
+def test_renew_with_damaged_profile_or_key_type_is_a_caerror(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    ca.issue("victim.test")
+    with sqlite3.connect(ca.directory / "index.sqlite") as conn:
+        conn.execute("UPDATE certificates SET profile = 'root'")
+    with pytest.raises(CAError, match="profile"):
+        ca.renew("victim.test")
