@@ -308,3 +308,12 @@ def test_record_layer_write_frames_at_once_and_queue_handshake_coalesces():
     layer.queue_handshake(b"\x14\x00\x00\x01\x00")
     layer.write(ContentType.application_data, b"later")  # the queued flight goes first
     assert [length for _, length in _records(layer.take_output())] == [11 + 17, 5 + 17]
+
+
+def test_large_peer_certificates_are_not_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine_verify, "PEER_CERT_CACHE_MAX_DER", 10)
+    pki = pki_for(tmp_path)
+    client_config = ClientConfig(cafile=str(pki.ca_file))
+    client, _ = _handshake(client_config, ServerConfig(certfile=str(pki.chain_file), keyfile=str(pki.key_file)))
+    assert client.handshake_complete
+    assert client_config._peer_cert_cache == {}  # type: ignore[attr-defined]

@@ -37,6 +37,9 @@ def _trust_store(config: Any, usage: str) -> Any:
 
 #: Peer certificates whose parsed form is kept per config, keyed by their exact DER.
 PEER_CERT_CACHE_SIZE = 128
+#: Larger certificates are parsed per connection rather than kept (bounds the cache's
+#: memory at PEER_CERT_CACHE_SIZE x this, whatever peers send).
+PEER_CERT_CACHE_MAX_DER = 16384
 
 
 def _peer_cert_infos(config: Any, chain: Sequence[bytes]) -> list[Any]:
@@ -70,6 +73,8 @@ def _peer_cert_infos(config: Any, chain: Sequence[bytes]) -> list[Any]:
             infos[index] = der
             continue
         info = infos[index] = CertInfo(certs[0])
+        if len(der) > PEER_CERT_CACHE_MAX_DER:
+            continue
         with _trust_lock:
             if len(cache) >= PEER_CERT_CACHE_SIZE:
                 cache.pop(next(iter(cache)))
