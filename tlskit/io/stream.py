@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
+import time
 from typing import Any, Callable, TypeVar
 
 from tlskit.errors import ConnectionClosedError, TLSError
@@ -79,11 +80,30 @@ class TLSStream:
     # -- handshake ---------------------------------------------------------
 
     def do_handshake(self) -> None:
-        """Run the handshake to completion (connect() and serve() call this)."""
-        with self._read_lock:
-            self._call_engine(lambda: None)  # a client's ClientHello
-            while not self._conn.handshake_complete:
-                self._read_and_process()
+        """Run the handshake to completion (connect() and serve() call this).
+
+        The socket's timeout bounds the whole handshake, not each read: a peer
+        trickling a byte now and then cannot keep a handshake (and, on a
+        server, its thread) alive forever. The timeout is restored afterwards.
+        """
+        timeout = self._sock.gettimeout()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            with self._read_lock:
+                self._call_engine(lambda: None)  # a client's ClientHello
+                while not self._conn.handshake_complete:
+                    if deadline is not None:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise self._fail(TLSTimeoutError("timed out during the handshake"))
+                        self._sock.settimeout(remaining)
+                    self._read_and_process()
+        finally:
+            if deadline is not None:
+                try:
+                    self._sock.settimeout(timeout)
+                except OSError:
+                    pass
 
     @property
     def handshake_complete(self) -> bool:
