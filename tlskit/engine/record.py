@@ -3,9 +3,8 @@
 Incoming bytes are consumed by offset: the caller's bytes object itself when
 nothing was pending, else one bytearray accumulating partial records (compacted
 lazily). Outgoing records are collected as a list of chunks joined once in
-``take_output``, and each direction holds one AEAD object per traffic key with
-its seal/open bound once, so a bulk transfer costs one seal/open and a couple of
-slices per 16 KiB record. Protected application-data records (both ways) take
+``take_output``, and each direction holds one AEAD object per traffic key, so a
+bulk transfer costs one seal/open and a couple of slices per 16 KiB record. Protected application-data records (both ways) take
 an inline path with the same checks in the same order as the general one.
 Handshake messages sent with ``queue_handshake`` under protection are framed
 together, a flight in one record where it fits; ``write`` always frames at once.
@@ -257,7 +256,7 @@ class RecordLayer:
             sealed = aead.seal(
                 (direction.iv_int ^ seq).to_bytes(direction.nonce_length, "big"),
                 header,
-                b"".join((data, _CONTENT_TYPE_BYTE[content_type])),
+                b"".join((data, _CONTENT_TYPE_BYTE.get(content_type) or bytes((content_type,)))),
             )
             if len(sealed) != length:
                 raise InternalError("AEAD produced an unexpected tag length")
