@@ -3,13 +3,16 @@ bytes, and failures on error paths leave no socket or thread behind."""
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 import threading
 import time
 
 import pytest
 
 from certs import make_pki
+from tlskit.errors import TLSError
 from tlskit.io import TLSTimeoutError, connect, serve
 
 # A TLS handshake record header announcing 512 bytes, then the bytes one at a time.
@@ -81,3 +84,64 @@ def test_connect_timeout_bounds_the_whole_handshake():
         for conn in accepted:
             conn.close()
         listener.close()
+
+
+# -- configuration mistakes are refused before any connection ------------------------
+
+
+@pytest.fixture(scope="module")
+def other_key(tmp_path_factory):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = tmp_path_factory.mktemp("other") / "other-key.pem"
+    key = ec.generate_private_key(ec.SECP256R1())
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return path
+
+
+def test_serve_refuses_a_key_that_does_not_match_the_certificate(pki, other_key):
+    # Before: the server started and every handshake failed at the client with decrypt_error.
+    with pytest.raises(TLSError, match="does not match the certificate"):
+        serve(certfile=pki.chain_file, keyfile=other_key)
+
+
+def test_connect_refuses_a_client_key_that_does_not_match(pki, other_key):
+    with pytest.raises(TLSError, match="does not match the certificate"):
+        connect("127.0.0.1", 9, cafile=pki.ca_file, certfile=pki.chain_file, keyfile=other_key, timeout=1.0)
+
+
+def test_serve_refuses_an_unusable_client_ca_file(pki, tmp_path):
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"not a certificate\n")
+    # Before: accepted, and only the first client that sent a certificate found out.
+    with pytest.raises(TLSError):
+        serve(certfile=pki.chain_file, keyfile=pki.key_file, client_cafile=junk)
+
+
+def test_keylog_file_is_created_private_and_an_unwritable_one_is_refused(pki, tmp_path):
+    keylog = tmp_path / "keys.log"
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, keylog_file=keylog):
+        pass
+    assert stat.S_IMODE(os.stat(keylog).st_mode) == 0o600
+    # Before: every handshake ended in internal_error (FileNotFoundError inside the engine).
+    with pytest.raises(TLSError, match="key log"):
+        serve(certfile=pki.chain_file, keyfile=pki.key_file, keylog_file=tmp_path / "missing-dir" / "keys.log")
+
+
+def test_cli_serve_config_errors_are_one_line_without_an_alert_name(pki, other_key, tmp_path):
+    from typer.testing import CliRunner
+
+    from tlskit.cli.main import app
+
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"junk")
+    base = ["serve", "--port", "0", "--cert", str(pki.chain_file)]
+    for extra in (["--key", str(other_key)], ["--key", str(pki.key_file), "--client-ca", str(junk)],
+                  ["--key", str(pki.key_file), "--keylog", str(tmp_path / "no" / "k.log")]):
+        result = CliRunner().invoke(app, base + extra)
+        assert result.exit_code == 1, (extra, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "(alert" not in lines[0], (extra, lines)

@@ -61,6 +61,10 @@ def _describe_error(exc: BaseException) -> str:
     return text
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join((str(exc) or type(exc).__name__).split())
+
+
 def _subject(der: bytes) -> str:
     from cryptography import x509
 
@@ -262,7 +266,8 @@ def serve(
     try:
         server = open_server(host, port, handshake_timeout=HANDSHAKE_TIMEOUT, timeout=IDLE_TIMEOUT, **options)
     except (TLSError, OSError, ValueError) as exc:
-        raise _fail(_describe_error(exc)) from None
+        # no peer yet: an alert name would only mislead
+        raise _fail(_one_line(exc)) from None
 
     log = _Log()
     respond = _http if mode is Mode.http else _echo
@@ -449,7 +454,7 @@ def connect(
         if not insecure:
             options["verifier"] = _path_capturing_verifier(cafile, provider, verified_paths)
     except (TLSError, OSError, ValueError) as exc:
-        raise _fail(_describe_error(exc)) from None
+        raise _fail(_one_line(exc)) from None
     if cert is not None:
         options["certfile"] = str(cert)
         options["keyfile"] = str(key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 from typing import Any
 
 from tlskit.io.keylog import keylog_file_from_environment
@@ -28,17 +29,76 @@ def _with_overrides(config: Any, config_type: type, overrides: dict[str, Any], k
 
 def make_client_config(config: Any = None, *, keylog_from_env: bool = True, **overrides: Any) -> Any:
     """A ClientConfig: ``config`` (or a default one) with ``overrides`` applied,
-    plus SSLKEYLOGFILE when the user set it and the config names no key log."""
+    plus SSLKEYLOGFILE when the user set it and the config names no key log.
+
+    Mistakes that would otherwise surface only in the middle of a handshake are
+    refused here with a TLSError (see :func:`check_config`)."""
     from tlskit.engine import ClientConfig
 
-    return _with_overrides(config, ClientConfig, overrides, keylog_from_env)
+    cfg = _with_overrides(config, ClientConfig, overrides, keylog_from_env)
+    check_config(cfg)
+    return cfg
 
 
 def make_server_config(config: Any = None, *, keylog_from_env: bool = True, **overrides: Any) -> Any:
-    """A ServerConfig, built like :func:`make_client_config`."""
+    """A ServerConfig, built and checked like :func:`make_client_config`."""
     from tlskit.engine import ServerConfig
 
-    return _with_overrides(config, ServerConfig, overrides, keylog_from_env)
+    cfg = _with_overrides(config, ServerConfig, overrides, keylog_from_env)
+    check_config(cfg)
+    return cfg
+
+
+def check_config(config: Any) -> None:
+    """Refuse, before any connection, what would make every handshake fail later:
+
+    * a private key that does not match its certificate (every CertificateVerify
+      would be rejected by the peer);
+    * a trust-anchor file (``cafile``/``client_cafile``) that cannot be read or
+      holds no certificate (only loaded at the first verification otherwise);
+    * a key log file that cannot be opened for appending (every handshake would
+      end in internal_error). A missing key log file is created with mode 0600:
+      it holds traffic secrets.
+    """
+    from tlskit.errors import TLSError
+
+    identities = list(getattr(config, "identities", None) or ())
+    if getattr(config, "identity", None) is not None:
+        identities.append(config.identity)
+    for identity in identities:
+        _check_key_matches(identity)
+    for field in ("cafile", "client_cafile"):
+        path = getattr(config, field, None)
+        if path is not None:
+            from tlskit import pki
+
+            if not pki.TrustStore.from_file(path).certificates():
+                raise TLSError(f"{path}: no certificate found")
+    keylog = getattr(config, "keylog_file", None)
+    if keylog is not None:
+        try:
+            fd = os.open(keylog, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise TLSError(f"cannot open the key log file {keylog}: {exc.strerror or exc}") from None
+        os.close(fd)
+
+
+def _check_key_matches(identity: Any) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tlskit.errors import TLSError
+
+    spki_format = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    try:
+        leaf = x509.load_der_x509_certificate(bytes(identity.chain[0]))
+        certified = leaf.public_key().public_bytes(*spki_format)
+        held = serialization.load_der_public_key(identity.key.public_key_der()).public_bytes(*spki_format)
+    except Exception:  # a form cryptography cannot re-encode (e.g. RSA-PSS keys): the handshake will tell
+        return
+    if certified != held:
+        subject = leaf.subject.rfc4514_string() or "<empty subject>"
+        raise TLSError(f"the private key does not match the certificate {subject} (serial {leaf.serial_number:x})")
 
 
 def new_client_connection(config: Any, server_name: str | None) -> Any:
