@@ -317,3 +317,24 @@ def test_large_peer_certificates_are_not_kept(tmp_path, monkeypatch):
     client, _ = _handshake(client_config, ServerConfig(certfile=str(pki.chain_file), keyfile=str(pki.key_file)))
     assert client.handshake_complete
     assert client_config._peer_cert_cache == {}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("provider", ["cryptography", "pycryptodome"])
+def test_cached_public_keys_still_check_every_signature(provider):
+    from tlskit.errors import BadSignatureError
+    from tlskit.providers import get_provider
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    p = get_provider(provider)
+    key = ec.generate_private_key(ec.SECP256R1())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signature = key.sign(b"message", ec.ECDSA(hashes.SHA256()))
+    scheme = p.signature_schemes["ecdsa_secp256r1_sha256"]
+    for _ in range(2):  # parsed, then from the cache
+        scheme.verify(spki, b"message", signature)
+        with pytest.raises(BadSignatureError):
+            scheme.verify(spki, b"messagf", signature)
+    with pytest.raises(BadSignatureError):
+        scheme.verify(spki[:-1] + bytes([spki[-1] ^ 1]), b"message", signature)

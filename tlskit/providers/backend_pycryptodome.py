@@ -238,18 +238,36 @@ class PycryptodomeMLKEM768(c.MLKEMGroup):
 # Signatures
 
 
+#: Imported public keys by their DER SubjectPublicKeyInfo. ECC.import_key (point
+#: decoding and validation in Python) costs ~70 us, and a handshake verifies up to three
+#: signatures under keys usually seen before. Only keys that imported are kept; bounded.
+_PUBLIC_KEY_CACHE: dict[bytes, tuple[c.SPKI, Any]] = {}
+_PUBLIC_KEY_CACHE_SIZE = 256
+
+
 def _load_public(name: str, der: bytes) -> tuple[c.SPKI, Any]:
+    cacheable = type(der) is bytes  # hashable and immutable: safe as a key
+    if cacheable:
+        cached = _PUBLIC_KEY_CACHE.get(der)
+        if cached is not None:
+            return cached
     try:
         spki = c.parse_spki(der)
         if spki.algorithm == c.OID_RSASSA_PSS:
             # PyCryptodome does not know the RSASSA-PSS OID; the key itself is
             # a plain PKCS#1 RSAPublicKey inside the BIT STRING.
-            return spki, RSA.import_key(spki.key)
-        if spki.algorithm == c.OID_RSA_ENCRYPTION:
-            return spki, RSA.import_key(der)
-        return spki, ECC.import_key(der)
+            key = RSA.import_key(spki.key)
+        elif spki.algorithm == c.OID_RSA_ENCRYPTION:
+            key = RSA.import_key(der)
+        else:
+            key = ECC.import_key(der)
     except _PARSE_ERRORS:
         raise BadSignatureError(f"{name}: public key is not a valid SubjectPublicKeyInfo") from None
+    if cacheable:
+        if len(_PUBLIC_KEY_CACHE) >= _PUBLIC_KEY_CACHE_SIZE:
+            _PUBLIC_KEY_CACHE.clear()
+        _PUBLIC_KEY_CACHE[der] = (spki, key)
+    return spki, key
 
 
 def _pss(key: Any, hash_name: str) -> Any:
