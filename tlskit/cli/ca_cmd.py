@@ -27,6 +27,7 @@ app = typer.Typer(
     help="A small certificate authority: issue, sign, revoke and renew certificates.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # never print passphrases from a traceback's locals
 )
 
 PASSPHRASE_ENV = "TLSKIT_CA_PASSPHRASE"

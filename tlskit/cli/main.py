@@ -5,6 +5,10 @@ Each command group lives in its own module and registers itself here.
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import NoReturn, Optional
+
 import typer
 
 app = typer.Typer(
@@ -12,6 +16,9 @@ app = typer.Typer(
     help="TLS 1.3 toolkit with pluggable crypto providers and a bundled mini-CA.",
     no_args_is_help=True,
     add_completion=False,
+    # Older typer releases (>=0.12 is allowed) show local variables in tracebacks by
+    # default: passphrases and key bytes would reach the terminal.
+    pretty_exceptions_show_locals=False,
 )
 
 
@@ -49,8 +56,42 @@ from tlskit.cli.demo_cmd import demo  # noqa: E402 - registration after the app 
 app.command("demo")(demo)
 
 
-def main() -> None:
-    app()
+#: set to get a full traceback instead of the one-line "internal error" report
+DEBUG_ENV = "TLSKIT_DEBUG"
+
+
+def _error(message: str, code: int) -> "NoReturn":
+    sys.stderr.write(f"error: {' '.join(message.split())}\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """The console script: every error is one ``error: ...`` line on stderr and a
+    non-zero exit, usage mistakes included (typer would draw a multi-line box)."""
+    try:
+        result = app(args=argv, prog_name="tlskit", standalone_mode=False)
+    except typer.Abort:
+        _error("aborted", 1)
+    except BrokenPipeError:
+        # the reader went away (`tlskit ca list | head`): not worth a message
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        raise SystemExit(1) from None
+    except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `tlskit` / `tlskit ca` alone: show the help
+            exc.show()  # type: ignore[attr-defined]
+            raise SystemExit(2) from None
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click usage errors
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                hint = f" (see: {ctx.command_path} --help)"
+            _error(f"{exc.format_message()}{hint}", int(exc.exit_code))
+        if os.environ.get(DEBUG_ENV):
+            raise
+        # A bug, not a user mistake: no traceback (it could show secrets), one line saying so.
+        _error(f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)", 1)
+    raise SystemExit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":
