@@ -80,3 +80,41 @@ def test_renew_with_damaged_profile_or_key_type_is_a_caerror(tmp_path):
         conn.execute("UPDATE certificates SET profile = 'root'")
     with pytest.raises(CAError, match="profile"):
         ca.renew("victim.test")
+
+
+def test_crl_out_never_clobbers_a_file_that_is_not_a_crl(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    issued = ca.issue("victim.test")
+    key_before = issued.key_path.read_bytes()
+    # Before: crl(out=...) replaced any file, e.g. a private key given by mistake.
+    with pytest.raises(CAError, match="not a CRL"):
+        ca.crl(out=issued.key_path)
+    assert issued.key_path.read_bytes() == key_before
+    out = tmp_path / "ca.crl"
+    first = ca.crl(out=out)
+    second = ca.crl(out=out)  # republishing over an older CRL is the normal case
+    assert out.read_bytes() == second != first
+    other = tmp_path / "notes.txt"
+    other.write_text("keep me")
+    ca.crl(out=other, force=True)
+    assert other.read_bytes().startswith(b"-----BEGIN X509 CRL-----")
+
+
+def test_cli_crl_out_refuses_without_force(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    other = tmp_path / "notes.txt"
+    other.write_text("keep me")
+    runner = CliRunner()
+    result = runner.invoke(app, ["ca", "crl", "--dir", str(ca.directory), "--out", str(other)])
+    assert result.exit_code == 1 and result.stderr.startswith("error: ") and other.read_text() == "keep me"
+    result = runner.invoke(app, ["ca", "crl", "--dir", str(ca.directory), "--out", str(other), "--force"])
+    assert result.exit_code == 0
+
+
+def test_export_with_unreadable_stored_certificate_is_a_caerror(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    ca.issue("victim.test")
+    with sqlite3.connect(ca.directory / "index.sqlite") as conn:
+        conn.execute("UPDATE certificates SET cert_pem = 'not a certificate'")
+    with pytest.raises(CAError, match="no readable certificate"):
+        ca.export_p12("victim.test", tmp_path / "v.p12", b"pw")

@@ -115,6 +115,21 @@ def load_certificate_file(path: pathlib.Path, what: str) -> x509.Certificate:
         raise CAError(f"{what} {path} is not a PEM certificate") from None
 
 
+def _refuse_unless_crl(path: pathlib.Path) -> None:
+    """An existing ``path`` may be replaced only if it holds a CRL (an older one of ours)."""
+    if not os.path.lexists(path):
+        return
+    if path.is_dir():
+        raise CAError(f"{path} is a directory")
+    if not path.is_symlink():
+        try:
+            x509.load_pem_x509_crl(files.read_file(path, "CRL"))
+            return
+        except ValueError:
+            pass
+    raise CAError(f"{path} already exists and is not a CRL (use --force to replace it)")
+
+
 @dataclass(frozen=True)
 class IssuedCertificate:
     """What ``issue``/``sign_csr``/``renew`` produced. ``chain_path`` holds leaf + intermediates."""
@@ -651,19 +666,26 @@ class CertificateAuthority:
         self._index.revoke([r.serial for r in targets], reason_flag.name if reason_flag else None, _now())
         return [self._index.by_serial(r.serial) for r in targets]  # type: ignore[misc]
 
-    def crl(self, days: int = 7, *, out: str | os.PathLike[str] | None = None) -> bytes:
-        """A CRL of every revoked certificate, signed by the issuing CA; also saved as crl.pem."""
+    def crl(self, days: int = 7, *, out: str | os.PathLike[str] | None = None, force: bool = False) -> bytes:
+        """A CRL of every revoked certificate, signed by the issuing CA; also saved as crl.pem.
+
+        ``out`` may replace an older CRL (republishing is the point); any other existing
+        file there is refused unless ``force``, like every other CA output.
+        """
         from tlskit.ca.crl import build_crl
 
         check_days(days)
+        out_path = pathlib.Path(out).expanduser() if out is not None else None
+        if out_path is not None and not force:
+            _refuse_unless_crl(out_path)
         signing_key = self._issuer_key()
         number = self._index.next_crl_number()
         pem = build_crl(
             self.issuer_certificate, signing_key, self._index.revoked(), number=number, days=days, now=_now()
         )
         files.atomic_write(self.crl_path, pem, overwrite=True)
-        if out is not None:
-            files.atomic_write(pathlib.Path(out).expanduser(), pem, overwrite=True)
+        if out_path is not None:
+            files.atomic_write(out_path, pem, overwrite=True)
         return pem
 
     # -- checking ---------------------------------------------------------------------------

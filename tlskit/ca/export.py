@@ -31,7 +31,12 @@ def export_p12(
     if record.key_path is None:
         raise CAError(f"{name!r} was signed from a CSR: its private key is not held by this CA")
     key = load_private_key(record.key_path, what="certificate key")
-    cert = x509.load_pem_x509_certificate(record.cert_pem)
+    try:
+        cert = x509.load_pem_x509_certificate(record.cert_pem)
+    except ValueError:
+        raise CAError(
+            f"the CA index record for serial {record.serial} holds no readable certificate; run: tlskit ca check"
+        ) from None
     if key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     ) != cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):

@@ -282,11 +282,12 @@ def crl(
     dir: Optional[pathlib.Path] = DirOption,
     out: Optional[pathlib.Path] = typer.Option(None, "--out", help="Also write the CRL here (default: stdout)."),
     days: int = typer.Option(7, "--days", help="Days until nextUpdate."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file that is not a CRL."),
     passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
 ) -> None:
     """Write a CRL signed by the issuing CA (saved as <CA dir>/crl.pem too)."""
     ca = _open(dir, passphrase_file, signing=True)
-    pem = ca.crl(days=days, out=out)
+    pem = ca.crl(days=days, out=out, force=force)
     if out is None:
         sys.stdout.write(pem.decode("ascii"))
     else:
