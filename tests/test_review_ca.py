@@ -118,3 +118,34 @@ def test_export_with_unreadable_stored_certificate_is_a_caerror(tmp_path):
         conn.execute("UPDATE certificates SET cert_pem = 'not a certificate'")
     with pytest.raises(CAError, match="no readable certificate"):
         ca.export_p12("victim.test", tmp_path / "v.p12", b"pw")
+
+
+def test_copied_ca_renews_its_own_files_not_the_originals(tmp_path):
+    import shutil
+
+    original = CertificateAuthority.init(tmp_path / "ca")
+    issued = original.issue("victim.test")
+    before = issued.cert_path.read_bytes()
+    shutil.copytree(original.directory, tmp_path / "copy")
+    copy = CertificateAuthority.load(tmp_path / "copy")
+    record = copy.find("victim.test")[-1]
+    assert record.cert_path == tmp_path / "copy" / "issued" / "victim.test.crt"
+    # Before: the index held absolute paths, so the copy rewrote the original's files.
+    renewed = copy.renew("victim.test")
+    assert issued.cert_path.read_bytes() == before
+    assert renewed.cert_path == tmp_path / "copy" / "issued" / "victim.test.crt"
+    assert renewed.cert_path.read_bytes() != before
+    assert copy.check() == [] and original.check() == []
+    # the refusal to reuse a recorded file name still holds with relative storage
+    with pytest.raises(CAError, match="already"):
+        copy.issue("victim.test")
+
+
+def test_files_outside_the_ca_directory_keep_absolute_paths(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    issued = ca.issue("outside.test", out_dir=tmp_path / "elsewhere")
+    assert ca.find("outside.test")[-1].key_path == issued.key_path == tmp_path / "elsewhere" / "outside.test.key"
+    for suffix in (".key", ".crt", ".chain.pem"):
+        (tmp_path / "elsewhere" / f"outside.test{suffix}").unlink()
+    with pytest.raises(CAError, match="belongs to an issued certificate"):
+        ca.issue("outside.test", out_dir=tmp_path / "elsewhere")

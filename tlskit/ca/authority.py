@@ -516,12 +516,12 @@ class CertificateAuthority:
             try:
                 with self._index.transaction() as conn:
                     if not force:
-                        taken = Index.paths_in_use(conn, [p for p in paths if p is not None])
+                        taken = self._index.paths_in_use(conn, [p for p in paths if p is not None])
                         if taken is not None:
                             raise CAError(
                                 f"{taken} already belongs to an issued certificate (use --force to replace it)"
                             )
-                    Index.insert(conn, record)
+                    self._index.insert(conn, record)
                     _checkpoint("issue-before-commit")
             except DuplicateSerial:
                 continue

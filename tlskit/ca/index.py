@@ -115,8 +115,20 @@ class NewRecord:
     chain_path: pathlib.Path | None
 
 
-def _path(text: str | None) -> pathlib.Path | None:
-    return pathlib.Path(text) if text else None
+def _path(text: str | None, base: pathlib.Path) -> pathlib.Path | None:
+    # Files inside the CA directory are stored relative to it, so a CA that was moved
+    # or copied finds (and renew rewrites) its own files, not the old location's.
+    return base / text if text else None
+
+
+def _stored_forms(path: pathlib.Path, base: pathlib.Path) -> list[str]:
+    """How ``path`` may appear in the index: relative to the CA directory when inside
+    it (absolute in indexes written before that rule), else absolute."""
+    try:
+        relative = path.relative_to(base)
+    except ValueError:
+        return [str(path)]
+    return [relative.as_posix(), str(path)]
 
 
 def _text(row: sqlite3.Row, column: str, *, optional: bool = False) -> str | None:
@@ -128,7 +140,7 @@ def _text(row: sqlite3.Row, column: str, *, optional: bool = False) -> str | Non
     return value
 
 
-def _record(row: sqlite3.Row) -> IndexRecord:
+def _record(row: sqlite3.Row, base: pathlib.Path) -> IndexRecord:
     """One row as a record; a row damaged by hand or by a bug raises CAError, not a
     stray ValueError/TypeError from the parsing below."""
     try:
@@ -150,9 +162,9 @@ def _record(row: sqlite3.Row) -> IndexRecord:
             reason=_text(row, "reason", optional=True),
             issued_at=_parse_iso(_text(row, "issued_at")),  # type: ignore[arg-type]
             cert_pem=_text(row, "cert_pem").encode("ascii"),  # type: ignore[union-attr]
-            key_path=_path(_text(row, "key_path", optional=True)),
-            cert_path=_path(_text(row, "cert_path", optional=True)),
-            chain_path=_path(_text(row, "chain_path", optional=True)),
+            key_path=_path(_text(row, "key_path", optional=True), base),
+            cert_path=_path(_text(row, "cert_path", optional=True), base),
+            chain_path=_path(_text(row, "chain_path", optional=True), base),
         )
     except (ValueError, TypeError, KeyError, IndexError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
         raise CAError(
@@ -227,8 +239,7 @@ class Index:
 
     # -- writes -------------------------------------------------------------------
 
-    @staticmethod
-    def insert(conn: sqlite3.Connection, record: NewRecord) -> None:
+    def insert(self, conn: sqlite3.Connection, record: NewRecord) -> None:
         """Insert inside the caller's transaction; DuplicateSerial if the serial is taken."""
         try:
             conn.execute(
@@ -246,24 +257,24 @@ class Index:
                     record.key_type,
                     _iso(datetime.datetime.now(datetime.timezone.utc)),
                     record.cert_pem.decode("ascii"),
-                    str(record.key_path) if record.key_path else None,
-                    str(record.cert_path) if record.cert_path else None,
-                    str(record.chain_path) if record.chain_path else None,
+                    _stored_forms(record.key_path, self.path.parent)[0] if record.key_path else None,
+                    _stored_forms(record.cert_path, self.path.parent)[0] if record.cert_path else None,
+                    _stored_forms(record.chain_path, self.path.parent)[0] if record.chain_path else None,
                 ),
             )
         except sqlite3.IntegrityError:
             raise DuplicateSerial(serial_hex(record.serial)) from None
 
-    @staticmethod
-    def paths_in_use(conn: sqlite3.Connection, paths: list[pathlib.Path]) -> pathlib.Path | None:
+    def paths_in_use(self, conn: sqlite3.Connection, paths: list[pathlib.Path]) -> pathlib.Path | None:
         """The first of ``paths`` that a committed record already points to."""
         for path in paths:
-            row = conn.execute(
-                "SELECT 1 FROM certificates WHERE key_path = ? OR cert_path = ? OR chain_path = ? LIMIT 1",
-                (str(path), str(path), str(path)),
-            ).fetchone()
-            if row is not None:
-                return path
+            for form in _stored_forms(path, self.path.parent):
+                row = conn.execute(
+                    "SELECT 1 FROM certificates WHERE key_path = ? OR cert_path = ? OR chain_path = ? LIMIT 1",
+                    (form, form, form),
+                ).fetchone()
+                if row is not None:
+                    return path
         return None
 
     def revoke(self, serials: list[str], reason: str | None, moment: datetime.datetime) -> int:
@@ -291,13 +302,13 @@ class Index:
         self.check_exists()
         with self._connect() as conn:
             rows = conn.execute("SELECT * FROM certificates ORDER BY issued_at, rowid").fetchall()
-        return [_record(row) for row in rows]
+        return [_record(row, self.path.parent) for row in rows]
 
     def by_serial(self, serial: str) -> IndexRecord | None:
         self.check_exists()
         with self._connect() as conn:
             row = conn.execute("SELECT * FROM certificates WHERE serial = ?", (serial,)).fetchone()
-        return _record(row) if row else None
+        return _record(row, self.path.parent) if row else None
 
     def by_name(self, name: str) -> list[IndexRecord]:
         self.check_exists()
@@ -305,7 +316,7 @@ class Index:
             rows = conn.execute(
                 "SELECT * FROM certificates WHERE name = ? ORDER BY issued_at, rowid", (name,)
             ).fetchall()
-        return [_record(row) for row in rows]
+        return [_record(row, self.path.parent) for row in rows]
 
     def revoked(self) -> list[IndexRecord]:
         self.check_exists()
@@ -313,7 +324,7 @@ class Index:
             rows = conn.execute(
                 "SELECT * FROM certificates WHERE status = 'revoked' ORDER BY revoked_at, rowid"
             ).fetchall()
-        return [_record(row) for row in rows]
+        return [_record(row, self.path.parent) for row in rows]
 
     def integrity_problems(self) -> list[str]:
         self.check_exists()
