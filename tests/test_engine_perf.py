@@ -338,3 +338,10 @@ def test_cached_public_keys_still_check_every_signature(provider):
             scheme.verify(spki, b"messagf", signature)
     with pytest.raises(BadSignatureError):
         scheme.verify(spki[:-1] + bytes([spki[-1] ^ 1]), b"message", signature)
+
+
+def test_exporter_labels_of_any_bytes_type(tmp_path):
+    client, server = _pair(tmp_path)
+    expected = client.export_keying_material(b"EXPERIMENTAL label", b"", 16)
+    assert server.export_keying_material(bytearray(b"EXPERIMENTAL label"), b"", 16) == expected
+    assert server.export_keying_material("EXPERIMENTAL label", b"", 16) == expected

@@ -19,6 +19,8 @@ _LABEL_PREFIXES: dict[tuple[bytes, int], bytes] = {}
 
 
 def hkdf_expand_label(hash_alg: HashAlgorithm, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+    if type(label) is not bytes:  # an exporter label may come as bytearray/memoryview
+        label = bytes(label)
     prefix = _LABEL_PREFIXES.get((label, length))
     if prefix is None:
         full_label = b"tls13 " + label
