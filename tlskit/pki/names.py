@@ -58,7 +58,8 @@ def is_valid_dns_name(name: str, *, allow_wildcard: bool = False) -> bool:
         if len(labels) < 3:  # "*.com" / "*" would cover a whole TLD
             return False
         labels = labels[1:]
-    return all(_LABEL.match(label) for label in labels)
+    # fullmatch: with match(), "$" also matched before a trailing newline ("com\n")
+    return all(_LABEL.fullmatch(label) for label in labels)
 
 
 def parse_reference(server_name: str) -> ReferenceName | None:

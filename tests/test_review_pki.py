@@ -1,0 +1,31 @@
+"""Review findings in tlskit.pki."""
+
+from __future__ import annotations
+
+import pytest
+
+import pki_factory as f
+from tlskit.pki import NameMismatch, verify_chain
+from tlskit.pki.names import dns_san_matches, is_valid_dns_name, parse_reference
+
+
+@pytest.mark.parametrize("name", ["example.com\n", "com\n", "foo\n.example.com", "a.b\n.c"])
+def test_a_trailing_newline_is_not_a_valid_dns_label(name):
+    # re.match with "$" accepted "com\n": the reference "foo\n.example.com" matched "*.example.com".
+    assert not is_valid_dns_name(name)
+    assert parse_reference(name) is None
+
+
+def test_a_presented_name_with_a_newline_never_matches():
+    # (references are validated by parse_reference, which now refuses the newline)
+    assert not dns_san_matches("example.com\n", "example.com\n")
+    assert not dns_san_matches("*.example.com\n", "a.example.com\n")
+
+
+def test_verify_chain_rejects_a_server_name_with_a_newline():
+    chain = f.chain(1, tag=" review")
+    with pytest.raises(NameMismatch, match="not a valid DNS name"):
+        verify_chain(
+            chain.leaf.der, [i.der for i in chain.intermediates], [chain.root.cert],
+            server_name="example.com\n", at=f.NOW,
+        )
