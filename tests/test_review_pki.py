@@ -29,3 +29,11 @@ def test_verify_chain_rejects_a_server_name_with_a_newline():
             chain.leaf.der, [i.der for i in chain.intermediates], [chain.root.cert],
             server_name="example.com\n", at=f.NOW,
         )
+
+
+def test_a_san_with_a_trailing_newline_cannot_slip_past_an_excluded_subtree():
+    from tlskit.pki.names import InvalidName, dns_constraint_covers
+
+    # Before: "evil.com\n" was a valid name not "within" evil.com, so an excluded subtree missed it.
+    with pytest.raises(InvalidName):
+        dns_constraint_covers("evil.com", "evil.com\n", excluded=True)
