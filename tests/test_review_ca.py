@@ -149,3 +149,20 @@ def test_files_outside_the_ca_directory_keep_absolute_paths(tmp_path):
         (tmp_path / "elsewhere" / f"outside.test{suffix}").unlink()
     with pytest.raises(CAError, match="belongs to an issued certificate"):
         ca.issue("outside.test", out_dir=tmp_path / "elsewhere")
+
+
+@pytest.mark.parametrize("name", ["root", "intermediate"])
+def test_force_never_replaces_the_cas_own_files(tmp_path, name):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    own = {p: p.read_bytes() for p in ca.directory.iterdir() if p.is_file() and p.name != "index.sqlite"}
+    # Before: `tlskit ca issue root --out <CA dir> --force` replaced root.key and root.crt.
+    with pytest.raises(CAError, match="CA's own files"):
+        ca.issue(name, sans=["x.test"], out_dir=ca.directory, force=True)
+    with pytest.raises(CAError, match="CA's own files"):
+        ca.crl(out=ca.directory / "root.key", force=True)
+    with pytest.raises(CAError, match="CA's own files"):
+        ca.issue("ok.test")
+        ca.export_p12("ok.test", ca.directory / "index.sqlite", b"pw", force=True)
+    assert {p: p.read_bytes() for p in own} == own
+    assert ca.check() == []
+    ca.crl(out=ca.crl_path)  # the CA's own CRL file is where crl() writes anyway

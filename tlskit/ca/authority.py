@@ -426,6 +426,7 @@ class CertificateAuthority:
         self._check_issuer_valid(_now())
         out = self._out_dir(out_dir)
         key_path, cert_path, chain_path = (out / f"{stem}.key", out / f"{stem}.crt", out / f"{stem}.chain.pem")
+        self._refuse_own_files((key_path, cert_path, chain_path))
         if not force:
             for path in (key_path, cert_path, chain_path):
                 if path.exists():
@@ -449,6 +450,20 @@ class CertificateAuthority:
         self._write_certificate(cert, cert_path, chain_path, overwrite=force)
         _checkpoint("issue-done")
         return IssuedCertificate(name, cert.serial_number, cert, key_path, cert_path, chain_path)
+
+    def _own_files(self) -> set[pathlib.Path]:
+        names = (CONFIG_FILE, ROOT_CERT, ROOT_KEY, INTERMEDIATE_CERT, INTERMEDIATE_KEY, INDEX_FILE, CRL_FILE)
+        own = {self.directory / name for name in names}
+        own |= {pathlib.Path(os.path.realpath(path)) for path in own}
+        return own
+
+    def _refuse_own_files(self, paths: Iterable[pathlib.Path | None]) -> None:
+        """Output never replaces the CA's own keys, certificates, index or configuration,
+        not even with ``force`` (``issue root --out <CA dir> --force`` would destroy the CA)."""
+        own = self._own_files()
+        for path in paths:
+            if path is not None and (path in own or pathlib.Path(os.path.realpath(path)) in own):
+                raise CAError(f"{path} is one of the CA's own files; choose another name or --out directory")
 
     def _out_dir(self, out_dir: str | os.PathLike[str] | None) -> pathlib.Path:
         out = pathlib.Path(out_dir).expanduser() if out_dir is not None else self.directory / ISSUED_DIR
@@ -557,6 +572,7 @@ class CertificateAuthority:
             cert_path = pathlib.Path(out).expanduser().absolute()
             stem = cert_path.name[: -len(cert_path.suffix)] if cert_path.suffix else cert_path.name
             chain_path = cert_path.with_name(f"{stem}.chain.pem")
+            self._refuse_own_files((cert_path, chain_path))
             if not force:
                 for path in (cert_path, chain_path):
                     if path.exists():
@@ -675,7 +691,9 @@ class CertificateAuthority:
         from tlskit.ca.crl import build_crl
 
         check_days(days)
-        out_path = pathlib.Path(out).expanduser() if out is not None else None
+        out_path = pathlib.Path(out).expanduser().absolute() if out is not None else None
+        if out_path is not None and out_path != self.crl_path:
+            self._refuse_own_files([out_path])
         if out_path is not None and not force:
             _refuse_unless_crl(out_path)
         signing_key = self._issuer_key()

@@ -45,5 +45,6 @@ def export_p12(
     data = pkcs12.serialize_key_and_certificates(
         name.encode("utf-8"), key, cert, cas, serialization.BestAvailableEncryption(password)
     )
+    ca._refuse_own_files([path.absolute()])
     files.atomic_write(path, data, private=True, overwrite=force)
     return path
