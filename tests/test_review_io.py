@@ -145,3 +145,44 @@ def test_cli_serve_config_errors_are_one_line_without_an_alert_name(pki, other_k
         assert result.exit_code == 1, (extra, result.output)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and "(alert" not in lines[0], (extra, lines)
+
+
+def test_server_survives_a_failed_thread_start(pki, monkeypatch):
+    """Thread exhaustion drops the one client (socket closed, reported) instead of
+    ending serve_forever and leaking the accepted socket."""
+    import tlskit.io.server as server_module
+
+    real_thread = threading.Thread
+    failures = [1]
+
+    class FlakyThread(real_thread):
+        def start(self):
+            if self.name.startswith("tlskit-conn-") and failures:
+                failures.pop()
+                raise RuntimeError("can't start new thread")
+            super().start()
+
+    monkeypatch.setattr(server_module.threading, "Thread", FlakyThread)
+    reported = threading.Event()
+    errors: list[BaseException] = []
+
+    def on_error(address, exc):
+        errors.append(exc)
+        reported.set()
+
+    def echo(stream):
+        while data := stream.recv():
+            stream.sendall(data)
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, timeout=10.0) as server:
+        server.serve_in_background(echo, on_error=on_error)
+        host, port = server.address
+        with socket.create_connection((host, port)) as dropped:
+            assert reported.wait(10.0)
+            dropped.settimeout(10.0)
+            assert dropped.recv(1) == b""  # the server closed it at once
+        assert "connection thread" in str(errors[0])
+        assert server.active_connections == 0
+        with connect(host, port, server_name="localhost", cafile=pki.ca_file, timeout=10.0) as stream:
+            stream.sendall(b"still serving")
+            assert stream.recv() == b"still serving"

@@ -157,7 +157,13 @@ class TLSServer:
                 )
                 with self._lock:
                     self._active[worker] = sock
-                worker.start()
+                try:
+                    worker.start()
+                except RuntimeError as exc:  # "can't start new thread": drop this client, keep serving
+                    with self._lock:
+                        self._active.pop(worker, None)
+                    sock.close()
+                    _safe_report(report, address, TLSConnectionError(f"cannot start a connection thread: {exc}"))
 
     def _run_connection(self, sock: socket.socket, address: Any, handler: Handler, report: ErrorHandler) -> None:
         try:
