@@ -37,3 +37,23 @@ def test_a_san_with_a_trailing_newline_cannot_slip_past_an_excluded_subtree():
     # Before: "evil.com\n" was a valid name not "within" evil.com, so an excluded subtree missed it.
     with pytest.raises(InvalidName):
         dns_constraint_covers("evil.com", "evil.com\n", excluded=True)
+
+
+def test_unreadable_trust_directory_or_bundle_is_a_certificate_error(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from tlskit.pki import CertificateError, TrustStore
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    # (running as root, permissions cannot be used to provoke it)
+    monkeypatch.setattr(Path, "iterdir", denied)
+    with pytest.raises(CertificateError, match="cannot list"):
+        TrustStore.from_directory(tmp_path)
+    monkeypatch.undo()
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(b"")
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(CertificateError, match="cannot read"):
+        TrustStore._from_bundle_skipping_bad(str(bundle))

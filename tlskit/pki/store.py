@@ -73,7 +73,11 @@ class TrustStore:
         if not directory.is_dir():
             raise MalformedCertificate(f"{os.fspath(path)}: not a directory")
         store = cls()
-        for entry in sorted(directory.iterdir()):
+        try:
+            entries = sorted(directory.iterdir())
+        except OSError as exc:
+            raise MalformedCertificate(f"{os.fspath(path)}: cannot list the directory ({exc.strerror or exc})") from None
+        for entry in entries:
             if not entry.is_file():
                 continue
             if entry.suffix.lower() in _CERT_SUFFIXES or _REHASH_NAME.match(entry.name):
@@ -111,7 +115,10 @@ class TrustStore:
         # A platform bundle is not ours to fix: one root that a future cryptography
         # refuses to parse must not take every other root down with it.
         store = cls()
-        data = Path(path).read_bytes()
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise MalformedCertificate(f"{path}: cannot read the system bundle ({exc.strerror or exc})") from None
         with warnings.catch_warnings():
             # Old roots with serial 0 make cryptography warn; anchors are taken as they are.
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
