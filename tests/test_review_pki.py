@@ -57,3 +57,32 @@ def test_unreadable_trust_directory_or_bundle_is_a_certificate_error(tmp_path, m
     monkeypatch.setattr(Path, "read_bytes", denied)
     with pytest.raises(CertificateError, match="cannot read"):
         TrustStore._from_bundle_skipping_bad(str(bundle))
+
+
+def test_pem_scanning_is_linear_in_unterminated_begin_lines():
+    """A regex with a lazy body and a back-reference rescanned the rest of the input
+    for each BEGIN line lacking its END: 224 KB of them took ~40 s. Hostile PEM reaches
+    this parser through verify_chain(PEM bytes), `tlskit ca verify/show` and cafiles."""
+    import time
+
+    from tlskit.pki import CertificateError, load_certificates
+
+    for line in (b"-----BEGIN CERTIFICATE-----\n", b"-----BEGIN X509 CRL-----\n", b"-----BEGIN A-----\n"):
+        data = line * 40000  # ~1 MB
+        started = time.perf_counter()
+        with pytest.raises(CertificateError):
+            load_certificates(data)
+        assert time.perf_counter() - started < 5.0
+
+
+def test_pem_scanning_still_finds_blocks_between_noise():
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tlskit.pki import load_certificates
+
+    chain = f.chain(1, tag=" pem")
+    leaf_pem = chain.leaf.cert.public_bytes(Encoding.PEM)
+    noise = b"# comment\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+    unterminated = b"-----BEGIN X509 CERTIFICATE-----\nno end\n-----BEGIN FOO-----\n"
+    certs = load_certificates(noise + leaf_pem + b"trailing\n" + leaf_pem + unterminated)
+    assert [c.serial_number for c in certs] == [chain.leaf.cert.serial_number] * 2

@@ -23,9 +23,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 CertificateSource = Union[PathLike, bytes, bytearray, memoryview]
 CertificateLike = Union[x509.Certificate, bytes, bytearray, memoryview, str]
 
-_PEM_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
-)
+_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n")
 _CERTIFICATE_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE"}
 _CRL_LABELS = {b"X509 CRL"}
 # RFC 7468 allows whitespace in the base64 body; headers (Proc-Type ...) are not used for certs.
@@ -36,13 +34,40 @@ def _looks_like_pem(data: bytes) -> bool:
     return b"-----BEGIN " in data
 
 
+def _pem_bodies(data: bytes, labels: set[bytes]) -> Iterable[tuple[int, bytes]]:
+    """(block number, body) of each complete PEM block whose label is in ``labels``.
+
+    Linear in ``len(data)``: a regex with a lazy body and a back-reference
+    (``BEGIN (L)...(.*?)...END \\1``) rescans to the end of the input for every BEGIN
+    line without its END, so a few hundred kilobytes of BEGIN lines took minutes.
+    Here the next END of each wanted label is searched once and reused until passed.
+    """
+    next_end: dict[bytes, int] = {}  # label -> position of its next END line (-1: none left)
+    position = number = 0
+    while True:
+        begin = _PEM_BEGIN.search(data, position)
+        if begin is None:
+            return
+        number += 1
+        label = begin.group(1)
+        position = begin.end()
+        if label not in labels:
+            continue  # its base64 body holds no BEGIN line: scanning on skips it
+        marker = b"-----END " + label + b"-----"
+        end = next_end.get(label)
+        if end is None or 0 <= end < position:
+            end = data.find(marker, position)
+            next_end[label] = end
+        if end < 0:
+            continue  # no END for this label anywhere after here
+        yield number, data[position:end]
+        position = end + len(marker)
+
+
 def pem_blocks(data: bytes, labels: set[bytes], origin: str) -> list[bytes]:
     """DER payloads of the PEM blocks in ``data`` whose label is in ``labels``."""
     out = []
-    for number, match in enumerate(_PEM_BLOCK.finditer(data), start=1):
-        if match.group(1) not in labels:
-            continue
-        body = match.group(2)
+    for number, body in _pem_bodies(data, labels):
         if not _BASE64_BODY.match(body):
             raise MalformedCertificate(f"{origin}: PEM block {number} has characters outside base64")
         try:
