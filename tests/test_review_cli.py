@@ -79,3 +79,73 @@ def test_typer_apps_never_show_locals():
 
     assert cli_main.app.pretty_exceptions_show_locals is False
     assert ca_cmd.app.pretty_exceptions_show_locals is False
+
+
+EVIL_CN = "evil\nverified: yes\x1b[31m\u202e"
+
+
+@pytest.fixture(scope="module")
+def evil_server_files(tmp_path_factory):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory = tmp_path_factory.mktemp("evil")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, EVIL_CN)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "evil.crt", directory / "evil.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+def _assert_no_injected_lines(text: str) -> None:
+    assert "\x1b" not in text and "\u202e" not in text
+    assert not any(line.startswith("verified: yes") for line in text.splitlines())
+
+
+def test_connect_report_escapes_certificate_text(evil_server_files):
+    """A server picks its certificate's names: printed raw, a newline in the CN forged a
+    `verified: yes` line in `tlskit connect --insecure` output, and ESC drove the terminal."""
+    from typer.testing import CliRunner
+
+    from tlskit.cli.main import app
+    from tlskit.io import serve
+
+    cert_file, key_file = evil_server_files
+    with serve(certfile=cert_file, keyfile=key_file, timeout=10.0) as server:
+        server.serve_in_background(lambda stream: None)
+        host, port = server.address
+        result = CliRunner().invoke(app, ["connect", f"{host}:{port}", "--insecure", "--servername", "localhost"])
+    assert result.exit_code == 3, result.output
+    _assert_no_injected_lines(result.stdout)
+    assert "verified: NO (--insecure)" in result.stdout
+    assert "evil\\nverified: yes\\x1b[31m\\u202e" in result.stdout
+
+
+def test_ca_show_escapes_certificate_text(evil_server_files, tmp_path):
+    from typer.testing import CliRunner
+
+    from tlskit.cli.main import app
+
+    result = CliRunner().invoke(app, ["ca", "show", str(evil_server_files[0]), "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    _assert_no_injected_lines(result.stdout)
+    assert "Subject:      CN=evil\\nverified: yes" in result.stdout

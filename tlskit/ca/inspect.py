@@ -11,6 +11,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from tlskit.ca.profiles import san_text
 
 
+def printable(text: str) -> str:
+    """``text`` with control and formatting characters escaped (``\\n``, ``\\x1b``,
+    ``\\u202e``): names inside a certificate are chosen by whoever made it, and a raw
+    newline or terminal escape sequence could forge output lines or the terminal's state."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def _hex(data: bytes) -> str:
     return binascii.hexlify(data, ":").decode("ascii")
 
@@ -51,7 +60,7 @@ def _extension_lines(ext: x509.Extension) -> list[str]:
     if isinstance(value, x509.ExtendedKeyUsage):
         return [", ".join(getattr(oid, "_name", oid.dotted_string) for oid in value)]
     if isinstance(value, x509.SubjectAlternativeName):
-        return [", ".join(san_text(name) for name in value)]
+        return [printable(", ".join(san_text(name) for name in value))]
     if isinstance(value, x509.SubjectKeyIdentifier):
         return [_hex(value.digest)]
     if isinstance(value, x509.AuthorityKeyIdentifier):
@@ -59,18 +68,18 @@ def _extension_lines(ext: x509.Extension) -> list[str]:
     if isinstance(value, x509.NameConstraints):
         lines = []
         if value.permitted_subtrees:
-            lines.append("permitted: " + ", ".join(san_text(n) for n in value.permitted_subtrees))
+            lines.append("permitted: " + printable(", ".join(san_text(n) for n in value.permitted_subtrees)))
         if value.excluded_subtrees:
-            lines.append("excluded: " + ", ".join(san_text(n) for n in value.excluded_subtrees))
+            lines.append("excluded: " + printable(", ".join(san_text(n) for n in value.excluded_subtrees)))
         return lines
-    return [str(value)]
+    return [printable(str(value))]
 
 
 def describe(cert: x509.Certificate) -> str:
     """A multi-line summary: subject, issuer, serial, validity, key, fingerprints, extensions."""
     lines = [
-        f"Subject:      {cert.subject.rfc4514_string() or '(empty)'}",
-        f"Issuer:       {cert.issuer.rfc4514_string() or '(empty)'}",
+        f"Subject:      {printable(cert.subject.rfc4514_string()) or '(empty)'}",
+        f"Issuer:       {printable(cert.issuer.rfc4514_string()) or '(empty)'}",
         f"Serial:       {cert.serial_number:x}",
         f"Not before:   {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC",
         f"Not after:    {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC",
@@ -81,7 +90,7 @@ def describe(cert: x509.Certificate) -> str:
     try:
         extensions = list(cert.extensions)
     except ValueError as exc:
-        lines.append(f"Extensions:   unparsable ({exc})")
+        lines.append(f"Extensions:   unparsable ({printable(str(exc))})")
         return "\n".join(lines)
     if extensions:
         lines.append("Extensions:")

@@ -49,8 +49,10 @@ def _fail(message: str) -> "typer.Exit":
 
 
 def _one_line(exc: BaseException) -> str:
+    from tlskit.ca.inspect import printable
+
     text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())
+    return printable(" ".join(text.split()))
 
 
 def cli_errors(func: F) -> F:
@@ -403,7 +405,9 @@ def verify(
         path = ca.verify(cert, host=host, crl=crl, usage=usage)
     except CertificateError as exc:
         raise CAError(f"{cert}: rejected: {_one_line(exc)}") from None
-    chain = " <- ".join(c.subject.rfc4514_string() for c in path.certificates)
+    from tlskit.ca.inspect import printable
+
+    chain = " <- ".join(printable(c.subject.rfc4514_string()) for c in path.certificates)
     typer.echo(f"{cert}: OK ({chain})" + (f", valid for {host}" if host else ""))
 
 

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import typer
 
+from tlskit.ca.inspect import printable  # escapes peer-chosen text before it is printed
 from tlskit.errors import AlertDescription, AlertReceivedError, TLSError
 
 #: how long a client may take to finish its handshake before the server drops it
@@ -40,7 +41,7 @@ def _names(value: Optional[str]) -> Optional[list[str]]:
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {printable(' '.join(message.split()))}", err=True)
     return typer.Exit(code)
 
 
@@ -69,7 +70,7 @@ def _subject(der: bytes) -> str:
     from cryptography import x509
 
     try:
-        return x509.load_der_x509_certificate(der).subject.rfc4514_string() or "<empty subject>"
+        return printable(x509.load_der_x509_certificate(der).subject.rfc4514_string()) or "<empty subject>"
     except ValueError:
         return "<unparsable certificate>"
 
@@ -94,14 +95,14 @@ class _Log:
 
     def __call__(self, line: str) -> None:
         with self._lock:
-            typer.echo(line)
+            typer.echo(printable(line))
             sys.stdout.flush()
 
 
 def _connection_fields(stream: Any) -> str:
     n = stream.negotiated
     client = _subject(n.peer_certificates[0]) if n.peer_certificates else "-"
-    return (
+    return printable(
         f"version={n.version} suite={n.cipher_suite} group={n.group} "
         f"sig={n.signature_scheme or '-'} alpn={n.alpn or '-'} sni={n.server_name or '-'} client_cert={client!r}"
     )
@@ -382,11 +383,11 @@ def _print_report(report: dict[str, Any]) -> None:
         if name == "chain":
             for index, cert in enumerate(value):
                 for field, text in cert.items():
-                    typer.echo(f"chain.{index}.{field}: {text}")
+                    typer.echo(f"chain.{index}.{field}: {printable(str(text))}")
         elif name == "verified":
             typer.echo(f"verified: {'yes' if value else 'NO (--insecure)'}")
         else:
-            typer.echo(f"{name}: {'-' if value is None else value}")
+            typer.echo(f"{name}: {'-' if value is None else printable(str(value))}")
 
 
 def _path_capturing_verifier(cafile: Optional[Path], provider: str, paths: list[list[bytes]]) -> Any:
