@@ -166,3 +166,37 @@ def test_force_never_replaces_the_cas_own_files(tmp_path, name):
     assert {p: p.read_bytes() for p in own} == own
     assert ca.check() == []
     ca.crl(out=ca.crl_path)  # the CA's own CRL file is where crl() writes anyway
+
+
+def _csr(tmp_path, name="web.example"):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def test_sign_out_into_a_missing_directory_delivers_the_certificate(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    out = tmp_path / "new" / "dir" / "web.crt"
+    # Before: signed and recorded, then "cannot write": a certificate nobody received,
+    # and the recorded path blocked the retry.
+    issued = ca.sign_csr(_csr(tmp_path), out=out)
+    assert out.is_file() and issued.chain_path.is_file()
+    assert ca.check() == []
+
+
+def test_sign_out_naming_a_directory_is_refused_before_signing(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    (tmp_path / "d").mkdir()
+    with pytest.raises(CAError, match="is a directory"):
+        ca.sign_csr(_csr(tmp_path), out=tmp_path / "d", force=True)
+    assert ca.list() == []

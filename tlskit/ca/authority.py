@@ -573,11 +573,17 @@ class CertificateAuthority:
             stem = cert_path.name[: -len(cert_path.suffix)] if cert_path.suffix else cert_path.name
             chain_path = cert_path.with_name(f"{stem}.chain.pem")
             self._refuse_own_files((cert_path, chain_path))
-            if not force:
-                for path in (cert_path, chain_path):
-                    if path.exists():
-                        raise CAError(f"{path} already exists (use --force to replace it)")
+            for path in (cert_path, chain_path):
+                if path.is_dir():
+                    raise CAError(f"{path} is a directory; --out names the certificate file")
+                if not force and path.exists():
+                    raise CAError(f"{path} already exists (use --force to replace it)")
         signing_key = self._issuer_key()
+        self._check_issuer_valid(_now())
+        if cert_path is not None:
+            # The directory must exist before the certificate is signed and recorded:
+            # failing to write after the commit left an issued certificate nobody received.
+            self._out_dir(cert_path.parent)
         cert = self._sign_and_record(
             record_name,
             request.public_key,
