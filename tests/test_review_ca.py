@@ -200,3 +200,14 @@ def test_sign_out_naming_a_directory_is_refused_before_signing(tmp_path):
     with pytest.raises(CAError, match="is a directory"):
         ca.sign_csr(_csr(tmp_path), out=tmp_path / "d", force=True)
     assert ca.list() == []
+
+
+def test_crl_out_into_a_missing_directory_is_refused_before_a_crl_number_is_used(tmp_path):
+    from cryptography import x509
+
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    with pytest.raises(CAError, match="does not exist"):
+        ca.crl(out=tmp_path / "missing" / "ca.crl")
+    assert not ca.crl_path.exists()
+    crl = x509.load_pem_x509_crl(ca.crl())
+    assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 1

@@ -700,6 +700,8 @@ class CertificateAuthority:
         out_path = pathlib.Path(out).expanduser().absolute() if out is not None else None
         if out_path is not None and out_path != self.crl_path:
             self._refuse_own_files([out_path])
+        if out_path is not None and not out_path.parent.is_dir():
+            raise CAError(f"cannot write {out_path}: directory {out_path.parent} does not exist")
         if out_path is not None and not force:
             _refuse_unless_crl(out_path)
         signing_key = self._issuer_key()
