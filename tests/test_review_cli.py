@@ -149,3 +149,10 @@ def test_ca_show_escapes_certificate_text(evil_server_files, tmp_path):
     assert result.exit_code == 0, result.output
     _assert_no_injected_lines(result.stdout)
     assert "Subject:      CN=evil\\nverified: yes" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--providers", "nope"], ["--key-types", "dsa"], ["--only", "nope"]])
+def test_bench_errors_use_the_common_error_line(args, capsys):
+    code, out, err = run_main(["bench", *args], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [err.strip()] and err.startswith("error: ")

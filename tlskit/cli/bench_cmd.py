@@ -39,7 +39,7 @@ def bench(
     from tlskit.providers.registry import available_providers
 
     def fail(message: str) -> None:
-        typer.echo(f"tlskit bench: {message}", err=True)
+        typer.echo(f"error: {message}", err=True)  # the same one-line form as every other command
         raise typer.Exit(2)
 
     chosen = _split(providers)
