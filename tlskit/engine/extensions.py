@@ -44,6 +44,8 @@ E = ExtensionType
 #: Extensions RFC 8446 section 4.2 (and RFC 8449) allows in each server message.
 #: A *recognized* extension outside its set is illegal_parameter (RFC 8446 4.2).
 ALLOWED_IN = {
+    # every recognized extension but oid_filters (CertificateRequest only)
+    "client_hello": frozenset(set(E) - {E.oid_filters}),
     "server_hello": frozenset({E.key_share, E.pre_shared_key, E.supported_versions}),
     "hello_retry_request": frozenset({E.key_share, E.cookie, E.supported_versions}),
     "encrypted_extensions": frozenset(
@@ -75,6 +77,8 @@ ALLOWED_IN = {
 }
 
 KNOWN = frozenset(int(e) for e in ExtensionType)
+#: Recognized extensions that may not appear in a ClientHello (RFC 8446 4.2 table).
+NOT_IN_CLIENT_HELLO = KNOWN - ALLOWED_IN["client_hello"]
 
 Extensions = list[tuple[int, bytes]]
 

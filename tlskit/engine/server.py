@@ -46,6 +46,7 @@ from tlskit.errors import (
     DecryptError,
     HandshakeFailure,
     IllegalParameter,
+    MissingExtension,
     NoApplicationProtocol,
     ProtocolVersionError,
 )
@@ -115,8 +116,16 @@ class ServerConnection(Connection):
             raise ProtocolVersionError("ClientHello.legacy_version is not 0x0303")
         if hello.legacy_compression_methods != b"\x00":
             raise IllegalParameter("TLS 1.3 ClientHello must offer only null compression")
-        if E.pre_shared_key in extensions and hello.extensions[-1][0] != E.pre_shared_key:
-            raise IllegalParameter("pre_shared_key must be the last extension")
+        for ext_type in ext.NOT_IN_CLIENT_HELLO.intersection(extensions):
+            # RFC 8446 4.2: a recognized extension where it is not specified
+            raise IllegalParameter(f"extension {ext_type} not allowed in ClientHello")
+        if E.pre_shared_key in extensions:
+            # We never select a PSK and ignore the offer (4.2.11), but the offer must still be
+            # well formed: pre_shared_key last (4.2.11) and with psk_key_exchange_modes (4.2.9).
+            if hello.extensions[-1][0] != E.pre_shared_key:
+                raise IllegalParameter("pre_shared_key must be the last extension")
+            if E.psk_key_exchange_modes not in extensions:
+                raise MissingExtension("pre_shared_key offered without psk_key_exchange_modes")
 
     def _negotiate(self, hello: ClientHello, raw: bytes, extensions: dict[int, bytes]) -> "_Choice | None":
         """Pick suite, group, certificate, scheme and ALPN; None if a HelloRetryRequest was sent."""
@@ -130,8 +139,7 @@ class ServerConnection(Connection):
         client_schemes = ext.decode_u16_list(ext.require(extensions, E.signature_algorithms, "ClientHello"))
         client_groups = ext.decode_u16_list(ext.require(extensions, E.supported_groups, "ClientHello"))
         shares = dict(ext.decode_key_share_client(ext.require(extensions, E.key_share, "ClientHello")))
-        if any(group not in client_groups for group in shares):
-            raise IllegalParameter("key share for a group not in supported_groups")
+        _check_share_order(list(shares), client_groups)
         host = ext.decode_server_name(extensions[E.server_name]) if E.server_name in extensions else None
 
         mutual = [n for n in config.resolved_groups if GROUPS[n] in client_groups]  # type: ignore[attr-defined]
@@ -322,6 +330,17 @@ class ServerConnection(Connection):
         self._record.set_read_keys(self._traffic_keys(self._read_app_secret))
         self._expect = {H.key_update: self._on_key_update}
         self._complete_handshake()
+
+
+def _check_share_order(share_groups: list[int], client_groups: list[int]) -> None:
+    """RFC 8446 4.2.8: every KeyShareEntry is for a group in supported_groups, in the same
+    order (servers MAY check; illegal_parameter). Share groups are unique (decoder)."""
+    position = -1
+    for group in share_groups:
+        try:
+            position = client_groups.index(group, position + 1)
+        except ValueError:
+            raise IllegalParameter("key shares not in supported_groups order") from None
 
 
 def _certificate_message(config: ServerConfig, identity: CertifiedKey, staple: bool) -> bytes:
