@@ -186,3 +186,23 @@ def test_server_survives_a_failed_thread_start(pki, monkeypatch):
         with connect(host, port, server_name="localhost", cafile=pki.ca_file, timeout=10.0) as stream:
             stream.sendall(b"still serving")
             assert stream.recv() == b"still serving"
+
+
+def test_a_read_timeout_after_the_handshake_leaves_the_stream_usable(pki):
+    """Like ssl.SSLSocket: a recv() timeout consumed nothing, so the next recv() works.
+    Before, the first timeout marked the stream failed for good."""
+
+    def echo(stream):
+        while data := stream.recv():
+            stream.sendall(data)
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, timeout=10.0) as server:
+        server.serve_in_background(echo)
+        host, port = server.address
+        with connect(host, port, server_name="localhost", cafile=pki.ca_file, timeout=10.0) as stream:
+            stream.settimeout(0.1)
+            with pytest.raises(TLSTimeoutError):
+                stream.recv()
+            stream.settimeout(10.0)
+            stream.sendall(b"still alive")
+            assert stream.recv() == b"still alive"

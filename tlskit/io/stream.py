@@ -159,7 +159,12 @@ class TLSStream:
         except OSError as exc:
             if self._closed:
                 raise ConnectionClosedError("stream is closed") from None
-            raise self._fail(_transport_error(exc, "reading")) from None
+            error = _transport_error(exc, "reading")
+            if isinstance(exc, TimeoutError) and self._conn.handshake_complete:
+                # Nothing was consumed (the engine keeps any partial record), so the
+                # stream stays usable and a later recv() carries on, as with ssl.SSLSocket.
+                raise error from None
+            raise self._fail(error) from None
         if not data:
             if self._closed:  # close() from another thread woke us up
                 raise ConnectionClosedError("stream is closed")
