@@ -101,3 +101,89 @@ def test_key_shares_out_of_supported_groups_order(recorded):
     server = recorded.server()
     server.receive_data(replayed_client_hello(recorded, _two_shares((0x001D, 0x0017))))
     assert dict(server_hello_of(server.data_to_send()).extensions)[E.key_share][:2] == b"\x00\x1d"
+
+
+# -- 4.1.2: the second ClientHello after a HelloRetryRequest ------------------------------
+
+
+def _retry_pair(recorded: Recorded, **server_options):
+    """(server that sent a HelloRetryRequest, the client's second ClientHello message).
+
+    The client sends no key share at first (an empty list is permitted, 4.2.8), so the
+    x25519-only server asks for one.
+    """
+    client = recorded.client(key_share_groups=[])
+    server = recorded.server(**server_options)
+    server.receive_data(client.data_to_send())
+    retry = server.data_to_send()
+    assert server_hello_of(retry).is_hello_retry_request
+    client.receive_data(retry)
+    out = client.data_to_send()
+    while out[0] != ContentType.handshake:  # skip the compatibility change_cipher_spec
+        out = out[5 + int.from_bytes(out[3:5], "big") :]
+    return server, ClientHello.decode(out[9:])
+
+
+def _second_hello(hello: ClientHello) -> bytes:
+    return record(ContentType.handshake, hello.encode())
+
+
+def test_unchanged_second_client_hello_completes(recorded):
+    server, hello = _retry_pair(recorded)
+    server.receive_data(_second_hello(hello))
+    assert not server_hello_of(server.data_to_send()).is_hello_retry_request
+
+
+def test_second_client_hello_may_change_padding(recorded):
+    # RFC 8446 4.1.2: "Optionally adding, removing, or changing the length of the padding extension"
+    server, hello = _retry_pair(recorded)
+    hello.extensions.insert(len(hello.extensions) - 1, (E.padding, bytes(17)))
+    server.receive_data(_second_hello(hello))
+    assert not server_hello_of(server.data_to_send()).is_hello_retry_request
+
+
+def _replace(ext_type: int, body: bytes | None):
+    def mutate(hello: ClientHello) -> None:
+        if body is None:
+            hello.extensions = [(t, b) for t, b in hello.extensions if t != ext_type]
+        elif ext_type in dict(hello.extensions):
+            hello.extensions = [(t, body if t == ext_type else b) for t, b in hello.extensions]
+        else:
+            hello.extensions.insert(0, (ext_type, body))
+
+    return mutate
+
+
+def _set(attribute: str, value):
+    return lambda hello: setattr(hello, attribute, value)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        _set("random", b"\x42" * 32),
+        _set("cipher_suites", [0x1302, 0x1301, 0x1303]),
+        _replace(E.signature_algorithms, vec16(b"\x08\x07")),  # ed25519 only: a different list
+        _replace(E.server_name, None),  # removed
+        _replace(E.application_layer_protocol_negotiation, vec16(vec8(b"h2"))),  # added
+        _replace(E.early_data, b""),  # early data is not permitted after a HelloRetryRequest
+        _replace(E.pre_shared_key, PSK_BODY),  # a PSK may be updated or dropped, not newly offered
+    ],
+    ids=["random", "cipher-suites", "signature-algorithms", "sni-removed", "alpn-added", "early-data", "psk-added"],
+)
+def test_second_client_hello_must_not_change(recorded, mutate):
+    # RFC 8446 4.1.2: "the client MUST send the same ClientHello without modification,
+    # except as follows" (key_share, early_data removed, cookie, pre_shared_key, padding).
+    server, hello = _retry_pair(recorded)
+    mutate(hello)
+    if E.pre_shared_key in dict(hello.extensions):  # keep it last (4.2.11) to reach the check
+        hello.extensions.sort(key=lambda item: item[0] == E.pre_shared_key)
+    expect_alert(server, _second_hello(hello), A.illegal_parameter)
+
+
+def test_second_client_hello_cookie_only_if_sent(recorded):
+    # RFC 8446 4.1.2: a cookie is included "if one was provided in the HelloRetryRequest"
+    server, hello = _retry_pair(recorded, hrr_cookie=False)
+    assert E.cookie not in dict(hello.extensions)
+    hello.extensions.insert(0, (E.cookie, vec16(b"made up")))
+    expect_alert(server, _second_hello(hello), A.illegal_parameter)

@@ -58,11 +58,19 @@ H = HandshakeType
 class _Retry:
     """What a HelloRetryRequest fixed, checked against the second ClientHello."""
 
-    def __init__(self, suite: int, group: int, cookie: bytes | None, session_id: bytes) -> None:
+    def __init__(self, suite: int, group: int, cookie: bytes | None, first_hello: ClientHello) -> None:
         self.suite = suite
         self.group = group
         self.cookie = cookie
-        self.session_id = session_id
+        self.session_id = first_hello.legacy_session_id
+        #: kept until the second ClientHello has been compared with it
+        self.first_hello: ClientHello | None = first_hello
+
+
+#: Extensions a second ClientHello may change (RFC 8446 4.1.2): key_share and cookie as the
+#: HelloRetryRequest says (checked separately), pre_shared_key updated or pruned, padding
+#: resized, early_data removed. Everything else must stay as it was.
+_MAY_CHANGE_AFTER_RETRY = frozenset({E.key_share, E.cookie, E.pre_shared_key, E.padding, E.early_data})
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,9 @@ class ServerConnection(Connection):
         assert retry is not None
         if suite_code != retry.suite or not hmac.compare_digest(hello.legacy_session_id, retry.session_id):
             raise IllegalParameter("second ClientHello is inconsistent with the first")
+        if retry.first_hello is not None:
+            _check_same_client_hello(retry.first_hello, hello, cookie_sent=retry.cookie is not None)
+            retry.first_hello = None
         if list(shares) != [retry.group]:
             raise IllegalParameter("second ClientHello must carry exactly the requested key share")
         if retry.cookie is not None:
@@ -244,7 +255,7 @@ class ServerConnection(Connection):
     def _send_hello_retry_request(self, hello: ClientHello, raw: bytes, suite_code: int, group: int) -> None:
         suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[suite_code]]
         cookie = self._provider.random(32) if self._config.hrr_cookie else None
-        self._retry = _Retry(suite_code, group, cookie, hello.legacy_session_id)
+        self._retry = _Retry(suite_code, group, cookie, hello)
         self._transcript.start(suite.hash)
         self._transcript.add(raw)
         self._transcript.restart_with_message_hash()
@@ -330,6 +341,30 @@ class ServerConnection(Connection):
         self._record.set_read_keys(self._traffic_keys(self._read_app_secret))
         self._expect = {H.key_update: self._on_key_update}
         self._complete_handshake()
+
+
+def _check_same_client_hello(first: ClientHello, second: ClientHello, *, cookie_sent: bool) -> None:
+    """RFC 8446 4.1.2: after a HelloRetryRequest the client MUST send the same ClientHello
+    except for the changes listed there. Compared field by field and extension by
+    extension (not by order, as Go's crypto/tls does, so extension-order permutation
+    between the two hellos is not mistaken for a change)."""
+    if (
+        second.legacy_version != first.legacy_version
+        or second.random != first.random
+        or second.cipher_suites != first.cipher_suites
+        or second.legacy_compression_methods != first.legacy_compression_methods
+    ):
+        raise IllegalParameter("second ClientHello changed its fixed fields")
+    second_extensions = dict(second.extensions)
+    if E.early_data in second_extensions:
+        raise IllegalParameter("early_data is not permitted after a HelloRetryRequest")
+    first_extensions = dict(first.extensions)
+    if E.pre_shared_key in second_extensions and E.pre_shared_key not in first_extensions:
+        raise IllegalParameter("second ClientHello offers a PSK the first did not")
+    may_change = _MAY_CHANGE_AFTER_RETRY if cookie_sent else _MAY_CHANGE_AFTER_RETRY - {E.cookie}
+    for ext_type in first_extensions.keys() | second_extensions.keys():
+        if ext_type not in may_change and first_extensions.get(ext_type) != second_extensions.get(ext_type):
+            raise IllegalParameter(f"second ClientHello changed extension {ext_type}")
 
 
 def _check_share_order(share_groups: list[int], client_groups: list[int]) -> None:
