@@ -8,8 +8,10 @@ message can be changed and the answer observed.
 from __future__ import annotations
 
 import pytest
-from test_engine_hostile import Recorded, expect_alert, record, recorded, replayed_client_hello  # noqa: F401
+from engine_support import deterministic_provider, encrypt_handshake
+from test_engine_hostile import CLIENT_KEY, Recorded, expect_alert, record, recorded, replayed_client_hello  # noqa: F401
 
+from tlskit import ClientConfig, ClientConnection
 from tlskit.engine.buffer import vec8, vec16
 from tlskit.engine.extensions import ExtensionType as E
 from tlskit.engine.messages import ClientHello, ServerHello
@@ -187,3 +189,86 @@ def test_second_client_hello_cookie_only_if_sent(recorded):
     assert E.cookie not in dict(hello.extensions)
     hello.extensions.insert(0, (E.cookie, vec16(b"made up")))
     expect_alert(server, _second_hello(hello), A.illegal_parameter)
+
+
+# -- 4.2.10: a server that rejects early data skips it ----------------------------------
+
+EARLY_DATA_LIMIT = 2**14  # what the engine skips at most (OpenSSL's default max_early_data)
+
+
+def early_record(length: int, fill: int = 0xEE) -> bytes:
+    """A protected record under keys the server does not have (0-RTT from a PSK it never issued)."""
+    return b"\x17\x03\x03" + length.to_bytes(2, "big") + bytes([fill]) * length
+
+
+def _early_data_hello(recorded: Recorded, *, shares: bool = True) -> ClientHello:
+    hello = ClientHello.decode(recorded.client_hello[9:])
+    if not shares:
+        hello.extensions = [(t, vec16(b"") if t == E.key_share else b) for t, b in hello.extensions]
+    hello.extensions += [(E.early_data, b""), (E.pre_shared_key, PSK_BODY)]
+    return hello
+
+
+def test_rejected_early_data_is_skipped_in_a_1rtt_handshake(recorded):
+    # RFC 8446 4.2.10: a server ignoring early_data "skips past early data by attempting to
+    # deprotect received records using the handshake traffic key, discarding records which
+    # fail deprotection"; the first record that deprotects starts the client's flight.
+    config = ClientConfig(provider=deterministic_provider("cryptography", CLIENT_KEY, b"\xc1"), cafile=recorded.pki.ca_file)
+    hello = _early_data_hello(recorded).encode()  # sent as is; the key share is the fixed key's
+    client = ClientConnection(config, server_name="localhost", _client_hello_override=hello)
+    server = recorded.server()
+    zero_rtt = early_record(200) + early_record(17) + record(ContentType.change_cipher_spec, b"\x01") + early_record(1000)
+    server.receive_data(client.data_to_send() + zero_rtt)
+    flight = server.data_to_send()
+    assert E.early_data not in dict(server_hello_of(flight).extensions)
+    client.receive_data(flight)
+    assert client.handshake_complete
+    client_flight = client.data_to_send()
+    server.receive_data(early_record(40) + client_flight[:7])  # 0-RTT still arriving, then the flight
+    server.receive_data(client_flight[7:])
+    assert server.handshake_complete
+    client.send(b"after")
+    assert server.receive_data(client.data_to_send())[0].data == b"after"
+
+
+def test_skipping_stops_after_the_first_good_record_and_at_the_limit(recorded):
+    secrets: dict[str, bytes] = {}
+    server = recorded.server(keylog_callback=lambda label, random, secret: secrets.__setitem__(label, secret))
+    server.receive_data(record(ContentType.handshake, _early_data_hello(recorded).encode()) + early_record(100))
+    good = encrypt_handshake(b"\x14\x00", recorded.suite, secrets["CLIENT_HANDSHAKE_TRAFFIC_SECRET"])
+    server.receive_data(good)  # a fragment of the client's Finished: its flight has started
+    expect_alert(server, early_record(100), A.bad_record_mac)
+    # Too much early data: once over the limit, a record that fails is bad_record_mac.
+    server = recorded.server()
+    server.receive_data(record(ContentType.handshake, _early_data_hello(recorded).encode()))
+    for _ in range(EARLY_DATA_LIMIT // 4096):
+        server.receive_data(early_record(4096 + 17))
+    expect_alert(server, early_record(4096 + 17), A.bad_record_mac)
+
+
+def test_no_skipping_without_early_data_offer(recorded):
+    server = recorded.server_after_client_hello()
+    expect_alert(server, early_record(200), A.bad_record_mac)
+
+
+def test_rejected_early_data_is_skipped_after_hello_retry_request(recorded):
+    # RFC 8446 4.2.10: after a HelloRetryRequest the server ignores early data by "skipping all
+    # records with an external content type of application_data", up to its limit.
+    server = recorded.server()
+    first = _early_data_hello(recorded, shares=False)
+    server.receive_data(record(ContentType.handshake, first.encode(), b"\x03\x01") + early_record(300))
+    retry = server_hello_of(server.data_to_send())
+    assert retry.is_hello_retry_request
+    server.receive_data(early_record(500))
+    second = ClientHello.decode(recorded.client_hello[9:])
+    second.extensions = [(t, b) for t, b in second.extensions] + [(E.pre_shared_key, PSK_BODY)]
+    cookie = dict(retry.extensions)[E.cookie]
+    second.extensions.insert(0, (E.cookie, cookie))
+    server.receive_data(record(ContentType.handshake, second.encode()))
+    assert not server_hello_of(server.data_to_send()).is_hello_retry_request
+    # over the limit, application data before keys is unexpected_message (4.6.1: SHOULD)
+    server = recorded.server()
+    server.receive_data(record(ContentType.handshake, first.encode(), b"\x03\x01"))
+    for _ in range(EARLY_DATA_LIMIT // 4096):
+        server.receive_data(early_record(4096 + 17))
+    expect_alert(server, early_record(4096 + 17), A.unexpected_message)

@@ -212,6 +212,8 @@ class Connection:
     # -- record dispatch ------------------------------------------------------
 
     def _handle_record(self, content_type: int, payload: bytes) -> None:
+        if not content_type:  # record.SKIPPED: rejected 0-RTT data (RFC 8446 4.2.10)
+            return
         if content_type == ContentType.change_cipher_spec:
             # RFC 8446 5: only the compatibility CCS (one byte 0x01), only unprotected,
             # only between the first ClientHello and the peer's Finished.

@@ -40,6 +40,11 @@ _KNOWN_TYPES = frozenset(int(t) for t in ContentType)
 _COMPACT_THRESHOLD = 1 << 16
 _APPDATA_HEADER = b"\x17\x03\x03"
 _CONTENT_TYPE_BYTE = {int(t): bytes((int(t),)) for t in ContentType}
+#: Early data a server that rejects it skips at most (RFC 8446 4.2.10, "up to the configured
+#: max_early_data_size"; we issue no tickets, so OpenSSL's default of 2^14 bytes).
+MAX_SKIPPED_EARLY_DATA = 2**14
+#: What next_record returns for a skipped early-data record: no content type is 0.
+SKIPPED = (0, b"")
 
 
 class _Direction:
@@ -87,6 +92,9 @@ class RecordLayer:
         self.pad_to = 0
         #: legacy_record_version of plaintext records we write (0x0301 for the first ClientHello)
         self.plaintext_version = b"\x03\x03"
+        #: bytes of rejected 0-RTT data still to skip (RFC 8446 4.2.10); a server sets it when
+        #: the ClientHello offered early_data. Only failure paths read it.
+        self.early_data_skip = 0
 
     # -- keys ---------------------------------------------------------------
 
@@ -105,6 +113,7 @@ class RecordLayer:
     def set_read_keys(self, keys: TrafficKeys) -> None:
         self._read = _Direction(keys)
         self.read_epoch += 1
+        self.early_data_skip = 0  # early data only precedes the client's first protected flight
 
     def set_write_keys(self, keys: TrafficKeys) -> None:
         if self._handshake_out:
@@ -172,7 +181,13 @@ class RecordLayer:
                 self._in_pos = 0
             else:
                 self._in_pos = end
-            inner = read.aead.open(nonce, header, payload)
+            try:
+                inner = read.aead.open(nonce, header, payload)
+            except BadRecordMac:
+                if not self._skip_early_data(length - 17):
+                    raise
+                read.seq = seq  # the record was not under this key: it used no sequence number
+                return SKIPPED
             if inner[-1:] == b"\x17" and len(inner) <= self.max_inner_plaintext_in:
                 return 23, inner[:-1]  # unpadded application data: _inner_content's verdict
             return self._inner_content(inner)
@@ -199,6 +214,8 @@ class RecordLayer:
             return content_type, payload
         if self._read.keys is None:
             if content_type == ContentType.application_data:
+                if self.early_data_skip and self._skip_early_data(length - 17):
+                    return SKIPPED  # 0-RTT data after a HelloRetryRequest (RFC 8446 4.2.10)
                 raise UnexpectedMessage("application data before keys were established")
             if length == 0:
                 raise UnexpectedMessage("empty handshake or alert record")
@@ -213,6 +230,17 @@ class RecordLayer:
             raise ProtocolVersionError("protected record with legacy_record_version other than 0x0303")
         return self._unprotect(header, payload)
 
+    def _skip_early_data(self, content_length: int) -> bool:
+        """Account for one rejected 0-RTT record; False once skipping is over or the limit is reached.
+
+        Its content is at least ``content_length`` (length less type byte and tag): only
+        application data counts against max_early_data_size (RFC 8446 4.6.1).
+        """
+        if not self.early_data_skip or content_length > self.early_data_skip:
+            return False
+        self.early_data_skip -= max(content_length, 1)
+        return True
+
     def _unprotect(self, header: bytes, ciphertext: bytes) -> tuple[int, bytes]:
         direction = self._read
         assert direction.keys is not None
@@ -224,6 +252,8 @@ class RecordLayer:
         """(content type, content) of a decrypted TLSInnerPlaintext."""
         if len(inner) > self.max_inner_plaintext_in:
             raise RecordOverflow("decrypted record exceeds the plaintext limit")
+        if self.early_data_skip:  # a record deprotected: the client's flight has begun (4.2.10)
+            self.early_data_skip = 0
         end = len(inner)
         if end and inner[-1] == 0:  # padding present: find the content type byte
             end = len(inner.rstrip(b"\x00"))

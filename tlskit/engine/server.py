@@ -39,7 +39,7 @@ from tlskit.engine.messages import (
     HandshakeType,
     ServerHello,
 )
-from tlskit.engine.record import MAX_PLAINTEXT
+from tlskit.engine.record import MAX_PLAINTEXT, MAX_SKIPPED_EARLY_DATA
 from tlskit.engine.verify import verify_peer
 from tlskit.errors import (
     CertificateRequired,
@@ -109,9 +109,13 @@ class ServerConnection(Connection):
         self._check_client_hello_basics(hello, extensions)
         self._ccs_window = True
         choice = self._negotiate(hello, raw, extensions)
-        if choice is None:
-            return  # a HelloRetryRequest went out; the second ClientHello comes back here
-        self._send_server_flight(hello, raw, extensions, choice)
+        if choice is not None:
+            self._send_server_flight(hello, raw, extensions, choice)
+        # else a HelloRetryRequest went out; the second ClientHello comes back here
+        if E.early_data in extensions:
+            # We never accept 0-RTT: skip what the client sends before its next flight, by
+            # failed deprotection or, after a HelloRetryRequest, by type (RFC 8446 4.2.10).
+            self._record.early_data_skip = MAX_SKIPPED_EARLY_DATA
 
     @staticmethod
     def _check_client_hello_basics(hello: ClientHello, extensions: dict[int, bytes]) -> None:
