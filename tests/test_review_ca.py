@@ -211,3 +211,14 @@ def test_crl_out_into_a_missing_directory_is_refused_before_a_crl_number_is_used
     assert not ca.crl_path.exists()
     crl = x509.load_pem_x509_crl(ca.crl())
     assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 1
+
+
+def test_trust_store_from_the_ca_validates_its_certificates(tmp_path):
+    from tlskit.pki import verify_chain
+
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    issued = ca.issue("svc.test")
+    store = ca.trust_store()
+    assert len(store) == 1
+    path = verify_chain(issued.certificate, [ca.intermediate_certificate], store, server_name="svc.test")
+    assert path.certificates[-1] == ca.root_certificate

@@ -357,6 +357,13 @@ class CertificateAuthority:
     def root_pem(self) -> bytes:
         return _pem(self.root_certificate)
 
+    def trust_store(self):  # type: ignore[no-untyped-def]
+        """A :class:`tlskit.pki.TrustStore` holding this CA's root: the trust anchor for
+        ``tlskit.pki.verify_chain`` (configs take ``cafile=ca.root_path`` likewise)."""
+        from tlskit.pki import TrustStore
+
+        return TrustStore([self.root_certificate])
+
     def intermediates_pem(self) -> bytes:
         inter = self.intermediate_certificate
         return _pem(inter) if inter is not None else b""
