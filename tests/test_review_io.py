@@ -206,3 +206,24 @@ def test_a_read_timeout_after_the_handshake_leaves_the_stream_usable(pki):
             stream.settimeout(10.0)
             stream.sendall(b"still alive")
             assert stream.recv() == b"still alive"
+
+
+def test_server_construction_failure_closes_the_listener(pki, monkeypatch):
+    import tlskit.io.server as server_module
+
+    created: list[socket.socket] = []
+    real_create_server = socket.create_server
+
+    def tracking_create_server(*args, **kwargs):
+        sock = real_create_server(*args, **kwargs)
+        created.append(sock)
+        return sock
+
+    def no_socketpair(*args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(server_module.socket, "create_server", tracking_create_server)
+    monkeypatch.setattr(server_module.socket, "socketpair", no_socketpair)
+    with pytest.raises(TLSError, match="Too many open files"):
+        serve(certfile=pki.chain_file, keyfile=pki.key_file)
+    assert created and all(sock.fileno() == -1 for sock in created)

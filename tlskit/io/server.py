@@ -64,7 +64,11 @@ class TLSServer:
         # Non-blocking, so that a client that resets between select() and
         # accept() cannot leave the accept loop stuck in accept().
         self._listener.setblocking(False)
-        self._wake_reader, self._wake_writer = socket.socketpair()
+        try:
+            self._wake_reader, self._wake_writer = socket.socketpair()
+        except OSError as exc:  # out of descriptors: do not leak the listener
+            self._listener.close()
+            raise _transport_error(exc, f"listening on {host}:{port}") from None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._active: dict[threading.Thread, socket.socket] = {}
