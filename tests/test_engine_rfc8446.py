@@ -272,3 +272,22 @@ def test_rejected_early_data_is_skipped_after_hello_retry_request(recorded):
     for _ in range(EARLY_DATA_LIMIT // 4096):
         server.receive_data(early_record(4096 + 17))
     expect_alert(server, early_record(4096 + 17), A.unexpected_message)
+
+
+def _key_share_groups_sent(client: ClientConnection) -> tuple[list[int], list[int]]:
+    out = client.data_to_send()
+    extensions = dict(ClientHello.decode(out[9:]).extensions)
+    from tlskit.engine.extensions import decode_key_share_client, decode_u16_list
+
+    return decode_u16_list(extensions[E.supported_groups]), [g for g, _ in decode_key_share_client(extensions[E.key_share])]
+
+
+def test_client_key_shares_follow_supported_groups_order(tmp_path):
+    # RFC 8446 4.2.8: client KeyShareEntry values MUST appear in supported_groups order,
+    # whatever order key_share_groups was configured in.
+    from engine_support import pki_for
+
+    pki = pki_for(tmp_path)
+    config = ClientConfig(cafile=pki.ca_file, groups=["x25519", "secp256r1", "secp384r1"], key_share_groups=["secp384r1", "x25519"])
+    groups, shares = _key_share_groups_sent(ClientConnection(config, server_name="localhost"))
+    assert groups == [0x001D, 0x0017, 0x0018] and shares == [0x001D, 0x0018]

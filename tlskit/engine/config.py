@@ -157,9 +157,11 @@ class ClientConfig(_CommonConfig):
         if self.key_share_groups is None:
             shares = self.resolved_groups[:1]  # type: ignore[attr-defined]
         else:
-            shares = tuple(self.key_share_groups)
-            if not set(shares) <= set(self.resolved_groups):  # type: ignore[attr-defined]
+            if not set(self.key_share_groups) <= set(self.resolved_groups):  # type: ignore[attr-defined]
                 raise TLSError("key_share_groups must be a subset of groups")
+            # RFC 8446 4.2.8: shares MUST appear in supported_groups order, one per group
+            wanted = set(self.key_share_groups)
+            shares = tuple(g for g in self.resolved_groups if g in wanted)  # type: ignore[attr-defined]
         self._set("resolved_key_share_groups", shares)
         identity = None
         if (self.certfile is None) != (self.keyfile is None):
