@@ -227,3 +227,16 @@ def test_server_construction_failure_closes_the_listener(pki, monkeypatch):
     with pytest.raises(TLSError, match="Too many open files"):
         serve(certfile=pki.chain_file, keyfile=pki.key_file)
     assert created and all(sock.fileno() == -1 for sock in created)
+
+
+def test_a_stale_sslkeylogfile_warns_instead_of_breaking_connections(pki, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "gone" / "keys.log"))
+    with pytest.warns(RuntimeWarning, match="SSLKEYLOGFILE"):
+        server = serve(certfile=pki.chain_file, keyfile=pki.key_file)
+    with server:
+        assert server.config.keylog_file is None
+    good = tmp_path / "keys.log"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(good))
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        assert server.config.keylog_file == str(good)
+    assert stat.S_IMODE(os.stat(good).st_mode) == 0o600

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
+import warnings
 from typing import Any
 
 from tlskit.io.keylog import keylog_file_from_environment
@@ -23,8 +24,25 @@ def _with_overrides(config: Any, config_type: type, overrides: dict[str, Any], k
     if keylog_from_env and getattr(config, "keylog_file", None) is None:
         path = keylog_file_from_environment()
         if path is not None:
-            config = dataclasses.replace(config, keylog_file=path)
+            try:
+                _open_keylog(path)
+            except OSError as exc:
+                # As curl and browsers do: a stale SSLKEYLOGFILE must not break every
+                # connection (an explicit keylog_file= that cannot be opened still does).
+                warnings.warn(
+                    f"SSLKEYLOGFILE {path} cannot be opened ({exc.strerror or exc}); no key log is written",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+            else:
+                config = dataclasses.replace(config, keylog_file=path)
     return config
+
+
+def _open_keylog(path: Any) -> None:
+    """Open (creating with mode 0600: it holds traffic secrets) and close the key log."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.close(fd)
 
 
 def make_client_config(config: Any = None, *, keylog_from_env: bool = True, **overrides: Any) -> Any:
@@ -77,10 +95,9 @@ def check_config(config: Any) -> None:
     keylog = getattr(config, "keylog_file", None)
     if keylog is not None:
         try:
-            fd = os.open(keylog, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            _open_keylog(keylog)
         except OSError as exc:
             raise TLSError(f"cannot open the key log file {keylog}: {exc.strerror or exc}") from None
-        os.close(fd)
 
 
 def _check_key_matches(identity: Any) -> None:
