@@ -291,3 +291,39 @@ def test_client_key_shares_follow_supported_groups_order(tmp_path):
     config = ClientConfig(cafile=pki.ca_file, groups=["x25519", "secp256r1", "secp384r1"], key_share_groups=["secp384r1", "x25519"])
     groups, shares = _key_share_groups_sent(ClientConnection(config, server_name="localhost"))
     assert groups == [0x001D, 0x0017, 0x0018] and shares == [0x001D, 0x0018]
+
+
+# -- RFC 6066 section 3 (RFC 8446 9.2): server_name ---------------------------------------
+
+
+def _client_with_server_name(recorded: Recorded, name: bytes) -> ClientConnection:
+    hello = ClientHello.decode(recorded.client_hello[9:])
+    body = vec16(b"\x00" + vec16(name))
+    hello.extensions = [(t, body if t == E.server_name else b) for t, b in hello.extensions]
+    config = ClientConfig(provider=deterministic_provider("cryptography", CLIENT_KEY, b"\xc1"), cafile=recorded.pki.ca_file)
+    return ClientConnection(config, server_name="localhost", _client_hello_override=hello.encode())
+
+
+@pytest.mark.parametrize("name", [b"127.0.0.1", b"::1", b"2001:db8::1"])
+def test_server_ignores_ip_literal_server_name(recorded, name):
+    # RFC 6066 3: "Literal IPv4 and IPv6 addresses are not permitted in HostName". Such a
+    # name is not a host name: the server ignores it (selects no certificate by it and does
+    # not acknowledge it) rather than failing clients that send one anyway.
+    from engine_support import pump
+
+    client = _client_with_server_name(recorded, name)
+    server = recorded.server()
+    pump(client, server)
+    assert client.handshake_complete and server.handshake_complete
+    assert server.negotiated.server_name is None
+
+
+def test_client_sends_no_ip_literal_and_no_trailing_dot(tmp_path):
+    from engine_support import pki_for
+
+    pki = pki_for(tmp_path)
+    config = ClientConfig(cafile=pki.ca_file)
+    for name, expected in (("localhost.", b"localhost"), ("127.0.0.1.", None), ("127.0.0.1", None), ("::1", None)):
+        hello = ClientHello.decode(ClientConnection(config, server_name=name).data_to_send()[9:])
+        sni = dict(hello.extensions).get(E.server_name)
+        assert (sni[5:] if sni else None) == expected, name

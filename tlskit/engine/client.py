@@ -123,7 +123,9 @@ class ClientConnection(Connection):
 
     def _build_client_hello(self) -> bytes:
         extensions: list[tuple[int, bytes]] = []
-        if self._server_name and not _is_ip_address(self._server_name):
+        # RFC 6066 3: a host name without its trailing dot (encode_server_name strips it);
+        # never an IP literal, even one written with a trailing dot
+        if self._server_name and not _is_ip_address(self._server_name.rstrip(".")):
             extensions.append((E.server_name, ext.encode_server_name(self._server_name)))
         before_shares, after_shares = _config_extensions(self._config)
         extensions += before_shares

@@ -5,6 +5,7 @@ encode/decode pair per extension body (RFC 8446 section 4.2, RFC 8449, RFC 6066,
 from __future__ import annotations
 
 import enum
+import ipaddress
 import struct
 
 from tlskit.engine.buffer import Reader, pull_u16_list, u8, u16, u16_list, vec8, vec16, vec24
@@ -164,7 +165,22 @@ def decode_server_name(body: bytes) -> str | None:
                 raise IllegalParameter("server_name is not ASCII") from None
             if "\x00" in host or host.endswith("."):
                 raise IllegalParameter("malformed server_name")
+    if host is not None and _is_ip_literal(host):
+        # RFC 6066 3: literal IPv4/IPv6 addresses are not permitted in HostName. Not a host
+        # name, so ignored (no certificate chosen by it, no acknowledgement) rather than
+        # failing the clients that send one anyway.
+        return None
     return host
+
+
+def _is_ip_literal(host: str) -> bool:
+    if ":" not in host and not host[-1:].isdigit():  # no IP literal ends in a letter
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 # -- groups / signature schemes / versions -------------------------------------
