@@ -327,3 +327,25 @@ def test_client_sends_no_ip_literal_and_no_trailing_dot(tmp_path):
         hello = ClientHello.decode(ClientConnection(config, server_name=name).data_to_send()[9:])
         sni = dict(hello.extensions).get(E.server_name)
         assert (sni[5:] if sni else None) == expected, name
+
+
+# -- 5.1: messages that may precede a key change end their record ------------------------
+
+
+def test_client_hello_before_retry_must_end_its_record(recorded):
+    # RFC 8446 5.1: "implementations MUST enforce that [ClientHello, EndOfEarlyData,
+    # ServerHello, Finished, KeyUpdate] be aligned with a record boundary", also a first
+    # ClientHello answered by a HelloRetryRequest (no key change follows it here).
+    first = _early_data_hello(recorded, shares=False)
+    first.extensions = first.extensions[:-2]
+    message = first.encode()
+    expect_alert(recorded.server(), record(ContentType.handshake, message + message[:4], b"\x03\x01"), A.unexpected_message)
+
+
+def test_hello_retry_request_must_end_its_record(recorded):
+    from tlskit.engine.messages import HRR_RANDOM
+
+    client = recorded.client(key_share_groups=[])
+    client.data_to_send()
+    retry = ServerHello(HRR_RANDOM, b"", 0x1301, [(E.supported_versions, b"\x03\x04"), (E.key_share, b"\x00\x1d")]).encode()
+    expect_alert(client, record(ContentType.handshake, retry + b"\x02\x00"), A.unexpected_message)

@@ -47,6 +47,19 @@ KEY_UPDATE_AFTER_RECORDS = 1 << 23
 
 Handler = Callable[[bytes, bytes], None]
 
+#: Messages that can precede a key change and so MUST end their record (RFC 8446 5.1):
+#: enforced on the message type, also where no key change follows (a ClientHello or
+#: HelloRetryRequest before the retry).
+_RECORD_ALIGNED = frozenset(
+    {
+        HandshakeType.client_hello,
+        HandshakeType.server_hello,
+        HandshakeType.end_of_early_data,
+        HandshakeType.finished,
+        HandshakeType.key_update,
+    }
+)
+
 
 class Connection:
     """Common machinery; subclasses install handlers per handshake state."""
@@ -250,8 +263,8 @@ class Connection:
             if handler is None:
                 raise UnexpectedMessage(f"unexpected handshake message {_message_name(raw[0])}")
             handler(raw[4:], raw)
-            if self._record.read_epoch != epoch and buf:
-                raise UnexpectedMessage("handshake message spans a key change")
+            if buf and (raw[0] in _RECORD_ALIGNED or self._record.read_epoch != epoch):
+                raise UnexpectedMessage(f"{_message_name(raw[0])} does not end its record (key change boundary)")
 
     def _handle_alert(self, payload: bytes) -> None:
         level, description = parse_alert(payload)
