@@ -156,3 +156,22 @@ def test_bench_errors_use_the_common_error_line(args, capsys):
     code, out, err = run_main(["bench", *args], capsys)
     assert code == 2
     assert err.strip().splitlines() == [err.strip()] and err.startswith("error: ")
+
+
+def test_warnings_are_one_line(capsys, monkeypatch, tmp_path):
+    import warnings
+
+    from tlskit.cli import ca_cmd
+
+    def warn_then_fail(*args, **kwargs):
+        warnings.warn("something odd\nacross lines", RuntimeWarning)
+        raise ca_cmd.CAError("stop")
+
+    monkeypatch.setattr(ca_cmd.CertificateAuthority, "load", warn_then_fail)
+    original = warnings.showwarning
+    try:
+        code, out, err = run_main(["ca", "list", "--dir", str(tmp_path)], capsys)
+    finally:
+        warnings.showwarning = original
+    assert code == 1
+    assert err.splitlines() == ["error: stop", "warning: something odd across lines"]

@@ -70,7 +70,7 @@ def cli_errors(func: F) -> F:
                 raise _fail("interrupted") from None
             finally:
                 for warning in caught:
-                    typer.echo(f"warning: {warning.message}", err=True)
+                    typer.echo(f"warning: {_one_line(warning.message)}", err=True)
 
     return wrapper  # type: ignore[return-value]
 

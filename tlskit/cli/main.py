@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 
@@ -66,9 +66,21 @@ def _error(message: str, code: int) -> "NoReturn":
     raise SystemExit(code)
 
 
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Warnings as one ``warning: ...`` line, like the errors (not Python's file:line form)."""
+    stream = file if file is not None else sys.stderr
+    try:
+        stream.write(f"warning: {' '.join(str(message).split())}\n")
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """The console script: every error is one ``error: ...`` line on stderr and a
     non-zero exit, usage mistakes included (typer would draw a multi-line box)."""
+    import warnings
+
+    warnings.showwarning = _show_warning
     try:
         result = app(args=argv, prog_name="tlskit", standalone_mode=False)
     except typer.Abort:
