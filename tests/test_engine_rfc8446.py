@@ -349,3 +349,44 @@ def test_hello_retry_request_must_end_its_record(recorded):
     client.data_to_send()
     retry = ServerHello(HRR_RANDOM, b"", 0x1301, [(E.supported_versions, b"\x03\x04"), (E.key_share, b"\x00\x1d")]).encode()
     expect_alert(client, record(ContentType.handshake, retry + b"\x02\x00"), A.unexpected_message)
+
+
+# -- 4.2.3 / 4.4.2.2: certificate chain signatures ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "leaf,signature_algorithms,cert_schemes,trusted",
+    [
+        ("ed25519", None, (0x0807,), "ed"),
+        ("ed25519", None, (0x0403,), "ec"),
+        ("ecdsa-p256", (0x0403,), None, "ec"),  # no signature_algorithms_cert: signature_algorithms applies
+    ],
+    ids=["cert-ed25519", "cert-ecdsa", "signature-algorithms"],
+)
+def test_server_prefers_a_chain_signed_with_advertised_algorithms(tmp_path, leaf, signature_algorithms, cert_schemes, trusted):
+    # RFC 8446 4.4.2.2: "All certificates provided by the server MUST be signed by a signature
+    # algorithm advertised by the client if it is able to provide such a chain", the algorithms
+    # of signature_algorithms_cert when sent (4.2.3), else of signature_algorithms.
+    from engine_support import pki_for, pump
+
+    from tlskit import ServerConfig, ServerConnection
+
+    def codes(values):
+        return vec16(b"".join(c.to_bytes(2, "big") for c in values))
+
+    pkis = {
+        "ec": pki_for(tmp_path / "ec", leaf, ca_key_type="ecdsa-p256", name="ec"),
+        "ed": pki_for(tmp_path / "ed", leaf, ca_key_type="ed25519", name="ed"),
+    }
+    config = ClientConfig(provider=deterministic_provider("cryptography", CLIENT_KEY, b"\xc1"), cafile=pkis[trusted].ca_file)
+    hello = ClientHello.decode(ClientConnection(config, server_name="localhost").data_to_send()[9:])
+    if signature_algorithms is not None:
+        hello.extensions = [(t, codes(signature_algorithms) if t == E.signature_algorithms else b) for t, b in hello.extensions]
+    if cert_schemes is not None:
+        hello.extensions.insert(0, (E.signature_algorithms_cert, codes(cert_schemes)))
+    client = ClientConnection(config, server_name="localhost", _client_hello_override=hello.encode())
+    other = "ed" if trusted == "ec" else "ec"
+    order = [pkis[other], pkis[trusted]]  # the untrusted chain first: it must be passed over
+    server = ServerConnection(ServerConfig(certificates=[(p.chain_file, p.key_file) for p in order]))
+    pump(client, server)
+    assert client.handshake_complete and server.handshake_complete

@@ -112,3 +112,44 @@ def name_matches(server_name: str, dns_names: list[str], ip_names: list[str]) ->
             if host.split(".", 1)[1] == pattern[2:]:
                 return True
     return False
+
+
+#: Certificate signatureAlgorithm OID -> the TLS SignatureScheme codes naming it (RFC 8446 4.2.3).
+_SIGNATURE_OID_SCHEMES = {
+    "1.2.840.113549.1.1.5": frozenset({0x0201}),  # sha1WithRSAEncryption
+    "1.2.840.113549.1.1.11": frozenset({0x0401}),
+    "1.2.840.113549.1.1.12": frozenset({0x0501}),
+    "1.2.840.113549.1.1.13": frozenset({0x0601}),
+    "1.2.840.10045.4.1": frozenset({0x0203}),  # ecdsa-with-SHA1
+    "1.2.840.10045.4.3.2": frozenset({0x0403}),
+    "1.2.840.10045.4.3.3": frozenset({0x0503}),
+    "1.2.840.10045.4.3.4": frozenset({0x0603}),
+    "1.3.101.112": frozenset({0x0807}),
+    "1.3.101.113": frozenset({0x0808}),
+}
+#: RSASSA-PSS by hash: rsae or pss depending on the issuer's key, either name fits.
+_PSS_SCHEMES = {"sha256": frozenset({0x0804, 0x0809}), "sha384": frozenset({0x0805, 0x080A}), "sha512": frozenset({0x0806, 0x080B})}
+
+
+def chain_signature_schemes(chain: tuple[bytes, ...]) -> tuple[frozenset[int], ...]:
+    """For each certificate of ``chain`` whose signature a client checks, the SignatureScheme
+    codes that name its signature algorithm (empty if unknown or unparsable). Self-signed
+    certificates are left out: trust anchors "MAY be signed with any algorithm" (RFC 8446 4.4.2.2)."""
+    from cryptography import x509
+
+    result = []
+    for der in chain:
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            if cert.issuer == cert.subject:
+                continue
+            oid = cert.signature_algorithm_oid.dotted_string
+            if oid == "1.2.840.113549.1.1.10":
+                hash_algorithm = cert.signature_hash_algorithm
+                schemes = _PSS_SCHEMES.get(hash_algorithm.name if hash_algorithm else "", frozenset())
+            else:
+                schemes = _SIGNATURE_OID_SCHEMES.get(oid, frozenset())
+        except Exception:  # unparsable or unsupported: no scheme the client could have offered
+            schemes = frozenset()
+        result.append(schemes)
+    return tuple(result)

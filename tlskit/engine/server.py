@@ -12,7 +12,7 @@ import hmac
 from dataclasses import dataclass
 
 from tlskit.engine import extensions as ext
-from tlskit.engine.certs import name_matches
+from tlskit.engine.certs import chain_signature_schemes, name_matches
 from tlskit.engine.config import CertifiedKey, ServerConfig
 from tlskit.engine.connection import Connection
 from tlskit.engine.extensions import ExtensionType as E
@@ -168,7 +168,10 @@ class ServerConnection(Connection):
         assert chosen is not None
 
         alpn = self._choose_alpn(extensions)
-        identity, scheme = self._choose_identity(host, client_schemes)
+        cert_schemes = client_schemes
+        if E.signature_algorithms_cert in extensions:  # else signature_algorithms covers certificates (4.2.3)
+            cert_schemes = ext.decode_u16_list(extensions[E.signature_algorithms_cert])
+        identity, scheme = self._choose_identity(host, client_schemes, cert_schemes)
         staple = (
             bool(config.ocsp_response)
             and E.status_request in extensions
@@ -285,13 +288,31 @@ class ServerConnection(Connection):
                 return protocol
         raise NoApplicationProtocol("no ALPN protocol in common")
 
-    def _choose_identity(self, host: str | None, client_schemes: list[int]) -> tuple[CertifiedKey, str]:
-        candidates = _identities_for(self._config, host)
-        for identity in candidates:
+    def _choose_identity(
+        self, host: str | None, client_schemes: list[int], cert_schemes: list[int]
+    ) -> tuple[CertifiedKey, str]:
+        """The certificate and CertificateVerify scheme: first by name (SNI), then, among those
+        as good by name, one whose chain is signed only with algorithms the client advertised
+        (RFC 8446 4.4.2.2: MUST if we have such a chain; else SHOULD continue with another)."""
+        usable: list[tuple[CertifiedKey, str]] = []
+        for identity in _identities_for(self._config, host):
             for name in self._config.verify_schemes:
                 if name in identity.key.schemes and scheme_codes([name])[0] in client_schemes:
-                    return identity, name
-        raise HandshakeFailure("no certificate and signature scheme the client accepts")
+                    usable.append((identity, name))
+                    break
+        if not usable:
+            raise HandshakeFailure("no certificate and signature scheme the client accepts")
+        if len(usable) == 1:
+            return usable[0]
+        accepted = set(cert_schemes)
+
+        def rank(index: int) -> tuple[bool, bool, int]:
+            identity = usable[index][0]
+            by_name = host is None or name_matches(host, list(identity.dns_names), list(identity.ip_names))
+            signed_ok = all(schemes & accepted for schemes in _chain_schemes(self._config, identity))
+            return (not by_name, not signed_ok, index)
+
+        return usable[min(range(len(usable)), key=rank)]
 
     def _encrypted_extensions(self, extensions: dict[int, bytes], host: str | None, alpn: bytes | None) -> list[tuple[int, bytes]]:
         result: list[tuple[int, bytes]] = []
@@ -398,6 +419,18 @@ def _certificate_message(config: ServerConfig, identity: CertifiedKey, staple: b
             entries[0].extensions.append((E.status_request, ext.encode_certificate_status(config.ocsp_response)))
         message = cache[key] = Certificate(b"", entries).encode()
     return message  # type: ignore[no-any-return]
+
+
+def _chain_schemes(config: ServerConfig, identity: CertifiedKey) -> tuple[frozenset[int], ...]:
+    """chain_signature_schemes of an identity's chain, computed once per config."""
+    cache = config.__dict__.get("_chain_schemes")
+    if cache is None:
+        cache = {}
+        object.__setattr__(config, "_chain_schemes", cache)
+    schemes = cache.get(id(identity))
+    if schemes is None:
+        schemes = cache[id(identity)] = chain_signature_schemes(identity.chain)
+    return schemes  # type: ignore[no-any-return]
 
 
 #: Host names whose identity order is remembered per config (client-chosen: bounded).
