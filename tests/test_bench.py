@@ -120,3 +120,12 @@ def test_plot_draws_a_png(tmp_path):
     )
     report.plot(report_data, tmp_path / "bench.png")
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_interleave_alternates_the_order_of_sides():
+    from tlskit.bench.harness import interleave, paired_ratio
+
+    calls = []
+    samples = interleave({"a": lambda: calls.append("a") or 2.0, "b": lambda: calls.append("b") or 1.0}, 3)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert paired_ratio(samples["a"].values, samples["b"].values) == (2.0, 2.0, 2.0)

@@ -53,11 +53,18 @@ def rate_for(operation: Callable[[], None], *, min_time: float, min_ops: int = 1
 
 
 def interleave(sides: dict[str, Repetition], reps: int) -> dict[str, Sample]:
-    """Run each side's repetition ``reps`` times, round-robin; return the samples by side."""
+    """Run each side's repetition ``reps`` times, round-robin; return the samples by side.
+
+    Repetition i of every side is taken within one round, which is what
+    :func:`paired_ratio` relies on.
+    """
     samples = {name: Sample() for name in sides}
-    for _ in range(reps):
-        for name, repetition in sides.items():
-            samples[name].values.append(repetition())
+    order = list(sides)
+    for rep in range(reps):
+        # Every other round runs backwards, so no side always goes first (cold caches,
+        # a garbage collection left over from the previous side, ...).
+        for name in order if rep % 2 == 0 else reversed(order):
+            samples[name].values.append(sides[name]())
     return samples
 
 
