@@ -80,6 +80,8 @@ def check_config(config: Any) -> None:
     """
     from tlskit.errors import TLSError
 
+    if getattr(config, "_io_checked", False):
+        return  # a config reused across connect() calls is checked once
     identities = list(getattr(config, "identities", None) or ())
     if getattr(config, "identity", None) is not None:
         identities.append(config.identity)
@@ -98,6 +100,10 @@ def check_config(config: Any) -> None:
             _open_keylog(keylog)
         except OSError as exc:
             raise TLSError(f"cannot open the key log file {keylog}: {exc.strerror or exc}") from None
+    try:
+        object.__setattr__(config, "_io_checked", True)  # configs are frozen dataclasses
+    except (AttributeError, TypeError):
+        pass
 
 
 def _check_key_matches(identity: Any) -> None:
