@@ -230,7 +230,7 @@ def test_duplicate_extension_in_client_hello(recorded):
 
 def test_client_hello_version_checks(recorded):
     def old_legacy_version(hello):
-        hello.legacy_version = 0x0301
+        hello.legacy_version = 0x0300  # SSL 3.0 or less: protocol_version (RFC 8446 D.5)
 
     def no_tls13(hello):
         hello.extensions = [(t, b"\x02\x03\x03" if t == E.supported_versions else body) for t, body in hello.extensions]
@@ -332,7 +332,7 @@ def test_server_hello_checks(recorded):
     _client_with(recorded, hello, A.illegal_parameter)
 
     hello = _server_hello(recorded)
-    hello.legacy_version = 0x0302
+    hello.legacy_version = 0x0300  # SSL 3.0 or less: protocol_version (RFC 8446 D.5)
     _client_with(recorded, hello, A.protocol_version)
 
     hello = _server_hello(recorded)

@@ -390,3 +390,27 @@ def test_server_prefers_a_chain_signed_with_advertised_algorithms(tmp_path, leaf
     server = ServerConnection(ServerConfig(certificates=[(p.chain_file, p.key_file) for p in order]))
     pump(client, server)
     assert client.handshake_complete and server.handshake_complete
+
+
+# -- 4.2.1 / D.5: legacy_version fields -------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [0x0301, 0x0302, 0x0304])
+def test_server_ignores_client_legacy_version_when_supported_versions_present(recorded, version):
+    # RFC 8446 4.2.1: with supported_versions present, "servers MUST NOT use the
+    # ClientHello.legacy_version value for version negotiation" (only <= 0x0300 aborts, D.5).
+    server = recorded.server()
+    server.receive_data(replayed_client_hello(recorded, _set("legacy_version", version)))
+    assert not server_hello_of(server.data_to_send()).is_hello_retry_request
+
+
+@pytest.mark.parametrize("version", [0x0301, 0x0302, 0x0304])
+def test_client_ignores_server_legacy_version_when_supported_versions_present(recorded, version):
+    # RFC 8446 4.2.1: "If this extension is present, clients MUST ignore the
+    # ServerHello.legacy_version value" (only <= 0x0300 aborts, D.5).
+    hello = ServerHello.decode(recorded.server_hello[9:])
+    hello.legacy_version = version
+    client = recorded.client()
+    client.data_to_send()
+    client.receive_data(record(ContentType.handshake, hello.encode()))
+    assert not client.closed

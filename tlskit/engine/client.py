@@ -31,7 +31,7 @@ from tlskit.engine.keyschedule import KeySchedule
 from tlskit.engine.messages import (
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
-    LEGACY_VERSION,
+    SSL3_VERSION,
     Certificate,
     CertificateEntry,
     CertificateRequest,
@@ -150,8 +150,10 @@ class ClientConnection(Connection):
             raise ProtocolVersionError("server does not speak TLS 1.3")
         if ext.decode_u16(extensions[E.supported_versions]) != ext.TLS13:
             raise IllegalParameter("server selected a version we did not offer")
-        if hello.legacy_version != LEGACY_VERSION:
-            raise ProtocolVersionError("ServerHello.legacy_version is not 0x0303")
+        # RFC 8446 4.2.1: "clients MUST ignore the ServerHello.legacy_version value" once
+        # supported_versions is present; only SSL 3.0 or less is refused (D.5).
+        if hello.legacy_version <= SSL3_VERSION:
+            raise ProtocolVersionError("ServerHello.legacy_version is SSL 3.0 or less")
         if not hmac.compare_digest(hello.legacy_session_id_echo, self._session_id):
             raise IllegalParameter("legacy_session_id_echo does not match")
         if hello.cipher_suite not in self._offered_suites:

@@ -35,6 +35,8 @@ DOWNGRADE_TLS12 = bytes.fromhex("444f574e47524401")
 DOWNGRADE_TLS11 = bytes.fromhex("444f574e47524400")
 
 LEGACY_VERSION = 0x0303
+#: A Hello with legacy_version at or below this MUST be refused with protocol_version (RFC 8446 D.5).
+SSL3_VERSION = 0x0300
 
 
 def frame(msg_type: int, body: bytes) -> bytes:

@@ -28,7 +28,7 @@ from tlskit.engine.handshake import (
 from tlskit.engine.keyschedule import KeySchedule
 from tlskit.engine.messages import (
     HRR_RANDOM,
-    LEGACY_VERSION,
+    SSL3_VERSION,
     Certificate,
     CertificateEntry,
     CertificateRequest,
@@ -124,8 +124,10 @@ class ServerConnection(Connection):
             versions = ext.decode_supported_versions_client(extensions[E.supported_versions])
         if ext.TLS13 not in versions:
             raise ProtocolVersionError("client does not offer TLS 1.3")
-        if hello.legacy_version != LEGACY_VERSION:
-            raise ProtocolVersionError("ClientHello.legacy_version is not 0x0303")
+        # RFC 8446 4.2.1: with supported_versions present legacy_version plays no part in
+        # negotiation (clients set 0x0303); only SSL 3.0 or less is refused (D.5).
+        if hello.legacy_version <= SSL3_VERSION:
+            raise ProtocolVersionError("ClientHello.legacy_version is SSL 3.0 or less")
         if hello.legacy_compression_methods != b"\x00":
             raise IllegalParameter("TLS 1.3 ClientHello must offer only null compression")
         for ext_type in ext.NOT_IN_CLIENT_HELLO.intersection(extensions):
