@@ -175,3 +175,56 @@ def test_warnings_are_one_line(capsys, monkeypatch, tmp_path):
         warnings.showwarning = original
     assert code == 1
     assert err.splitlines() == ["error: stop", "warning: something odd across lines"]
+
+
+def _lazily_broken_certificates(count: int = 30) -> list[bytes]:
+    """Mutated DER that cryptography loads but whose fields fail when read (it parses lazily)."""
+    import random
+    import warnings
+
+    import pki_factory as f
+    from cryptography import x509
+
+    chain = f.chain(1, tag=" lazy")
+    sources = [chain.leaf.der, chain.intermediates[0].der]
+    rng = random.Random(7)
+    found: list[bytes] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(200000):
+            data = bytearray(rng.choice(sources))
+            for _ in range(rng.randint(1, 3)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            try:
+                cert = x509.load_der_x509_certificate(bytes(data))
+            except Exception:
+                continue
+            try:
+                cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), list(cert.extensions)
+                cert.not_valid_before_utc, cert.not_valid_after_utc
+            except Exception:
+                found.append(bytes(data))
+                if len(found) == count:
+                    break
+    assert found
+    return found
+
+
+def test_presenters_survive_certificates_whose_fields_fail_lazily():
+    """With --insecure (or insecure=True) nothing validated the peer's certificate, and
+    `ca show` takes any file: reading a field raised ValueError/DuplicateExtension."""
+    import warnings
+
+    from cryptography import x509
+
+    from tlskit.ca.inspect import describe
+    from tlskit.cli.net_cmd import _certificate_fields
+    from tlskit.io._common import peercert_dict
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for der in _lazily_broken_certificates():
+            text = describe(x509.load_der_x509_certificate(der))
+            assert "unparsable" in text
+            assert isinstance(peercert_dict(der), dict)
+            assert _certificate_fields(der)["sha256"]

@@ -75,21 +75,31 @@ def _extension_lines(ext: x509.Extension) -> list[str]:
     return [printable(str(value))]
 
 
+def _field(read) -> str:  # type: ignore[no-untyped-def]
+    """One field; cryptography parses lazily, so a hostile certificate fails here, not in show."""
+    try:
+        return printable(str(read()))
+    except Exception as exc:
+        return f"unparsable ({printable(str(exc))})"
+
+
 def describe(cert: x509.Certificate) -> str:
     """A multi-line summary: subject, issuer, serial, validity, key, fingerprints, extensions."""
     lines = [
-        f"Subject:      {printable(cert.subject.rfc4514_string()) or '(empty)'}",
-        f"Issuer:       {printable(cert.issuer.rfc4514_string()) or '(empty)'}",
-        f"Serial:       {cert.serial_number:x}",
-        f"Not before:   {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC",
-        f"Not after:    {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC",
+        f"Subject:      {_field(lambda: cert.subject.rfc4514_string() or '(empty)')}",
+        f"Issuer:       {_field(lambda: cert.issuer.rfc4514_string() or '(empty)')}",
+        f"Serial:       {_field(lambda: format(cert.serial_number, 'x'))}",
+        f"Not before:   {_field(lambda: format(cert.not_valid_before_utc, '%Y-%m-%d %H:%M:%S UTC'))}",
+        f"Not after:    {_field(lambda: format(cert.not_valid_after_utc, '%Y-%m-%d %H:%M:%S UTC'))}",
         f"Public key:   {_key_description(cert)}",
-        f"Signature:    {getattr(cert.signature_algorithm_oid, '_name', cert.signature_algorithm_oid.dotted_string)}",
+        "Signature:    " + _field(
+            lambda: getattr(cert.signature_algorithm_oid, "_name", cert.signature_algorithm_oid.dotted_string)
+        ),
         f"SHA-256:      {_hex(cert.fingerprint(hashes.SHA256()))}",
     ]
     try:
         extensions = list(cert.extensions)
-    except ValueError as exc:
+    except Exception as exc:  # ValueError, DuplicateExtension, ...
         lines.append(f"Extensions:   unparsable ({printable(str(exc))})")
         return "\n".join(lines)
     if extensions:
@@ -97,7 +107,10 @@ def describe(cert: x509.Certificate) -> str:
         for ext in extensions:
             name = getattr(ext.oid, "_name", ext.oid.dotted_string)
             critical = " (critical)" if ext.critical else ""
-            values = _extension_lines(ext)
+            try:
+                values = _extension_lines(ext)
+            except Exception as exc:
+                values = [f"unparsable ({printable(str(exc))})"]
             lines.append(f"  {name}{critical}: {values[0] if values else ''}")
             lines.extend(f"      {v}" for v in values[1:])
     return "\n".join(lines)

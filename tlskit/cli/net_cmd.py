@@ -346,13 +346,20 @@ def _certificate_fields(der: bytes) -> dict[str, Any]:
     except ValueError:
         cert = None
     if cert is not None:
-        fields.update(
-            subject=cert.subject.rfc4514_string(),
-            issuer=cert.issuer.rfc4514_string(),
-            serial=f"{cert.serial_number:x}",
-            not_before=cert.not_valid_before_utc.isoformat(),
-            not_after=cert.not_valid_after_utc.isoformat(),
-        )
+        # cryptography parses fields lazily: with --insecure nothing validated them,
+        # so each may still fail on a hostile server's certificate
+        readers = {
+            "subject": lambda: cert.subject.rfc4514_string(),
+            "issuer": lambda: cert.issuer.rfc4514_string(),
+            "serial": lambda: f"{cert.serial_number:x}",
+            "not_before": lambda: cert.not_valid_before_utc.isoformat(),
+            "not_after": lambda: cert.not_valid_after_utc.isoformat(),
+        }
+        for field, read in readers.items():
+            try:
+                fields[field] = read()
+            except Exception:
+                fields[field] = "<unparsable>"
     fields["sha256"] = hashlib.sha256(der).hexdigest()
     return fields
 

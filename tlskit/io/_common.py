@@ -165,19 +165,20 @@ def peercert_dict(der: bytes) -> dict[str, Any]:
 
     try:
         cert = x509.load_der_x509_certificate(der)
-    except ValueError:
+        # fields are parsed lazily: an unvalidated (insecure=True) certificate may fail here
+        info: dict[str, Any] = {
+            "subject": _name_tuple(cert.subject),
+            "issuer": _name_tuple(cert.issuer),
+            "version": cert.version.value + 1,
+            "serialNumber": f"{cert.serial_number:X}",
+            "notBefore": _ssl_time(cert.not_valid_before_utc),
+            "notAfter": _ssl_time(cert.not_valid_after_utc),
+        }
+    except Exception:
         return {}
-    info: dict[str, Any] = {
-        "subject": _name_tuple(cert.subject),
-        "issuer": _name_tuple(cert.issuer),
-        "version": cert.version.value + 1,
-        "serialNumber": f"{cert.serial_number:X}",
-        "notBefore": _ssl_time(cert.not_valid_before_utc),
-        "notAfter": _ssl_time(cert.not_valid_after_utc),
-    }
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
+    except Exception:  # ExtensionNotFound, unparsable or duplicate extensions
         san = None
     if san is not None:
         entries: list[tuple[str, str]] = []
