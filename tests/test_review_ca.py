@@ -222,3 +222,15 @@ def test_trust_store_from_the_ca_validates_its_certificates(tmp_path):
     assert len(store) == 1
     path = verify_chain(issued.certificate, [ca.intermediate_certificate], store, server_name="svc.test")
     assert path.certificates[-1] == ca.root_certificate
+
+
+@pytest.mark.parametrize("field", ["intermediate", "encrypted"])
+def test_config_flags_must_be_json_booleans(tmp_path, field):
+    import json
+
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    config = json.loads((ca.directory / "ca.json").read_text())
+    config[field] = "false"  # bool("false") is True
+    (ca.directory / "ca.json").write_text(json.dumps(config))
+    with pytest.raises(CAError, match="damaged"):
+        CertificateAuthority.load(ca.directory)

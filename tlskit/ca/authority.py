@@ -171,11 +171,14 @@ class CAConfig:
     def from_json(cls, data: bytes, path: pathlib.Path) -> "CAConfig":
         try:
             raw = json.loads(data)
+            # bool("false") is True: a hand-edited flag must be a JSON boolean
+            if not isinstance(raw["intermediate"], bool) or not isinstance(raw["encrypted"], bool):
+                raise TypeError("intermediate and encrypted must be true or false")
             return cls(
                 name=str(raw["name"]),
                 key_type=check_key_type(str(raw["key_type"])),
-                intermediate=bool(raw["intermediate"]),
-                encrypted=bool(raw["encrypted"]),
+                intermediate=raw["intermediate"],
+                encrypted=raw["encrypted"],
                 permit_dns=tuple(str(n) for n in raw.get("permit_dns") or ()),
                 created=str(raw.get("created", "")),
             )
