@@ -414,3 +414,93 @@ def test_client_ignores_server_legacy_version_when_supported_versions_present(re
     client.data_to_send()
     client.receive_data(record(ContentType.handshake, hello.encode()))
     assert not client.closed
+
+
+# -- verified rules without a test before this review -------------------------------------
+
+
+def _client_hs(recorded: Recorded, plaintext: bytes, content_type: int = ContentType.handshake) -> bytes:
+    return encrypt_handshake(plaintext, recorded.suite, recorded.secrets["CLIENT_HANDSHAKE_TRAFFIC_SECRET"], content_type)
+
+
+def test_protected_change_cipher_spec_is_unexpected(recorded):
+    # RFC 8446 5: a protected change_cipher_spec record MUST be unexpected_message
+    server = recorded.server_after_client_hello()
+    expect_alert(server, _client_hs(recorded, b"\x01", ContentType.change_cipher_spec), A.unexpected_message)
+
+
+def test_change_cipher_spec_inside_a_fragmented_message_is_unexpected(recorded):
+    # RFC 8446 5.1: no other record between the fragments of a handshake message
+    messages = recorded.client_hello[5:]
+    server = recorded.server()
+    server.receive_data(record(ContentType.handshake, messages[:20], b"\x03\x01"))
+    expect_alert(server, record(ContentType.change_cipher_spec, b"\x01"), A.unexpected_message)
+
+
+def test_end_of_early_data_is_unexpected(recorded):
+    # RFC 8446 4.5: no early data was accepted, so EndOfEarlyData has no place
+    server = recorded.server_after_client_hello()
+    expect_alert(server, _client_hs(recorded, b"\x05\x00\x00\x00"), A.unexpected_message)
+
+
+def test_key_update_before_finished_is_unexpected(recorded):
+    # RFC 8446 4.6.3: KeyUpdate before the peer's Finished -> unexpected_message
+    server = recorded.server_after_client_hello()
+    expect_alert(server, _client_hs(recorded, b"\x18\x00\x00\x01\x01"), A.unexpected_message)
+
+
+def test_update_requested_is_answered_once_with_update_not_requested(recorded):
+    # RFC 8446 4.6.3: answer update_requested with a KeyUpdate(update_not_requested)
+    # before the next application data, under the old key, then switch
+    from test_engine_hostile import _connected
+
+    from tlskit.events import KeyUpdated
+
+    client, server = _connected(recorded)
+    client.update_keys(request_peer=True)
+    assert server.receive_data(client.data_to_send()) == [KeyUpdated()]
+    server.send(b"data")
+    assert [type(e).__name__ for e in client.receive_data(server.data_to_send())] == ["KeyUpdated", "ApplicationData"]
+    assert client.data_to_send() == b""  # update_not_requested asks for nothing back
+
+
+def test_hello_retry_request_group_outside_supported_groups(recorded):
+    # RFC 8446 4.2.8: the HRR group must be one of the client's supported_groups
+    from tlskit.engine.messages import HRR_RANDOM
+
+    client = recorded.client()
+    client.data_to_send()
+    retry = ServerHello(HRR_RANDOM, b"", 0x1301, [(E.supported_versions, b"\x03\x04"), (E.key_share, b"\x00\x18")])
+    expect_alert(client, record(ContentType.handshake, retry.encode()), A.illegal_parameter)
+
+
+def test_server_hello_after_retry_must_keep_suite_and_group(recorded):
+    # RFC 8446 4.1.4: ServerHello cipher suite == HelloRetryRequest's; 4.2.8: its key share
+    # group == the one the HelloRetryRequest selected
+    from tlskit.engine.messages import HRR_RANDOM
+
+    real = ServerHello.decode(recorded.server_hello[9:])
+    for suite, expected in ((0x1302, A.illegal_parameter), (real.cipher_suite, None)):
+        client = recorded.client(key_share_groups=[])
+        client.data_to_send()
+        retry = ServerHello(HRR_RANDOM, b"", 0x1301, [(E.supported_versions, b"\x03\x04"), (E.key_share, b"\x00\x1d")])
+        client.receive_data(record(ContentType.handshake, retry.encode()))
+        hello = ServerHello(real.random, b"", suite, real.extensions)
+        if expected is None:
+            client.receive_data(record(ContentType.handshake, hello.encode()))
+            assert not client.closed
+        else:
+            expect_alert(client, record(ContentType.handshake, hello.encode()), expected)
+
+
+def test_unsolicited_certificate_entry_extension(recorded):
+    # RFC 8446 4.4.2: server CertificateEntry extensions must answer ClientHello ones
+    from test_engine_hostile import _client_with_flight, split_messages
+
+    from tlskit.engine.messages import Certificate
+
+    messages = split_messages(recorded.server_flight_plaintext())
+    certificate = Certificate.decode(messages[1][4:])
+    certificate.entries[0].extensions.append((E.status_request, b"\x01\x00\x00\x01\x00"))
+    messages[1] = certificate.encode()
+    _client_with_flight(recorded, messages, A.unsupported_extension)
