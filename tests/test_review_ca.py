@@ -20,6 +20,8 @@ DAMAGE = [
     "UPDATE certificates SET cert_pem = x'ff00'",
     "UPDATE certificates SET status = 'revoked', revoked_at = 'zz'",
     "UPDATE certificates SET key_path = x'2f'",
+    "UPDATE certificates SET status = 'revoked', revoked_at = '2026-01-01T00:00:00Z', reason = 'bogus'",
+    "UPDATE certificates SET serial = 'not-hex'",
 ]
 
 

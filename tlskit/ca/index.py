@@ -17,7 +17,11 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Iterator
 
+from cryptography import x509 as _x509
+
 from tlskit.ca.errors import CAError
+
+_REASON_NAMES = frozenset(flag.name for flag in _x509.ReasonFlags)
 
 SCHEMA_VERSION = 1
 # Parallel issuers wait this long for each other's short transactions.
@@ -148,6 +152,10 @@ def _record(row: sqlite3.Row, base: pathlib.Path) -> IndexRecord:
         if not isinstance(sans, list) or not all(isinstance(s, str) for s in sans):
             raise ValueError("sans is not a list of strings")
         revoked_at = _text(row, "revoked_at", optional=True)
+        reason = _text(row, "reason", optional=True)
+        if reason and reason not in _REASON_NAMES:
+            raise ValueError(f"unknown revocation reason {reason!r}")
+        int(_text(row, "serial"), 16)  # type: ignore[arg-type]  # the CRL needs it as a number
         return IndexRecord(
             serial=_text(row, "serial"),  # type: ignore[arg-type]
             name=_text(row, "name"),  # type: ignore[arg-type]
@@ -159,7 +167,7 @@ def _record(row: sqlite3.Row, base: pathlib.Path) -> IndexRecord:
             key_type=_text(row, "key_type"),  # type: ignore[arg-type]
             revoked=row["status"] == "revoked",
             revoked_at=_parse_iso(revoked_at) if revoked_at else None,
-            reason=_text(row, "reason", optional=True),
+            reason=reason,
             issued_at=_parse_iso(_text(row, "issued_at")),  # type: ignore[arg-type]
             cert_pem=_text(row, "cert_pem").encode("ascii"),  # type: ignore[union-attr]
             key_path=_path(_text(row, "key_path", optional=True), base),
