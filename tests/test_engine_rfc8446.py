@@ -504,3 +504,23 @@ def test_unsolicited_certificate_entry_extension(recorded):
     certificate.entries[0].extensions.append((E.status_request, b"\x01\x00\x00\x01\x00"))
     messages[1] = certificate.encode()
     _client_with_flight(recorded, messages, A.unsupported_extension)
+
+
+# -- 6: alert levels ----------------------------------------------------------------------
+
+
+def test_alert_level_is_ignored(recorded):
+    # RFC 8446 6: "the severity is implicit in the type of alert being sent, and the 'level'
+    # field can safely be ignored"; error alerts are errors "regardless of the AlertLevel".
+    from tlskit.errors import AlertReceivedError
+    from tlskit.events import ConnectionClosed
+
+    client = recorded.client()
+    client.data_to_send()
+    with pytest.raises(AlertReceivedError) as caught:
+        client.receive_data(record(ContentType.alert, b"\x07\x28"))
+    assert caught.value.alert == A.handshake_failure
+    assert client.closed and client.data_to_send() == b""  # nothing is sent back to an error alert
+    client = recorded.client()
+    client.data_to_send()
+    assert client.receive_data(record(ContentType.alert, b"\x00\x00")) == [ConnectionClosed()]

@@ -267,9 +267,9 @@ class Connection:
                 raise UnexpectedMessage(f"{_message_name(raw[0])} does not end its record (key change boundary)")
 
     def _handle_alert(self, payload: bytes) -> None:
+        # RFC 8446 6: the level "can safely be ignored": closure alerts are closure alerts and
+        # every other one is an error whatever level it claims (so no alert goes back to it).
         level, description = parse_alert(payload)
-        if level not in (1, 2):
-            raise DecodeError("bad alert level")
         if description == AlertDescription.close_notify:
             self._received_close = True
             self._events.append(ConnectionClosed())
