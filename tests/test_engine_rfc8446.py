@@ -524,3 +524,21 @@ def test_alert_level_is_ignored(recorded):
     client = recorded.client()
     client.data_to_send()
     assert client.receive_data(record(ContentType.alert, b"\x00\x00")) == [ConnectionClosed()]
+
+
+def test_several_update_requests_in_one_batch_get_one_answer(recorded):
+    # RFC 8446 4.6.3: the mechanism "causes an implementation which receives multiple
+    # KeyUpdates while it is silent to respond with a single update"
+    from test_engine_hostile import _connected
+
+    from tlskit.events import KeyUpdated
+
+    client, server = _connected(recorded)
+    for _ in range(3):
+        client.update_keys(request_peer=True)
+    assert server.receive_data(client.data_to_send()) == [KeyUpdated()] * 3
+    answer = server.data_to_send()
+    assert len(answer) == 5 + 1 + 4 + 1 + 16  # one protected KeyUpdate record
+    assert client.receive_data(answer) == [KeyUpdated()]
+    server.send(b"x")
+    assert client.receive_data(server.data_to_send())[0].data == b"x"

@@ -94,6 +94,8 @@ class Connection:
         self._sent_close = False
         self._received_close = False
         self._failed = False
+        #: the peer asked for a KeyUpdate (update_requested); answered once per receive_data
+        self._key_update_owed = False
         #: change_cipher_spec may be dropped between the first ClientHello and the peer's Finished
         self._ccs_window = False
         # what Negotiated reports
@@ -155,6 +157,12 @@ class Connection:
                     events.append(ApplicationData(payload))
                 else:
                     self._handle_record(content_type, payload)
+            if self._key_update_owed:
+                # RFC 8446 4.6.3: answer before any further application data (the caller's
+                # sends come after this returns), once for all requests in this batch
+                self._key_update_owed = False
+                if not self._sent_close:
+                    self._send_key_update(KeyUpdateRequest.update_not_requested)
         except AlertReceivedError:
             self._failed = True
             raise
@@ -346,8 +354,8 @@ class Connection:
         message = KeyUpdate.decode(body)
         self._read_app_secret = self._schedule.next_traffic_secret(self._read_app_secret)
         self._record.set_read_keys(self._traffic_keys(self._read_app_secret))
-        if message.request_update == KeyUpdateRequest.update_requested and not self._sent_close:
-            self._send_key_update(KeyUpdateRequest.update_not_requested)
+        if message.request_update == KeyUpdateRequest.update_requested:
+            self._key_update_owed = True  # sent at the end of receive_data
         self._events.append(KeyUpdated())
 
     def _resumption_master_secret(self) -> bytes:
