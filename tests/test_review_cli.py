@@ -228,3 +228,32 @@ def test_presenters_survive_certificates_whose_fields_fail_lazily():
             assert "unparsable" in text
             assert isinstance(peercert_dict(der), dict)
             assert _certificate_fields(der)["sha256"]
+
+
+def test_serve_and_connect_take_an_encrypted_key_password_from_a_file_or_env(monkeypatch, tmp_path, capsys):
+    """The error said a password was needed, but the commands had no way to give one."""
+    import tlskit.io
+    from tlskit.errors import TLSError
+
+    seen = {}
+
+    def fake_serve(host, port, **options):
+        seen.update(options)
+        raise TLSError("stop here")
+
+    monkeypatch.setattr(tlskit.io, "serve", fake_serve)
+    password_file = tmp_path / "pw"
+    password_file.write_bytes(b"s3cret\n")
+    base = ["serve", "--port", "0", "--cert", "c.pem", "--key", "k.pem"]
+    code, _, err = run_main(base + ["--key-password-file", str(password_file)], capsys)
+    assert code == 1 and seen["key_password"] == b"s3cret" and "s3cret" not in err
+    seen.clear()
+    monkeypatch.setenv("TLSKIT_KEY_PASSWORD", "from-env")
+    run_main(base, capsys)
+    assert seen["key_password"] == b"from-env"
+    monkeypatch.delenv("TLSKIT_KEY_PASSWORD")
+    (tmp_path / "empty").write_bytes(b"\n")
+    code, _, err = run_main(base + ["--key-password-file", str(tmp_path / "empty")], capsys)
+    assert code == 1 and err.startswith("error: ") and "empty" in err
+    code, _, err = run_main(["connect", "localhost:1", "--key-password-file", str(password_file)], capsys)
+    assert code == 2 and "--cert" in err

@@ -7,6 +7,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -18,6 +19,8 @@ import typer
 from tlskit.ca.inspect import printable  # escapes peer-chosen text before it is printed
 from tlskit.errors import AlertDescription, AlertReceivedError, TLSError
 
+#: environment variable holding the password of an encrypted --key
+KEY_PASSWORD_ENV = "TLSKIT_KEY_PASSWORD"
 #: how long a client may take to finish its handshake before the server drops it
 HANDSHAKE_TIMEOUT = 10.0
 #: a served connection idle for this long is closed, so stalled clients cannot pin threads forever
@@ -60,6 +63,21 @@ def _describe_error(exc: BaseException) -> str:
     ):
         return f"{text} (alert {alert.name})"
     return text
+
+
+def _key_password(path: Optional[Path]) -> Optional[bytes]:
+    """The private key's password: from a file (never the command line, where other
+    users can read it) or the environment; None when neither is given."""
+    if path is not None:
+        try:
+            data = path.expanduser().read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            raise _fail(f"cannot read the key password file {path}: {exc.strerror or exc}") from None
+        if not data:
+            raise _fail(f"the key password file {path} is empty")
+        return data
+    value = os.environ.get(KEY_PASSWORD_ENV)
+    return value.encode("utf-8") if value else None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -245,6 +263,9 @@ def serve(
     require_client_cert: bool = typer.Option(False, "--require-client-cert", help="With --client-ca: reject clients without a certificate."),
     mode: Mode = typer.Option(Mode.echo, "--mode", help="echo: send bytes back until the peer closes; http: answer with a page describing the connection."),
     keylog: Optional[Path] = typer.Option(None, "--keylog", help="Append TLS secrets to this NSS key log file (SSLKEYLOGFILE is also honoured)."),
+    key_password_file: Optional[Path] = typer.Option(
+        None, "--key-password-file", help=f"File holding the password of an encrypted --key (or set {KEY_PASSWORD_ENV})."
+    ),
 ) -> None:
     """Run a TLS 1.3 server for testing clients: one log line per connection, Ctrl-C stops it."""
     from tlskit.io import serve as open_server
@@ -264,6 +285,9 @@ def serve(
         options["client_cafile"] = str(client_ca)
     if keylog is not None:
         options["keylog_file"] = str(keylog)
+    password = _key_password(key_password_file)
+    if password is not None:
+        options["key_password"] = password
     try:
         server = open_server(host, port, handshake_timeout=HANDSHAKE_TIMEOUT, timeout=IDLE_TIMEOUT, **options)
     except (TLSError, OSError, ValueError) as exc:
@@ -430,6 +454,9 @@ def connect(
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify the server's certificate (exit status 3 even on success)."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds allowed for connecting, the handshake and each read."),
     keylog: Optional[Path] = typer.Option(None, "--keylog", help="Append TLS secrets to this NSS key log file (SSLKEYLOGFILE is also honoured)."),
+    key_password_file: Optional[Path] = typer.Option(
+        None, "--key-password-file", help=f"File holding the password of an encrypted --key (or set {KEY_PASSWORD_ENV})."
+    ),
 ) -> None:
     """Handshake with a TLS server, print what was negotiated and the server's
     certificates, send data and print the reply.
@@ -445,6 +472,9 @@ def connect(
         raise _fail(str(exc), 2) from None
     if (cert is None) != (key is None):
         raise _fail("--cert and --key go together", 2)
+    if key_password_file is not None and cert is None:
+        raise _fail("--key-password-file goes with --cert and --key", 2)
+    password = _key_password(key_password_file) if cert is not None else None
     data: Optional[bytes] = None
     if send is not None:
         data = send.encode()
@@ -468,6 +498,8 @@ def connect(
         options["keyfile"] = str(key)
     if keylog is not None:
         options["keylog_file"] = str(keylog)
+    if password is not None:
+        options["key_password"] = password
     try:
         stream = open_connection(host, port, server_name=servername or host, timeout=timeout, **options)
     except (TLSError, OSError, ValueError) as exc:
