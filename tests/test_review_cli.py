@@ -257,3 +257,29 @@ def test_serve_and_connect_take_an_encrypted_key_password_from_a_file_or_env(mon
     assert code == 1 and err.startswith("error: ") and "empty" in err
     code, _, err = run_main(["connect", "localhost:1", "--key-password-file", str(password_file)], capsys)
     assert code == 2 and "--cert" in err
+
+
+def test_connect_cafile_may_be_a_directory(tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from certs import make_pki
+    from tlskit.cli.main import app
+    from tlskit.io import serve
+
+    pki = make_pki(tmp_path / "pki")
+    anchors = tmp_path / "anchors"
+    anchors.mkdir()
+    shutil.copy(pki.ca_file, anchors / "root.pem")
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, timeout=10.0) as server:
+        server.serve_in_background(lambda stream: None)
+        host, port = server.address
+        runner = CliRunner()
+        ok = runner.invoke(app, ["connect", f"{host}:{port}", "--servername", "localhost", "--cafile", str(anchors)])
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        refused = runner.invoke(app, ["connect", f"{host}:{port}", "--servername", "localhost", "--cafile", str(empty)])
+    assert ok.exit_code == 0, ok.output
+    assert "verified: yes" in ok.stdout
+    assert refused.exit_code == 1 and "no certificate found" in refused.stderr

@@ -428,7 +428,14 @@ def _path_capturing_verifier(cafile: Optional[Path], provider: str, paths: list[
 
     from tlskit import pki
 
-    trust = pki.TrustStore.from_file(cafile) if cafile is not None else pki.TrustStore.system()
+    if cafile is None:
+        trust = pki.TrustStore.system()
+    elif cafile.is_dir():  # a CA directory (*.pem, *.crt, c_rehash links), as openssl -CApath
+        trust = pki.TrustStore.from_directory(cafile)
+        if not len(trust):
+            raise pki.MalformedCertificate(f"{cafile}: no certificate found in the directory")
+    else:
+        trust = pki.TrustStore.from_file(cafile)
 
     def verifier(chain: Any, server_name: Optional[str]) -> None:
         path = pki.verify_chain(
@@ -441,7 +448,7 @@ def _path_capturing_verifier(cafile: Optional[Path], provider: str, paths: list[
 
 def connect(
     target: str = typer.Argument(..., metavar="HOST:PORT", help="Server address, e.g. localhost:8443 or [::1]:8443."),
-    cafile: Optional[Path] = typer.Option(None, "--cafile", help="Trust anchors (PEM); default: the system roots (certifi if installed)."),
+    cafile: Optional[Path] = typer.Option(None, "--cafile", help="Trust anchors (PEM file or a directory of them); default: the system roots (certifi if installed)."),
     servername: Optional[str] = typer.Option(None, "--servername", help="Name to send as SNI and to verify (default: HOST)."),
     provider: str = typer.Option("cryptography", "--provider", help="Crypto provider (see `tlskit providers`)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Key-exchange groups, comma-separated, preferred first."),
