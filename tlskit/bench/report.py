@@ -259,7 +259,8 @@ def plot(report: dict, path: pathlib.Path) -> None:
         ax.set_xticklabels(list(groups), fontsize=7)
         ax.set_ylabel(f"{unit} (log scale)")
         ax.set_yscale("log")
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        if present:  # a panel with no measured rows (e.g. --only handshake) has nothing to label
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle("tlskit vs stdlib ssl (medians)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
