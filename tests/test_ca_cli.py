@@ -64,10 +64,11 @@ def test_issue_list_show_revoke_crl_verify(run, ca_dir, tmp_path):
     run("issue", "alice@example.test", *d, "--client", "--out", str(out))
 
     listing = run("list", *d).stdout.splitlines()
-    assert listing[0].split("\t") == ["SERIAL", "NAME", "SANS", "NOT AFTER", "STATUS"]
+    assert listing[0].split("\t") == ["SERIAL", "NAME", "SUBJECT", "SANS", "NOT AFTER", "STATUS"]
     rows = [line.split("\t") for line in listing[1:]]
     assert [row[1] for row in rows] == ["localhost", "alice@example.test"]
-    assert rows[0][2] == "DNS:localhost,IP:127.0.0.1,IP:::1" and rows[0][4] == "valid"
+    assert rows[0][2] == "CN=localhost"
+    assert rows[0][3] == "DNS:localhost,IP:127.0.0.1,IP:::1" and rows[0][5] == "valid"
 
     shown = run("show", "localhost", *d).stdout
     assert "Subject:      CN=localhost" in shown and "serverAuth" in shown

@@ -297,10 +297,13 @@ def crl(
 
 
 def _rows(records: list[IndexRecord]) -> list[list[str]]:
+    from tlskit.ca.inspect import printable
+
     return [
         [
             r.serial,
             r.name,
+            printable(r.subject),  # a signed CSR chose it: never raw to a terminal
             ",".join(r.sans) or "-",
             r.not_after.strftime("%Y-%m-%d"),
             r.status,
@@ -341,7 +344,7 @@ def list_(
             )
         )
         return
-    headers = ["SERIAL", "NAME", "SANS", "NOT AFTER", "STATUS"]
+    headers = ["SERIAL", "NAME", "SUBJECT", "SANS", "NOT AFTER", "STATUS"]
     if _stdout_is_tty():
         from rich.console import Console
         from rich.table import Table
