@@ -132,6 +132,13 @@ class AlertReceivedError(TLSError):
         self.alert = alert  # type: ignore[assignment]
 
 
+class ConfigurationError(TLSError):
+    """A ClientConfig/ServerConfig cannot work: raised when the config is built, before
+    any connection, for mistakes that would otherwise fail every handshake (a key that
+    does not match its certificate, unusable trust anchors, an unwritable key log, a
+    server name that is not a DNS host name). No peer is involved, so no alert is sent."""
+
+
 class ConnectionClosedError(TLSError):
     """An operation was attempted on a connection that is already closed."""
 

@@ -216,8 +216,7 @@ class ClientConnection(Connection):
         self._client_hs_secret, self._server_hs_secret = self._schedule.handshake_traffic_secrets(
             self._transcript.digest()
         )
-        self._keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self._client_hs_secret)
-        self._keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", self._server_hs_secret)
+        self._keylog(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self._client_hs_secret), ("SERVER_HANDSHAKE_TRAFFIC_SECRET", self._server_hs_secret))
         self._record.set_read_keys(self._traffic_keys(self._server_hs_secret))
         # Alerts from here on must be protected; the compatibility CCS is written raw first.
         if self._config.compatibility_mode and not self._sent_ccs:

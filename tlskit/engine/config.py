@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence, Union
 
 from tlskit.engine.certs import PathOrBytes, leaf_names, load_chain, read_source
-from tlskit.errors import TLSError, UnsupportedAlgorithm
+from tlskit.engine.keylog import check_keylog_file
+from tlskit.errors import ConfigurationError, TLSError, UnsupportedAlgorithm
 from tlskit.providers.base import PrivateKey, Provider
 from tlskit.providers.names import CERTIFICATE_ONLY_SCHEMES, CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
 
@@ -124,6 +125,14 @@ class _CommonConfig:
             raise TLSError("pad_to must be within 0..16384")
         if not self.resolved_groups or not self.resolved_cipher_suites:
             raise TLSError(f"provider {provider.name!r} offers no usable group or cipher suite")
+        if self.keylog_file is not None:
+            try:
+                check_keylog_file(self.keylog_file)
+            except OSError as exc:
+                # refused here: otherwise every handshake would end in internal_error
+                raise ConfigurationError(
+                    f"cannot open the key log file {os.fspath(self.keylog_file)}: {exc.strerror or exc}"
+                ) from None
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)

