@@ -87,3 +87,51 @@ def test_unwritable_key_log_is_refused_when_the_config_is_built(pki, tmp_path, s
             ClientConfig(cafile=pki.ca_file, keylog_file=missing)
         else:
             ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file, keylog_file=missing)
+
+
+# -- private key / certificate mismatch --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def other_key(tmp_path_factory):
+    """A P-256 key no test certificate holds (the test PKIs share cached leaf keys)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = tmp_path_factory.mktemp("other") / "other-key.pem"
+    key = ec.generate_private_key(ec.SECP256R1())
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return path
+
+
+@pytest.mark.parametrize("provider", ["cryptography", "pycryptodome"])
+def test_server_config_refuses_a_key_that_does_not_match_its_certificate(pki, other_key, provider):
+    # Before: accepted; every handshake then failed at the client with decrypt_error.
+    with pytest.raises(ConfigurationError, match="does not match the certificate") as info:
+        ServerConfig(certfile=pki.chain_file, keyfile=other_key, provider=provider)
+    assert str(other_key) in str(info.value) and str(pki.chain_file) in str(info.value)
+
+
+def test_server_config_checks_every_certificate_pair(pki, other_key):
+    with pytest.raises(ConfigurationError, match="given as bytes"):
+        ServerConfig(
+            certfile=pki.chain_file,
+            keyfile=pki.key_file,
+            certificates=[(pki.chain_file.read_bytes(), other_key.read_bytes())],
+        )
+
+
+def test_client_config_refuses_a_client_key_that_does_not_match(pki, other_key):
+    with pytest.raises(ConfigurationError, match="does not match the certificate"):
+        ClientConfig(cafile=pki.ca_file, certfile=pki.chain_file, keyfile=other_key)
+
+
+@pytest.mark.parametrize("key_type", ["ecdsa-p384", "rsa-2048", "ed25519"])
+@pytest.mark.parametrize("provider", ["cryptography", "pycryptodome"])
+def test_matching_keys_are_accepted_whatever_the_provider_encoding(tmp_path, key_type, provider):
+    # the check compares canonical encodings, so no provider's own SPKI form trips it
+    matching = pki_for(tmp_path, key_type)
+    config = ServerConfig(certfile=matching.chain_file, keyfile=matching.key_file, provider=provider)
+    _handshake(ClientConfig(cafile=matching.ca_file, provider=provider), config)

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence, Union
 
-from tlskit.engine.certs import PathOrBytes, leaf_names, load_chain, read_source
+from tlskit.engine.certs import PathOrBytes, leaf_names, load_chain, read_source, spki_of
 from tlskit.engine.keylog import check_keylog_file
 from tlskit.errors import ConfigurationError, TLSError, UnsupportedAlgorithm
 from tlskit.providers.base import PrivateKey, Provider
@@ -78,9 +78,59 @@ def _load_key(provider: Provider, source: PathOrBytes, password: bytes | str | N
     return provider.load_private_key(read_source(source), password)
 
 
+def _source_name(source: PathOrBytes, what: str) -> str:
+    if isinstance(source, (bytes, bytearray)):
+        return f"(the {what} given as bytes)"
+    return os.fspath(source)
+
+
+def _normalized_spki(spki: bytes) -> bytes | None:
+    """``spki`` re-encoded by pyca/cryptography (None if it cannot read it)."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        return serialization.load_der_public_key(spki).public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except Exception:
+        return None
+
+
+def _check_key_matches(chain: tuple[bytes, ...], key: PrivateKey, chain_source: PathOrBytes, key_source: PathOrBytes) -> None:
+    """Refuse a private key whose public half is not the leaf certificate's: every
+    CertificateVerify it signed would fail at the peer (decrypt_error)."""
+    held = key.public_key_der()
+    try:
+        certified = spki_of(chain[0])
+    except TLSError:
+        return  # a leaf the engine cannot read: sending it is the peer's to judge
+    if certified == held:
+        return
+    # Equal keys can differ in encoding (EC point form, RSA NULL parameters): compare
+    # canonical forms; if either cannot be re-encoded, the handshake will tell.
+    certified_n, held_n = _normalized_spki(certified), _normalized_spki(held)
+    if certified_n is None or held_n is None or certified_n == held_n:
+        return
+    raise ConfigurationError(
+        f"the private key {_source_name(key_source, 'key')} does not match the certificate "
+        f"{_source_name(chain_source, 'certificate')} ({_describe_leaf(chain[0])}): every handshake would fail"
+    )
+
+
+def _describe_leaf(der: bytes) -> str:
+    from cryptography import x509
+
+    try:
+        leaf = x509.load_der_x509_certificate(der)
+        return f"subject {leaf.subject.rfc4514_string() or '<empty subject>'}, serial {leaf.serial_number:x}"
+    except Exception:
+        return "an unparsable leaf"
+
+
 def _certified_key(provider: Provider, chain_source: PathOrBytes, key_source: PathOrBytes, password: Any) -> CertifiedKey:
     chain = load_chain(chain_source)
     key = _load_key(provider, key_source, password)
+    _check_key_matches(chain, key, chain_source, key_source)
     dns, ips = leaf_names(chain[0])
     return CertifiedKey(chain, key, tuple(dns), tuple(ips))
 

@@ -64,22 +64,16 @@ def make_server_config(config: Any = None, *, keylog_from_env: bool = True, **ov
 def check_config(config: Any) -> None:
     """Refuse, before any connection, what would make every handshake fail later:
 
-    * a private key that does not match its certificate (every CertificateVerify
-      would be rejected by the peer);
     * a trust-anchor file (``cafile``/``client_cafile``) that cannot be read or
       holds no certificate (only loaded at the first verification otherwise).
 
-    (A key log file that cannot be opened is refused by the config itself.)
+    (A private key that does not match its certificate and a key log file that
+    cannot be opened are refused by the config itself, ConfigurationError.)
     """
     from tlskit.errors import TLSError
 
     if getattr(config, "_io_checked", False):
         return  # a config reused across connect() calls is checked once
-    identities = list(getattr(config, "identities", None) or ())
-    if getattr(config, "identity", None) is not None:
-        identities.append(config.identity)
-    for identity in identities:
-        _check_key_matches(identity)
     for field in ("cafile", "client_cafile"):
         path = getattr(config, field, None)
         if path is not None:
@@ -91,24 +85,6 @@ def check_config(config: Any) -> None:
         object.__setattr__(config, "_io_checked", True)  # configs are frozen dataclasses
     except (AttributeError, TypeError):
         pass
-
-
-def _check_key_matches(identity: Any) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    from tlskit.errors import TLSError
-
-    spki_format = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    try:
-        leaf = x509.load_der_x509_certificate(bytes(identity.chain[0]))
-        certified = leaf.public_key().public_bytes(*spki_format)
-        held = serialization.load_der_public_key(identity.key.public_key_der()).public_bytes(*spki_format)
-    except Exception:  # a form cryptography cannot re-encode (e.g. RSA-PSS keys): the handshake will tell
-        return
-    if certified != held:
-        subject = leaf.subject.rfc4514_string() or "<empty subject>"
-        raise TLSError(f"the private key does not match the certificate {subject} (serial {leaf.serial_number:x})")
 
 
 def new_client_connection(config: Any, server_name: str | None) -> Any:
