@@ -135,3 +135,53 @@ def test_matching_keys_are_accepted_whatever_the_provider_encoding(tmp_path, key
     matching = pki_for(tmp_path, key_type)
     config = ServerConfig(certfile=matching.chain_file, keyfile=matching.key_file, provider=provider)
     _handshake(ClientConfig(cafile=matching.ca_file, provider=provider), config)
+
+
+# -- trust anchors are loaded when the config is built -----------------------------------
+
+
+@pytest.fixture
+def junk(tmp_path):
+    path = tmp_path / "junk.pem"
+    path.write_bytes(b"not a certificate\n")
+    return path
+
+
+def test_client_config_refuses_an_unusable_cafile(tmp_path, junk):
+    # Before: accepted; the first server certificate to verify failed with bad_certificate.
+    with pytest.raises(ConfigurationError, match=r"^cafile: .*junk\.pem"):
+        ClientConfig(cafile=junk)
+    with pytest.raises(ConfigurationError, match=r"^cafile: .*missing\.pem.*cannot read"):
+        ClientConfig(cafile=tmp_path / "missing.pem")
+    empty_bundle = tmp_path / "only-a-key.pem"
+    empty_bundle.write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(ConfigurationError, match=r"^cafile: .*only-a-key\.pem"):
+        ClientConfig(cafile=empty_bundle)
+    with pytest.raises(ConfigurationError, match=r"^cadata: "):
+        ClientConfig(cadata=b"junk")
+
+
+def test_server_config_refuses_an_unusable_client_cafile(pki, junk):
+    with pytest.raises(ConfigurationError, match=r"^client_cafile: .*junk\.pem"):
+        ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file, client_cafile=junk)
+    with pytest.raises(ConfigurationError, match=r"^client_cadata: "):
+        ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file, client_cadata="junk")
+
+
+def test_trust_anchors_are_parsed_once_when_the_config_is_built(pki, monkeypatch):
+    from tlskit import pki as pki_module
+
+    client_config = ClientConfig(cafile=pki.ca_file)
+    server_config = ServerConfig(
+        certfile=pki.chain_file, keyfile=pki.key_file, client_cafile=pki.ca_file, require_client_auth=True
+    )
+    client_mtls = ClientConfig(cafile=pki.ca_file, certfile=pki.chain_file, keyfile=pki.key_file)
+
+    def no_more_loading(*args, **kwargs):
+        raise AssertionError("trust anchors loaded during a handshake")
+
+    monkeypatch.setattr(pki_module.TrustStore, "from_file", no_more_loading)
+    monkeypatch.setattr(pki_module.TrustStore, "from_pem", no_more_loading)
+    for _ in range(2):
+        _handshake(client_mtls, server_config)
+    _handshake(client_config, ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))

@@ -135,6 +135,39 @@ def _certified_key(provider: Provider, chain_source: PathOrBytes, key_source: Pa
     return CertifiedKey(chain, key, tuple(dns), tuple(ips))
 
 
+def _load_anchors(config: Any, usage: str, fields: tuple[str, str], cafile: Any, cadata: Any, system: bool) -> None:
+    """Load the trust anchors of ``cafile``/``cadata`` once, when the config is built.
+
+    A file that cannot be read or holds no certificate is refused here (before, the
+    first peer certificate to verify found out, with a misleading bad_certificate).
+    Without system roots the trust store itself is built now; the system roots are
+    read lazily, at the first verification (see tlskit.engine.verify).
+    """
+    if cafile is None and cadata is None:
+        anchors: tuple[Any, ...] = ()
+    else:
+        from tlskit import pki
+
+        certs: list[Any] = []
+        for field_name, load, value in ((fields[0], pki.TrustStore.from_file, cafile), (fields[1], pki.TrustStore.from_pem, cadata)):
+            if value is None:
+                continue
+            try:
+                found = load(value).certificates()
+            except pki.CertificateError as exc:
+                raise ConfigurationError(f"{field_name}: {exc.reason}") from None
+            if not found:
+                where = os.fspath(value) if field_name == fields[0] else "the data given"
+                raise ConfigurationError(f"{field_name}: no certificate found in {where}")
+            certs.extend(found)
+        anchors = tuple(certs)
+    object.__setattr__(config, f"_anchors_{usage}", anchors)
+    if not system:
+        from tlskit.engine.verify import build_trust_store
+
+        object.__setattr__(config, f"_trust_store_{usage}", build_trust_store(anchors, system=False))
+
+
 @dataclass(frozen=True)
 class _CommonConfig:
     provider: Union[str, Provider] = "cryptography"
@@ -231,6 +264,7 @@ class ClientConfig(_CommonConfig):
         if not (self.insecure or self.verifier or self.cafile or self.cadata or self.use_system_roots):
             # Verification is never silently off: without trust anchors we use the system roots.
             object.__setattr__(self, "use_system_roots", True)
+        _load_anchors(self, "server", ("cafile", "cadata"), self.cafile, self.cadata, self.use_system_roots)
 
 
 @dataclass(frozen=True)
@@ -275,6 +309,7 @@ class ServerConfig(_CommonConfig):
         self._set("resolved_key_share_groups", shares)
         if self.require_client_auth and not (self.client_cafile or self.client_cadata or self.verifier):
             raise TLSError("require_client_auth needs client_cafile (or a verifier)")
+        _load_anchors(self, "client", ("client_cafile", "client_cadata"), self.client_cafile, self.client_cadata, False)
 
     @property
     def requests_client_certificate(self) -> bool:

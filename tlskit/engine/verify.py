@@ -10,27 +10,26 @@ from tlskit.errors import AlertDescription, TLSError
 _trust_lock = threading.Lock()
 
 
+def build_trust_store(anchors: Sequence[Any], system: bool) -> Any:
+    """A pki TrustStore of ``anchors`` (x509 certificates), plus the system roots if asked."""
+    from tlskit import pki
+
+    certs = list(anchors)
+    if system:
+        certs.extend(pki.TrustStore.system().certificates())
+    return pki.TrustStore(certs)
+
+
 def _trust_store(config: Any, usage: str) -> Any:
-    """The trust anchors of a config, loaded once and kept on the (frozen) config."""
+    """The trust anchors of a config: cafile/cadata were loaded when it was built (and the
+    store too, unless the system roots are wanted: those are read here, once per config)."""
     attribute = f"_trust_store_{usage}"
     with _trust_lock:
         store = getattr(config, attribute, None)
         if store is not None:
             return store
-        from tlskit import pki
-
-        if usage == "server":
-            cafile, cadata, system = config.cafile, config.cadata, config.use_system_roots
-        else:
-            cafile, cadata, system = config.client_cafile, config.client_cadata, False
-        certs: list[Any] = []
-        if cafile is not None:
-            certs.extend(pki.TrustStore.from_file(cafile).certificates())
-        if cadata is not None:
-            certs.extend(pki.TrustStore.from_pem(cadata).certificates())
-        if system:
-            certs.extend(pki.TrustStore.system().certificates())
-        store = pki.TrustStore(certs)
+        system = usage == "server" and config.use_system_roots
+        store = build_trust_store(getattr(config, f"_anchors_{usage}", ()), system)
         object.__setattr__(config, attribute, store)
         return store
 

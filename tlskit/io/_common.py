@@ -43,48 +43,19 @@ def make_client_config(config: Any = None, *, keylog_from_env: bool = True, **ov
     """A ClientConfig: ``config`` (or a default one) with ``overrides`` applied,
     plus SSLKEYLOGFILE when the user set it and the config names no key log.
 
-    Mistakes that would otherwise surface only in the middle of a handshake are
-    refused here with a TLSError (see :func:`check_config`)."""
+    Mistakes that would otherwise surface only in the middle of a handshake (a key
+    that does not match its certificate, unusable trust anchors, an unwritable key
+    log) are refused by the config itself with a ConfigurationError."""
     from tlskit.engine import ClientConfig
 
-    cfg = _with_overrides(config, ClientConfig, overrides, keylog_from_env)
-    check_config(cfg)
-    return cfg
+    return _with_overrides(config, ClientConfig, overrides, keylog_from_env)
 
 
 def make_server_config(config: Any = None, *, keylog_from_env: bool = True, **overrides: Any) -> Any:
     """A ServerConfig, built and checked like :func:`make_client_config`."""
     from tlskit.engine import ServerConfig
 
-    cfg = _with_overrides(config, ServerConfig, overrides, keylog_from_env)
-    check_config(cfg)
-    return cfg
-
-
-def check_config(config: Any) -> None:
-    """Refuse, before any connection, what would make every handshake fail later:
-
-    * a trust-anchor file (``cafile``/``client_cafile``) that cannot be read or
-      holds no certificate (only loaded at the first verification otherwise).
-
-    (A private key that does not match its certificate and a key log file that
-    cannot be opened are refused by the config itself, ConfigurationError.)
-    """
-    from tlskit.errors import TLSError
-
-    if getattr(config, "_io_checked", False):
-        return  # a config reused across connect() calls is checked once
-    for field in ("cafile", "client_cafile"):
-        path = getattr(config, field, None)
-        if path is not None:
-            from tlskit import pki
-
-            if not pki.TrustStore.from_file(path).certificates():
-                raise TLSError(f"{path}: no certificate found")
-    try:
-        object.__setattr__(config, "_io_checked", True)  # configs are frozen dataclasses
-    except (AttributeError, TypeError):
-        pass
+    return _with_overrides(config, ServerConfig, overrides, keylog_from_env)
 
 
 def new_client_connection(config: Any, server_name: str | None) -> Any:
