@@ -185,3 +185,83 @@ def test_trust_anchors_are_parsed_once_when_the_config_is_built(pki, monkeypatch
     for _ in range(2):
         _handshake(client_mtls, server_config)
     _handshake(client_config, ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
+
+
+# -- SNI: HostName must be a DNS host name (RFC 6066 3) ----------------------------------
+
+
+def _client_sending_server_name(pki, name: bytes, **config_options) -> ClientConnection:
+    """A client whose ClientHello carries ``name`` as host_name (fixed key share and random,
+    so the rewritten hello still matches the client's state)."""
+    from engine_support import deterministic_provider
+
+    config = ClientConfig(
+        provider=deterministic_provider("cryptography", bytes(range(1, 33)), b"\xc1"), cafile=pki.ca_file, **config_options
+    )
+    return ClientConnection(config, server_name="localhost", _client_hello_override=_hello_with_server_name(config, name))
+
+
+def _hello_with_server_name(config, name: bytes) -> bytes:
+    from tlskit.engine.buffer import vec16
+    from tlskit.engine.extensions import ExtensionType as E
+    from tlskit.engine.messages import ClientHello
+
+    raw = ClientConnection(config, server_name="localhost").data_to_send()
+    hello = ClientHello.decode(raw[9:])
+    body = vec16(b"\x00" + vec16(name))
+    hello.extensions = [(t, body if t == E.server_name else b) for t, b in hello.extensions]
+    return hello.encode()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"evil\x1b[31m.example",  # a terminal escape sequence
+        b"a b.example",
+        b"a..example",
+        b".example",
+        b"-lead.example",
+        b"trail-.example",
+        b"a/b.example",
+        b"x" * 64 + b".example",  # label over 63
+        (b"a" * 62 + b".") * 4 + b"abc",  # 254 characters
+        b"1.2.3.999",  # all-numeric last label, not an IP literal
+    ],
+)
+def test_server_refuses_a_server_name_that_is_not_a_dns_host_name(pki, name):
+    # Before: accepted and exposed as negotiated.server_name (escape sequences included).
+    from tlskit.errors import AlertDescription, IllegalParameter
+
+    client = _client_sending_server_name(pki, name)
+    server = ServerConnection(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
+    with pytest.raises(IllegalParameter, match="not a DNS host name") as info:
+        server.receive_data(client.data_to_send())
+    assert info.value.alert == AlertDescription.illegal_parameter
+    assert server.data_to_send()[-2:] == bytes([2, AlertDescription.illegal_parameter])
+    assert server.closed
+
+
+@pytest.mark.parametrize(
+    "name",
+    [b"localhost", b"xn--bcher-kva.example", b"_srv.x_y.example", b"a-b.c1", b"A.EXAMPLE", (b"a" * 63 + b".") * 3 + b"a" * 61],
+)
+def test_server_accepts_dns_host_names(pki, name):
+    from tlskit.engine import extensions
+
+    assert extensions.is_dns_host_name(name.decode())
+    client = _client_sending_server_name(pki, name)
+    server = ServerConnection(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
+    pump(client, server)
+    assert server.handshake_complete and server.negotiated.server_name == name.decode()
+
+
+@pytest.mark.parametrize("name", ["evil\x1b[31m.example", "a b.example", "a..example", "x" * 64 + ".example", "1.2.3.999"])
+def test_client_refuses_to_send_a_server_name_that_is_not_a_dns_host_name(pki, name):
+    # Before: sent as is in the ClientHello.
+    with pytest.raises(ConfigurationError, match="not a DNS host name"):
+        ClientConnection(ClientConfig(cafile=pki.ca_file), server_name=name)
+
+
+@pytest.mark.parametrize("name", ["localhost.", "bücher.example", "_srv.example", "127.0.0.1", "::1"])
+def test_client_still_accepts_host_names_and_ip_literals(pki, name):
+    ClientConnection(ClientConfig(cafile=pki.ca_file), server_name=name)

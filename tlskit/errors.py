@@ -133,10 +133,11 @@ class AlertReceivedError(TLSError):
 
 
 class ConfigurationError(TLSError):
-    """A ClientConfig/ServerConfig cannot work: raised when the config is built, before
-    any connection, for mistakes that would otherwise fail every handshake (a key that
-    does not match its certificate, unusable trust anchors, an unwritable key log, a
-    server name that is not a DNS host name). No peer is involved, so no alert is sent."""
+    """A config or connection parameter cannot work: raised when the ClientConfig /
+    ServerConfig (or the ClientConnection) is built, before any byte is exchanged, for
+    mistakes that would otherwise fail every handshake or reach the peer (a key that does
+    not match its certificate, unusable trust anchors, an unwritable key log, a
+    server_name that is not a DNS host name). No peer is involved, so no alert is sent."""
 
 
 class ConnectionClosedError(TLSError):

@@ -46,6 +46,7 @@ from tlskit.engine.messages import (
 from tlskit.engine.record import MAX_PLAINTEXT
 from tlskit.engine.verify import verify_peer
 from tlskit.errors import (
+    ConfigurationError,
     DecodeError,
     DecryptError,
     IllegalParameter,
@@ -77,6 +78,11 @@ class ClientConnection(Connection):
         if server_name is None and config.verifier is None and not config.insecure:
             # Without a name, chain validation would accept any certificate from a trusted CA.
             raise TLSError("a server_name is needed to check the server certificate (or insecure=True, or a verifier)")
+        if server_name and not _is_ip_address(server_name.rstrip(".")):
+            try:
+                ext.sni_host_name(server_name)  # refused here, not sent: RFC 6066 3
+            except TLSError as exc:
+                raise ConfigurationError(str(exc)) from None
         super().__init__(config, buffer_received=buffer_received)
         self._config: ClientConfig = config
         self._server_name = server_name

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 import struct
 
 from tlskit.engine.buffer import Reader, pull_u16_list, u8, u16, u16_list, vec8, vec16, vec24
@@ -134,15 +135,52 @@ def _whole(body: bytes) -> Reader:
 
 # -- server_name (RFC 6066 section 3) -----------------------------------------
 
-def encode_server_name(host: str) -> bytes:
-    """A host_name entry: ASCII (A-labels for internationalized names), no trailing dot."""
+#: A HostName label as tlskit accepts it (RFC 6066 3: a DNS host name, A-labels for IDN):
+#: letters, digits and hyphens (RFC 1123 2.1), not starting or ending with a hyphen, 1..63
+#: characters. Underscores are tolerated anywhere in a label, as rustls (pki-types
+#: DnsName) and OpenSSL do: they occur in real host names (SRV-style and some internal
+#: names) and are harmless; control characters, spaces and other punctuation are not.
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)", re.ASCII)
+_NUMERIC_LABEL = re.compile(r"[0-9]+", re.ASCII)
+#: longest host name without its trailing dot (RFC 1035 2.3.4: 255 octets on the wire)
+MAX_HOST_NAME_LENGTH = 253
+
+
+def is_dns_host_name(host: str) -> bool:
+    """Whether ``host`` (no trailing dot) is a syntactically valid DNS host name in ASCII.
+
+    The last label must not be all digits (as in rustls): such a name is neither a DNS
+    name nor (if it reached here) a valid IP literal, e.g. ``1.2.3.999``.
+    """
+    if not host or len(host) > MAX_HOST_NAME_LENGTH or not host.isascii():
+        return False
+    labels = host.split(".")
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return False
+    return not _NUMERIC_LABEL.fullmatch(labels[-1])
+
+
+def sni_host_name(host: str) -> bytes:
+    """The HostName a client sends for ``host``: A-labels, no trailing dot.
+
+    Raises TLSError for a name that is not a DNS host name (control characters,
+    spaces, empty labels...): it must not be sent to the server.
+    """
     try:
         name = host.rstrip(".").encode("idna")
     except UnicodeError:
-        raise TLSError(f"server name {host!r} cannot be sent as SNI") from None
-    if not 0 < len(name) < 2**16 - 3:
-        raise TLSError("server name length out of range")
-    return vec16(u8(0) + vec16(name))
+        raise TLSError(f"server name {host!r} is not a DNS host name (it has no IDNA A-label form)") from None
+    if not is_dns_host_name(name.decode("ascii")):
+        raise TLSError(
+            f"server name {host!r} is not a DNS host name (RFC 6066 3: dot-separated labels of "
+            f"letters, digits, '-' and '_', 1..63 characters each, {MAX_HOST_NAME_LENGTH} in all)"
+        )
+    return name
+
+
+def encode_server_name(host: str) -> bytes:
+    """A host_name entry: ASCII (A-labels for internationalized names), no trailing dot."""
+    return vec16(u8(0) + vec16(sni_host_name(host)))
 
 
 def decode_server_name(body: bytes) -> str | None:
@@ -170,6 +208,13 @@ def decode_server_name(body: bytes) -> str | None:
         # name, so ignored (no certificate chosen by it, no acknowledgement) rather than
         # failing the clients that send one anyway.
         return None
+    if host is not None and not is_dns_host_name(host):
+        # RFC 6066 3: HostName is a DNS host name. Anything else (control characters,
+        # spaces, empty or overlong labels) would reach negotiated.server_name, logs and
+        # certificate selection. illegal_parameter, as for the non-ASCII and trailing-dot
+        # cases above: the vector decoded, its value is what the protocol forbids
+        # (RFC 8446 6.2); rustls sends decode_error for the same case.
+        raise IllegalParameter(f"server_name is not a DNS host name: {host[:80]!r}")
     return host
 
 
