@@ -8,7 +8,10 @@ Policy (documented in docs/pki.md):
 * accepted: RSA PKCS#1 v1.5 with SHA-256/384/512, RSASSA-PSS with SHA-256/384/512
   (MGF1 with the same hash, salt length equal to the hash length, trailer 1), ECDSA with
   SHA-256/384/512, Ed25519, Ed448;
-* SHA-1 (and MD5, SHA-224, DSA) signatures are rejected as UnsupportedAlgorithm;
+* MD5 signatures (md5WithRSAEncryption, or MD5 inside RSASSA-PSS parameters) are
+  rejected as ForbiddenSignatureAlgorithm, alert bad_certificate (RFC 8446 4.4.2.4 MUST);
+* SHA-1, SHA-224 and DSA signatures are rejected as UnsupportedAlgorithm
+  (unsupported_certificate);
 * keys: RSA >= 2048 bits with a modulus length that is a multiple of 8, ECDSA on P-256,
   P-384, P-521 only (named curves, no explicit parameters), Ed25519, Ed448.
 """
@@ -22,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from tlskit.errors import BadSignatureError, TLSError
 from tlskit.pki import der
-from tlskit.pki.errors import BadSignature, UnsupportedAlgorithm
+from tlskit.pki.errors import BadSignature, ForbiddenSignatureAlgorithm, UnsupportedAlgorithm
 
 if TYPE_CHECKING:  # pragma: no cover
     from tlskit.providers.base import Provider
@@ -52,6 +55,9 @@ _WEAK_SIGNATURE_OIDS = {
     "1.2.840.10040.4.3": "dsa-with-sha1",
     "2.16.840.1.101.3.4.3.2": "dsa-with-sha256",
 }
+#: Signature algorithms using an MD5 hash (RFC 8446 4.4.2.4: abort with bad_certificate).
+_MD5_SIGNATURE_OIDS = {"1.2.840.113549.1.1.4"}  # md5WithRSAEncryption
+OID_MD5 = "1.2.840.113549.2.5"
 _HASH_OIDS = {
     "2.16.840.1.101.3.4.2.1": ("sha256", 32),
     "2.16.840.1.101.3.4.2.2": ("sha384", 48),
@@ -60,8 +66,14 @@ _HASH_OIDS = {
 _NULL = b"\x05\x00"
 
 
+class _MD5Hash(der.DERError):
+    """MD5 named as the hash of RSASSA-PSS parameters (message or MGF1 hash)."""
+
+
 def _hash_algorithm(data: bytes, tlv: der.TLV) -> tuple[str, int]:
     alg = der.parse_algorithm_identifier(data, tlv)
+    if alg.oid == OID_MD5:
+        raise _MD5Hash("MD5 hash in RSASSA-PSS parameters")
     if alg.parameters not in (None, _NULL) or alg.oid not in _HASH_OIDS:
         raise der.DERError(f"unsupported hash {alg.oid} in RSASSA-PSS parameters")
     return _HASH_OIDS[alg.oid]
@@ -105,6 +117,10 @@ def _pss_hash(params: bytes | None) -> str:
 def scheme_for(algorithm: der.AlgorithmIdentifier, issuer_key_oid: str, subject: Any = None) -> str:
     """Map a signature AlgorithmIdentifier (and the issuer key's algorithm) to a scheme name."""
     oid = algorithm.oid
+    if oid in _MD5_SIGNATURE_OIDS:
+        raise ForbiddenSignatureAlgorithm(
+            f"signature algorithm {_WEAK_SIGNATURE_OIDS[oid]} uses MD5 (RFC 8446 4.4.2.4)", subject, rule="md5-signature"
+        )
     if oid in _WEAK_SIGNATURE_OIDS:
         raise UnsupportedAlgorithm(
             f"signature algorithm {_WEAK_SIGNATURE_OIDS[oid]} is not accepted", subject, rule="signature-algorithm-policy"
@@ -112,6 +128,8 @@ def scheme_for(algorithm: der.AlgorithmIdentifier, issuer_key_oid: str, subject:
     if oid == OID_RSASSA_PSS:
         try:
             hash_name = _pss_hash(algorithm.parameters)
+        except _MD5Hash as exc:
+            raise ForbiddenSignatureAlgorithm(f"RSASSA-PSS signature uses MD5: {exc} (RFC 8446 4.4.2.4)", subject, rule="md5-signature") from None
         except der.DERError as exc:
             raise UnsupportedAlgorithm(f"RSASSA-PSS parameters not accepted: {exc}", subject, rule="rsassa-pss-params") from None
         if issuer_key_oid == OID_RSASSA_PSS:

@@ -102,6 +102,15 @@ class UnsupportedAlgorithm(CertificateError):
     alert = AlertDescription.unsupported_certificate
 
 
+class ForbiddenSignatureAlgorithm(UnsupportedAlgorithm):
+    """A signature that uses an MD5 hash: RFC 8446 4.4.2.4, an endpoint receiving a
+    certificate it would need to validate with it "MUST abort the handshake with a
+    bad_certificate alert" (other algorithms outside the policy, SHA-1 included, stay
+    plain UnsupportedAlgorithm, unsupported_certificate)."""
+
+    alert = AlertDescription.bad_certificate
+
+
 class UnsupportedCriticalExtension(CertificateError):
     alert = AlertDescription.unsupported_certificate
 
@@ -130,6 +139,7 @@ __all__ = [
     "BadSignature",
     "CertificateError",
     "Expired",
+    "ForbiddenSignatureAlgorithm",
     "InvalidCRL",
     "KeyLoadError",
     "MalformedCertificate",
