@@ -114,6 +114,15 @@ def test_hostile_private_keys(provider_name: str) -> None:
 
 
 @pytest.mark.parametrize("provider_name", PROVIDERS)
+def test_private_key_with_an_x448_oid_and_a_32_byte_key_is_a_key_load_error(provider_name: str) -> None:
+    # Found by test_hostile_private_keys: cryptography's OpenSSL backend raised its
+    # InternalError ("key setup failed") instead of ValueError.
+    blob = bytes.fromhex("302e020100300506032b656f04220420") + bytes(32)
+    with pytest.raises(KeyLoadError):
+        get_provider(provider_name).load_private_key(blob)
+
+
+@pytest.mark.parametrize("provider_name", PROVIDERS)
 def test_hostile_records(provider_name: str) -> None:
     provider = get_provider(provider_name)
     for suite in provider.cipher_suites.values():

@@ -334,7 +334,9 @@ def load_private_key(data: bytes, password: bytes | None = None) -> Cryptography
             key = serialization.load_der_private_key(data, password)
     except TypeError as exc:  # password missing, or given for an unencrypted key
         raise c.KeyLoadError(f"cannot load private key: {exc}") from None
-    except (ValueError, cx.UnsupportedAlgorithm):
+    except (ValueError, cx.UnsupportedAlgorithm, cx.InternalError):
+        # InternalError: OpenSSL refusing the key material itself, e.g. an X448 OID
+        # around a 32-byte key ("key setup failed")
         raise c.KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
     public = key.public_key()
     spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
