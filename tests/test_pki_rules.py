@@ -81,9 +81,10 @@ def test_sha1_signature_rejected():
     sha256_rsa = bytes.fromhex("2a864886f70d01010b")
     assert leaf.der.count(sha256_rsa) == 2
     relabelled = leaf.der.replace(sha256_rsa, bytes.fromhex("2a864886f70d010105"))
-    with pytest.raises(UnsupportedAlgorithm, match="sha1") as info:
+    # RFC 8446 4.4.2.4 RECOMMENDS bad_certificate for SHA-1 (it MUSTs it for MD5).
+    with pytest.raises(UnsupportedAlgorithm, match="SHA-1") as info:
         verify_chain(relabelled, [], [root.cert], at=NOW)
-    assert info.value.alert == AlertDescription.unsupported_certificate
+    assert info.value.alert == AlertDescription.bad_certificate
 
 
 def test_inner_and_outer_signature_algorithms_must_match():

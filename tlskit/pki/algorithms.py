@@ -10,8 +10,8 @@ Policy (documented in docs/pki.md):
   SHA-256/384/512, Ed25519, Ed448;
 * MD5 signatures (md5WithRSAEncryption, or MD5 inside RSASSA-PSS parameters) are
   rejected as ForbiddenSignatureAlgorithm, alert bad_certificate (RFC 8446 4.4.2.4 MUST);
-* SHA-1, SHA-224 and DSA signatures are rejected as UnsupportedAlgorithm
-  (unsupported_certificate);
+* SHA-1 signatures are rejected the same way (4.4.2.4 RECOMMENDS bad_certificate);
+* SHA-224 and DSA signatures are rejected as UnsupportedAlgorithm (unsupported_certificate);
 * keys: RSA >= 2048 bits with a modulus length that is a multiple of 8, ECDSA on P-256,
   P-384, P-521 only (named curves, no explicit parameters), Ed25519, Ed448.
 """
@@ -57,6 +57,8 @@ _WEAK_SIGNATURE_OIDS = {
 }
 #: Signature algorithms using an MD5 hash (RFC 8446 4.4.2.4: abort with bad_certificate).
 _MD5_SIGNATURE_OIDS = {"1.2.840.113549.1.1.4"}  # md5WithRSAEncryption
+#: ... and a SHA-1 hash (4.4.2.4: RECOMMENDED to abort with bad_certificate too).
+_SHA1_SIGNATURE_OIDS = {"1.2.840.113549.1.1.5", "1.2.840.10045.4.1", "1.2.840.10040.4.3"}
 OID_MD5 = "1.2.840.113549.2.5"
 _HASH_OIDS = {
     "2.16.840.1.101.3.4.2.1": ("sha256", 32),
@@ -120,6 +122,10 @@ def scheme_for(algorithm: der.AlgorithmIdentifier, issuer_key_oid: str, subject:
     if oid in _MD5_SIGNATURE_OIDS:
         raise ForbiddenSignatureAlgorithm(
             f"signature algorithm {_WEAK_SIGNATURE_OIDS[oid]} uses MD5 (RFC 8446 4.4.2.4)", subject, rule="md5-signature"
+        )
+    if oid in _SHA1_SIGNATURE_OIDS:
+        raise ForbiddenSignatureAlgorithm(
+            f"signature algorithm {_WEAK_SIGNATURE_OIDS[oid]} uses SHA-1 (RFC 8446 4.4.2.4)", subject, rule="sha1-signature"
         )
     if oid in _WEAK_SIGNATURE_OIDS:
         raise UnsupportedAlgorithm(
