@@ -111,11 +111,10 @@ def test_an_md5_signed_certificate_is_a_bad_certificate():
         verify_chain(_relabelled(leaf, "2a864886f70d010104"), [], [root.cert], at=f.NOW)
     assert info.value.alert == AlertDescription.bad_certificate
     assert isinstance(info.value, UnsupportedAlgorithm)  # still an algorithm-policy refusal
-    # SHA-1 keeps its own policy (docs/pki.md): refused, unsupported_certificate
-    with pytest.raises(UnsupportedAlgorithm) as info:
+    # SHA-1: the same refusal and alert, which 4.4.2.4 RECOMMENDS (docs/pki.md)
+    with pytest.raises(ForbiddenSignatureAlgorithm, match="SHA-1") as info:
         verify_chain(_relabelled(leaf, "2a864886f70d010105"), [], [root.cert], at=f.NOW)
-    assert not isinstance(info.value, ForbiddenSignatureAlgorithm)
-    assert info.value.alert == AlertDescription.unsupported_certificate
+    assert info.value.alert == AlertDescription.bad_certificate
 
 
 def test_rsassa_pss_with_an_md5_hash_is_a_bad_certificate():
