@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tlskit import events
 from tlskit.engine import ClientConfig, ClientConnection, Negotiated, ServerConfig, ServerConnection
-from tlskit.errors import AlertDescription, AlertLevel, TLSError
+from tlskit.errors import AlertDescription, AlertLevel, ConfigurationError, TLSError
 from tlskit.events import (
     AlertReceived,
     ApplicationData,
@@ -38,6 +38,7 @@ __all__ = [
     "ApplicationData",
     "ClientConfig",
     "ClientConnection",
+    "ConfigurationError",
     "ConnectionClosed",
     "HandshakeComplete",
     "KeyUpdated",
