@@ -65,6 +65,13 @@ class SchemeInfo:
     def code(self) -> int:
         return SIGNATURE_SCHEMES[self.name]
 
+    @property
+    def hash_name(self) -> str:
+        """``hash`` for the schemes that hash the message first (all but EdDSA)."""
+        if self.hash is None:  # pragma: no cover - table and code out of sync
+            raise InternalError(f"{self.name} does not hash the message separately")
+        return self.hash
+
 
 SCHEME_INFO: dict[str, SchemeInfo] = {
     "ecdsa_secp256r1_sha256": SchemeInfo("ecdsa_secp256r1_sha256", "ecdsa", "sha256", "secp256r1"),

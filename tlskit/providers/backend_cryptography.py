@@ -20,7 +20,7 @@ Choices:
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import cryptography
 from cryptography import exceptions as cx
@@ -43,7 +43,7 @@ from tlskit.providers.base import (
 
 NAME = "cryptography"
 
-_HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 # ---------------------------------------------------------------------------
 # Hashes
@@ -265,7 +265,7 @@ class CryptographySignatureScheme(SignatureScheme):
         self.name = name
         self.code = self.info.code
         # Immutable algorithm objects, made once per scheme rather than per signature.
-        self._ecdsa = ec.ECDSA(_HASHES[self.info.hash]()) if self.info.kind == "ecdsa" else None
+        self._ecdsa = ec.ECDSA(_HASHES[self.info.hash_name]()) if self.info.kind == "ecdsa" else None
 
     def verify(
         self, public_key: bytes, message: bytes, signature: bytes, *, strict_curve: bool = True
@@ -278,15 +278,17 @@ class CryptographySignatureScheme(SignatureScheme):
                     raise BadSignatureError(f"{self.name}: not an EC key on a TLS curve")
                 if strict_curve and spki.curve != info.curve:
                     raise BadSignatureError(f"{self.name}: key is on {spki.curve}")
+                if self._ecdsa is None:  # pragma: no cover - made in __init__ for every ecdsa scheme
+                    raise InternalError(f"{self.name}: no ECDSA parameters")
                 key.verify(signature, message, self._ecdsa)
             elif info.kind in ("rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1"):
                 wanted = c.OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else c.OID_RSA_ENCRYPTION
                 if spki.algorithm != wanted or not isinstance(key, rsa.RSAPublicKey):
                     raise BadSignatureError(f"{self.name}: wrong RSA key type")
                 if info.kind == "rsa_pss_pss":
-                    c.check_pss_key_allows(self.name, info.hash, spki.parameters)
-                pad = padding.PKCS1v15() if info.kind == "rsa_pkcs1" else _pss(info.hash)
-                key.verify(signature, message, pad, _HASHES[info.hash]())
+                    c.check_pss_key_allows(self.name, info.hash_name, spki.parameters)
+                pad = padding.PKCS1v15() if info.kind == "rsa_pkcs1" else _pss(info.hash_name)
+                key.verify(signature, message, pad, _HASHES[info.hash_name]())
             elif info.kind == "ed25519":
                 if not isinstance(key, ed25519.Ed25519PublicKey):
                     raise BadSignatureError(f"{self.name}: not an Ed25519 key")
@@ -312,9 +314,9 @@ class CryptographyPrivateKey(PrivateKey):
             raise UnsupportedAlgorithm(NAME, "signature scheme for this key", scheme)
         info = c.SCHEME_INFO[scheme]
         if info.kind == "ecdsa":
-            return self._key.sign(message, ec.ECDSA(_HASHES[info.hash]()))
+            return self._key.sign(message, ec.ECDSA(_HASHES[info.hash_name]()))
         if info.kind in ("rsa_pss_rsae", "rsa_pss_pss"):
-            return self._key.sign(message, _pss(info.hash), _HASHES[info.hash]())
+            return self._key.sign(message, _pss(info.hash_name), _HASHES[info.hash_name]())
         return self._key.sign(message)
 
     def public_key_der(self) -> bytes:

@@ -251,6 +251,7 @@ def _load_public(name: str, der: bytes) -> tuple[c.SPKI, Any]:
         cached = _PUBLIC_KEY_CACHE.get(der)
         if cached is not None:
             return cached
+    key: RSA.RsaKey | ECC.EccKey
     try:
         spki = c.parse_spki(der)
         if spki.algorithm == c.OID_RSASSA_PSS:
@@ -292,16 +293,16 @@ class PycryptodomeSignatureScheme(SignatureScheme):
                     raise BadSignatureError(f"{self.name}: not an EC key on a TLS curve")
                 if strict_curve and spki.curve != info.curve:
                     raise BadSignatureError(f"{self.name}: key is on {spki.curve}")
-                digest = _HASH_MODULES[info.hash].new(message)
+                digest = _HASH_MODULES[info.hash_name].new(message)
                 DSS.new(key, "fips-186-3", encoding="der").verify(digest, signature)
             elif info.kind in ("rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1"):
                 wanted = c.OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else c.OID_RSA_ENCRYPTION
                 if spki.algorithm != wanted:
                     raise BadSignatureError(f"{self.name}: wrong RSA key type")
                 if info.kind == "rsa_pss_pss":
-                    c.check_pss_key_allows(self.name, info.hash, spki.parameters)
-                digest = _HASH_MODULES[info.hash].new(message)
-                verifier = pkcs1_15.new(key) if info.kind == "rsa_pkcs1" else _pss(key, info.hash)
+                    c.check_pss_key_allows(self.name, info.hash_name, spki.parameters)
+                digest = _HASH_MODULES[info.hash_name].new(message)
+                verifier = pkcs1_15.new(key) if info.kind == "rsa_pkcs1" else _pss(key, info.hash_name)
                 verifier.verify(digest, signature)
             elif info.kind in ("ed25519", "ed448"):
                 oid, length = (c.OID_ED25519, 64) if info.kind == "ed25519" else (c.OID_ED448, 114)
@@ -327,10 +328,10 @@ class PycryptodomePrivateKey(PrivateKey):
             raise UnsupportedAlgorithm(NAME, "signature scheme for this key", scheme)
         info = c.SCHEME_INFO[scheme]
         if info.kind == "ecdsa":
-            digest = _HASH_MODULES[info.hash].new(message)
+            digest = _HASH_MODULES[info.hash_name].new(message)
             return DSS.new(self._key, "fips-186-3", encoding="der").sign(digest)
         if info.kind in ("rsa_pss_rsae", "rsa_pss_pss"):
-            return _pss(self._key, info.hash).sign(_HASH_MODULES[info.hash].new(message))
+            return _pss(self._key, info.hash_name).sign(_HASH_MODULES[info.hash_name].new(message))
         return eddsa.new(self._key, "rfc8032").sign(message)
 
     def public_key_der(self) -> bytes:

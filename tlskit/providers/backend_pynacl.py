@@ -66,7 +66,7 @@ class _BufferedSHA256:
     __slots__ = ("_buffer",)
     digest_size = 32
 
-    def __init__(self, data: bytes = b"") -> None:
+    def __init__(self, data: bytes | bytearray = b"") -> None:
         self._buffer = bytearray(data)
 
     def update(self, data: bytes) -> None:
