@@ -1,6 +1,9 @@
 """Independent TLS peers for the io and CLI tests: a stdlib ``ssl`` server in a
 thread, ``openssl s_server`` / ``s_client`` processes, and a ``tlskit serve``
 subprocess. Every peer is bounded by timeouts and torn down by its context manager.
+
+Also the module-scoped PKI fixtures these tests share (``pki``, ``ed_pki``,
+``client_pki``): a test module imports the ones it uses from here.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+import pytest
 
 from certs import make_pki
 
@@ -40,6 +45,22 @@ def make_client_pki(directory: Path) -> Any:
         usage="client",
         name="client",
     )
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: Any) -> Any:
+    """The default test PKI (ECDSA P-256 leaf, root and intermediate)."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def ed_pki(tmp_path_factory: Any) -> Any:
+    return make_ed25519_pki(tmp_path_factory.mktemp("edpki"))
+
+
+@pytest.fixture(scope="module")
+def client_pki(tmp_path_factory: Any) -> Any:
+    return make_client_pki(tmp_path_factory.mktemp("client"))
 
 
 def server_context(pki: Any, client_ca: Path | None = None) -> ssl.SSLContext:
@@ -123,6 +144,12 @@ def stdlib_echo(tls: ssl.SSLSocket) -> bytes:
     except (ssl.SSLError, OSError):
         pass
     return received
+
+
+def stdlib_truncating(tls: ssl.SSLSocket) -> None:
+    """Send b"partial", then (leaving StdlibServer's with-block) close the socket
+    without close_notify: a truncated connection."""
+    tls.sendall(b"partial")
 
 
 @contextlib.contextmanager

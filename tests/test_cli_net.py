@@ -16,14 +16,15 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from certs import make_pki
-from io_peers import (
-    make_client_pki,
-    make_ed25519_pki,
+from io_peers import (  # noqa: F401 (pki, ed_pki, client_pki: shared fixtures)
     OPENSSL,
     TIMEOUT,
     StdlibServer,
     client_context,
+    client_pki,
+    ed_pki,
     openssl_server,
+    pki,
     read_line_with,
     server_context,
     stdlib_echo,
@@ -36,21 +37,6 @@ from tlskit.providers import available_providers
 
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl command line is not installed")
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def ed_pki(tmp_path_factory):
-    return make_ed25519_pki(tmp_path_factory.mktemp("edpki"))
-
-
-@pytest.fixture(scope="module")
-def client_pki(tmp_path_factory):
-    return make_client_pki(tmp_path_factory.mktemp("client"))
 
 
 def s_client(port: int, ca_file, *extra: str, request: bytes = b"GET / HTTP/1.0\r\n\r\n") -> str:

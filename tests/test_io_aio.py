@@ -10,15 +10,18 @@ import struct
 import pytest
 
 from certs import make_pki
-from io_peers import TIMEOUT, StdlibServer, client_context, server_context, stdlib_echo
+from io_peers import (  # noqa: F401 (pki: a shared fixture)
+    TIMEOUT,
+    StdlibServer,
+    client_context,
+    pki,
+    server_context,
+    stdlib_echo,
+    stdlib_truncating,
+)
 from tlskit import aio
 from tlskit.errors import AlertDescription, TLSError
 from tlskit.io import TruncatedConnectionError
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def run(coro):
@@ -114,9 +117,6 @@ def test_stream_pair_api_and_extra_info(pki):
 
 
 def test_aio_client_against_stdlib_server_and_truncation(pki):
-    def truncating(tls):
-        tls.sendall(b"partial")  # then close without close_notify
-
     async def main():
         loop = asyncio.get_running_loop()
         with StdlibServer(server_context(pki), stdlib_echo) as peer:
@@ -129,7 +129,7 @@ def test_aio_client_against_stdlib_server_and_truncation(pki):
             await loop.run_in_executor(None, peer.thread.join, TIMEOUT)
         assert peer.errors == []
 
-        with StdlibServer(server_context(pki), truncating, connections=2) as peer:
+        with StdlibServer(server_context(pki), stdlib_truncating, connections=2) as peer:
             reader, writer = await aio.open_connection("127.0.0.1", peer.port, **client_options(pki))
             assert await reader.readexactly(7) == b"partial"
             with pytest.raises(TruncatedConnectionError):

@@ -9,14 +9,15 @@ import threading
 
 import pytest
 
-from certs import make_pki
-from io_peers import (
+from io_peers import (  # noqa: F401 (pki, ed_pki, client_pki: shared fixtures)
     TIMEOUT,
     StdlibServer,
     client_context,
-    make_client_pki,
-    make_ed25519_pki,
+    client_pki,
+    ed_pki,
+    pki,
     server_context,
+    stdlib_truncating,
 )
 from tlskit.errors import AlertDescription, ConnectionClosedError, TLSError
 from tlskit.io import (
@@ -27,21 +28,6 @@ from tlskit.io import (
     serve,
 )
 from tlskit.providers import available_providers
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def ed_pki(tmp_path_factory):
-    return make_ed25519_pki(tmp_path_factory.mktemp("edpki"))
-
-
-@pytest.fixture(scope="module")
-def client_pki(tmp_path_factory):
-    return make_client_pki(tmp_path_factory.mktemp("client"))
 
 
 def echo(stream: TLSStream) -> None:
@@ -270,12 +256,8 @@ def test_close_sends_close_notify_to_stdlib_server(pki):
 
 
 def test_truncation_is_an_error_unless_allowed(pki):
-    def handler(tls):
-        tls.sendall(b"partial")
-        # leaving the with-block closes the socket without close_notify
-
     context = server_context(pki)
-    with StdlibServer(context, handler, connections=2) as peer:
+    with StdlibServer(context, stdlib_truncating, connections=2) as peer:
         with connect("127.0.0.1", peer.port, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
             assert recv_exactly(stream, 7) == b"partial"
             with pytest.raises(TruncatedConnectionError):

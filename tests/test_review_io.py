@@ -11,18 +11,13 @@ import time
 
 import pytest
 
-from certs import make_pki
+from io_peers import pki  # noqa: F401 (a shared fixture)
 from tlskit.errors import TLSError
 from tlskit.io import TLSTimeoutError, connect, serve
 
 # A TLS handshake record header announcing 512 bytes, then the bytes one at a time.
 _RECORD_PREFIX = b"\x16\x03\x01\x02\x00"
 _TRICKLE_INTERVAL = 0.2
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _trickle(sock: socket.socket, stop: threading.Event) -> None:
