@@ -70,7 +70,7 @@ def spki_of(cert_der: bytes) -> bytes:
     tag, pos, tbs_end = _read_tlv(cert_der, start)
     if tag != 0x30:
         raise DecodeError("tbsCertificate is not a SEQUENCE")
-    fields = []
+    fields: list[tuple[int, int, int]] = []
     while pos < tbs_end and len(fields) < 7:
         tag, content, end = _read_tlv(cert_der, pos)
         fields.append((tag, pos, end))

@@ -25,7 +25,6 @@ from tlskit.engine.handshake import (
     leaf_public_key,
     scheme_codes,
     scheme_name,
-    suite_name,
 )
 from tlskit.engine.keyschedule import KeySchedule
 from tlskit.engine.messages import (
@@ -56,7 +55,7 @@ from tlskit.errors import (
     UnexpectedMessage,
 )
 from tlskit.events import NewSessionTicket as NewSessionTicketEvent
-from tlskit.providers.names import CIPHER_SUITES, GROUP_NAMES, GROUPS
+from tlskit.providers.names import CIPHER_SUITE_NAMES, CIPHER_SUITES, GROUP_NAMES, GROUPS
 
 H = HandshakeType
 _MAX_KEPT_TICKETS = 8
@@ -87,13 +86,13 @@ class ClientConnection(Connection):
         self._config: ClientConfig = config
         self._server_name = server_name
         provider = self._provider
-        self._offered_suites = [CIPHER_SUITES[n] for n in config.resolved_cipher_suites]  # type: ignore[attr-defined]
-        self._offered_groups = [GROUPS[n] for n in config.resolved_groups]  # type: ignore[attr-defined]
+        self._offered_suites = [CIPHER_SUITES[n] for n in config.resolved_cipher_suites]
+        self._offered_groups = [GROUPS[n] for n in config.resolved_groups]
         self._offered_schemes = config.verify_schemes
         self._client_random = provider.random(32)
         self._session_id = provider.random(32) if config.compatibility_mode else b""
         self._key_states: dict[int, tuple[Any, Any]] = {}
-        for name in config.resolved_key_share_groups:  # type: ignore[attr-defined]
+        for name in config.resolved_key_share_groups:
             self._start_key_share(name)
         self._hrr: tuple[int, int] | None = None  # (suite code, selected group) after a HelloRetryRequest
         self._cookie: bytes | None = None
@@ -186,7 +185,7 @@ class ClientConnection(Connection):
                 raise IllegalParameter("HelloRetryRequest selected an unacceptable group")
         if E.cookie in extensions:
             self._cookie = ext.decode_cookie(extensions[E.cookie])
-        suite = self._provider.cipher_suites[suite_name(hello.cipher_suite)]  # type: ignore[index]
+        suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[hello.cipher_suite]]  # an offered suite: checked
         self._transcript.start(suite.hash)
         self._transcript.restart_with_message_hash()
         self._transcript.add(raw)
@@ -212,7 +211,7 @@ class ClientConnection(Connection):
         group, (state, _) = self._key_states.pop(group_code)
         shared_secret = group.complete(state, share)
         self._key_states.clear()  # other ephemeral private keys are not needed any more
-        self._suite = self._provider.cipher_suites[suite_name(hello.cipher_suite)]  # type: ignore[index]
+        self._suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[hello.cipher_suite]]  # an offered suite: checked
         self._group_name = group.name
         if self._hrr is None:
             self._transcript.start(self._suite.hash)
@@ -242,7 +241,7 @@ class ClientConnection(Connection):
             raise DecodeError("server_name in EncryptedExtensions must be empty")
         if E.application_layer_protocol_negotiation in extensions:
             protocols = ext.decode_alpn(extensions[E.application_layer_protocol_negotiation])
-            if len(protocols) != 1 or protocols[0] not in self._config.resolved_alpn:  # type: ignore[attr-defined]
+            if len(protocols) != 1 or protocols[0] not in self._config.resolved_alpn:
                 raise IllegalParameter("server selected an ALPN protocol we did not offer")
             self._alpn = protocols[0].decode("ascii", "replace")
         if E.record_size_limit in extensions:
@@ -317,7 +316,7 @@ class ClientConnection(Connection):
         self._complete_handshake()
 
     def _send_client_certificate(self, request: CertificateRequest) -> None:
-        identity = self._config.identity  # type: ignore[attr-defined]
+        identity = self._config.identity
         requested = ext.decode_u16_list(dict(request.extensions)[E.signature_algorithms])
         scheme = None
         if identity is not None:
@@ -350,14 +349,15 @@ class ClientConnection(Connection):
 def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], ...], tuple[tuple[int, bytes], ...]]:
     """The ClientHello extensions that depend on the config alone (encoded once per config):
     those sent before key_share, and those after it (psk_key_exchange_modes)."""
+    cached: tuple[tuple[tuple[int, bytes], ...], tuple[tuple[int, bytes], ...]] | None
     cached = config.__dict__.get("_client_hello_extensions")
     if cached is None:
         before: list[tuple[int, bytes]] = [
-            (E.supported_groups, ext.encode_u16_list([GROUPS[n] for n in config.resolved_groups])),  # type: ignore[attr-defined]
-            (E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.resolved_signature_schemes))),  # type: ignore[attr-defined]
+            (E.supported_groups, ext.encode_u16_list([GROUPS[n] for n in config.resolved_groups])),
+            (E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.resolved_signature_schemes))),
         ]
-        if config.resolved_alpn:  # type: ignore[attr-defined]
-            before.append((E.application_layer_protocol_negotiation, ext.encode_alpn(list(config.resolved_alpn))))  # type: ignore[attr-defined]
+        if config.resolved_alpn:
+            before.append((E.application_layer_protocol_negotiation, ext.encode_alpn(list(config.resolved_alpn))))
         if config.request_ocsp:
             before.append((E.status_request, ext.STATUS_REQUEST_OCSP))
         limit = config.record_size_limit or MAX_PLAINTEXT + 1
@@ -366,7 +366,7 @@ def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], .
         after = ((E.psk_key_exchange_modes, b"\x01\x01"),)  # psk_dhe_ke, for future tickets
         cached = (tuple(before), after)
         object.__setattr__(config, "_client_hello_extensions", cached)
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 @functools.lru_cache(maxsize=256)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
 
 from tlskit.engine.certs import PathOrBytes, leaf_names, load_chain, read_source, spki_of
 from tlskit.engine.keylog import check_keylog_file
@@ -185,6 +185,18 @@ class _CommonConfig:
     #: pad protected records' inner plaintext to a multiple of this many bytes (0: off)
     pad_to: int = 0
 
+    if TYPE_CHECKING:
+        # Set by _prepare() (object.__setattr__ on the frozen instance), not dataclass
+        # fields: declared for the type checker only, so fields()/repr()/eq are unchanged
+        # (field(init=False) keeps mypy's dataclass plugin from expecting them in __init__).
+        resolved_provider: Provider = field(init=False)
+        resolved_groups: tuple[str, ...] = field(init=False)
+        resolved_cipher_suites: tuple[str, ...] = field(init=False)
+        resolved_signature_schemes: tuple[str, ...] = field(init=False)
+        resolved_alpn: tuple[bytes, ...] = field(init=False)
+        resolved_key_share_groups: tuple[str, ...] = field(init=False)
+        _verify_schemes: tuple[str, ...] = field(init=False)
+
     def _prepare(self) -> None:
         from tlskit.providers import get_provider
 
@@ -223,7 +235,7 @@ class _CommonConfig:
     @property
     def verify_schemes(self) -> tuple[str, ...]:
         """Schemes acceptable in CertificateVerify (certificate-only ones excluded)."""
-        return self._verify_schemes  # type: ignore[attr-defined,no-any-return]
+        return self._verify_schemes
 
 
 @dataclass(frozen=True)
@@ -243,17 +255,20 @@ class ClientConfig(_CommonConfig):
     #: ask the server to staple an OCSP response (status_request)
     request_ocsp: bool = False
 
+    if TYPE_CHECKING:  # set by __post_init__, not a dataclass field (see _CommonConfig)
+        identity: Optional[CertifiedKey] = field(init=False)
+
     def __post_init__(self) -> None:
         self._prepare()
-        provider = self.resolved_provider  # type: ignore[attr-defined]
+        provider = self.resolved_provider
         if self.key_share_groups is None:
-            shares = self.resolved_groups[:1]  # type: ignore[attr-defined]
+            shares = self.resolved_groups[:1]
         else:
-            if not set(self.key_share_groups) <= set(self.resolved_groups):  # type: ignore[attr-defined]
+            if not set(self.key_share_groups) <= set(self.resolved_groups):
                 raise TLSError("key_share_groups must be a subset of groups")
             # RFC 8446 4.2.8: shares MUST appear in supported_groups order, one per group
             wanted = set(self.key_share_groups)
-            shares = tuple(g for g in self.resolved_groups if g in wanted)  # type: ignore[attr-defined]
+            shares = tuple(g for g in self.resolved_groups if g in wanted)
         self._set("resolved_key_share_groups", shares)
         identity = None
         if (self.certfile is None) != (self.keyfile is None):
@@ -287,9 +302,12 @@ class ServerConfig(_CommonConfig):
     #: put a cookie in HelloRetryRequest and require it back (RFC 8446 4.2.2)
     hrr_cookie: bool = True
 
+    if TYPE_CHECKING:  # set by __post_init__, not a dataclass field (see _CommonConfig)
+        identities: tuple[CertifiedKey, ...] = field(init=False)
+
     def __post_init__(self) -> None:
         self._prepare()
-        provider = self.resolved_provider  # type: ignore[attr-defined]
+        provider = self.resolved_provider
         pairs: list[tuple[PathOrBytes, PathOrBytes]] = []
         if (self.certfile is None) != (self.keyfile is None):
             raise TLSError("certfile and keyfile go together")
@@ -301,9 +319,9 @@ class ServerConfig(_CommonConfig):
         keys = tuple(_certified_key(provider, chain, key, self.key_password) for chain, key in pairs)
         self._set("identities", keys)
         if self.key_share_groups is None:
-            shares = self.resolved_groups  # type: ignore[attr-defined]
+            shares = self.resolved_groups
         else:
-            shares = tuple(g for g in self.key_share_groups if g in self.resolved_groups)  # type: ignore[attr-defined]
+            shares = tuple(g for g in self.key_share_groups if g in self.resolved_groups)
             if not shares:
                 raise TLSError("key_share_groups has no configured group")
         self._set("resolved_key_share_groups", shares)

@@ -143,7 +143,8 @@ class Connection:
         if self._received_close:
             return []  # RFC 8446 6.1: data after close_notify is ignored
         self._record.feed(data)
-        self._events = events = []
+        events: list[Event] = []
+        self._events = events
         next_record = self._record.next_record
         try:
             while not self._received_close:

@@ -11,7 +11,7 @@ from typing import Any
 
 from tlskit.engine.buffer import u8, u16, u24
 from tlskit.engine.messages import HandshakeType
-from tlskit.providers.base import CipherSuite, HashAlgorithm
+from tlskit.providers.base import CipherSuite, HashAlgorithm, HashObject
 
 
 #: HkdfLabel prefixes (length, label) already encoded; a handful of labels are ever used.
@@ -45,7 +45,7 @@ class Transcript:
     def __init__(self) -> None:
         self._pending: list[bytes] = []
         self._hash_alg: HashAlgorithm | None = None
-        self._ctx: Any = None
+        self._ctx: HashObject | None = None
 
     def start(self, hash_alg: HashAlgorithm) -> None:
         self._hash_alg = hash_alg

@@ -145,7 +145,7 @@ class ServerConnection(Connection):
         """Pick suite, group, certificate, scheme and ALPN; None if a HelloRetryRequest was sent."""
         config = self._config
         suite_code = next(
-            (CIPHER_SUITES[n] for n in config.resolved_cipher_suites if CIPHER_SUITES[n] in hello.cipher_suites),  # type: ignore[attr-defined]
+            (CIPHER_SUITES[n] for n in config.resolved_cipher_suites if CIPHER_SUITES[n] in hello.cipher_suites),
             None,
         )
         if suite_code is None:
@@ -156,8 +156,8 @@ class ServerConnection(Connection):
         _check_share_order(list(shares), client_groups)
         host = ext.decode_server_name(extensions[E.server_name]) if E.server_name in extensions else None
 
-        mutual = [n for n in config.resolved_groups if GROUPS[n] in client_groups]  # type: ignore[attr-defined]
-        acceptable = [n for n in config.resolved_key_share_groups if n in mutual]  # type: ignore[attr-defined]
+        mutual = [n for n in config.resolved_groups if GROUPS[n] in client_groups]
+        acceptable = [n for n in config.resolved_key_share_groups if n in mutual]
         if not acceptable:
             raise HandshakeFailure("no key exchange group in common")
         chosen = next((n for n in acceptable if GROUPS[n] in shares), None)
@@ -234,7 +234,7 @@ class ServerConnection(Connection):
 
         self._send_handshake(EncryptedExtensions(self._encrypted_extensions(extensions, choice.host, choice.alpn)).encode())
         if config.requests_client_certificate:
-            request_extensions = [(E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.verify_schemes)))]
+            request_extensions: list[tuple[int, bytes]] = [(E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.verify_schemes)))]
             self._send_handshake(CertificateRequest(b"", request_extensions).encode())
         self._send_handshake(_certificate_message(config, choice.identity, choice.staple))
         content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
@@ -267,7 +267,7 @@ class ServerConnection(Connection):
         self._transcript.start(suite.hash)
         self._transcript.add(raw)
         self._transcript.restart_with_message_hash()
-        extensions = [
+        extensions: list[tuple[int, bytes]] = [
             (E.supported_versions, ext.TLS13.to_bytes(2, "big")),
             (E.key_share, group.to_bytes(2, "big")),
         ]
@@ -278,7 +278,7 @@ class ServerConnection(Connection):
         self._expect = {H.client_hello: self._on_client_hello}
 
     def _choose_alpn(self, extensions: dict[int, bytes]) -> bytes | None:
-        ours = self._config.resolved_alpn  # type: ignore[attr-defined]
+        ours = self._config.resolved_alpn
         if E.application_layer_protocol_negotiation not in extensions:
             return None
         theirs = ext.decode_alpn(extensions[E.application_layer_protocol_negotiation])
@@ -407,7 +407,7 @@ def _check_share_order(share_groups: list[int], client_groups: list[int]) -> Non
 def _certificate_message(config: ServerConfig, identity: CertifiedKey, staple: bool) -> bytes:
     """The server's Certificate message for ``identity``: it depends only on the config,
     so it is encoded once per (identity, staple) and kept on the config."""
-    cache = config.__dict__.get("_certificate_messages")
+    cache: dict[tuple[int, bool], bytes] | None = config.__dict__.get("_certificate_messages")
     if cache is None:
         cache = {}
         object.__setattr__(config, "_certificate_messages", cache)
@@ -419,19 +419,19 @@ def _certificate_message(config: ServerConfig, identity: CertifiedKey, staple: b
             assert config.ocsp_response is not None
             entries[0].extensions.append((E.status_request, ext.encode_certificate_status(config.ocsp_response)))
         message = cache[key] = Certificate(b"", entries).encode()
-    return message  # type: ignore[no-any-return]
+    return message
 
 
 def _chain_schemes(config: ServerConfig, identity: CertifiedKey) -> tuple[frozenset[int], ...]:
     """chain_signature_schemes of an identity's chain, computed once per config."""
-    cache = config.__dict__.get("_chain_schemes")
+    cache: dict[int, tuple[frozenset[int], ...]] | None = config.__dict__.get("_chain_schemes")
     if cache is None:
         cache = {}
         object.__setattr__(config, "_chain_schemes", cache)
     schemes = cache.get(id(identity))
     if schemes is None:
         schemes = cache[id(identity)] = chain_signature_schemes(identity.chain)
-    return schemes  # type: ignore[no-any-return]
+    return schemes
 
 
 #: Host names whose identity order is remembered per config (client-chosen: bounded).
@@ -440,7 +440,7 @@ _IDENTITY_ORDER_CACHE_SIZE = 256
 
 def _identities_for(config: ServerConfig, host: str | None) -> tuple[CertifiedKey, ...]:
     """The config's identities, those whose names match ``host`` first (memoised per config)."""
-    identities: tuple[CertifiedKey, ...] = config.identities  # type: ignore[attr-defined]
+    identities: tuple[CertifiedKey, ...] = config.identities
     if host is None or len(identities) == 1:
         return identities
     cache = config.__dict__.get("_identity_order")
