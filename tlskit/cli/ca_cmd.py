@@ -48,10 +48,11 @@ def _fail(message: str) -> "typer.Exit":
     return typer.Exit(1)
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
+    """An exception, or a warning's message (a Warning or a plain str), as one printable line."""
     from tlskit.ca.inspect import printable
 
-    text = str(exc).strip() or type(exc).__name__
+    text = str(exc).strip() or (type(exc).__name__ if isinstance(exc, BaseException) else "(empty message)")
     return printable(" ".join(text.split()))
 
 

@@ -21,6 +21,10 @@ from tlskit.io.stream import TLSStream, _transport_error
 
 logger = logging.getLogger("tlskit.io")
 
+#: the socket type, by a name the ``TLSServer.socket`` property does not shadow
+#: in annotations inside the class
+_Socket = socket.socket
+
 #: seconds to pause accepting after accept() itself failed (EMFILE and the like)
 _ACCEPT_BACKOFF = 0.1
 
@@ -82,7 +86,7 @@ class TLSServer:
         return host, port
 
     @property
-    def socket(self) -> socket.socket:
+    def socket(self) -> _Socket:
         return self._listener
 
     def fileno(self) -> int:
@@ -106,7 +110,7 @@ class TLSServer:
                     continue
                 return self.wrap(sock)
 
-    def wrap(self, sock: socket.socket) -> TLSStream:
+    def wrap(self, sock: _Socket) -> TLSStream:
         """Run the server handshake on an accepted socket (closed on failure)."""
         try:
             sock.setblocking(True)
@@ -169,7 +173,7 @@ class TLSServer:
                     sock.close()
                     _safe_report(report, address, TLSConnectionError(f"cannot start a connection thread: {exc}"))
 
-    def _run_connection(self, sock: socket.socket, address: Any, handler: Handler, report: ErrorHandler) -> None:
+    def _run_connection(self, sock: _Socket, address: Any, handler: Handler, report: ErrorHandler) -> None:
         try:
             stream = self.wrap(sock)
         except Exception as exc:

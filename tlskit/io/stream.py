@@ -411,7 +411,9 @@ class TLSStream:
             buffer = io.BufferedWriter(raw, buffering)
         if binary:
             return buffer
-        text = io.TextIOWrapper(buffer, encoding, errors, newline)
+        # typeshed wants a buffer with .name, which BufferedRWPair lacks; socket.makefile
+        # wraps the same pair (text.name raises AttributeError there too).
+        text = io.TextIOWrapper(buffer, encoding, errors, newline)  # type: ignore[type-var]
         text.mode = mode  # type: ignore[misc]
         return text
 
