@@ -21,7 +21,7 @@ from io_peers import (  # noqa: F401 (pki: a shared fixture)
 )
 from tlskit import aio
 from tlskit.errors import AlertDescription, TLSError
-from tlskit.io import TruncatedConnectionError
+from tlskit.io import TLSTimeoutError, TruncatedConnectionError
 
 
 def run(coro):
@@ -290,6 +290,134 @@ def test_server_drops_garbage_and_silent_clients_and_keeps_serving(pki):
             writer.write(b"still serving")
             writer.write_eof()
             assert await reader.read() == b"still serving"
+            writer.close()
+            await writer.wait_closed()
+
+    run(main())
+
+
+def test_idle_timeout_drops_a_silent_peer_after_the_handshake(pki):
+    """start_server(timeout=...) is the blocking server's per-connection idle timeout:
+    a peer that goes quiet after the handshake is ended (close_notify), the handler's
+    read raises TLSTimeoutError, and nothing is left behind."""
+
+    async def main():
+        outcomes: list = []
+        done = asyncio.Event()
+
+        async def handler(reader, writer):
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+                outcomes.append("eof")
+            except TLSTimeoutError as exc:
+                outcomes.append(exc)
+            finally:
+                writer.close()
+                done.set()
+
+        server = await aio.start_server(handler, "127.0.0.1", 0, timeout=0.3, **server_options(pki))
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            loop = asyncio.get_running_loop()
+            # activity keeps a connection open well past the timeout ...
+            reader, writer = await aio.open_connection("127.0.0.1", port, **client_options(pki))
+            for _ in range(6):
+                writer.write(b"ping")
+                assert await reader.readexactly(4) == b"ping"
+                last_activity = loop.time()
+                await asyncio.sleep(0.1)
+            # ... then silence ends it: a clean close_notify, so the client reads EOF
+            assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""
+            assert 0.25 <= loop.time() - last_activity < TIMEOUT
+            await done.wait()
+            writer.close()
+            await writer.wait_closed()
+        return outcomes
+
+    before = open_sockets()
+    outcomes = run(main())
+    assert len(outcomes) == 1 and isinstance(outcomes[0], TLSTimeoutError), outcomes
+    assert "idle" in str(outcomes[0])
+    assert open_sockets() <= before
+
+
+def test_idle_timeout_cuts_a_peer_that_stops_reading(pki):
+    """A peer that stops reading while the handler writes (drain() blocks) counts as
+    idle too; the connection is aborted, since closing it would wait for the peer."""
+
+    async def main():
+        failures: list = []
+        done = asyncio.Event()
+
+        async def flood(reader, writer):
+            try:
+                while True:
+                    writer.write(b"x" * 65536)
+                    await writer.drain()
+            except (TLSError, ConnectionError) as exc:
+                failures.append(exc)
+            finally:
+                writer.close()
+                done.set()
+
+        server = await aio.start_server(flood, "127.0.0.1", 0, timeout=0.3, **server_options(pki))
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            # a small client buffer that is never read: the client stops reading from TCP
+            reader, writer = await aio.open_connection("127.0.0.1", port, limit=1024, **client_options(pki))
+            await asyncio.wait_for(done.wait(), TIMEOUT)
+            writer.transport.abort()
+        return failures
+
+    before = open_sockets()
+    failures = run(main())
+    assert len(failures) == 1 and isinstance(failures[0], TLSTimeoutError), failures
+    assert open_sockets() <= before
+
+
+def test_no_idle_timeout_by_default(pki):
+    async def main():
+        server = await aio.start_server(echo_handler, "127.0.0.1", 0, **server_options(pki))
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await aio.open_connection("127.0.0.1", port, **client_options(pki))
+            await asyncio.sleep(0.5)
+            writer.write(b"after a pause")
+            writer.write_eof()
+            assert await reader.read() == b"after a pause"
+            writer.close()
+            await writer.wait_closed()
+
+    run(main())
+
+
+def test_open_connection_needs_host_and_port_or_sock(pki):
+    async def main():
+        # before: port None made asyncio try port 0 (a refused connection, reported as one)
+        with pytest.raises(ValueError, match="host and port"):
+            await aio.open_connection("127.0.0.1", **client_options(pki))
+        with pytest.raises(ValueError, match="host and port"):
+            await aio.open_connection(**client_options(pki))
+        with socket.socket() as sock:
+            with pytest.raises(ValueError, match="not both"):
+                await aio.open_connection("127.0.0.1", 443, sock=sock, **client_options(pki))
+
+    run(main())
+
+
+def test_open_connection_over_a_connected_socket(pki):
+    async def main():
+        server = await aio.start_server(echo_handler, "127.0.0.1", 0, **server_options(pki))
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            sock.setblocking(False)
+            reader, writer = await aio.open_connection(sock=sock, **client_options(pki))
+            writer.write(b"over sock")
+            writer.write_eof()
+            assert await reader.read() == b"over sock"
             writer.close()
             await writer.wait_closed()
 

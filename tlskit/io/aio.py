@@ -67,6 +67,7 @@ class _TLSProtocol(asyncio.Protocol):
         *,
         handshake_waiter: asyncio.Future | None = None,
         handshake_timeout: float | None = None,
+        idle_timeout: float | None = None,
         allow_truncation: bool = False,
     ) -> None:
         self._loop = loop
@@ -74,6 +75,10 @@ class _TLSProtocol(asyncio.Protocol):
         self._app = app_protocol
         self._waiter = handshake_waiter
         self._handshake_timeout = handshake_timeout
+        self._idle_timeout = idle_timeout
+        self._last_activity = 0.0  # loop.time() of the last bytes in, or out from the application
+        self._app_paused_reading = False
+        self._idle_buffer_seen = 0  # the TCP write buffer size at the last idle check
         self._allow_truncation = allow_truncation
         self._raw: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -97,6 +102,7 @@ class _TLSProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._error is not None or self._raw is None:
             return
+        self._last_activity = self._loop.time()
         was_complete = self._conn.handshake_complete
         try:
             events = self._conn.receive_data(data)
@@ -158,6 +164,7 @@ class _TLSProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        self._last_activity = self._loop.time()  # the peer read what we had buffered
         if self._app_connected:
             self._app.resume_writing()
 
@@ -170,6 +177,9 @@ class _TLSProtocol(asyncio.Protocol):
 
     def _handshake_done(self) -> None:
         self._cancel_timer()
+        if self._idle_timeout is not None:
+            self._last_activity = self._loop.time()
+            self._timer = self._loop.call_at(self._last_activity + self._idle_timeout, self._idle_check)
         self._app_connected = True
         self._app.connection_made(self.transport)
         if self._writing_paused:
@@ -181,6 +191,33 @@ class _TLSProtocol(asyncio.Protocol):
         self._timer = None
         if not self._conn.handshake_complete:
             self._fail(TLSTimeoutError("TLS handshake timed out"))
+
+    def _idle_check(self) -> None:
+        """The idle timer: one timer per connection, re-armed from the last activity
+        (cheaper than cancelling and rescheduling a timer for every record)."""
+        self._timer = None
+        if self._error is not None or self._raw is None or self._idle_timeout is None:
+            return
+        now = self._loop.time()
+        buffered = self._raw.get_write_buffer_size()
+        if self._app_paused_reading or (buffered and buffered != self._idle_buffer_seen):
+            # the application is not reading (the peer cannot be blamed for silence),
+            # or the peer is reading what we sent, if slowly
+            self._last_activity = now
+        self._idle_buffer_seen = buffered
+        deadline = self._last_activity + self._idle_timeout
+        if now < deadline:
+            self._timer = self._loop.call_at(deadline, self._idle_check)
+            return
+        # Bytes still buffered mean the peer stopped reading: close() would wait for
+        # them forever, so cut the connection; otherwise end it with close_notify
+        # (a deliberate end, not a truncation).
+        stalled = buffered > 0
+        if not stalled:
+            self._write_close_notify()
+        self._fail(TLSTimeoutError(f"connection idle for {self._idle_timeout:g} s; closed"))
+        if stalled and self._raw is not None:
+            self._raw.abort()
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -208,6 +245,7 @@ class _TLSProtocol(asyncio.Protocol):
         except TLSError as exc:
             self._fail(exc)
             return
+        self._last_activity = self._loop.time()
         self._flush()
 
     def _write_close_notify(self) -> None:
@@ -292,10 +330,13 @@ class TLSTransport(asyncio.Transport):
         return self._proto._closing or raw is None or raw.is_closing()
 
     def pause_reading(self) -> None:
+        self._proto._app_paused_reading = True
         if self._proto._raw is not None:
             self._proto._raw.pause_reading()
 
     def resume_reading(self) -> None:
+        self._proto._app_paused_reading = False
+        self._proto._last_activity = self._proto._loop.time()
         if self._proto._raw is not None:
             self._proto._raw.resume_reading()
 
@@ -342,7 +383,14 @@ async def open_connection(
     Keyword arguments other than the ones listed are ClientConfig fields
     (``cafile``, ``provider``, ``alpn_protocols``, ``certfile``/``keyfile``...).
     ``server_name`` defaults to ``host``. Raises a TLSError if the handshake fails.
+    As with :func:`asyncio.open_connection`, give either ``host`` and ``port`` or
+    a connected ``sock`` (then ``server_name`` for SNI and verification).
     """
+    if sock is None and (host is None or port is None):
+        # asyncio would try port 0 (a refused connection) or fail with its own wording
+        raise ValueError("open_connection needs host and port, or sock")
+    if sock is not None and (host is not None or port is not None):
+        raise ValueError("give either host and port or sock, not both (server_name= names the server)")
     loop = asyncio.get_running_loop()
     cfg = make_client_config(config, keylog_from_env=keylog_from_env, **client_config)
     connection = new_client_connection(cfg, server_name if server_name is not None else host)
@@ -361,9 +409,13 @@ async def open_connection(
         )
 
     try:
-        raw_transport, protocol = await loop.create_connection(
-            factory, host, port, sock=sock, local_addr=local_addr, family=family
-        )
+        if sock is not None:
+            raw_transport, protocol = await loop.create_connection(factory, sock=sock)
+        else:
+            assert host is not None and port is not None  # checked above
+            raw_transport, protocol = await loop.create_connection(
+                factory, host, port, local_addr=local_addr, family=family
+            )
     except OSError as exc:
         raise TLSConnectionError(f"connecting to {host}:{port} failed: {exc.strerror or exc}") from None
     try:
@@ -382,6 +434,7 @@ async def start_server(
     *,
     limit: int = _DEFAULT_LIMIT,
     handshake_timeout: float | None = 60.0,
+    timeout: float | None = None,
     config: Any = None,
     allow_truncation: bool = False,
     keylog_from_env: bool = True,
@@ -399,6 +452,15 @@ async def start_server(
     ``provider``, ``client_cafile``, ``require_client_auth``...). Clients whose
     handshake fails or times out are dropped (logged on ``tlskit.io`` at debug
     level) without reaching the callback.
+
+    ``timeout`` (seconds, default None: no limit) is the per-connection idle
+    timeout, as for the blocking :func:`tlskit.serve`: after the handshake, a
+    connection on which nothing arrives from the peer and nothing is written by
+    the application for that long is ended (close_notify, then the socket is
+    closed) and the handler's pending read raises
+    :class:`~tlskit.io.TLSTimeoutError`. Time during which the application has
+    paused reading (a full StreamReader) does not count; a peer that stops
+    reading while the application writes does.
     """
     loop = asyncio.get_running_loop()
     cfg = make_server_config(config, keylog_from_env=keylog_from_env, **server_config)
@@ -420,6 +482,7 @@ async def start_server(
             new_server_connection(cfg),
             app_protocol,
             handshake_timeout=handshake_timeout,
+            idle_timeout=timeout,
             allow_truncation=allow_truncation,
         )
 
