@@ -18,6 +18,7 @@ whose files may be missing -- never a published certificate the index does not k
 
 from __future__ import annotations
 
+import builtins
 import datetime
 import json
 import os
@@ -25,7 +26,7 @@ import pathlib
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -35,12 +36,14 @@ from tlskit.ca.errors import CAError
 from tlskit.ca.index import DuplicateSerial, Index, IndexRecord, NewRecord, serial_hex
 from tlskit.ca.keys import (
     PrivateKey,
+    PublicKey,
     check_key_type,
     generate_key,
     key_type_of,
     load_private_key,
     private_key_pem,
     signature_hash,
+    supported_public_key,
 )
 from tlskit.ca.profiles import (
     ca_builder,
@@ -56,6 +59,9 @@ from tlskit.ca.profiles import (
     subject_name,
     validity,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tlskit.pki import TrustStore, VerifiedPath
 
 CONFIG_FILE = "ca.json"
 ROOT_CERT = "root.crt"
@@ -271,7 +277,7 @@ class CertificateAuthority:
             not_after=not_after,
             path_length=1 if intermediate else 0,
             permit_dns=permit,
-        ).sign(root_key, signature_hash(root_key))  # type: ignore[arg-type]
+        ).sign(root_key, signature_hash(root_key))
         files.atomic_write(staging / ROOT_KEY, private_key_pem(root_key, secret), private=True)
         files.atomic_write(staging / ROOT_CERT, _pem(root))
         if intermediate:
@@ -287,7 +293,7 @@ class CertificateAuthority:
                 not_after=not_after,
                 path_length=0,
                 permit_dns=permit,
-            ).sign(root_key, signature_hash(root_key))  # type: ignore[arg-type]
+            ).sign(root_key, signature_hash(root_key))
             files.atomic_write(staging / INTERMEDIATE_KEY, private_key_pem(inter_key, secret), private=True)
             files.atomic_write(staging / INTERMEDIATE_CERT, _pem(inter))
         Index(staging / INDEX_FILE).create()
@@ -360,7 +366,7 @@ class CertificateAuthority:
     def root_pem(self) -> bytes:
         return _pem(self.root_certificate)
 
-    def trust_store(self):  # type: ignore[no-untyped-def]
+    def trust_store(self) -> TrustStore:
         """A :class:`tlskit.pki.TrustStore` holding this CA's root: the trust anchor for
         ``tlskit.pki.verify_chain`` (configs take ``cafile=ca.root_path`` likewise)."""
         from tlskit.pki import TrustStore
@@ -502,7 +508,7 @@ class CertificateAuthority:
     def _sign_and_record(
         self,
         name: str,
-        public_key,
+        public_key: PublicKey,
         sans: Sequence[x509.GeneralName],
         *,
         profile: str,
@@ -523,7 +529,7 @@ class CertificateAuthority:
             cert = leaf_builder(
                 cn, public_key, sans, profile=profile, issuer_cert=issuer,
                 serial=serial, not_before=not_before, not_after=not_after,
-            ).sign(signing_key, signature_hash(signing_key))  # type: ignore[arg-type]
+            ).sign(signing_key, signature_hash(signing_key))
             record = NewRecord(
                 serial=serial,
                 name=name,
@@ -640,7 +646,7 @@ class CertificateAuthority:
             public_key = key.public_key()
         else:
             # A CSR-signed certificate: the key is the requester's, reuse its public half.
-            public_key = previous.public_key()
+            public_key = supported_public_key(previous.public_key())
         sans = parse_sans(latest.sans)
         cert = self._sign_and_record(
             name,
@@ -661,11 +667,12 @@ class CertificateAuthority:
 
     # -- the index --------------------------------------------------------------------------
 
-    def list(self) -> list[IndexRecord]:
+    # ``builtins.list`` below: inside the class body ``list`` is this method
+    def list(self) -> builtins.list[IndexRecord]:
         """Every issued certificate, oldest first."""
         return self._index.all()
 
-    def find(self, serial_or_name: str | int) -> list[IndexRecord]:
+    def find(self, serial_or_name: str | int) -> builtins.list[IndexRecord]:
         """Records named ``serial_or_name``, else the one with that serial (hex, ``0x``/colons allowed)."""
         if isinstance(serial_or_name, int) and not isinstance(serial_or_name, bool):
             record = self._index.by_serial(serial_hex(serial_or_name))
@@ -684,7 +691,7 @@ class CertificateAuthority:
         record = self._index.by_serial(serial_hex(serial))
         return [record] if record else []
 
-    def revoke(self, serial_or_name: str | int, reason: str | None = None) -> list[IndexRecord]:
+    def revoke(self, serial_or_name: str | int, reason: str | None = None) -> builtins.list[IndexRecord]:
         """Revoke a certificate by serial, or every unrevoked certificate of a name."""
         from tlskit.ca.crl import parse_reason
 
@@ -696,7 +703,13 @@ class CertificateAuthority:
         if not targets:
             raise CAError(f"{serial_or_name} is already revoked")
         self._index.revoke([r.serial for r in targets], reason_flag.name if reason_flag else None, _now())
-        return [self._index.by_serial(r.serial) for r in targets]  # type: ignore[misc]
+        updated = []
+        for r in targets:
+            record = self._index.by_serial(r.serial)
+            if record is None:  # pragma: no cover - the row was just updated in the same index
+                raise CAError(f"certificate {r.serial} vanished from the index while being revoked")
+            updated.append(record)
+        return updated
 
     def crl(self, days: int = 7, *, out: str | os.PathLike[str] | None = None, force: bool = False) -> bytes:
         """A CRL of every revoked certificate, signed by the issuing CA; also saved as crl.pem.
@@ -734,7 +747,7 @@ class CertificateAuthority:
         *,
         usage: str | None = None,
         at: datetime.datetime | None = None,
-    ):
+    ) -> VerifiedPath:
         """Validate a certificate (file or PEM, optionally followed by its chain) against this CA
         with :func:`tlskit.pki.verify_chain`; returns its ``VerifiedPath`` or raises ``CertificateError``."""
         from tlskit.ca.verify import verify_with_ca
@@ -749,7 +762,7 @@ class CertificateAuthority:
 
         return export_p12(self, name, pathlib.Path(path).expanduser(), password, force=force)
 
-    def check(self) -> list[str]:
+    def check(self) -> builtins.list[str]:
         """Consistency problems of the CA directory (empty when all is well)."""
         from tlskit.ca.check import check_consistency
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from tlskit.ca.errors import CAError
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from tlskit.ca.authority import CertificateAuthority
 
 
-def _spki(public_key) -> bytes:  # type: ignore[no-untyped-def]
+def _spki(public_key: PublicKeyTypes) -> bytes:
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -52,7 +53,7 @@ def check_consistency(ca: "CertificateAuthority") -> list[str]:
     return sorted(set(problems))
 
 
-def _check_published(cert_path, key_path, known: set[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def _check_published(cert_path: pathlib.Path | None, key_path: pathlib.Path | None, known: set[str]) -> list[str]:
     problems: list[str] = []
     if cert_path is None or not cert_path.exists():
         return problems

@@ -44,7 +44,7 @@ def build_crl(
         .next_update(now + datetime.timedelta(days=days))
         .add_extension(x509.CRLNumber(number), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),  # type: ignore[arg-type]  # an issuer (CA) key; stubs type any certificate key
             critical=False,
         )
     )
@@ -57,5 +57,5 @@ def build_crl(
         if record.reason:
             entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags[record.reason]), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
-    crl = builder.sign(signing_key, signature_hash(signing_key))  # type: ignore[arg-type]
+    crl = builder.sign(signing_key, signature_hash(signing_key))
     return crl.public_bytes(serialization.Encoding.PEM)

@@ -8,7 +8,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from tlskit.ca.errors import CAError
-from tlskit.ca.keys import PublicKey, key_type_of
+from tlskit.ca.keys import PublicKey, supported_public_key
 from tlskit.ca.profiles import parse_san, san_text
 
 
@@ -38,10 +38,10 @@ def parse_csr(data: bytes | str) -> CSRRequest:
     if not valid:
         raise CAError("the CSR's self-signature does not verify")
     try:
-        public_key = csr.public_key()
+        parsed_key = csr.public_key()
     except Exception:
         raise CAError("the CSR's public key cannot be parsed") from None
-    key_type_of(public_key)  # type: ignore[arg-type]
+    public_key = supported_public_key(parsed_key)
     try:
         names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         common_name = str(names[0].value) if names else None
@@ -66,4 +66,4 @@ def parse_csr(data: bytes | str) -> CSRRequest:
         checked = parse_san(san_text(name))
         if checked not in sans:
             sans.append(checked)
-    return CSRRequest(common_name, sans, public_key)  # type: ignore[arg-type]
+    return CSRRequest(common_name, sans, public_key)

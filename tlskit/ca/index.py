@@ -15,7 +15,7 @@ import pathlib
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Literal, overload
 
 from cryptography import x509 as _x509
 
@@ -135,6 +135,10 @@ def _stored_forms(path: pathlib.Path, base: pathlib.Path) -> list[str]:
     return [relative.as_posix(), str(path)]
 
 
+@overload
+def _text(row: sqlite3.Row, column: str, *, optional: Literal[False] = ...) -> str: ...
+@overload
+def _text(row: sqlite3.Row, column: str, *, optional: bool) -> str | None: ...
 def _text(row: sqlite3.Row, column: str, *, optional: bool = False) -> str | None:
     value = row[column]
     if value is None and optional:
@@ -148,28 +152,28 @@ def _record(row: sqlite3.Row, base: pathlib.Path) -> IndexRecord:
     """One row as a record; a row damaged by hand or by a bug raises CAError, not a
     stray ValueError/TypeError from the parsing below."""
     try:
-        sans = json.loads(_text(row, "sans"))  # type: ignore[arg-type]
+        sans = json.loads(_text(row, "sans"))
         if not isinstance(sans, list) or not all(isinstance(s, str) for s in sans):
             raise ValueError("sans is not a list of strings")
         revoked_at = _text(row, "revoked_at", optional=True)
         reason = _text(row, "reason", optional=True)
         if reason and reason not in _REASON_NAMES:
             raise ValueError(f"unknown revocation reason {reason!r}")
-        int(_text(row, "serial"), 16)  # type: ignore[arg-type]  # the CRL needs it as a number
+        int(_text(row, "serial"), 16)  # the CRL needs it as a number
         return IndexRecord(
-            serial=_text(row, "serial"),  # type: ignore[arg-type]
-            name=_text(row, "name"),  # type: ignore[arg-type]
-            subject=_text(row, "subject"),  # type: ignore[arg-type]
+            serial=_text(row, "serial"),
+            name=_text(row, "name"),
+            subject=_text(row, "subject"),
             sans=tuple(sans),
-            not_before=_parse_iso(_text(row, "not_before")),  # type: ignore[arg-type]
-            not_after=_parse_iso(_text(row, "not_after")),  # type: ignore[arg-type]
-            profile=_text(row, "profile"),  # type: ignore[arg-type]
-            key_type=_text(row, "key_type"),  # type: ignore[arg-type]
+            not_before=_parse_iso(_text(row, "not_before")),
+            not_after=_parse_iso(_text(row, "not_after")),
+            profile=_text(row, "profile"),
+            key_type=_text(row, "key_type"),
             revoked=row["status"] == "revoked",
             revoked_at=_parse_iso(revoked_at) if revoked_at else None,
             reason=reason,
-            issued_at=_parse_iso(_text(row, "issued_at")),  # type: ignore[arg-type]
-            cert_pem=_text(row, "cert_pem").encode("ascii"),  # type: ignore[union-attr]
+            issued_at=_parse_iso(_text(row, "issued_at")),
+            cert_pem=_text(row, "cert_pem").encode("ascii"),
             key_path=_path(_text(row, "key_path", optional=True), base),
             cert_path=_path(_text(row, "cert_path", optional=True), base),
             chain_path=_path(_text(row, "chain_path", optional=True), base),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+from typing import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -75,7 +76,7 @@ def _extension_lines(ext: x509.Extension) -> list[str]:
     return [printable(str(value))]
 
 
-def _field(read) -> str:  # type: ignore[no-untyped-def]
+def _field(read: Callable[[], object]) -> str:
     """One field; cryptography parses lazily, so a hostile certificate fails here, not in show."""
     try:
         return printable(str(read()))

@@ -7,6 +7,7 @@ from typing import Union
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from tlskit.ca.errors import CAError
 from tlskit.ca.files import read_file, warn_if_loose
@@ -34,7 +35,7 @@ def generate_key(key_type: str) -> PrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type.split("-")[1]))
 
 
-def key_type_of(key: PrivateKey | PublicKey) -> str:
+def key_type_of(key: PrivateKeyTypes | PublicKeyTypes) -> str:
     """The tlskit key-type name of a key, or CAError if the CA does not support it."""
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         name = {"secp256r1": "ecdsa-p256", "secp384r1": "ecdsa-p384"}.get(key.curve.name)
@@ -52,7 +53,15 @@ def key_type_of(key: PrivateKey | PublicKey) -> str:
     raise CAError(f"unsupported key algorithm {type(key).__name__}")
 
 
-def signature_hash(signing_key: PrivateKey) -> hashes.HashAlgorithm | None:
+def supported_public_key(key: PublicKeyTypes) -> PublicKey:
+    """``key`` itself, typed as a key the CA issues for; CAError (from key_type_of) if it is not one."""
+    key_type_of(key)
+    if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, rsa.RSAPublicKey)):
+        raise CAError(f"unsupported key algorithm {type(key).__name__}")  # pragma: no cover - key_type_of refused it
+    return key
+
+
+def signature_hash(signing_key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
     """The digest a CA key signs certificates and CRLs with (None for Ed25519)."""
     if isinstance(signing_key, ed25519.Ed25519PrivateKey):
         return None
@@ -92,7 +101,9 @@ def load_private_key(
     except Exception as exc:  # cryptography raises UnsupportedAlgorithm for exotic keys
         raise CAError(f"{what} {path} cannot be loaded: {_first_line(exc)}") from None
     key_type_of(key)  # refuse key algorithms the CA does not sign with
-    return key  # type: ignore[return-value]
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)):
+        raise CAError(f"unsupported key algorithm {type(key).__name__}")  # pragma: no cover - key_type_of refused it
+    return key
 
 
 def _first_line(exc: BaseException) -> str:

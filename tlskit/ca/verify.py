@@ -15,6 +15,7 @@ from tlskit.ca.errors import CAError
 
 if TYPE_CHECKING:  # pragma: no cover
     from tlskit.ca.authority import CertificateAuthority
+    from tlskit.pki import VerifiedPath
 
 
 def _read(source: str | os.PathLike[str] | bytes, what: str) -> bytes:
@@ -68,7 +69,7 @@ def verify_with_ca(
     crl: str | os.PathLike[str] | bytes | None,
     usage: str | None,
     at: datetime.datetime | None,
-):
+) -> VerifiedPath:
     from tlskit.pki import TrustStore, verify_chain
 
     certs = load_pem_certificates(cert)
