@@ -152,6 +152,17 @@ def stdlib_truncating(tls: ssl.SSLSocket) -> None:
     tls.sendall(b"partial")
 
 
+def stdlib_reply_then_truncate(tls: ssl.SSLSocket) -> bytes:
+    """Read until the client's close_notify, answer, then close the socket without
+    close_notify (as some HTTP/1.0 servers do); return what was received. Reading
+    everything first keeps the close an EOF: closing with unread bytes would be a reset."""
+    received = b""
+    while data := tls.recv(65536):
+        received += data
+    tls.sendall(b"reply to " + received)
+    return received
+
+
 @contextlib.contextmanager
 def process(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen]:
     """A child process killed (and reaped) on exit, whatever happened."""

@@ -28,6 +28,7 @@ from io_peers import (  # noqa: F401 (pki, ed_pki, client_pki: shared fixtures)
     read_line_with,
     server_context,
     stdlib_echo,
+    stdlib_reply_then_truncate,
     tlskit_server,
 )
 from tlskit.cli import net_cmd
@@ -222,6 +223,30 @@ def test_connect_sends_standard_input(pki):
     assert result.exit_code == 0, result.output
     assert "received: 11 bytes" in result.output
     assert result.output.endswith("from stdin\n")
+
+
+def test_connect_allow_truncation_accepts_a_close_without_close_notify(pki):
+    args = ("--servername", "localhost", "--cafile", str(pki.ca_file), "--send", "ping")
+    with StdlibServer(server_context(pki), stdlib_reply_then_truncate, connections=2) as peer:
+        # by default: what arrived is printed, then the truncation is an error
+        result = connect_cli(f"127.0.0.1:{peer.port}", *args)
+        assert result.exit_code == 1, result.output
+        assert "reply to ping" in result.stdout
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+        assert "close_notify" in result.stderr
+        # opted in: the EOF ends the reply
+        result = connect_cli(f"127.0.0.1:{peer.port}", *args, "--allow-truncation", "--json")
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert report["reply"] == "reply to ping" and "error" not in report
+        peer.thread.join(TIMEOUT)
+    assert peer.errors == [] and peer.results == [b"ping", b"ping"]
+
+
+def test_connect_help_documents_allow_truncation():
+    result = runner.invoke(app, ["connect", "--help"], env={"COLUMNS": "200", "TERM": "dumb"})
+    assert result.exit_code == 0
+    assert "--allow-truncation" in result.output and "close_notify" in result.output
 
 
 @pytest.mark.parametrize("provider", available_providers())

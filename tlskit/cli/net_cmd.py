@@ -460,6 +460,12 @@ def connect(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object instead of key: value lines."),
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify the server's certificate (exit status 3 even on success)."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds allowed for connecting, the handshake and each read."),
+    allow_truncation: bool = typer.Option(
+        False,
+        "--allow-truncation",
+        help="Accept a server that closes without close_notify (as many HTTP/1.0 servers do) as the end of its reply; "
+        "by default that is an error (exit 1), since an attacker can cut a connection short.",
+    ),
     keylog: Optional[Path] = typer.Option(None, "--keylog", help="Append TLS secrets to this NSS key log file (SSLKEYLOGFILE is also honoured)."),
     key_password_file: Optional[Path] = typer.Option(
         None, "--key-password-file", help=f"File holding the password of an encrypted --key (or set {KEY_PASSWORD_ENV})."
@@ -508,7 +514,9 @@ def connect(
     if password is not None:
         options["key_password"] = password
     try:
-        stream = open_connection(host, port, server_name=servername or host, timeout=timeout, **options)
+        stream = open_connection(
+            host, port, server_name=servername or host, timeout=timeout, allow_truncation=allow_truncation, **options
+        )
     except (TLSError, OSError, ValueError) as exc:
         raise _fail(_describe_error(exc)) from None
 
