@@ -15,17 +15,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
-from certs import make_pki
-from io_peers import TIMEOUT, StdlibServer, server_context, stdlib_echo
+from io_peers import TIMEOUT, StdlibServer, pki, server_context, stdlib_echo  # noqa: F401 (pki: a shared fixture)
 from tlskit import ClientConfig, ClientConnection
 from tlskit.io import TLSStream, connect, keylog_file_from_environment, serve
 
 MESSAGE = b"attack at dawn, via tlskit"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 class RecordingSocket:
