@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 
-import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
