@@ -52,6 +52,23 @@ async def echo_handler(reader, writer):
     await writer.wait_closed()
 
 
+def run_leaving_no_socket(coro):
+    """:func:`run`, also checking that no socket stayed open."""
+    before = open_sockets()
+    result = run(coro)
+    assert open_sockets() <= before
+    return result
+
+
+async def echo_once(reader, writer, payload: bytes) -> None:
+    """Send ``payload`` and close_notify (half-close), check the echo, close."""
+    writer.write(payload)
+    writer.write_eof()
+    assert await reader.read() == payload
+    writer.close()
+    await writer.wait_closed()
+
+
 def server_options(pki):
     return dict(certfile=pki.chain_file, keyfile=pki.key_file)
 
@@ -121,11 +138,7 @@ def test_aio_client_against_stdlib_server_and_truncation(pki):
         loop = asyncio.get_running_loop()
         with StdlibServer(server_context(pki), stdlib_echo) as peer:
             reader, writer = await aio.open_connection("127.0.0.1", peer.port, **client_options(pki))
-            writer.write(b"via stdlib ssl")
-            writer.write_eof()
-            assert await reader.read() == b"via stdlib ssl"
-            writer.close()
-            await writer.wait_closed()
+            await echo_once(reader, writer, b"via stdlib ssl")
             await loop.run_in_executor(None, peer.thread.join, TIMEOUT)
         assert peer.errors == []
 
@@ -173,9 +186,7 @@ def test_handshake_failure_raises_tls_error(tmp_path, pki):
                 await aio.open_connection("127.0.0.1", port, server_name="localhost", cafile=other.ca_file)
             assert failure.value.alert == AlertDescription.unknown_ca
 
-    before = open_sockets()
-    run(main())
-    assert open_sockets() <= before
+    run_leaving_no_socket(main())
 
 
 def test_cancelled_drain_never_splits_a_record(pki):
@@ -267,10 +278,8 @@ def test_cancel_during_handshake_and_abrupt_resets_leak_nothing(pki):
         await server.wait_closed()
         return handler_results
 
-    before = open_sockets()
-    results = run(main())
+    results = run_leaving_no_socket(main())
     assert len(results) == 1 and isinstance(results[0], TLSError), results
-    assert open_sockets() <= before
 
 
 def test_server_drops_garbage_and_silent_clients_and_keeps_serving(pki):
@@ -287,11 +296,7 @@ def test_server_drops_garbage_and_silent_clients_and_keeps_serving(pki):
             assert await silent_reader.read() == b""  # dropped when its handshake time ran out
             silent_writer.close()
             reader, writer = await aio.open_connection("127.0.0.1", port, **client_options(pki))
-            writer.write(b"still serving")
-            writer.write_eof()
-            assert await reader.read() == b"still serving"
-            writer.close()
-            await writer.wait_closed()
+            await echo_once(reader, writer, b"still serving")
 
     run(main())
 
@@ -336,11 +341,9 @@ def test_idle_timeout_drops_a_silent_peer_after_the_handshake(pki):
             await writer.wait_closed()
         return outcomes
 
-    before = open_sockets()
-    outcomes = run(main())
+    outcomes = run_leaving_no_socket(main())
     assert len(outcomes) == 1 and isinstance(outcomes[0], TLSTimeoutError), outcomes
     assert "idle" in str(outcomes[0])
-    assert open_sockets() <= before
 
 
 def test_idle_timeout_cuts_a_peer_that_stops_reading(pki):
@@ -371,10 +374,8 @@ def test_idle_timeout_cuts_a_peer_that_stops_reading(pki):
             writer.transport.abort()
         return failures
 
-    before = open_sockets()
-    failures = run(main())
+    failures = run_leaving_no_socket(main())
     assert len(failures) == 1 and isinstance(failures[0], TLSTimeoutError), failures
-    assert open_sockets() <= before
 
 
 def test_no_idle_timeout_by_default(pki):
@@ -384,11 +385,7 @@ def test_no_idle_timeout_by_default(pki):
             port = server.sockets[0].getsockname()[1]
             reader, writer = await aio.open_connection("127.0.0.1", port, **client_options(pki))
             await asyncio.sleep(0.5)
-            writer.write(b"after a pause")
-            writer.write_eof()
-            assert await reader.read() == b"after a pause"
-            writer.close()
-            await writer.wait_closed()
+            await echo_once(reader, writer, b"after a pause")
 
     run(main())
 
@@ -415,10 +412,6 @@ def test_open_connection_over_a_connected_socket(pki):
             sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
             sock.setblocking(False)
             reader, writer = await aio.open_connection(sock=sock, **client_options(pki))
-            writer.write(b"over sock")
-            writer.write_eof()
-            assert await reader.read() == b"over sock"
-            writer.close()
-            await writer.wait_closed()
+            await echo_once(reader, writer, b"over sock")
 
     run(main())
