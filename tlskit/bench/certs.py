@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import pathlib
 from dataclasses import dataclass
+from typing import Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -39,8 +40,11 @@ CERT_SIGNATURE_SCHEMES: dict[str, str] = {
 
 SERVER_NAME = "localhost"
 
+#: the private keys make_pki generates, one class per entry of KEY_TYPES
+BenchKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey]
 
-def _new_key(key_type: str):
+
+def _new_key(key_type: str) -> BenchKey:
     if key_type == "ecdsa-p256":
         return ec.generate_private_key(ec.SECP256R1())
     if key_type == "ed25519":
@@ -50,12 +54,14 @@ def _new_key(key_type: str):
     raise ValueError(f"unknown key type {key_type!r}; choose from {', '.join(KEY_TYPES)}")
 
 
-def _signing_hash(key) -> hashes.HashAlgorithm | None:
+def _signing_hash(key: BenchKey) -> hashes.SHA256 | None:
     # Ed25519 signs the message itself; the others need an explicit digest.
     return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
 
-def _certificate(subject: str, key, issuer: x509.Certificate | None, issuer_key, *, ca: bool) -> x509.Certificate:
+def _certificate(
+    subject: str, key: BenchKey, issuer: x509.Certificate | None, issuer_key: BenchKey, *, ca: bool
+) -> x509.Certificate:
     now = datetime.datetime.now(datetime.timezone.utc)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     builder = (

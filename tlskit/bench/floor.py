@@ -12,6 +12,7 @@ The record floor is AEAD seal + open of one 16 KiB record with a reused key.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from tlskit.bench.certs import BenchPKI
 from tlskit.bench.harness import interleave, rate_for
 from tlskit.providers import get_provider
+from tlskit.providers.base import Provider
 from tlskit.providers.registry import SUITE_PARTS
 
 #: CA signatures the client checks: leaf (by intermediate) and intermediate (by root)
@@ -58,7 +60,7 @@ def _chain_signature(pki: BenchPKI) -> tuple[bytes, bytes, bytes]:
     return spki, leaf.tbs_certificate_bytes, leaf.signature
 
 
-def _check(provider, *, group: str | None = None, schemes: tuple[str, ...] = (), suite: str | None = None) -> None:
+def _check(provider: Provider, *, group: str | None = None, schemes: tuple[str, ...] = (), suite: str | None = None) -> None:
     missing = []
     if group is not None and group not in provider.groups:
         missing.append(group)
@@ -69,7 +71,7 @@ def _check(provider, *, group: str | None = None, schemes: tuple[str, ...] = (),
         raise Unsupported(f"{provider.name} lacks {', '.join(missing)}")
 
 
-def handshake_operations(provider_name: str, pki: BenchPKI, group: str) -> dict[str, Callable[[], None]]:
+def handshake_operations(provider_name: str, pki: BenchPKI, group: str) -> dict[str, Callable[[], object]]:
     """The public-key operations of one handshake, each as a ready-to-time callable:
     ``kx`` (both sides' key exchange), ``sign`` (CertificateVerify), ``verify`` (its
     check) and ``cert`` (one CA signature on the chain; a handshake needs
@@ -102,7 +104,7 @@ def handshake_operations(provider_name: str, pki: BenchPKI, group: str) -> dict[
     }
 
 
-def floor_handshake(operations: dict[str, Callable[[], None]]) -> Callable[[], None]:
+def floor_handshake(operations: dict[str, Callable[[], object]]) -> Callable[[], None]:
     """All public-key operations of one handshake, back to back."""
     kx, sign, verify, cert = operations["kx"], operations["sign"], operations["verify"], operations["cert"]
 
@@ -121,7 +123,7 @@ def public_key_floor(
 ) -> PublicKeyFloor:
     operations = handshake_operations(provider_name, pki, group)
     samples = interleave(
-        {name: (lambda op=op: rate_for(op, min_time=min_time)) for name, op in operations.items()}, reps
+        {name: functools.partial(rate_for, op, min_time=min_time) for name, op in operations.items()}, reps
     )
     us = {name: 1e6 / sample.median for name, sample in samples.items()}
     total = us["kx"] + us["sign"] + us["verify"] + CHAIN_SIGNATURES * us["cert"]

@@ -34,7 +34,7 @@ class Sample:
         return (min(self.values), max(self.values)) if self.values else (float("nan"), float("nan"))
 
 
-def rate_for(operation: Callable[[], None], *, min_time: float, min_ops: int = 1) -> float:
+def rate_for(operation: Callable[[], object], *, min_time: float, min_ops: int = 1) -> float:
     """Run ``operation`` back to back for at least ``min_time`` seconds; operations/second.
 
     Time-boxed rather than a fixed count, because the stacks compared here differ by

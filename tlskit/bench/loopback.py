@@ -23,11 +23,14 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from tlskit.bench import stdlib_ssl, tlskit_side
 from tlskit.bench.certs import SERVER_NAME, BenchPKI, load_pki
 from tlskit.bench.harness import rate_for
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tlskit.engine.connection import Connection
 
 _READ_SIZE = 1 << 17
 _ACK = b"k"
@@ -47,7 +50,7 @@ class TlskitStream:
     stdlib's C socket wrapper does.
     """
 
-    def __init__(self, sock: socket.socket, connection: Any) -> None:
+    def __init__(self, sock: socket.socket, connection: Connection) -> None:
         self.sock = sock
         self.connection = connection
 
@@ -236,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
 
 
-def handshake_rate(port: int, open_stream, *, min_time: float) -> float:
+def handshake_rate(port: int, open_stream: Callable[[int], Stream], *, min_time: float) -> float:
     """Sequential connections per second: connect, handshake, 1-byte round trip, close."""
     def once() -> None:
         stream = open_stream(port)
@@ -246,7 +249,7 @@ def handshake_rate(port: int, open_stream, *, min_time: float) -> float:
     return rate_for(once, min_time=min_time)
 
 
-def bulk_rate(port: int, open_stream, *, total: int, chunk: bytes) -> float:
+def bulk_rate(port: int, open_stream: Callable[[int], Stream], *, total: int, chunk: bytes) -> float:
     """Bytes per second through one established connection (handshake not timed)."""
     stream = open_stream(port)
     try:

@@ -19,10 +19,13 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from tlskit.bench import certs, memory, pinning
 from tlskit.bench.floor import CHAIN_SIGNATURES, RECORD_SIZE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tlskit.providers.base import Provider
 
 AES128 = "TLS_AES_128_GCM_SHA256"
 CHACHA20 = "TLS_CHACHA20_POLY1305_SHA256"
@@ -49,13 +52,13 @@ class Options:
     verbose: bool = False
 
 
-def _provider_table(names: list[str]) -> dict[str, object]:
+def _provider_table(names: list[str]) -> dict[str, Provider]:
     from tlskit.providers import get_provider
 
     return {name: get_provider(name) for name in names}
 
 
-def _lacks(provider, suite: str, group: str, key_type: str | None) -> list[str]:
+def _lacks(provider: Provider, suite: str, group: str, key_type: str | None) -> list[str]:
     missing = [suite] if suite not in provider.cipher_suites else []
     if group not in provider.groups:
         missing.append(group)
@@ -67,15 +70,17 @@ def _lacks(provider, suite: str, group: str, key_type: str | None) -> list[str]:
 
 
 class Planner:
-    def __init__(self, options: Options, providers: dict[str, object]) -> None:
+    def __init__(self, options: Options, providers: dict[str, Provider]) -> None:
         self.options = options
         self.providers = providers
-        self.skipped: list[dict] = []
+        self.skipped: list[dict[str, Any]] = []
 
     def _skip(self, kind: str, suite: str, label: str, key_type: str | None, reason: str) -> None:
         self.skipped.append({"kind": kind, "suite": suite, "label": label, "key_type": key_type, "reason": reason})
 
-    def _tlskit_side(self, kind: str, suite: str, name: str, key_type: str, group: str = KX, reference: str = "ssl"):
+    def _tlskit_side(
+        self, kind: str, suite: str, name: str, key_type: str, group: str = KX, reference: str = "ssl"
+    ) -> dict[str, Any] | None:
         missing = _lacks(self.providers[name], suite, group, key_type)
         label = f"tlskit/{name}" + (f"+{group}" if group != KX else "")
         if missing:
@@ -85,7 +90,7 @@ class Planner:
                 "reference": reference}  # fmt: skip
 
     @staticmethod
-    def _floor_side(side: dict) -> dict:
+    def _floor_side(side: dict[str, Any]) -> dict[str, Any]:
         """The provider's public-key operations of one handshake, interleaved with the stacks."""
         label = side["label"].replace("tlskit/", "floor/", 1)
         side["raw_reference"] = label
@@ -99,8 +104,8 @@ class Planner:
                 return key_type
         return None
 
-    def _scenario(self, kind: str, suite: str, key_type: str, title: str, hybrid: bool = False) -> dict | None:
-        sides = [{"label": "ssl", "stack": "ssl", "key_type": key_type, "group": KX}]
+    def _scenario(self, kind: str, suite: str, key_type: str, title: str, hybrid: bool = False) -> dict[str, Any]:
+        sides: list[dict[str, Any]] = [{"label": "ssl", "stack": "ssl", "key_type": key_type, "group": KX}]
         for name in self.providers:
             if kind in ("bulk", "tcp_bulk"):
                 chosen = self._bulk_key_type(name, suite)
@@ -171,9 +176,9 @@ class Planner:
             memory_specs[AES128].append({"stack": "ssl", "key_type": PRIMARY_KEY_TYPE, "group": KX, "label": "ssl"})
             for name in self.providers:
                 for suite in SUITES:
-                    key_type = self._bulk_key_type(name, suite)
-                    if key_type is not None:
-                        memory_specs[suite].append({"stack": "tlskit", "provider": name, "key_type": key_type,
+                    bulk_key_type = self._bulk_key_type(name, suite)
+                    if bulk_key_type is not None:
+                        memory_specs[suite].append({"stack": "tlskit", "provider": name, "key_type": bulk_key_type,
                                                     "group": KX, "label": f"tlskit/{name}",
                                                     "count": opts.memory_pairs})  # fmt: skip
                         break
@@ -204,7 +209,7 @@ def _bytes(mib: float) -> int:
     return max(RECORD_SIZE, int(mib * (1 << 20)) // RECORD_SIZE * RECORD_SIZE)
 
 
-def _versions(providers: dict[str, object]) -> dict[str, str]:
+def _versions(providers: dict[str, Provider]) -> dict[str, str]:
     versions = {"python": platform.python_version(), "ssl": ssl.OPENSSL_VERSION}
     for provider in providers.values():
         versions.update(getattr(provider, "versions", {}) or {})

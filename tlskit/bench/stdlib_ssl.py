@@ -56,16 +56,16 @@ def _step(obj: ssl.SSLObject) -> bool:
 
 def handshake(client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext) -> MemoryPair:
     """One full handshake between two fresh in-memory peers."""
+    client_in, client_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    server_in, server_out = ssl.MemoryBIO(), ssl.MemoryBIO()
     pair = MemoryPair(
-        client=None,  # type: ignore[arg-type]
-        server=None,  # type: ignore[arg-type]
-        client_in=ssl.MemoryBIO(),
-        client_out=ssl.MemoryBIO(),
-        server_in=ssl.MemoryBIO(),
-        server_out=ssl.MemoryBIO(),
+        client=client_ctx.wrap_bio(client_in, client_out, server_hostname=SERVER_NAME),
+        server=server_ctx.wrap_bio(server_in, server_out, server_side=True),
+        client_in=client_in,
+        client_out=client_out,
+        server_in=server_in,
+        server_out=server_out,
     )
-    pair.client = client_ctx.wrap_bio(pair.client_in, pair.client_out, server_hostname=SERVER_NAME)
-    pair.server = server_ctx.wrap_bio(pair.server_in, pair.server_out, server_side=True)
     client_done = server_done = False
     for _ in range(_MAX_FLIGHTS):
         if not client_done:

@@ -20,7 +20,7 @@ import pathlib
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from tlskit.bench import floor, loopback, memory, stdlib_ssl, tlskit_side
 from tlskit.bench.certs import load_pki
@@ -42,6 +42,10 @@ def _check_negotiated(label: str, got: dict, suite: str, group: str) -> dict:
     if got.get("cipher_suite") != suite or (got.get("group") is not None and got.get("group") != group):
         raise PinMismatch(f"{label} negotiated {got.get('cipher_suite')}/{got.get('group')}, expected {suite}/{group}")
     return got
+
+
+#: a stack's in-memory connection pair (stdlib_ssl.MemoryPair or tlskit_side.Pair)
+P = TypeVar("P")
 
 
 class Worker:
@@ -73,31 +77,33 @@ class Worker:
             return (lambda: rate_for(once, min_time=self.min_time)), {"group": side["group"]}
         pki = load_pki(self.pki_dir, side["key_type"])
         label, group = side["label"], side["group"]
+        open_stream: Callable[[int], loopback.Stream]
         if side["stack"] == "ssl":
             client_ctx, server_ctx = stdlib_ssl.client_context(pki), stdlib_ssl.server_context(pki)
-            make_pair = functools.partial(stdlib_ssl.handshake, client_ctx, server_ctx)
-            transfer, get_negotiated = stdlib_ssl.bulk_transfer, stdlib_ssl.negotiated
-            open_stream: Callable = functools.partial(loopback.open_ssl, context=client_ctx)
+            negotiated, handshake, bulk = self._in_memory(
+                label,
+                group,
+                functools.partial(stdlib_ssl.handshake, client_ctx, server_ctx),
+                stdlib_ssl.bulk_transfer,
+                stdlib_ssl.negotiated,
+            )
+            open_stream = functools.partial(loopback.open_ssl, context=client_ctx)
             server_params = None
         else:
             configs = tlskit_side.make_configs(pki, self._params(side))
-            make_pair = functools.partial(tlskit_side.handshake, configs)
-            transfer, get_negotiated = tlskit_side.bulk_transfer, tlskit_side.negotiated
+            negotiated, handshake, bulk = self._in_memory(
+                label,
+                group,
+                functools.partial(tlskit_side.handshake, configs),
+                tlskit_side.bulk_transfer,
+                tlskit_side.negotiated,
+            )
             open_stream = functools.partial(loopback.open_tlskit, configs=configs)
             server_params = self._params(side)
-        # The warm-up handshake also proves the row's parameters were really used.
-        negotiated = _check_negotiated(label, get_negotiated(make_pair()), self.suite, group)
 
         if kind == "handshake":
-            return (lambda: rate_for(make_pair, min_time=self.min_time)), negotiated
+            return handshake, negotiated
         if kind == "bulk":
-
-            def bulk() -> float:
-                pair = make_pair()  # a fresh connection per repetition; its handshake is not timed
-                start = time.perf_counter()
-                transfer(pair, self.bulk_bytes, self.chunk)
-                return self.bulk_bytes / (time.perf_counter() - start) / 1e6
-
             return bulk, negotiated
         server = self.servers.enter_context(loopback.LoopbackServer(side["stack"], pki, server_params))
         if kind == "tcp_handshake":
@@ -108,6 +114,29 @@ class Worker:
                 / 1e6
             ), negotiated
         raise ValueError(f"unknown scenario kind {kind!r}")
+
+    def _in_memory(
+        self,
+        label: str,
+        group: str,
+        make_pair: Callable[[], P],
+        transfer: Callable[[P, int, bytes], None],
+        get_negotiated: Callable[[P], dict[str, str | None]],
+    ) -> tuple[dict, Repetition, Repetition]:
+        """(what was negotiated, handshake repetition, bulk repetition) of one stack's in-memory pairs."""
+        # The warm-up handshake also proves the row's parameters were really used.
+        negotiated = _check_negotiated(label, get_negotiated(make_pair()), self.suite, group)
+
+        def handshake() -> float:
+            return rate_for(make_pair, min_time=self.min_time)
+
+        def bulk() -> float:
+            pair = make_pair()  # a fresh connection per repetition; its handshake is not timed
+            start = time.perf_counter()
+            transfer(pair, self.bulk_bytes, self.chunk)
+            return self.bulk_bytes / (time.perf_counter() - start) / 1e6
+
+        return negotiated, handshake, bulk
 
     def _raw_aead(self, side: dict) -> Repetition:
         """The provider's AEAD alone, sealing and opening the same records as the bulk sides.
@@ -214,6 +243,7 @@ class Worker:
             pki = load_pki(self.pki_dir, spec["key_type"])
             count = spec.get("count", 32)
             result: dict = {**spec, "suite": self.suite}
+            make_pair: Callable[[], object]
             try:
                 if spec["stack"] == "ssl":
                     make_pair = functools.partial(
@@ -235,7 +265,7 @@ class Worker:
         rows = []
         for scenario in self.job.get("scenarios", []):
             rows.extend(self.scenario(scenario))
-        result = {
+        result: dict[str, Any] = {
             "suite": self.suite,
             "rows": rows,
             "floors": self.floors(),
