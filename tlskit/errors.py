@@ -129,7 +129,7 @@ class AlertReceivedError(TLSError):
         except ValueError:
             name = f"unknown({int(alert)})"
         super().__init__(f"peer sent fatal alert {name}")
-        self.alert = alert  # type: ignore[assignment]
+        self.alert = alert  # type: ignore[assignment]  # deliberately wider: an unknown code stays an int
 
 
 class ConfigurationError(TLSError):

@@ -7,6 +7,7 @@ comparisons during path building.
 
 from __future__ import annotations
 
+import datetime
 from functools import cached_property
 from typing import Any
 
@@ -165,9 +166,9 @@ class CertInfo:
 
     # -- validity ---------------------------------------------------------------------
     @cached_property
-    def not_before(self):  # type: ignore[no-untyped-def]
+    def not_before(self) -> datetime.datetime:
         return self.cert.not_valid_before_utc
 
     @cached_property
-    def not_after(self):  # type: ignore[no-untyped-def]
+    def not_after(self) -> datetime.datetime:
         return self.cert.not_valid_after_utc

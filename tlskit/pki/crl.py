@@ -13,6 +13,7 @@ a stale CRL still revokes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -21,6 +22,10 @@ from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 from tlskit.pki import algorithms, der
 from tlskit.pki.certinfo import CertInfo
 from tlskit.pki.errors import InvalidCRL, Revoked
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tlskit.pki.verify import _Budget
+    from tlskit.providers.base import Provider
 
 _KNOWN_CRL_EXTENSIONS = {ExtensionOID.CRL_NUMBER.dotted_string, ExtensionOID.AUTHORITY_KEY_IDENTIFIER.dotted_string}
 _KNOWN_ENTRY_EXTENSIONS = {
@@ -83,7 +88,7 @@ class RevocationChecker:
             error = f"CRL extensions do not parse: {exc}"
         return _ParsedCRL(crl, issuer_der, signed, error, aki)
 
-    def check(self, provider, subject: CertInfo, issuer: CertInfo, budget) -> None:  # type: ignore[no-untyped-def]
+    def check(self, provider: Provider, subject: CertInfo, issuer: CertInfo, budget: _Budget) -> None:
         """Raise Revoked if ``issuer``'s CRL lists ``subject``; InvalidCRL for a bad CRL."""
         for parsed in self._by_issuer.get(subject.issuer_der, ()):
             if parsed.issuer_der != issuer.subject_der:
@@ -115,7 +120,7 @@ class RevocationChecker:
                 )
 
     @staticmethod
-    def _validate(provider, parsed: _ParsedCRL, issuer: CertInfo, budget) -> InvalidCRL | None:  # type: ignore[no-untyped-def]
+    def _validate(provider: Provider, parsed: _ParsedCRL, issuer: CertInfo, budget: _Budget) -> InvalidCRL | None:
         if parsed.error is not None or parsed.signed is None:
             return InvalidCRL(parsed.error or "malformed CRL", issuer.cert, rule="crl")
         ku = issuer.key_usage

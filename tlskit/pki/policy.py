@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
-from typing import Iterable
+from typing import Callable, Iterable
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
@@ -71,7 +71,7 @@ _MUST_BE_NONCRITICAL = {
 _MUST_BE_CRITICAL = {ExtensionOID.POLICY_CONSTRAINTS.dotted_string, ExtensionOID.INHIBIT_ANY_POLICY.dotted_string}
 
 
-def _cached(info: CertInfo, key: str, check) -> None:  # type: ignore[no-untyped-def]
+def _cached(info: CertInfo, key: str, check: Callable[[CertInfo], None]) -> None:
     """Run a time-independent check once per CertInfo, replaying its error afterwards."""
     store = info.__dict__.setdefault("_verdicts", {})
     if key not in store:
@@ -137,11 +137,12 @@ def _check_structure(info: CertInfo) -> None:
             )
     if info.subject_alt_names is not None:
         san_ext = info.extension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        san_critical = san_ext is not None and san_ext.critical  # present: subject_alt_names is its value
         if not info.subject_alt_names:
             raise MalformedCertificate("subjectAltName is empty", cert, rule="rfc5280-4.2.1.6")
-        if info.subject_empty and not san_ext.critical:  # type: ignore[union-attr]
+        if info.subject_empty and not san_critical:
             raise MalformedCertificate("subjectAltName must be critical when the subject is empty", cert, rule="rfc5280-4.2.1.6")
-        if not info.subject_empty and san_ext.critical:  # type: ignore[union-attr]
+        if not info.subject_empty and san_critical:
             raise MalformedCertificate("subjectAltName must not be critical when the subject is set", cert, rule="rfc5280-4.2.1.6")
     elif info.subject_empty:
         raise MalformedCertificate("empty subject and no subjectAltName", cert, rule="rfc5280-4.2.1.6")
@@ -198,7 +199,8 @@ def _check_ca(info: CertInfo) -> None:
         raise NotAuthorizedForUsage("issuer has no basicConstraints extension", cert, rule="rfc5280-4.2.1.9")
     if not bc.ca:
         raise NotAuthorizedForUsage("issuer is not a CA (basicConstraints cA is false)", cert, rule="rfc5280-4.2.1.9")
-    if not info.extension(ExtensionOID.BASIC_CONSTRAINTS).critical:  # type: ignore[union-attr]
+    bc_ext = info.extension(ExtensionOID.BASIC_CONSTRAINTS)  # present: bc is its value
+    if bc_ext is None or not bc_ext.critical:
         raise NotAuthorizedForUsage("CA basicConstraints must be critical", cert, rule="rfc5280-4.2.1.9")
     ku = info.key_usage
     if ku is not None and not ku.key_cert_sign:
