@@ -346,6 +346,30 @@ def test_idle_timeout_drops_a_silent_peer_after_the_handshake(pki):
     assert "idle" in str(outcomes[0])
 
 
+def test_idle_timeout_spares_a_busy_handler(pki):
+    """As with the blocking server's socket timeout, only time the handler spends
+    waiting on the peer counts: a quiet client waiting for a slow answer is kept."""
+
+    async def slow_answer(reader, writer):
+        request = await reader.read(100)
+        await asyncio.sleep(0.8)  # "work" for over twice the timeout, the client silent meanwhile
+        writer.write(b"answer to " + request)
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await aio.start_server(slow_answer, "127.0.0.1", 0, timeout=0.3, **server_options(pki))
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await aio.open_connection("127.0.0.1", port, **client_options(pki))
+            writer.write(b"question")
+            assert await asyncio.wait_for(reader.read(), TIMEOUT) == b"answer to question"
+            writer.close()
+            await writer.wait_closed()
+
+    run_leaving_no_socket(main())
+
+
 def test_idle_timeout_cuts_a_peer_that_stops_reading(pki):
     """A peer that stops reading while the handler writes (drain() blocks) counts as
     idle too; the connection is aborted, since closing it would wait for the peer."""

@@ -179,7 +179,7 @@ class _TLSProtocol(asyncio.Protocol):
         self._cancel_timer()
         if self._idle_timeout is not None:
             self._last_activity = self._loop.time()
-            self._timer = self._loop.call_at(self._last_activity + self._idle_timeout, self._idle_check)
+            self._timer = self._loop.call_at(self._last_activity + self._idle_timeout / 4, self._idle_check)
         self._app_connected = True
         self._app.connection_made(self.transport)
         if self._writing_paused:
@@ -193,21 +193,32 @@ class _TLSProtocol(asyncio.Protocol):
             self._fail(TLSTimeoutError("TLS handshake timed out"))
 
     def _idle_check(self) -> None:
-        """The idle timer: one timer per connection, re-armed from the last activity
-        (cheaper than cancelling and rescheduling a timer for every record)."""
+        """The idle timer, as the blocking server's socket timeout: the connection is
+        ended once the application has been waiting on the peer (for data to read,
+        or for the peer to read what it wrote) for ``idle_timeout`` seconds with
+        nothing happening. A handler busy with something else is not waiting.
+
+        asyncio does not say when a reader starts waiting, so this samples every
+        quarter of the timeout: a connection is ended after between 1 and 1.5
+        timeouts of waiting. One timer per connection, re-armed each time (cheaper
+        than rescheduling a timer for every record).
+        """
         self._timer = None
         if self._error is not None or self._raw is None or self._idle_timeout is None:
             return
         now = self._loop.time()
+        interval = self._idle_timeout / 4
         buffered = self._raw.get_write_buffer_size()
-        if self._app_paused_reading or (buffered and buffered != self._idle_buffer_seen):
-            # the application is not reading (the peer cannot be blamed for silence),
-            # or the peer is reading what we sent, if slowly
+        if (
+            self._app_paused_reading  # the application is not reading: not the peer's fault
+            or not self._app_waiting()
+            or (buffered and buffered != self._idle_buffer_seen)  # the peer reads what we sent, if slowly
+        ):
             self._last_activity = now
         self._idle_buffer_seen = buffered
-        deadline = self._last_activity + self._idle_timeout
-        if now < deadline:
-            self._timer = self._loop.call_at(deadline, self._idle_check)
+        # the wait began at most one interval after the last activity seen
+        if now - self._last_activity < self._idle_timeout + interval:
+            self._timer = self._loop.call_at(now + interval, self._idle_check)
             return
         # Bytes still buffered mean the peer stopped reading: close() would wait for
         # them forever, so cut the connection; otherwise end it with close_notify
@@ -218,6 +229,19 @@ class _TLSProtocol(asyncio.Protocol):
         self._fail(TLSTimeoutError(f"connection idle for {self._idle_timeout:g} s; closed"))
         if stalled and self._raw is not None:
             self._raw.abort()
+
+    def _app_waiting(self) -> bool:
+        """Whether the application is blocked on the peer: drain() waiting (writing
+        paused), or its StreamReader waiting for data. asyncio has no public way to
+        ask the latter, so this looks at StreamReaderProtocol's reader and its waiter;
+        for any other application protocol the answer is yes (the connection's
+        silence alone counts)."""
+        if self._writing_paused:
+            return True
+        reader = getattr(self._app, "_stream_reader", None)
+        if reader is None or not hasattr(reader, "_waiter"):
+            return True
+        return reader._waiter is not None
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -454,13 +478,13 @@ async def start_server(
     level) without reaching the callback.
 
     ``timeout`` (seconds, default None: no limit) is the per-connection idle
-    timeout, as for the blocking :func:`tlskit.serve`: after the handshake, a
-    connection on which nothing arrives from the peer and nothing is written by
-    the application for that long is ended (close_notify, then the socket is
-    closed) and the handler's pending read raises
-    :class:`~tlskit.io.TLSTimeoutError`. Time during which the application has
-    paused reading (a full StreamReader) does not count; a peer that stops
-    reading while the application writes does.
+    timeout, as for the blocking :func:`tlskit.serve`: after the handshake, when
+    the handler has been waiting on the peer for that long (a read with nothing
+    arriving, or a drain() while the peer reads nothing) the connection is ended
+    (close_notify, or an abort when the peer stopped reading) and the handler's
+    pending read or drain raises :class:`~tlskit.io.TLSTimeoutError`. Time the
+    handler spends on other work does not count. The wait is measured by
+    sampling, so the end comes between 1 and 1.5 timeouts into it.
     """
     loop = asyncio.get_running_loop()
     cfg = make_server_config(config, keylog_from_env=keylog_from_env, **server_config)
