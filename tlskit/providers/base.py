@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from tlskit.errors import UnsupportedAlgorithm
 
@@ -154,6 +154,9 @@ class PrivateKey(abc.ABC):
         """The matching DER SubjectPublicKeyInfo."""
 
 
+_T = TypeVar("_T")
+
+
 @dataclass
 class Provider:
     """A crypto provider. Backends construct one of these with their parts.
@@ -165,8 +168,8 @@ class Provider:
     cipher_suites: Mapping[str, CipherSuite]
     groups: Mapping[str, KeyExchangeGroup]
     signature_schemes: Mapping[str, SignatureScheme]
-    key_loader: Any  # callable(data: bytes, password: bytes | None) -> PrivateKey
-    random_source: Any  # callable(n: int) -> bytes
+    key_loader: Callable[[bytes, bytes | None], PrivateKey]  # (data, password) -> key
+    random_source: Callable[[int], bytes]  # n -> n random bytes
     versions: Mapping[str, str] = field(default_factory=dict)  # library -> version
     parts: Mapping[str, str] = field(default_factory=dict)  # for composed providers
     # Added for compose(): AEADs and hashes a backend implements even when it cannot
@@ -195,7 +198,7 @@ class Provider:
         table = dict(self.hash_algorithms) or {s.hash.name: s.hash for s in self.cipher_suites.values()}
         return self._lookup(table, "hash", name)
 
-    def _lookup(self, table: Mapping[str, Any], kind: str, name: str) -> Any:
+    def _lookup(self, table: Mapping[str, _T], kind: str, name: str) -> _T:
         try:
             return table[name]
         except KeyError:
