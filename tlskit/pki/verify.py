@@ -273,8 +273,8 @@ def _coerce_chain(intermediates: Iterable[CertificateLike | CertInfo] | bytes | 
 
 
 def verify_chain(
-    leaf: CertificateLike,
-    intermediates: Iterable[CertificateLike] | bytes | None,
+    leaf: CertificateLike | CertInfo,
+    intermediates: Iterable[CertificateLike | CertInfo] | bytes | None,
     trust: TrustStore | Iterable[CertificateLike] | CertificateLike,
     *,
     server_name: str | None = None,
