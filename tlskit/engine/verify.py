@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence, Union
 
 from tlskit.errors import AlertDescription, TLSError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography import x509
+
+    from tlskit.engine.config import ClientConfig, ServerConfig
+    from tlskit.pki import TrustStore
+    from tlskit.pki.certinfo import CertInfo
+
+    AnyConfig = Union[ClientConfig, ServerConfig]
 
 _trust_lock = threading.Lock()
 
 
-def build_trust_store(anchors: Sequence[Any], system: bool) -> Any:
+def build_trust_store(anchors: Sequence[x509.Certificate], system: bool) -> TrustStore:
     """A pki TrustStore of ``anchors`` (x509 certificates), plus the system roots if asked."""
     from tlskit import pki
 
@@ -20,15 +29,16 @@ def build_trust_store(anchors: Sequence[Any], system: bool) -> Any:
     return pki.TrustStore(certs)
 
 
-def _trust_store(config: Any, usage: str) -> Any:
+def _trust_store(config: AnyConfig, usage: str) -> TrustStore:
     """The trust anchors of a config: cafile/cadata were loaded when it was built (and the
     store too, unless the system roots are wanted: those are read here, once per config)."""
     attribute = f"_trust_store_{usage}"
     with _trust_lock:
-        store = getattr(config, attribute, None)
+        store: TrustStore | None = getattr(config, attribute, None)
         if store is not None:
             return store
-        system = usage == "server" and config.use_system_roots
+        # usage "server": a client checking a server, so a ClientConfig
+        system = usage == "server" and getattr(config, "use_system_roots", False)
         store = build_trust_store(getattr(config, f"_anchors_{usage}", ()), system)
         object.__setattr__(config, attribute, store)
         return store
@@ -41,7 +51,7 @@ PEER_CERT_CACHE_SIZE = 128
 PEER_CERT_CACHE_MAX_DER = 16384
 
 
-def _peer_cert_infos(config: Any, chain: Sequence[bytes]) -> list[Any]:
+def _peer_cert_infos(config: AnyConfig, chain: Sequence[bytes]) -> list[CertInfo | bytes]:
     """The peer's certificates as pki CertInfo objects, reused across connections of a config.
 
     A CertInfo holds only facts that are a function of the DER bytes (parsed fields and
@@ -55,23 +65,25 @@ def _peer_cert_infos(config: Any, chain: Sequence[bytes]) -> list[Any]:
     from tlskit.pki.loading import load_certificates
 
     with _trust_lock:
-        cache = getattr(config, "_peer_cert_cache", None)
+        cache: dict[bytes, CertInfo] | None = getattr(config, "_peer_cert_cache", None)
         if cache is None:
             cache = {}
             object.__setattr__(config, "_peer_cert_cache", cache)
-        infos: list[Any] = [cache.get(der) for der in chain]
-    for index, info in enumerate(infos):
+        cached = [cache.get(der) for der in chain]
+    infos: list[CertInfo | bytes] = []
+    for der, info in zip(chain, cached):
         if info is not None:
+            infos.append(info)
             continue
-        der = chain[index]
         try:
             certs = load_certificates(der)
         except Exception:
             certs = []
         if len(certs) != 1:
-            infos[index] = der
+            infos.append(der)
             continue
-        info = infos[index] = CertInfo(certs[0])
+        info = CertInfo(certs[0])
+        infos.append(info)
         if len(der) > PEER_CERT_CACHE_MAX_DER:
             continue
         with _trust_lock:
@@ -81,7 +93,7 @@ def _peer_cert_infos(config: Any, chain: Sequence[bytes]) -> list[Any]:
     return infos
 
 
-def verify_peer(config: Any, chain: Sequence[bytes], server_name: str | None, usage: str) -> None:
+def verify_peer(config: AnyConfig, chain: Sequence[bytes], server_name: str | None, usage: str) -> None:
     """Raise a TLSError (a CertificateError from pki, carrying its alert) unless ``chain`` is acceptable.
 
     ``usage`` is "server" (a client checking a server) or "client" (a server checking a client).
