@@ -18,7 +18,7 @@ Policy (documented in docs/pki.md):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
@@ -116,7 +116,7 @@ def _pss_hash(params: bytes | None) -> str:
     return hash_name
 
 
-def scheme_for(algorithm: der.AlgorithmIdentifier, issuer_key_oid: str, subject: Any = None) -> str:
+def scheme_for(algorithm: der.AlgorithmIdentifier, issuer_key_oid: str, subject: x509.Certificate | None = None) -> str:
     """Map a signature AlgorithmIdentifier (and the issuer key's algorithm) to a scheme name."""
     oid = algorithm.oid
     if oid in _MD5_SIGNATURE_OIDS:
@@ -176,7 +176,7 @@ def verify_signature(
     issuer_spki: bytes,
     tbs: bytes,
     signature: bytes,
-    subject: Any,
+    subject: x509.Certificate | None,
     what: str = "certificate",
 ) -> None:
     """Check one signature through the provider; typed errors only."""
