@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Union
 
 from tlskit.engine.certs import PathOrBytes, leaf_names, load_chain, read_source, spki_of
 from tlskit.engine.keylog import check_keylog_file
@@ -53,7 +53,7 @@ class CertifiedKey:
     ip_names: tuple[str, ...] = ()
 
 
-def _resolve(table: dict[str, int], offered: Any, wanted: Sequence[str] | None, kind: str, provider: Provider) -> tuple[str, ...]:
+def _resolve(table: dict[str, int], offered: Mapping[str, object], wanted: Sequence[str] | None, kind: str, provider: Provider) -> tuple[str, ...]:
     """The configured names (or the provider's order) checked against IANA and the provider."""
     if wanted is None:
         return tuple(name for name in offered if name in table)
@@ -127,7 +127,9 @@ def _describe_leaf(der: bytes) -> str:
         return "an unparsable leaf"
 
 
-def _certified_key(provider: Provider, chain_source: PathOrBytes, key_source: PathOrBytes, password: Any) -> CertifiedKey:
+def _certified_key(
+    provider: Provider, chain_source: PathOrBytes, key_source: PathOrBytes, password: bytes | str | None
+) -> CertifiedKey:
     chain = load_chain(chain_source)
     key = _load_key(provider, key_source, password)
     _check_key_matches(chain, key, chain_source, key_source)
@@ -135,7 +137,14 @@ def _certified_key(provider: Provider, chain_source: PathOrBytes, key_source: Pa
     return CertifiedKey(chain, key, tuple(dns), tuple(ips))
 
 
-def _load_anchors(config: Any, usage: str, fields: tuple[str, str], cafile: Any, cadata: Any, system: bool) -> None:
+def _load_anchors(
+    config: ClientConfig | ServerConfig,
+    usage: str,
+    fields: tuple[str, str],
+    cafile: Any,  # PathLike | None; Any: the loop below pairs each with its own loader
+    cadata: Any,  # str | bytes | None
+    system: bool,
+) -> None:
     """Load the trust anchors of ``cafile``/``cadata`` once, when the config is built.
 
     A file that cannot be read or holds no certificate is refused here (before, the

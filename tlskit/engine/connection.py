@@ -13,10 +13,10 @@ all. An event-driven caller that never calls ``recv()`` can pass
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from tlskit.engine.alerts import describe, encode_alert
-from tlskit.engine.config import Negotiated
+from tlskit.engine.config import ClientConfig, Negotiated, ServerConfig
 from tlskit.engine.keylog import append_keylog
 from tlskit.engine.keyschedule import KeySchedule, TrafficKeys, Transcript
 from tlskit.engine.messages import HandshakeType, KeyUpdate, KeyUpdateRequest
@@ -67,7 +67,7 @@ class Connection:
 
     is_client: bool = False
 
-    def __init__(self, config: Any, *, buffer_received: bool = True) -> None:
+    def __init__(self, config: ClientConfig | ServerConfig, *, buffer_received: bool = True) -> None:
         self._config = config
         self._provider = config.resolved_provider
         self._record = RecordLayer()
