@@ -146,6 +146,29 @@ def test_sni_selects_certificate(tmp_path):
     assert caught.value.alert == AlertDescription.bad_certificate
 
 
+def test_sni_selection_matches_names_as_pki_verifies_them(tmp_path):
+    """The server picks a certificate by SNI with tlskit.pki's RFC 6125 rules, so it never
+    prefers one its clients would refuse: a wildcard matches exactly one left-most label and
+    needs two labels after it (``*.example`` covers nothing); case does not matter."""
+    default = pki_for(tmp_path / "d", sans=("default.example",), subject="default.example", name="d")
+    tld = pki_for(tmp_path / "t", sans=("*.example",), subject="tld", name="t")
+    wild = pki_for(tmp_path / "w", sans=("*.w.example",), subject="w", name="w")
+    server_config = ServerConfig(
+        certificates=[(p.chain_file, p.key_file) for p in (default, tld, wild)]
+    )
+    any_chain = {"cafile": None, "verifier": lambda chain, server_name: None}
+    for host, chosen in (
+        ("x.example", default),
+        ("X.W.Example", wild),
+        ("a.b.w.example", default),
+        ("w.example", default),
+    ):
+        client = ClientConnection(ClientConfig(**any_chain), server_name=host)
+        server = ServerConnection(server_config)
+        pump(client, server)
+        assert client.negotiated.peer_certificates[0] == leaf_der(chosen), host
+
+
 def test_wrong_name_and_unknown_ca_are_rejected_with_alerts(tmp_path):
     pki = pki_for(tmp_path)
     other = pki_for(tmp_path / "other", name="other")

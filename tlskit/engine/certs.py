@@ -6,7 +6,6 @@ names for choosing a server certificate by SNI. Validation is tlskit.pki's job.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
 import re
 from typing import Union
@@ -84,34 +83,29 @@ def spki_of(cert_der: bytes) -> bytes:
     return cert_der[begin:end]
 
 
-def leaf_names(cert_der: bytes) -> tuple[list[str], list[str]]:
-    """(DNS names, IP addresses) of the leaf's subjectAltName, for SNI selection."""
+def leaf_names(cert_der: bytes) -> list[str]:
+    """The DNS names of the leaf's subjectAltName, for SNI selection."""
     from cryptography import x509
 
     try:
         cert = x509.load_der_x509_certificate(cert_der)
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except Exception:  # no SAN or unparsable: the certificate matches no name
-        return [], []
-    dns = [name.lower() for name in sans.get_values_for_type(x509.DNSName)]
-    ips = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
-    return dns, ips
+        return []
+    return sans.get_values_for_type(x509.DNSName)
 
 
-def name_matches(server_name: str, dns_names: list[str], ip_names: list[str]) -> bool:
-    """RFC 6125-style match of an SNI host (left-most wildcard label only)."""
-    host = server_name.lower().rstrip(".")
-    try:
-        return str(ipaddress.ip_address(host)) in ip_names
-    except ValueError:
-        pass
-    for pattern in dns_names:
-        if pattern == host:
-            return True
-        if pattern.startswith("*.") and "." in host:
-            if host.split(".", 1)[1] == pattern[2:]:
-                return True
-    return False
+def name_matches(server_name: str, dns_names: tuple[str, ...]) -> bool:
+    """Whether a certificate with these dNSName SANs is one for the SNI host ``server_name``,
+    by tlskit.pki's RFC 6125 rules (those a tlskit client verifies the certificate with).
+
+    ``server_name`` is a HostName the server accepted (extensions.decode_server_name):
+    never an IP literal (RFC 6066 3), so iPAddress SANs never take part.
+    """
+    from tlskit.pki.names import dns_san_matches
+
+    host = server_name.lower()
+    return any(dns_san_matches(pattern, host) for pattern in dns_names)
 
 
 #: Certificate signatureAlgorithm OID -> the TLS SignatureScheme codes naming it (RFC 8446 4.2.3).

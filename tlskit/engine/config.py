@@ -50,7 +50,6 @@ class CertifiedKey:
     chain: tuple[bytes, ...]
     key: PrivateKey
     dns_names: tuple[str, ...] = ()
-    ip_names: tuple[str, ...] = ()
 
 
 def _resolve(table: dict[str, int], offered: Mapping[str, object], wanted: Sequence[str] | None, kind: str, provider: Provider) -> tuple[str, ...]:
@@ -133,8 +132,7 @@ def _certified_key(
     chain = load_chain(chain_source)
     key = _load_key(provider, key_source, password)
     _check_key_matches(chain, key, chain_source, key_source)
-    dns, ips = leaf_names(chain[0])
-    return CertifiedKey(chain, key, tuple(dns), tuple(ips))
+    return CertifiedKey(chain, key, tuple(leaf_names(chain[0])))
 
 
 def _load_anchors(

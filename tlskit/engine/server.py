@@ -309,7 +309,7 @@ class ServerConnection(Connection):
 
         def rank(index: int) -> tuple[bool, bool, int]:
             identity = usable[index][0]
-            by_name = host is None or name_matches(host, list(identity.dns_names), list(identity.ip_names))
+            by_name = host is None or name_matches(host, identity.dns_names)
             signed_ok = all(schemes & accepted for schemes in _chain_schemes(self._config, identity))
             return (not by_name, not signed_ok, index)
 
@@ -449,7 +449,7 @@ def _identities_for(config: ServerConfig, host: str | None) -> tuple[CertifiedKe
         object.__setattr__(config, "_identity_order", cache)
     order = cache.get(host)
     if order is None:
-        matching = [i for i in identities if name_matches(host, list(i.dns_names), list(i.ip_names))]
+        matching = [i for i in identities if name_matches(host, i.dns_names)]
         order = tuple(matching + [i for i in identities if i not in matching])
         if len(cache) >= _IDENTITY_ORDER_CACHE_SIZE:
             cache.clear()
