@@ -13,9 +13,9 @@ from __future__ import annotations
 import abc
 import hmac
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from tlskit.errors import IllegalParameter, InternalError, ProviderError
+from tlskit.errors import BadSignatureError, IllegalParameter, InternalError, ProviderError
 from tlskit.providers.base import AEADAlgorithm, CipherSuite, HashAlgorithm, KeyExchangeGroup
 from tlskit.providers.names import CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
 
@@ -299,14 +299,79 @@ def pss_key_schemes(parameters: bytes | None) -> tuple[str, ...]:
 
 def check_pss_key_allows(scheme: str, hash_name: str, parameters: bytes | None) -> None:
     """Verification side of pss_key_schemes: the key's parameters must allow the scheme's hash."""
-    from tlskit.errors import BadSignatureError
-
     try:
         restricted = pss_key_hash(parameters)
     except DERError:
         raise BadSignatureError(f"{scheme}: malformed RSASSA-PSS parameters") from None
     if restricted is not None and restricted != hash_name:
         raise BadSignatureError(f"{scheme}: key is restricted to {restricted}")
+
+
+def check_scheme_key(info: SchemeInfo, spki: SPKI, *, strict_curve: bool) -> None:
+    """The key-type rules for verifying with ``info``'s scheme (RFC 8446 4.2.3),
+    read from the SubjectPublicKeyInfo alone so that every backend applies them
+    the same way before its library verifies: ECDSA wants an EC key on a TLS
+    curve (the scheme's own unless ``strict_curve`` is off), rsa_pss_pss an
+    RSASSA-PSS key whose parameters allow the hash, rsa_pss_rsae and rsa_pkcs1
+    an rsaEncryption key, EdDSA its own OID. Raises BadSignatureError."""
+    name = info.name
+    if info.kind == "ecdsa":
+        if spki.curve is None:  # also None for anything but id-ecPublicKey
+            raise BadSignatureError(f"{name}: not an EC key on a TLS curve")
+        if strict_curve and spki.curve != info.curve:
+            raise BadSignatureError(f"{name}: key is on {spki.curve}")
+    elif info.kind in ("rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1"):
+        wanted = OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else OID_RSA_ENCRYPTION
+        if spki.algorithm != wanted:
+            raise BadSignatureError(f"{name}: wrong RSA key type")
+        if info.kind == "rsa_pss_pss":
+            check_pss_key_allows(name, info.hash_name, spki.parameters)
+    elif info.kind in ("ed25519", "ed448"):
+        if spki.algorithm != (OID_ED25519 if info.kind == "ed25519" else OID_ED448):
+            raise BadSignatureError(f"{name}: not an {info.kind.capitalize()} key")
+    else:  # pragma: no cover - table and code out of sync
+        raise BadSignatureError(f"{name}: unsupported")
+
+
+class PublicKeyCache:
+    """A backend's parsed public keys by their DER SubjectPublicKeyInfo.
+
+    A handshake verifies up to three signatures (CertificateVerify and the
+    chain), usually under keys seen before (the trust anchor, the intermediate,
+    a server's leaf), and parsing a key costs a good part of a verification.
+    ``load`` is the backend's library parse of the whole SPKI; ``errors`` the
+    exceptions it raises on a bad key, which become BadSignatureError. Only keys
+    that loaded are kept, at most ``size`` of them.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[SPKI, bytes], Any],
+        errors: tuple[type[BaseException], ...],
+        size: int = 256,
+    ) -> None:
+        self._load = load
+        self._errors: tuple[type[BaseException], ...] = (DERError, *errors)
+        self._size = size
+        self._keys: dict[bytes, tuple[SPKI, Any]] = {}
+
+    def get(self, scheme: str, der: bytes) -> tuple[SPKI, Any]:
+        """(parsed SPKI, the library's key object) or BadSignatureError naming ``scheme``."""
+        cacheable = type(der) is bytes  # hashable and immutable: safe as a key
+        if cacheable:
+            cached = self._keys.get(der)
+            if cached is not None:
+                return cached
+        try:
+            spki = parse_spki(der)
+            entry = (spki, self._load(spki, der))
+        except self._errors:
+            raise BadSignatureError(f"{scheme}: public key is not a valid SubjectPublicKeyInfo") from None
+        if cacheable:
+            if len(self._keys) >= self._size:
+                self._keys.clear()
+            self._keys[der] = entry
+        return entry
 
 
 def pem_to_der(data: bytes) -> tuple[bytes, str | None]:

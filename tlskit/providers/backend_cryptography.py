@@ -228,30 +228,11 @@ class CryptographyMLKEM768(c.MLKEMGroup):
 # Signatures
 
 
-#: Parsed public keys by their DER SubjectPublicKeyInfo. A handshake verifies up to three
-#: signatures (CertificateVerify and the chain), usually under keys seen before (the
-#: trust anchor, the intermediate, a server's leaf), and parsing costs about as much
-#: as a quarter of an ECDSA P-256 verification. Only keys that loaded are kept; bounded.
-_PUBLIC_KEY_CACHE: dict[bytes, tuple[c.SPKI, Any]] = {}
-_PUBLIC_KEY_CACHE_SIZE = 256
+def _load_public(spki: c.SPKI, der: bytes) -> Any:
+    return serialization.load_der_public_key(der)
 
 
-def _load_public(name: str, public_key: bytes) -> tuple[c.SPKI, Any]:
-    cacheable = type(public_key) is bytes  # hashable and immutable: safe as a key
-    if cacheable:
-        cached = _PUBLIC_KEY_CACHE.get(public_key)
-        if cached is not None:
-            return cached
-    try:
-        spki = c.parse_spki(public_key)
-        key = serialization.load_der_public_key(public_key)
-    except (ValueError, TypeError, cx.UnsupportedAlgorithm):
-        raise BadSignatureError(f"{name}: public key is not a valid SubjectPublicKeyInfo") from None
-    if cacheable:
-        if len(_PUBLIC_KEY_CACHE) >= _PUBLIC_KEY_CACHE_SIZE:
-            _PUBLIC_KEY_CACHE.clear()
-        _PUBLIC_KEY_CACHE[public_key] = (spki, key)
-    return spki, key
+_PUBLIC_KEYS = c.PublicKeyCache(_load_public, (ValueError, TypeError, cx.UnsupportedAlgorithm))
 
 
 def _pss(hash_name: str) -> padding.PSS:
@@ -271,34 +252,16 @@ class CryptographySignatureScheme(SignatureScheme):
         self, public_key: bytes, message: bytes, signature: bytes, *, strict_curve: bool = True
     ) -> None:
         info = self.info
-        spki, key = _load_public(self.name, public_key)
+        spki, key = _PUBLIC_KEYS.get(self.name, public_key)
+        c.check_scheme_key(info, spki, strict_curve=strict_curve)
         try:
             if info.kind == "ecdsa":
-                if not isinstance(key, ec.EllipticCurvePublicKey) or spki.curve is None:
-                    raise BadSignatureError(f"{self.name}: not an EC key on a TLS curve")
-                if strict_curve and spki.curve != info.curve:
-                    raise BadSignatureError(f"{self.name}: key is on {spki.curve}")
-                if self._ecdsa is None:  # pragma: no cover - made in __init__ for every ecdsa scheme
-                    raise InternalError(f"{self.name}: no ECDSA parameters")
                 key.verify(signature, message, self._ecdsa)
             elif info.kind in ("rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1"):
-                wanted = c.OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else c.OID_RSA_ENCRYPTION
-                if spki.algorithm != wanted or not isinstance(key, rsa.RSAPublicKey):
-                    raise BadSignatureError(f"{self.name}: wrong RSA key type")
-                if info.kind == "rsa_pss_pss":
-                    c.check_pss_key_allows(self.name, info.hash_name, spki.parameters)
                 pad = padding.PKCS1v15() if info.kind == "rsa_pkcs1" else _pss(info.hash_name)
                 key.verify(signature, message, pad, _HASHES[info.hash_name]())
-            elif info.kind == "ed25519":
-                if not isinstance(key, ed25519.Ed25519PublicKey):
-                    raise BadSignatureError(f"{self.name}: not an Ed25519 key")
+            else:  # EdDSA
                 key.verify(signature, message)
-            elif info.kind == "ed448":
-                if not isinstance(key, ed448.Ed448PublicKey):
-                    raise BadSignatureError(f"{self.name}: not an Ed448 key")
-                key.verify(signature, message)
-            else:  # pragma: no cover - table and code out of sync
-                raise BadSignatureError(f"{self.name}: unsupported")
         except (cx.InvalidSignature, ValueError, TypeError):
             raise BadSignatureError(f"{self.name} signature did not verify") from None
 

@@ -238,37 +238,18 @@ class PycryptodomeMLKEM768(c.MLKEMGroup):
 # Signatures
 
 
-#: Imported public keys by their DER SubjectPublicKeyInfo. ECC.import_key (point
-#: decoding and validation in Python) costs ~70 us, and a handshake verifies up to three
-#: signatures under keys usually seen before. Only keys that imported are kept; bounded.
-_PUBLIC_KEY_CACHE: dict[bytes, tuple[c.SPKI, Any]] = {}
-_PUBLIC_KEY_CACHE_SIZE = 256
+def _load_public(spki: c.SPKI, der: bytes) -> Any:
+    if spki.algorithm == c.OID_RSASSA_PSS:
+        # PyCryptodome does not know the RSASSA-PSS OID; the key itself is
+        # a plain PKCS#1 RSAPublicKey inside the BIT STRING.
+        return RSA.import_key(spki.key)
+    if spki.algorithm == c.OID_RSA_ENCRYPTION:
+        return RSA.import_key(der)
+    # ECC.import_key (point decoding and validation in Python) is the costly one
+    return ECC.import_key(der)
 
 
-def _load_public(name: str, der: bytes) -> tuple[c.SPKI, Any]:
-    cacheable = type(der) is bytes  # hashable and immutable: safe as a key
-    if cacheable:
-        cached = _PUBLIC_KEY_CACHE.get(der)
-        if cached is not None:
-            return cached
-    key: RSA.RsaKey | ECC.EccKey
-    try:
-        spki = c.parse_spki(der)
-        if spki.algorithm == c.OID_RSASSA_PSS:
-            # PyCryptodome does not know the RSASSA-PSS OID; the key itself is
-            # a plain PKCS#1 RSAPublicKey inside the BIT STRING.
-            key = RSA.import_key(spki.key)
-        elif spki.algorithm == c.OID_RSA_ENCRYPTION:
-            key = RSA.import_key(der)
-        else:
-            key = ECC.import_key(der)
-    except _PARSE_ERRORS:
-        raise BadSignatureError(f"{name}: public key is not a valid SubjectPublicKeyInfo") from None
-    if cacheable:
-        if len(_PUBLIC_KEY_CACHE) >= _PUBLIC_KEY_CACHE_SIZE:
-            _PUBLIC_KEY_CACHE.clear()
-        _PUBLIC_KEY_CACHE[der] = (spki, key)
-    return spki, key
+_PUBLIC_KEYS = c.PublicKeyCache(_load_public, _PARSE_ERRORS)
 
 
 def _pss(key: Any, hash_name: str) -> Any:
@@ -286,33 +267,21 @@ class PycryptodomeSignatureScheme(SignatureScheme):
         self, public_key: bytes, message: bytes, signature: bytes, *, strict_curve: bool = True
     ) -> None:
         info = self.info
-        spki, key = _load_public(self.name, public_key)
+        spki, key = _PUBLIC_KEYS.get(self.name, public_key)
+        c.check_scheme_key(info, spki, strict_curve=strict_curve)
         try:
             if info.kind == "ecdsa":
-                if spki.algorithm != c.OID_EC_PUBLIC_KEY or spki.curve is None:
-                    raise BadSignatureError(f"{self.name}: not an EC key on a TLS curve")
-                if strict_curve and spki.curve != info.curve:
-                    raise BadSignatureError(f"{self.name}: key is on {spki.curve}")
                 digest = _HASH_MODULES[info.hash_name].new(message)
                 DSS.new(key, "fips-186-3", encoding="der").verify(digest, signature)
             elif info.kind in ("rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1"):
-                wanted = c.OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else c.OID_RSA_ENCRYPTION
-                if spki.algorithm != wanted:
-                    raise BadSignatureError(f"{self.name}: wrong RSA key type")
-                if info.kind == "rsa_pss_pss":
-                    c.check_pss_key_allows(self.name, info.hash_name, spki.parameters)
                 digest = _HASH_MODULES[info.hash_name].new(message)
                 verifier = pkcs1_15.new(key) if info.kind == "rsa_pkcs1" else _pss(key, info.hash_name)
                 verifier.verify(digest, signature)
-            elif info.kind in ("ed25519", "ed448"):
-                oid, length = (c.OID_ED25519, 64) if info.kind == "ed25519" else (c.OID_ED448, 114)
-                if spki.algorithm != oid:
-                    raise BadSignatureError(f"{self.name}: wrong key type")
+            else:  # EdDSA
+                length = 64 if info.kind == "ed25519" else 114
                 if len(signature) != length:
                     raise BadSignatureError(f"{self.name}: signature must be {length} bytes")
                 eddsa.new(key, "rfc8032").verify(message, signature)
-            else:  # pragma: no cover - table and code out of sync
-                raise BadSignatureError(f"{self.name}: unsupported")
         except _PARSE_ERRORS:
             raise BadSignatureError(f"{self.name} signature did not verify") from None
 
