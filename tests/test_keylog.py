@@ -172,3 +172,29 @@ def test_sslkeylogfile_is_honoured_only_when_set(tmp_path, pki, monkeypatch):
 def test_empty_sslkeylogfile_means_unset():
     assert keylog_file_from_environment({"SSLKEYLOGFILE": "  "}) is None
     assert keylog_file_from_environment({"SSLKEYLOGFILE": "/tmp/k"}) == "/tmp/k"
+
+
+def test_sslkeylogfile_config_is_built_once(tmp_path, pki, monkeypatch):
+    # The key log path joins the other overrides: the server's key, chain and the
+    # client's anchors are loaded and checked once, not again by a dataclasses.replace.
+    from tlskit.engine import ServerConfig
+    from tlskit.io._common import make_client_config, make_server_config
+
+    env_log = tmp_path / "env.log"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(env_log))
+    builds: list[str] = []
+    original = ServerConfig.__post_init__
+
+    def counting(self):
+        builds.append(str(self.keylog_file))
+        original(self)
+
+    monkeypatch.setattr(ServerConfig, "__post_init__", counting)
+    config = make_server_config(certfile=pki.chain_file, keyfile=pki.key_file)
+    assert builds == [str(env_log)]
+    assert make_server_config(config) is config  # already has a key log: nothing to rebuild
+    assert builds == [str(env_log)]
+    explicit = tmp_path / "explicit.log"
+    assert make_client_config(cafile=pki.ca_file, keylog_file=str(explicit)).keylog_file == str(explicit)
+    assert make_client_config(cafile=pki.ca_file, keylog_file=None).keylog_file == str(env_log)
+    assert make_client_config(cafile=pki.ca_file, keylog_from_env=False).keylog_file is None

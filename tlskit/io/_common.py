@@ -17,12 +17,9 @@ READ_SIZE = 65536
 
 
 def _with_overrides(config: Any, config_type: type, overrides: dict[str, Any], keylog_from_env: bool) -> Any:
-    if config is None:
-        config = config_type(**overrides)
-    elif overrides:
-        config = dataclasses.replace(config, **overrides)
-    if keylog_from_env and getattr(config, "keylog_file", None) is None:
-        path = keylog_file_from_environment()
+    if keylog_from_env:
+        named = overrides["keylog_file"] if "keylog_file" in overrides else getattr(config, "keylog_file", None)
+        path = keylog_file_from_environment() if named is None else None
         if path is not None:
             try:
                 check_keylog_file(path)  # creates it 0600, as the engine would
@@ -35,8 +32,11 @@ def _with_overrides(config: Any, config_type: type, overrides: dict[str, Any], k
                     stacklevel=4,
                 )
             else:
-                config = dataclasses.replace(config, keylog_file=path)
-    return config
+                # one more override, so the config (its key, chain and anchors) is built once
+                overrides = {**overrides, "keylog_file": path}
+    if config is None:
+        return config_type(**overrides)
+    return dataclasses.replace(config, **overrides) if overrides else config
 
 
 def make_client_config(config: Any = None, *, keylog_from_env: bool = True, **overrides: Any) -> Any:
