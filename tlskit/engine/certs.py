@@ -39,48 +39,29 @@ def load_chain(source: PathOrBytes) -> tuple[bytes, ...]:
     raise TLSError("no certificate found")
 
 
-def _read_tlv(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the DER element at ``pos``."""
-    try:
-        tag = data[pos]
-        length = data[pos + 1]
-        pos += 2
-        if length & 0x80:
-            count = length & 0x7F
-            if count == 0 or count > 4:
-                raise DecodeError("unsupported DER length")
-            length = int.from_bytes(data[pos : pos + count], "big")
-            if len(data[pos : pos + count]) != count:
-                raise DecodeError("truncated DER length")
-            pos += count
-    except IndexError:
-        raise DecodeError("truncated DER") from None
-    end = pos + length
-    if end > len(data):
-        raise DecodeError("truncated DER element")
-    return tag, pos, end
-
-
 def spki_of(cert_der: bytes) -> bytes:
-    """The DER SubjectPublicKeyInfo of a certificate (raises DecodeError if malformed)."""
-    tag, start, _ = _read_tlv(cert_der, 0)
-    if tag != 0x30:
-        raise DecodeError("certificate is not a SEQUENCE")
-    tag, pos, tbs_end = _read_tlv(cert_der, start)
-    if tag != 0x30:
-        raise DecodeError("tbsCertificate is not a SEQUENCE")
-    fields: list[tuple[int, int, int]] = []
-    while pos < tbs_end and len(fields) < 7:
-        tag, content, end = _read_tlv(cert_der, pos)
-        fields.append((tag, pos, end))
-        pos = end
-    if fields and fields[0][0] == 0xA0:  # explicit version
+    """The DER SubjectPublicKeyInfo of a certificate (raises DecodeError if malformed).
+
+    Only the path to the SPKI is read (with tlskit.pki's DER reader), so a leaf the peer's
+    verifier accepted is not refused here for a fault elsewhere in it."""
+    from tlskit.pki import der
+
+    try:
+        cert = der.read_tlv(cert_der, 0)
+        if cert.tag != der.TAG_SEQUENCE:
+            raise DecodeError("certificate is not a SEQUENCE")
+        tbs = der.read_tlv(cert_der, cert.content_start, cert.end)
+        if tbs.tag != der.TAG_SEQUENCE:
+            raise DecodeError("tbsCertificate is not a SEQUENCE")
+        fields = der.children(cert_der, tbs)
+    except der.DERError as exc:
+        raise DecodeError(f"malformed certificate: {exc}") from None
+    if fields and fields[0].tag == 0xA0:  # explicit version
         fields = fields[1:]
     # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
-    if len(fields) < 6 or fields[5][0] != 0x30:
+    if len(fields) < 6 or fields[5].tag != der.TAG_SEQUENCE:
         raise DecodeError("certificate has no SubjectPublicKeyInfo")
-    _, begin, end = fields[5]
-    return cert_der[begin:end]
+    return fields[5].raw(cert_der)
 
 
 def leaf_names(cert_der: bytes) -> list[str]:
