@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
+import pytest
 from certs import make_pki
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -32,6 +33,20 @@ def pki_for(tmp_path: pathlib.Path, key_type: str = "ecdsa-p256", *, ca_key_type
     if ca_key_type is None:
         ca_key_type = "ed25519" if key_type == "ed25519" else "ecdsa-p256"
     return make_pki(tmp_path, leaf_key_type=key_type, ca_key_type=ca_key_type, name=name, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def other_key(tmp_path_factory):
+    """A P-256 key no test certificate holds (the test PKIs share cached leaf keys)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = tmp_path_factory.mktemp("other") / "other-key.pem"
+    key = ec.generate_private_key(ec.SECP256R1())
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return path
 
 
 def leaf_der(pki) -> bytes:

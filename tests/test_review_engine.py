@@ -8,7 +8,7 @@ import os
 import stat
 
 import pytest
-from engine_support import pki_for, pump
+from engine_support import other_key, pki_for, pump  # noqa: F401 (other_key: a shared fixture)
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tlskit.errors import ConfigurationError
@@ -90,20 +90,6 @@ def test_unwritable_key_log_is_refused_when_the_config_is_built(pki, tmp_path, s
 
 
 # -- private key / certificate mismatch --------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def other_key(tmp_path_factory):
-    """A P-256 key no test certificate holds (the test PKIs share cached leaf keys)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    path = tmp_path_factory.mktemp("other") / "other-key.pem"
-    key = ec.generate_private_key(ec.SECP256R1())
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return path
 
 
 @pytest.mark.parametrize("provider", ["cryptography", "pycryptodome"])
