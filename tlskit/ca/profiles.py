@@ -195,6 +195,26 @@ def name_constraints(permit_dns: Sequence[str] | None) -> x509.NameConstraints |
     return x509.NameConstraints(permitted_subtrees=subtrees, excluded_subtrees=None)
 
 
+def _builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: PublicKey,
+    serial: int,
+    not_before: datetime.datetime,
+    not_after: datetime.datetime,
+) -> x509.CertificateBuilder:
+    """The part every certificate shares: names, key, serial and validity."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+
+
 def ca_builder(
     subject: x509.Name,
     public_key: PublicKey,
@@ -208,13 +228,7 @@ def ca_builder(
     permit_dns: Sequence[str] | None,
 ) -> x509.CertificateBuilder:
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
+        _builder(subject, issuer, public_key, serial, not_before, not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(_key_usage(digital_signature=True, ca=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
@@ -251,13 +265,7 @@ def leaf_builder(
     # RSA key transport is gone from TLS 1.3 but TLS 1.2 peers still want keyEncipherment.
     is_rsa = isinstance(public_key, rsa.RSAPublicKey)
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject_name(common_name))
-        .issuer_name(issuer_cert.subject)
-        .public_key(public_key)
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
+        _builder(subject_name(common_name), issuer_cert.subject, public_key, serial, not_before, not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True, key_encipherment=is_rsa), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
