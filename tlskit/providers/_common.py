@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from tlskit.errors import BadSignatureError, IllegalParameter, InternalError, ProviderError
-from tlskit.providers.base import AEADAlgorithm, CipherSuite, HashAlgorithm, KeyExchangeGroup
+from tlskit.providers.base import AEAD, AEADAlgorithm, CipherSuite, HashAlgorithm, KeyExchangeGroup
 from tlskit.providers.names import CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
 
 
@@ -440,8 +440,19 @@ def check_nonzero_secret(group: str, secret: bytes) -> bytes:
     return secret
 
 
-def bad_aead_key(name: str, key: bytes, expected: int) -> InternalError:
-    return InternalError(f"{name} key must be {expected} bytes, got {len(key)}")
+class KeyedAEADAlgorithm(AEADAlgorithm):
+    """An AEAD algorithm whose ``new`` checks the key length and hands the key
+    (as bytes) to the backend's ``bind``, which returns the per-key AEAD."""
+
+    def __init__(self, name: str, key_length: int, bind: Callable[[bytes], AEAD]) -> None:
+        self.name = name
+        self.key_length = key_length
+        self._bind = bind
+
+    def new(self, key: bytes) -> AEAD:
+        if len(key) != self.key_length:
+            raise InternalError(f"{self.name} key must be {self.key_length} bytes, got {len(key)}")
+        return self._bind(bytes(key))
 
 
 # ---------------------------------------------------------------------------

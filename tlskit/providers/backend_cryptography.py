@@ -127,16 +127,8 @@ class _CryptographyAEAD(AEAD):
             raise BadRecordMac(f"{self._name} authentication failed") from None
 
 
-class CryptographyAEADAlgorithm(AEADAlgorithm):
-    def __init__(self, name: str, key_length: int, cls: Any) -> None:
-        self.name = name
-        self.key_length = key_length
-        self._cls = cls
-
-    def new(self, key: bytes) -> AEAD:
-        if len(key) != self.key_length:
-            raise c.bad_aead_key(self.name, key, self.key_length)
-        return _CryptographyAEAD(self.name, self._cls(key))
+def _aead(name: str, key_length: int, cls: Any) -> AEADAlgorithm:
+    return c.KeyedAEADAlgorithm(name, key_length, lambda key: _CryptographyAEAD(name, cls(key)))
 
 
 # ---------------------------------------------------------------------------
@@ -338,9 +330,9 @@ def _openssl_version() -> str:
 
 def build() -> Provider:
     sha256, sha384 = CryptographyHash("sha256"), CryptographyHash("sha384")
-    aes128 = CryptographyAEADAlgorithm("AES-128-GCM", 16, AESGCM)
-    aes256 = CryptographyAEADAlgorithm("AES-256-GCM", 32, AESGCM)
-    chacha = CryptographyAEADAlgorithm("ChaCha20-Poly1305", 32, ChaCha20Poly1305)
+    aes128 = _aead("AES-128-GCM", 16, AESGCM)
+    aes256 = _aead("AES-256-GCM", 32, AESGCM)
+    chacha = _aead("ChaCha20-Poly1305", 32, ChaCha20Poly1305)
     aeads = {a.name: a for a in (aes128, aes256, chacha)}
     hashes = {"sha256": sha256, "sha384": sha384}
     x25519_group = _XDHGroup("x25519", x25519.X25519PrivateKey, x25519.X25519PublicKey, 32)

@@ -42,7 +42,6 @@ from tlskit.errors import BadRecordMac, BadSignatureError, IllegalParameter, Int
 from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
-    AEADAlgorithm,
     HashAlgorithm,
     PrivateKey,
     Provider,
@@ -127,18 +126,6 @@ class _ChaCha(AEAD):
             return cipher.decrypt_and_verify(ciphertext[:-16], ciphertext[-16:])
         except ValueError:
             raise BadRecordMac("ChaCha20-Poly1305 authentication failed") from None
-
-
-class PycryptodomeAEADAlgorithm(AEADAlgorithm):
-    def __init__(self, name: str, key_length: int, cls: Any) -> None:
-        self.name = name
-        self.key_length = key_length
-        self._cls = cls
-
-    def new(self, key: bytes) -> AEAD:
-        if len(key) != self.key_length:
-            raise c.bad_aead_key(self.name, key, self.key_length)
-        return self._cls(bytes(key))
 
 
 # ---------------------------------------------------------------------------
@@ -365,9 +352,9 @@ def _import_any(data: bytes, password: bytes | None) -> Any:
 
 def build() -> Provider:
     sha256, sha384 = PycryptodomeHash("sha256"), PycryptodomeHash("sha384")
-    aes128 = PycryptodomeAEADAlgorithm("AES-128-GCM", 16, _GCM)
-    aes256 = PycryptodomeAEADAlgorithm("AES-256-GCM", 32, _GCM)
-    chacha = PycryptodomeAEADAlgorithm("ChaCha20-Poly1305", 32, _ChaCha)
+    aes128 = c.KeyedAEADAlgorithm("AES-128-GCM", 16, _GCM)
+    aes256 = c.KeyedAEADAlgorithm("AES-256-GCM", 32, _GCM)
+    chacha = c.KeyedAEADAlgorithm("ChaCha20-Poly1305", 32, _ChaCha)
     aeads = {a.name: a for a in (aes128, aes256, chacha)}
     hashes = {"sha256": sha256, "sha384": sha384}
     x25519 = _XDHGroup("x25519", "Curve25519", 32, DH.import_x25519_public_key, DH.import_x25519_private_key)

@@ -125,18 +125,9 @@ class _SodiumAEAD(AEAD):
             raise BadRecordMac(f"{self._name} authentication failed") from None
 
 
-class SodiumAEADAlgorithm(AEADAlgorithm):
-    key_length = 32
-
-    def __init__(self, name: str, encrypt: Any, decrypt: Any) -> None:
-        self.name = name
-        self._encrypt = encrypt
-        self._decrypt = decrypt
-
-    def new(self, key: bytes) -> AEAD:
-        if len(key) != self.key_length:
-            raise c.bad_aead_key(self.name, key, self.key_length)
-        return _SodiumAEAD(self.name, bytes(key), self._encrypt, self._decrypt)
+def _aead(name: str, encrypt: Any, decrypt: Any) -> AEADAlgorithm:
+    """libsodium's ChaCha20-Poly1305 (IETF) and AES-256-GCM both take 32-byte keys."""
+    return c.KeyedAEADAlgorithm(name, 32, lambda key: _SodiumAEAD(name, key, encrypt, decrypt))
 
 
 def aes256gcm_available() -> bool:
@@ -258,14 +249,14 @@ def load_private_key(data: bytes, password: bytes | None = None) -> SodiumEd2551
 
 def build() -> Provider:
     sha256 = SodiumSHA256()
-    chacha = SodiumAEADAlgorithm(
+    chacha = _aead(
         "ChaCha20-Poly1305",
         sodium.crypto_aead_chacha20poly1305_ietf_encrypt,
         sodium.crypto_aead_chacha20poly1305_ietf_decrypt,
     )
     aeads: dict[str, AEADAlgorithm] = {chacha.name: chacha}
     if aes256gcm_available():
-        aes256 = SodiumAEADAlgorithm(
+        aes256 = _aead(
             "AES-256-GCM", sodium.crypto_aead_aes256gcm_encrypt, sodium.crypto_aead_aes256gcm_decrypt
         )
         aeads[aes256.name] = aes256
