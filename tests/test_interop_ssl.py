@@ -154,6 +154,16 @@ def _case_kwargs(kind, value, provider_name):
     return {}, value
 
 
+def _assert_negotiated_as_asked(negotiated, kind, value):
+    """The case's group, cipher suite or leaf key type is what the handshake agreed on."""
+    if kind == "group":
+        assert negotiated.group == value
+    if kind == "suite":
+        assert negotiated.cipher_suite == value
+    if kind == "key":
+        assert negotiated.signature_scheme == KEY_TYPE_SCHEMES[value]
+
+
 @pytest.mark.parametrize("case", MATRIX, ids=_ids)
 def test_tlskit_client_with_ssl_server(tmp_path, case):
     provider_name, kind, value = case
@@ -164,12 +174,7 @@ def test_tlskit_client_with_ssl_server(tmp_path, case):
     negotiated = peer.tls.negotiated
     name, version, _ = peer.obj.cipher()
     assert version == "TLSv1.3" and name == negotiated.cipher_suite
-    if kind == "group":
-        assert negotiated.group == value
-    if kind == "suite":
-        assert negotiated.cipher_suite == value
-    if kind == "key":
-        assert negotiated.signature_scheme == KEY_TYPE_SCHEMES[value]
+    _assert_negotiated_as_asked(negotiated, kind, value)
     peer.tls.send(b"ping from tlskit")
     peer.pump()
     assert peer.obj.read(100) == b"ping from tlskit"
@@ -186,12 +191,7 @@ def test_ssl_client_with_tlskit_server(tmp_path, case):
     peer.pump()
     negotiated = peer.tls.negotiated
     assert peer.obj.cipher()[0] == negotiated.cipher_suite
-    if kind == "group":
-        assert negotiated.group == value  # OpenSSL sends an x25519 share first: others need HRR
-    if kind == "suite":
-        assert negotiated.cipher_suite == value
-    if kind == "key":
-        assert negotiated.signature_scheme == KEY_TYPE_SCHEMES[value]
+    _assert_negotiated_as_asked(negotiated, kind, value)  # OpenSSL sends an x25519 share first: others need HRR
     peer.obj.write(b"ping from ssl")
     assert peer.pump() == [ApplicationData(b"ping from ssl")]
     peer.tls.send(b"pong from tlskit")
