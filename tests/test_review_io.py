@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from engine_support import other_key  # noqa: F401 (a shared fixture)
 from io_peers import pki  # noqa: F401 (a shared fixture)
 from tlskit.errors import TLSError
 from tlskit.io import TLSTimeoutError, connect, serve
@@ -83,19 +84,6 @@ def test_connect_timeout_bounds_the_whole_handshake():
 
 
 # -- configuration mistakes are refused before any connection ------------------------
-
-
-@pytest.fixture(scope="module")
-def other_key(tmp_path_factory):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    path = tmp_path_factory.mktemp("other") / "other-key.pem"
-    key = ec.generate_private_key(ec.SECP256R1())
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return path
 
 
 def test_serve_refuses_a_key_that_does_not_match_the_certificate(pki, other_key):
