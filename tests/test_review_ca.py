@@ -66,20 +66,14 @@ def test_cli_reports_damaged_index_in_one_line(tmp_path, statement):
 
 
 def test_renew_with_unreadable_stored_certificate_is_a_caerror(tmp_path):
-    ca = CertificateAuthority.init(tmp_path / "ca")
-    ca.issue("victim.test")
-    with sqlite3.connect(ca.directory / "index.sqlite") as conn:
-        conn.execute("UPDATE certificates SET cert_pem = 'not a certificate'")
+    ca = _damaged_ca(tmp_path, "UPDATE certificates SET cert_pem = 'not a certificate'")
     with pytest.raises(CAError, match="no readable certificate"):
         ca.renew("victim.test")
     assert any("does not parse" in p for p in ca.check())
 
 
 def test_renew_with_damaged_profile_or_key_type_is_a_caerror(tmp_path):
-    ca = CertificateAuthority.init(tmp_path / "ca")
-    ca.issue("victim.test")
-    with sqlite3.connect(ca.directory / "index.sqlite") as conn:
-        conn.execute("UPDATE certificates SET profile = 'root'")
+    ca = _damaged_ca(tmp_path, "UPDATE certificates SET profile = 'root'")
     with pytest.raises(CAError, match="profile"):
         ca.renew("victim.test")
 
@@ -114,10 +108,7 @@ def test_cli_crl_out_refuses_without_force(tmp_path):
 
 
 def test_export_with_unreadable_stored_certificate_is_a_caerror(tmp_path):
-    ca = CertificateAuthority.init(tmp_path / "ca")
-    ca.issue("victim.test")
-    with sqlite3.connect(ca.directory / "index.sqlite") as conn:
-        conn.execute("UPDATE certificates SET cert_pem = 'not a certificate'")
+    ca = _damaged_ca(tmp_path, "UPDATE certificates SET cert_pem = 'not a certificate'")
     with pytest.raises(CAError, match="no readable certificate"):
         ca.export_p12("victim.test", tmp_path / "v.p12", b"pw")
 
