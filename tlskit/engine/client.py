@@ -8,9 +8,7 @@ all been verified.
 
 from __future__ import annotations
 
-import functools
 import hmac
-import ipaddress
 from typing import Any
 
 from tlskit.engine import extensions as ext
@@ -77,14 +75,19 @@ class ClientConnection(Connection):
         if server_name is None and config.verifier is None and not config.insecure:
             # Without a name, chain validation would accept any certificate from a trusted CA.
             raise TLSError("a server_name is needed to check the server certificate (or insecure=True, or a verifier)")
-        if server_name and not _is_ip_address(server_name.rstrip(".")):
+        # RFC 6066 3: the HostName sent is the name's A-label form without its trailing dot;
+        # never an IP literal (even one written with a trailing dot), never an invalid name
+        # (refused here, not sent)
+        sni: bytes | None = None
+        if server_name and not ext.is_ip_literal(server_name.rstrip(".")):
             try:
-                ext.sni_host_name(server_name)  # refused here, not sent: RFC 6066 3
+                sni = ext.sni_host_name(server_name)
             except TLSError as exc:
                 raise ConfigurationError(str(exc)) from None
         super().__init__(config, buffer_received=buffer_received)
         self._config: ClientConfig = config
         self._server_name = server_name
+        self._sni = sni
         provider = self._provider
         self._offered_suites = [CIPHER_SUITES[n] for n in config.resolved_cipher_suites]
         self._offered_groups = [GROUPS[n] for n in config.resolved_groups]
@@ -128,10 +131,8 @@ class ClientConnection(Connection):
 
     def _build_client_hello(self) -> bytes:
         extensions: list[tuple[int, bytes]] = []
-        # RFC 6066 3: a host name without its trailing dot (encode_server_name strips it);
-        # never an IP literal, even one written with a trailing dot
-        if self._server_name and not _is_ip_address(self._server_name.rstrip(".")):
-            extensions.append((E.server_name, ext.encode_server_name(self._server_name)))
+        if self._sni is not None:
+            extensions.append((E.server_name, ext.encode_server_name(self._sni)))
         before_shares, after_shares = _config_extensions(self._config)
         extensions += before_shares
         shares = [(code, state[1]) for code, (_, state) in self._key_states.items()]
@@ -367,15 +368,6 @@ def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], .
         cached = (tuple(before), after)
         object.__setattr__(config, "_client_hello_extensions", cached)
     return cached
-
-
-@functools.lru_cache(maxsize=256)
-def _is_ip_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return False
 
 
 __all__ = ["ClientConnection"]

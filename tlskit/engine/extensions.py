@@ -178,9 +178,9 @@ def sni_host_name(host: str) -> bytes:
     return name
 
 
-def encode_server_name(host: str) -> bytes:
-    """A host_name entry: ASCII (A-labels for internationalized names), no trailing dot."""
-    return vec16(u8(0) + vec16(sni_host_name(host)))
+def encode_server_name(host_name: bytes) -> bytes:
+    """A server_name list of one host_name entry (``host_name`` as sni_host_name gives it)."""
+    return vec16(u8(0) + vec16(host_name))
 
 
 def decode_server_name(body: bytes) -> str | None:
@@ -203,7 +203,7 @@ def decode_server_name(body: bytes) -> str | None:
                 raise IllegalParameter("server_name is not ASCII") from None
             if "\x00" in host or host.endswith("."):
                 raise IllegalParameter("malformed server_name")
-    if host is not None and _is_ip_literal(host):
+    if host is not None and is_ip_literal(host):
         # RFC 6066 3: literal IPv4/IPv6 addresses are not permitted in HostName. Not a host
         # name, so ignored (no certificate chosen by it, no acknowledgement) rather than
         # failing the clients that send one anyway.
@@ -218,7 +218,8 @@ def decode_server_name(body: bytes) -> str | None:
     return host
 
 
-def _is_ip_literal(host: str) -> bool:
+def is_ip_literal(host: str) -> bool:
+    """Whether ``host`` is an IPv4 or IPv6 address literal (never a HostName, RFC 6066 3)."""
     if ":" not in host and not host[-1:].isdigit():  # no IP literal ends in a letter
         return False
     try:
