@@ -23,6 +23,7 @@ from tlskit.engine.handshake import (
     leaf_public_key,
     scheme_codes,
     scheme_name,
+    signing_scheme,
 )
 from tlskit.engine.keyschedule import KeySchedule
 from tlskit.engine.messages import (
@@ -319,12 +320,7 @@ class ClientConnection(Connection):
     def _send_client_certificate(self, request: CertificateRequest) -> None:
         identity = self._config.identity
         requested = ext.decode_u16_list(dict(request.extensions)[E.signature_algorithms])
-        scheme = None
-        if identity is not None:
-            for name in self._offered_schemes:
-                if name in identity.key.schemes and scheme_codes([name])[0] in requested:
-                    scheme = name
-                    break
+        scheme = None if identity is None else signing_scheme(self._offered_schemes, identity.key.schemes, requested)
         if identity is None or scheme is None:
             # RFC 8446 4.4.2: no suitable certificate -> an empty Certificate message
             self._send_handshake(Certificate(request.context, []).encode())

@@ -3,7 +3,7 @@ certificate-entry checks, algorithm name lookups and negotiation helpers."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Collection, Iterable
 
 from tlskit.engine.certs import spki_of
 from tlskit.engine.extensions import ALLOWED_IN, KNOWN, ExtensionType, decode_certificate_status
@@ -34,6 +34,15 @@ def scheme_name(code: int) -> str | None:
 
 def scheme_codes(names: Iterable[str]) -> list[int]:
     return [SIGNATURE_SCHEMES[n] for n in names]
+
+
+def signing_scheme(preferred: Iterable[str], key_schemes: Collection[str], peer_accepts: Collection[int]) -> str | None:
+    """The first of our ``preferred`` schemes that the key can sign with and the peer
+    advertised (signature_algorithms codes), or None."""
+    for name in preferred:
+        if name in key_schemes and SIGNATURE_SCHEMES[name] in peer_accepts:
+            return name
+    return None
 
 
 def certificate_chain(message: Certificate, status_requested: bool) -> tuple[tuple[bytes, ...], bytes | None]:

@@ -24,6 +24,7 @@ from tlskit.engine.handshake import (
     leaf_public_key,
     scheme_codes,
     scheme_name,
+    signing_scheme,
 )
 from tlskit.engine.keyschedule import KeySchedule
 from tlskit.engine.messages import (
@@ -297,10 +298,9 @@ class ServerConnection(Connection):
         (RFC 8446 4.4.2.2: MUST if we have such a chain; else SHOULD continue with another)."""
         usable: list[tuple[CertifiedKey, str]] = []
         for identity in _identities_for(self._config, host):
-            for name in self._config.verify_schemes:
-                if name in identity.key.schemes and scheme_codes([name])[0] in client_schemes:
-                    usable.append((identity, name))
-                    break
+            name = signing_scheme(self._config.verify_schemes, identity.key.schemes, client_schemes)
+            if name is not None:
+                usable.append((identity, name))
         if not usable:
             raise HandshakeFailure("no certificate and signature scheme the client accepts")
         if len(usable) == 1:
