@@ -183,3 +183,50 @@ def test_index_from_a_newer_tlskit_is_refused(tmp_path):
     conn.close()
     with pytest.raises(CAError, match="newer tlskit"):
         CertificateAuthority.load(ca.directory)
+
+
+def test_verify_checks_a_der_certificate_not_the_pem_text_it_carries(shared_ca, tmp_path):
+    # Before: any input containing "-----BEGIN" was read as PEM, so a self-made DER
+    # certificate carrying an issued certificate's PEM in an extension "verified".
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ObjectIdentifier
+
+    from tlskit.pki import CertificateError
+
+    carried = shared_ca.issue("carried.test").cert_path.read_bytes()
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name.from_rfc4514_string("CN=carrier.test")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    carrier = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.55555.1"), carried), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path / "carrier.der"
+    path.write_bytes(carrier.public_bytes(serialization.Encoding.DER))
+    with pytest.raises(CertificateError):
+        shared_ca.verify(path)
+    shared_ca.verify(carried)  # the carried certificate itself is fine
+
+
+@pytest.mark.parametrize("content", [b"", b"\x30\x03\x02\x01", b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n"])
+def test_verify_with_unreadable_certificate_or_crl_is_a_caerror(shared_ca, tmp_path, content):
+    bad = tmp_path / "bad.pem"
+    bad.write_bytes(content)
+    with pytest.raises(CAError) as info:
+        shared_ca.verify(bad)
+    _one_line(info.value)
+    good = shared_ca.issue("crl-victim.test", out_dir=tmp_path).cert_path
+    with pytest.raises(CAError) as info:
+        shared_ca.verify(good, crl=bad)
+    _one_line(info.value)

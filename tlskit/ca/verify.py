@@ -27,27 +27,29 @@ def _read(source: str | os.PathLike[str] | bytes, what: str) -> bytes:
 def load_pem_certificates(
     source: str | os.PathLike[str] | bytes, what: str = "certificate"
 ) -> list[x509.Certificate]:
+    """The certificates of a PEM bundle or one DER certificate, parsed by tlskit.pki:
+    DER is never searched for PEM text, so a certificate carrying another one's PEM
+    inside an extension is that certificate, not the one it carries."""
+    from tlskit.pki.errors import MalformedCertificate
+    from tlskit.pki.loading import load_certificates
+
     data = _read(source, what)
     try:
-        if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
-        else:
-            certs = [x509.load_der_x509_certificate(data)]
-    except ValueError:
-        raise CAError(f"{what} is not a readable PEM or DER certificate") from None
-    if not certs:
-        raise CAError(f"{what} holds no certificate")
-    return certs
+        return load_certificates(data)
+    except MalformedCertificate as exc:
+        raise CAError(f"{what} is not a readable PEM or DER certificate ({exc})") from None
 
 
-def load_crl(source: str | os.PathLike[str] | bytes) -> x509.CertificateRevocationList:
+def load_crls(source: str | os.PathLike[str] | bytes) -> list[x509.CertificateRevocationList]:
+    """The CRLs of a file (PEM, one or several, or one DER CRL), parsed by tlskit.pki."""
+    from tlskit.pki.errors import InvalidCRL
+    from tlskit.pki.loading import load_crls as pki_load_crls
+
     data = _read(source, "CRL")
     try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
-    except ValueError:
-        raise CAError("the CRL is not a readable PEM or DER CRL") from None
+        return pki_load_crls([data])
+    except InvalidCRL as exc:
+        raise CAError(f"the CRL is not a readable PEM or DER CRL ({exc})") from None
 
 
 def usage_of(cert: x509.Certificate) -> str:
@@ -77,7 +79,7 @@ def verify_with_ca(
     inter = ca.intermediate_certificate
     intermediates = extra + ([inter] if inter is not None and inter not in extra else [])
     trust = TrustStore([ca.root_certificate])
-    crls = [load_crl(crl)] if crl is not None else None
+    crls = load_crls(crl) if crl is not None else None
     return verify_chain(
         leaf,
         intermediates,
