@@ -42,6 +42,7 @@ from tlskit.ca.keys import (
     key_type_of,
     load_private_key,
     private_key_pem,
+    same_public_key,
     signature_hash,
     supported_public_key,
 )
@@ -387,11 +388,7 @@ class CertificateAuthority:
         if self._signing_key is None:
             path = self.directory / (INTERMEDIATE_KEY if self.config.intermediate else ROOT_KEY)
             key = load_private_key(path, self._passphrase, what="CA key")
-            if key.public_key().public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            ) != self.issuer_certificate.public_key().public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            ):
+            if not same_public_key(key.public_key(), self.issuer_certificate.public_key()):
                 raise CAError(f"CA key {path} does not match the CA certificate")
             self._signing_key = key
         return self._signing_key
@@ -628,12 +625,7 @@ class CertificateAuthority:
         # The record comes from the index file: check what renewal relies on before any work.
         check_profile(latest.profile)
         check_key_type(latest.key_type)
-        try:
-            previous = x509.load_pem_x509_certificate(latest.cert_pem)
-        except ValueError:
-            raise CAError(
-                f"the CA index record for serial {latest.serial} holds no readable certificate; run: tlskit ca check"
-            ) from None
+        previous = latest.certificate()
         if days is None:
             days = max(1, round((latest.not_after - latest.not_before).total_seconds() / 86400))
         check_days(days)

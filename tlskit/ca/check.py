@@ -13,17 +13,11 @@ import pathlib
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from tlskit.ca.errors import CAError
 
 if TYPE_CHECKING:  # pragma: no cover
     from tlskit.ca.authority import CertificateAuthority
-
-
-def _spki(public_key: PublicKeyTypes) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def check_consistency(ca: "CertificateAuthority") -> list[str]:
@@ -38,8 +32,8 @@ def check_consistency(ca: "CertificateAuthority") -> list[str]:
     known = {record.serial for record in records}
     for record in records:
         try:
-            cert = x509.load_pem_x509_certificate(record.cert_pem)
-        except ValueError:
+            cert = record.certificate()
+        except CAError:
             problems.append(f"serial {record.serial}: stored certificate does not parse")
             continue
         if format(cert.serial_number, "x") != record.serial:
@@ -64,13 +58,13 @@ def _check_published(cert_path: pathlib.Path | None, key_path: pathlib.Path | No
     if format(cert.serial_number, "x") not in known:
         problems.append(f"{cert_path}: published certificate (serial {cert.serial_number:x}) is not in the index")
     if key_path is not None and key_path.exists():
-        from tlskit.ca.keys import load_private_key
+        from tlskit.ca.keys import load_private_key, same_public_key
 
         try:
             key = load_private_key(key_path, what="certificate key")
         except CAError as exc:
             return problems + [f"{key_path}: {exc}"]
-        if _spki(key.public_key()) != _spki(cert.public_key()):
+        if not same_public_key(key.public_key(), cert.public_key()):
             problems.append(f"{key_path}: key does not match {cert_path}")
     return problems
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pathlib
 from typing import TYPE_CHECKING
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from tlskit.ca import files
 from tlskit.ca.errors import CAError
-from tlskit.ca.keys import load_private_key
+from tlskit.ca.keys import load_private_key, same_public_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from tlskit.ca.authority import CertificateAuthority
@@ -31,15 +30,8 @@ def export_p12(
     if record.key_path is None:
         raise CAError(f"{name!r} was signed from a CSR: its private key is not held by this CA")
     key = load_private_key(record.key_path, what="certificate key")
-    try:
-        cert = x509.load_pem_x509_certificate(record.cert_pem)
-    except ValueError:
-        raise CAError(
-            f"the CA index record for serial {record.serial} holds no readable certificate; run: tlskit ca check"
-        ) from None
-    if key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ) != cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
+    cert = record.certificate()
+    if not same_public_key(key.public_key(), cert.public_key()):
         raise CAError(f"{record.key_path} does not match the certificate of {name!r} (was it renewed with --rekey?)")
     cas = [c for c in (ca.intermediate_certificate,) if c is not None]
     data = pkcs12.serialize_key_and_certificates(

@@ -91,6 +91,15 @@ class IndexRecord:
     def serial_number(self) -> int:
         return int(self.serial, 16)
 
+    def certificate(self) -> _x509.Certificate:
+        """The stored certificate; a CAError when the row's PEM does not parse (``ca check`` reports it)."""
+        try:
+            return _x509.load_pem_x509_certificate(self.cert_pem)
+        except ValueError:
+            raise CAError(
+                f"the CA index record for serial {self.serial} holds no readable certificate; run: tlskit ca check"
+            ) from None
+
     def status_at(self, moment: datetime.datetime | None = None) -> str:
         """``revoked``, ``expired`` or ``valid``."""
         if self.revoked:

@@ -61,6 +61,12 @@ def supported_public_key(key: PublicKeyTypes) -> PublicKey:
     return key
 
 
+def same_public_key(a: PublicKeyTypes, b: PublicKeyTypes) -> bool:
+    """Whether two public keys are the same key (their SubjectPublicKeyInfo encodings match)."""
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return a.public_bytes(*spki) == b.public_bytes(*spki)
+
+
 def signature_hash(signing_key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
     """The digest a CA key signs certificates and CRLs with (None for Ed25519)."""
     if isinstance(signing_key, ed25519.Ed25519PrivateKey):
