@@ -332,6 +332,26 @@ def test_compose_name_and_parts() -> None:
     assert named.name == "mine"
 
 
+def test_provider_built_from_suites_alone_offers_their_aeads_and_hashes() -> None:
+    base = get_provider("cryptography")
+    suite = base.cipher_suites["TLS_AES_128_GCM_SHA256"]
+    bare = Provider(
+        name="bare",
+        cipher_suites={suite.name: suite},
+        groups=base.groups,
+        signature_schemes=base.signature_schemes,
+        key_loader=base.key_loader,
+        random_source=base.random_source,
+    )
+    assert dict(bare.aead_algorithms) == {"AES-128-GCM": suite.aead}
+    assert dict(bare.hash_algorithms) == {"sha256": suite.hash}
+    assert bare.aead("AES-128-GCM") is suite.aead and bare.hash("sha256") is suite.hash
+    with pytest.raises(UnsupportedAlgorithm):
+        bare.aead("AES-256-GCM")
+    composed = compose(aead=bare, hash=bare)
+    assert list(composed.cipher_suites) == ["TLS_AES_128_GCM_SHA256"]
+
+
 # -- interoperability between backends -----------------------------------------
 
 

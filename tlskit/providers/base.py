@@ -174,9 +174,15 @@ class Provider:
     parts: Mapping[str, str] = field(default_factory=dict)  # for composed providers
     # Added for compose(): AEADs and hashes a backend implements even when it cannot
     # form a whole suite with them (e.g. libsodium AES-256-GCM without SHA-384).
-    # Empty means "derive from cipher_suites".
+    # Left empty, they are filled from cipher_suites.
     aead_algorithms: Mapping[str, AEADAlgorithm] = field(default_factory=dict)
     hash_algorithms: Mapping[str, HashAlgorithm] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.aead_algorithms:
+            self.aead_algorithms = {s.aead.name: s.aead for s in self.cipher_suites.values()}
+        if not self.hash_algorithms:
+            self.hash_algorithms = {s.hash.name: s.hash for s in self.cipher_suites.values()}
 
     def group(self, name: str) -> KeyExchangeGroup:
         """The named group, or UnsupportedAlgorithm naming this provider."""
@@ -190,13 +196,11 @@ class Provider:
 
     def aead(self, name: str) -> AEADAlgorithm:
         """An AEAD by name ("AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305")."""
-        table = dict(self.aead_algorithms) or {s.aead.name: s.aead for s in self.cipher_suites.values()}
-        return self._lookup(table, "AEAD", name)
+        return self._lookup(self.aead_algorithms, "AEAD", name)
 
     def hash(self, name: str) -> HashAlgorithm:
         """A hash by name ("sha256", "sha384")."""
-        table = dict(self.hash_algorithms) or {s.hash.name: s.hash for s in self.cipher_suites.values()}
-        return self._lookup(table, "hash", name)
+        return self._lookup(self.hash_algorithms, "hash", name)
 
     def _lookup(self, table: Mapping[str, _T], kind: str, name: str) -> _T:
         try:

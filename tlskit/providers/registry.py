@@ -129,12 +129,7 @@ def compose(
     composed_name = name or ",".join(f"{key}={parts[key]}" for key in PART_KEYS)
 
     aead_provider, hash_provider = chosen["aead"], chosen["hash"]
-    aeads = dict(aead_provider.aead_algorithms) or {
-        s.aead.name: s.aead for s in aead_provider.cipher_suites.values()
-    }
-    hashes = dict(hash_provider.hash_algorithms) or {
-        s.hash.name: s.hash for s in hash_provider.cipher_suites.values()
-    }
+    aeads, hashes = aead_provider.aead_algorithms, hash_provider.hash_algorithms
     # Keep the AEAD provider's preference order, then any suite it could not form alone.
     order = list(aead_provider.cipher_suites) + [s for s in SUITE_PARTS if s not in aead_provider.cipher_suites]
     suites = make_suites(aeads, hashes, order)
