@@ -251,3 +251,23 @@ def test_client_refuses_to_send_a_server_name_that_is_not_a_dns_host_name(pki, n
 @pytest.mark.parametrize("name", ["localhost.", "bücher.example", "_srv.example", "127.0.0.1", "::1"])
 def test_client_still_accepts_host_names_and_ip_literals(pki, name):
     ClientConnection(ClientConfig(cafile=pki.ca_file), server_name=name)
+
+
+# -- certificate chain files -------------------------------------------------------------
+
+
+def test_chain_file_is_read_by_pkis_pem_reader_and_errors_name_the_file(pki, tmp_path):
+    from tlskit.errors import TLSError
+
+    # other PEM blocks and text around the certificates are skipped (the key first, here)
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes(b"comment\n" + pki.key_file.read_bytes() + pki.chain_file.read_bytes())
+    _handshake(ClientConfig(cafile=pki.ca_file), ServerConfig(certfile=combined, keyfile=pki.key_file))
+    no_cert = tmp_path / "key-only.pem"
+    no_cert.write_bytes(pki.key_file.read_bytes())
+    with pytest.raises(TLSError, match=f"{no_cert}: no certificate found"):
+        ServerConfig(certfile=no_cert, keyfile=pki.key_file)
+    damaged = tmp_path / "damaged.pem"
+    damaged.write_bytes(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n")
+    with pytest.raises(TLSError, match=f"{damaged}: PEM block 1"):
+        ServerConfig(certfile=damaged, keyfile=pki.key_file)

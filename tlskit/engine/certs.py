@@ -5,16 +5,12 @@ names for choosing a server certificate by SNI. Validation is tlskit.pki's job.
 
 from __future__ import annotations
 
-import base64
 import os
-import re
 from typing import Union
 
 from tlskit.errors import DecodeError, TLSError
 
 PathOrBytes = Union[str, "os.PathLike[str]", bytes]
-
-_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.S)
 
 
 def read_source(source: PathOrBytes) -> bytes:
@@ -26,17 +22,18 @@ def read_source(source: PathOrBytes) -> bytes:
 
 
 def load_chain(source: PathOrBytes) -> tuple[bytes, ...]:
-    """DER certificates from PEM (one or more blocks) or a single DER certificate, leaf first."""
+    """DER certificates from a single DER certificate or PEM (CERTIFICATE blocks, other
+    blocks and text around them ignored; tlskit.pki's PEM reader), leaf first."""
+    from tlskit.pki.loading import pem_blocks
+
     data = read_source(source)
-    blocks = _PEM_CERT.findall(data)
-    if blocks:
-        try:
-            return tuple(base64.b64decode(b"".join(block.split()), validate=True) for block in blocks)
-        except ValueError as exc:
-            raise TLSError(f"bad PEM certificate: {exc}") from None
     if data[:1] == b"\x30":
         return (data,)
-    raise TLSError("no certificate found")
+    origin = "certificate bytes" if isinstance(source, (bytes, bytearray)) else os.fspath(source)
+    blocks = pem_blocks(data, {b"CERTIFICATE"}, origin)  # MalformedCertificate (a TLSError) if damaged
+    if not blocks:
+        raise TLSError(f"{origin}: no certificate found")
+    return tuple(blocks)
 
 
 def spki_of(cert_der: bytes) -> bytes:
