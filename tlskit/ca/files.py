@@ -100,10 +100,6 @@ def atomic_write(path: pathlib.Path, data: bytes, *, private: bool = False, over
     publish(tmp, path, overwrite=overwrite)
 
 
-def discard(tmp: pathlib.Path) -> None:
-    _unlink_quietly(tmp)
-
-
 def _unlink_quietly(path: pathlib.Path) -> None:
     try:
         os.unlink(path)
