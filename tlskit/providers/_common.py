@@ -464,9 +464,9 @@ class DHGroup(KeyExchangeGroup):
 
     Backends implement ``_generate`` (fresh key pair), ``_load_private`` (test
     hook: a state from fixed private bytes, so conformance vectors run through
-    the real ``complete`` validation path) and ``_exchange`` (validate the peer
-    share and compute the raw shared secret, mapping library errors to
-    IllegalParameter).
+    the real ``complete`` validation path) and ``_exchange`` (compute the raw
+    shared secret from a peer share of the right length and form, mapping the
+    library's refusal of the point to IllegalParameter).
     """
 
     #: length of a key share in either direction
@@ -497,18 +497,31 @@ class DHGroup(KeyExchangeGroup):
 
     def encapsulate(self, peer_share: bytes) -> tuple[bytes, bytes]:
         # Validate the peer share before spending a key generation on it.
-        self._precheck(peer_share)
+        self._check_share(peer_share)
         private, share = self._generate()
         return share, self._exchange(private, peer_share)
 
     def complete(self, state: Any, peer_share: bytes) -> bytes:
+        self._check_share(peer_share)
         return self._exchange(state, peer_share)
 
-    def _precheck(self, peer_share: bytes) -> None:
+    def _check_share(self, peer_share: bytes) -> None:
         check_share_length(self.name, peer_share, self.share_length)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+class ECDHGroup(DHGroup):
+    """ECDH on a NIST curve: shares are uncompressed X9.62 points (RFC 8446 4.2.8.2)."""
+
+    def __init__(self, name: str, coord_len: int) -> None:
+        self.coord_len = coord_len
+        self.share_length = 1 + 2 * coord_len
+        super().__init__(name)
+
+    def _check_share(self, peer_share: bytes) -> None:
+        check_uncompressed_point(self.name, peer_share, self.coord_len)
 
 
 class MLKEMGroup(abc.ABC):

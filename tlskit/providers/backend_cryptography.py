@@ -150,7 +150,6 @@ class _XDHGroup(c.DHGroup):
         return self._private_cls.from_private_bytes(raw)
 
     def _exchange(self, private: Any, peer_share: bytes) -> bytes:
-        c.check_share_length(self.name, peer_share, self.share_length)
         try:
             secret = private.exchange(self._public_cls.from_public_bytes(peer_share))
         except ValueError:  # OpenSSL refuses all-zero results itself
@@ -158,12 +157,10 @@ class _XDHGroup(c.DHGroup):
         return c.check_nonzero_secret(self.name, secret)
 
 
-class _ECDHGroup(c.DHGroup):
+class _ECDHGroup(c.ECDHGroup):
     def __init__(self, name: str, curve: ec.EllipticCurve, coord_len: int) -> None:
-        self.share_length = 1 + 2 * coord_len
-        super().__init__(name)
+        super().__init__(name, coord_len)
         self._curve = curve
-        self._coord_len = coord_len
 
     def _generate(self) -> tuple[Any, bytes]:
         key = ec.generate_private_key(self._curve)
@@ -175,11 +172,7 @@ class _ECDHGroup(c.DHGroup):
     def _load_private(self, raw: bytes) -> Any:
         return ec.derive_private_key(int.from_bytes(raw, "big"), self._curve)
 
-    def _precheck(self, peer_share: bytes) -> None:
-        c.check_uncompressed_point(self.name, peer_share, self._coord_len)
-
     def _exchange(self, private: Any, peer_share: bytes) -> bytes:
-        c.check_uncompressed_point(self.name, peer_share, self._coord_len)
         try:
             peer = ec.EllipticCurvePublicKey.from_encoded_point(self._curve, peer_share)
             return private.exchange(ec.ECDH(), peer)
