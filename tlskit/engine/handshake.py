@@ -9,7 +9,7 @@ from tlskit.engine.certs import spki_of
 from tlskit.engine.extensions import ALLOWED_IN, KNOWN, ExtensionType, decode_certificate_status
 from tlskit.engine.messages import Certificate
 from tlskit.errors import AlertDescription, DecodeError, IllegalParameter, TLSError, UnsupportedExtension
-from tlskit.providers.names import CIPHER_SUITE_NAMES, GROUP_NAMES, SIGNATURE_SCHEME_NAMES, SIGNATURE_SCHEMES
+from tlskit.providers.names import SIGNATURE_SCHEME_NAMES, SIGNATURE_SCHEMES
 
 SERVER_CONTEXT = b"TLS 1.3, server CertificateVerify"
 CLIENT_CONTEXT = b"TLS 1.3, client CertificateVerify"
@@ -18,14 +18,6 @@ CLIENT_CONTEXT = b"TLS 1.3, client CertificateVerify"
 def certificate_verify_content(context: bytes, transcript_hash: bytes) -> bytes:
     """RFC 8446 4.4.3: 64 spaces, the context string, a zero byte, the transcript hash."""
     return b" " * 64 + context + b"\x00" + transcript_hash
-
-
-def group_name(code: int) -> str | None:
-    return GROUP_NAMES.get(code)
-
-
-def suite_name(code: int) -> str | None:
-    return CIPHER_SUITE_NAMES.get(code)
 
 
 def scheme_name(code: int) -> str | None:

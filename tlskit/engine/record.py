@@ -99,18 +99,6 @@ class RecordLayer:
 
     # -- keys ---------------------------------------------------------------
 
-    @property
-    def reading_encrypted(self) -> bool:
-        return self._read.keys is not None
-
-    @property
-    def writing_encrypted(self) -> bool:
-        return self._write.keys is not None
-
-    @property
-    def write_sequence(self) -> int:
-        return self._write.seq
-
     def set_read_keys(self, keys: TrafficKeys) -> None:
         self._read = _Direction(keys)
         self.read_epoch += 1
