@@ -297,6 +297,29 @@ def pss_key_schemes(parameters: bytes | None) -> tuple[str, ...]:
     return (f"rsa_pss_pss_{restricted}",)
 
 
+def signing_schemes(spki_der: bytes) -> tuple[str, ...]:
+    """The TLS schemes a private key can sign CertificateVerify with, from its
+    public key's SubjectPublicKeyInfo (an RSASSA-PSS key's with its parameters,
+    as rsassa_pss_spki builds it). Raises KeyLoadError for other key types."""
+    try:
+        spki = parse_spki(spki_der)
+    except DERError:
+        raise KeyLoadError("the key's public part is not a valid SubjectPublicKeyInfo") from None
+    if spki.algorithm == OID_RSA_ENCRYPTION:
+        return RSA_PSS_RSAE_SCHEMES
+    if spki.algorithm == OID_RSASSA_PSS:
+        return pss_key_schemes(spki.parameters)
+    if spki.algorithm == OID_EC_PUBLIC_KEY:
+        if spki.curve is None:
+            raise KeyLoadError("EC key on a curve TLS 1.3 cannot sign with")
+        return (CURVE_SCHEME[spki.curve],)
+    if spki.algorithm == OID_ED25519:
+        return ("ed25519",)
+    if spki.algorithm == OID_ED448:
+        return ("ed448",)
+    raise KeyLoadError("unsupported private key type (RSA, EC on P-256/384/521, Ed25519 and Ed448 can sign)")
+
+
 def check_pss_key_allows(scheme: str, hash_name: str, parameters: bytes | None) -> None:
     """Verification side of pss_key_schemes: the key's parameters must allow the scheme's hash."""
     try:

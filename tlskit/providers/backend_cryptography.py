@@ -25,7 +25,7 @@ from typing import Any, Callable
 import cryptography
 from cryptography import exceptions as cx
 from cryptography.hazmat.primitives import hashes, hmac as chmac, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mlkem, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, padding, rsa
 from cryptography.hazmat.primitives.asymmetric import x448, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
@@ -289,24 +289,12 @@ def load_private_key(data: bytes, password: bytes | None = None) -> Cryptography
         # around a 32-byte key ("key setup failed")
         raise c.KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
     public = key.public_key()
-    spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    if isinstance(key, rsa.RSAPrivateKey):
-        if c.pkcs8_algorithm(der) == c.OID_RSASSA_PSS:
-            pkcs1 = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
-            pss_spki = c.rsassa_pss_spki(pkcs1, c.pkcs8_algorithm_identifier(der))
-            schemes = c.pss_key_schemes(c.parse_spki(pss_spki).parameters)
-            return CryptographyPrivateKey(key, schemes, pss_spki)
-        return CryptographyPrivateKey(key, c.RSA_PSS_RSAE_SCHEMES, spki)
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        curve = c.parse_spki(spki).curve
-        if curve is None:
-            raise c.KeyLoadError(f"EC key on unsupported curve {key.curve.name}")
-        return CryptographyPrivateKey(key, (c.CURVE_SCHEME[curve],), spki)
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return CryptographyPrivateKey(key, ("ed25519",), spki)
-    if isinstance(key, ed448.Ed448PrivateKey):
-        return CryptographyPrivateKey(key, ("ed448",), spki)
-    raise c.KeyLoadError(f"unsupported private key type {type(key).__name__}")
+    if isinstance(key, rsa.RSAPrivateKey) and c.pkcs8_algorithm(der) == c.OID_RSASSA_PSS:
+        pkcs1 = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+        spki = c.rsassa_pss_spki(pkcs1, c.pkcs8_algorithm_identifier(der))
+    else:
+        spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return CryptographyPrivateKey(key, c.signing_schemes(spki), spki)
 
 
 # ---------------------------------------------------------------------------

@@ -309,24 +309,14 @@ def load_private_key(data: bytes, password: bytes | None = None) -> Pycryptodome
             key = _rsa_from_pss_pkcs8(der)
             pkcs1 = c.parse_spki(key.public_key().export_key(format="DER")).key
             spki = c.rsassa_pss_spki(pkcs1, c.pkcs8_algorithm_identifier(der))
-            schemes = c.pss_key_schemes(c.parse_spki(spki).parameters)
-            return PycryptodomePrivateKey(key, schemes, spki)
-        key = _import_any(data, password)
+        else:
+            key = _import_any(data, password)
+            if not key.has_private():
+                raise c.KeyLoadError("this is a public key, not a private key")
+            spki = key.public_key().export_key(format="DER")
     except (c.DERError, *_PARSE_ERRORS):
         raise c.KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
-    if not key.has_private():
-        raise c.KeyLoadError("this is a public key, not a private key")
-    spki = key.public_key().export_key(format="DER")
-    if isinstance(key, RSA.RsaKey):
-        return PycryptodomePrivateKey(key, c.RSA_PSS_RSAE_SCHEMES, spki)
-    if key.curve == "Ed25519":
-        return PycryptodomePrivateKey(key, ("ed25519",), spki)
-    if key.curve == "Ed448":
-        return PycryptodomePrivateKey(key, ("ed448",), spki)
-    curve = c.parse_spki(spki).curve
-    if curve is None:
-        raise c.KeyLoadError(f"EC key on unsupported curve {key.curve}")
-    return PycryptodomePrivateKey(key, (c.CURVE_SCHEME[curve],), spki)
+    return PycryptodomePrivateKey(key, c.signing_schemes(spki), spki)
 
 
 def _import_any(data: bytes, password: bytes | None) -> Any:
