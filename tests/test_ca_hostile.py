@@ -230,3 +230,27 @@ def test_verify_with_unreadable_certificate_or_crl_is_a_caerror(shared_ca, tmp_p
     with pytest.raises(CAError) as info:
         shared_ca.verify(good, crl=bad)
     _one_line(info.value)
+
+
+def test_der_csr_is_not_searched_for_pem(tmp_path):
+    # A DER CSR is that request, even when an extension carries another request's PEM.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+    def request(common_name, extra=None):
+        builder = x509.CertificateSigningRequestBuilder().subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        )
+        if extra is not None:
+            builder = builder.add_extension(
+                x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.55555.2"), extra), critical=False
+            )
+        return builder.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+
+    inner = request("inner.test").public_bytes(serialization.Encoding.PEM)
+    outer = request("outer.test", inner)
+    assert parse_csr(outer.public_bytes(serialization.Encoding.DER)).common_name == "outer.test"
+    assert parse_csr(outer.public_bytes(serialization.Encoding.PEM)).common_name == "outer.test"
+    assert parse_csr(inner).common_name == "inner.test"

@@ -25,7 +25,9 @@ def parse_csr(data: bytes | str) -> CSRRequest:
     if isinstance(data, str):
         data = data.encode("utf-8", "replace")
     try:
-        if b"-----BEGIN" in data:
+        # DER starts with a SEQUENCE tag and is never searched for PEM text (an extension
+        # could carry another request's PEM), as tlskit.pki loads certificates.
+        if data[:1] != b"\x30" and b"-----BEGIN" in data:
             csr = x509.load_pem_x509_csr(data)
         else:
             csr = x509.load_der_x509_csr(data)
