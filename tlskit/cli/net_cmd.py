@@ -69,13 +69,13 @@ def _key_password(path: Optional[Path]) -> Optional[bytes]:
     """The private key's password: from a file (never the command line, where other
     users can read it) or the environment; None when neither is given."""
     if path is not None:
+        from tlskit.ca import CAError
+        from tlskit.cli.ca_cmd import _read_secret_file
+
         try:
-            data = path.expanduser().read_bytes().rstrip(b"\r\n")
-        except OSError as exc:
-            raise _fail(f"cannot read the key password file {path}: {exc.strerror or exc}") from None
-        if not data:
-            raise _fail(f"the key password file {path} is empty")
-        return data
+            return _read_secret_file(path, "key password")  # the rules of `ca`'s secret files
+        except CAError as exc:
+            raise _fail(str(exc)) from None
     value = os.environ.get(KEY_PASSWORD_ENV)
     return value.encode("utf-8") if value else None
 
