@@ -111,3 +111,12 @@ def test_revoked_intermediate_with_an_alternative_path():
     assert path.certificates == [leaf.cert, via_b.cert, root_b.cert]
     with pytest.raises(Revoked):
         verify_chain(leaf.cert, [via_a.cert], [root_a.cert, root_b.cert], at=NOW, crls=[revoked_by_a])
+
+
+def test_crl_signature_checks_count_against_the_work_limit():
+    from tlskit.pki import PathBuildingExhausted
+    from tlskit.pki.verify import MAX_SIGNATURE_CHECKS
+
+    crls = [make_crl(ICA, number=n) for n in range(1, MAX_SIGNATURE_CHECKS + 2)]
+    with pytest.raises(PathBuildingExhausted):
+        verify(crls)

@@ -21,7 +21,7 @@ from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
 from tlskit.pki import algorithms, der
 from tlskit.pki.certinfo import CertInfo
-from tlskit.pki.errors import InvalidCRL, Revoked
+from tlskit.pki.errors import InvalidCRL, PathBuildingExhausted, Revoked
 
 if TYPE_CHECKING:  # pragma: no cover
     from tlskit.pki.verify import _Budget
@@ -130,10 +130,8 @@ class RevocationChecker:
             scheme = algorithms.scheme_for(parsed.signed.outer_algorithm, issuer.spki_algorithm_oid, issuer.cert)
             budget.spend_signature()
             algorithms.verify_signature(provider, scheme, issuer.spki_der, parsed.signed.tbs, parsed.signed.signature, issuer.cert, "CRL")
-        except InvalidCRL as exc:
-            return exc
+        except PathBuildingExhausted:  # the work limit stops the whole search
+            raise
         except Exception as exc:  # BadSignature / UnsupportedAlgorithm, reported as a bad CRL
-            if type(exc).__name__ == "PathBuildingExhausted":
-                raise
             return InvalidCRL(f"CRL signature: {exc}", issuer.cert, rule="crl-signature")
         return None
