@@ -137,11 +137,11 @@ class Tally:
 
 
 def _aead_names(p: Provider) -> set[str]:
-    return set(p.aead_algorithms) or {s.aead.name for s in p.cipher_suites.values()}
+    return set(p.aead_algorithms)
 
 
 def _hash_names(p: Provider) -> set[str]:
-    return set(p.hash_algorithms) or {s.hash.name for s in p.cipher_suites.values()}
+    return set(p.hash_algorithms)
 
 
 def _files_for(p: Provider) -> list[str]:
