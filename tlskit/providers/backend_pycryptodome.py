@@ -28,7 +28,7 @@ Choices and library quirks handled (see shared notes/provider-quirks.md):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import Crypto
 from Crypto.Cipher import AES, ChaCha20_Poly1305
@@ -42,6 +42,7 @@ from tlskit.errors import BadRecordMac, BadSignatureError, IllegalParameter, Int
 from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
+    AEADAlgorithm,
     HashAlgorithm,
     PrivateKey,
     Provider,
@@ -77,55 +78,47 @@ class PycryptodomeHash(HashAlgorithm):
 # AEADs
 
 
-class _GCM(AEAD):
-    __slots__ = ("_key",)
+def _gcm(key: bytes, nonce: bytes) -> Any:
+    return AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=16)
 
-    def __init__(self, key: bytes) -> None:
+
+def _chacha(key: bytes, nonce: bytes) -> Any:
+    return ChaCha20_Poly1305.new(key=key, nonce=nonce)
+
+
+class _PycryptodomeAEAD(AEAD):
+    """PyCryptodome cipher objects are bound to one nonce: one is made per record."""
+
+    __slots__ = ("_name", "_cipher", "_key")
+
+    def __init__(self, name: str, cipher: Callable[[bytes, bytes], Any], key: bytes) -> None:
+        self._name = name
+        self._cipher = cipher
         self._key = key
 
     def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
+        # AES-GCM accepts any nonce length and ChaCha20_Poly1305 silently selects the
+        # legacy or XChaCha variant on 8 or 24 bytes: TLS uses 12.
         if len(nonce) != 12:
-            raise InternalError("AES-GCM nonce must be 12 bytes")
-        cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce, mac_len=16)
+            raise InternalError(f"{self._name} nonce must be 12 bytes")
+        cipher = self._cipher(self._key, nonce)
         cipher.update(aad)
         ct, tag = cipher.encrypt_and_digest(plaintext)
         return ct + tag
 
     def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
         if len(nonce) != 12 or len(ciphertext) < 16:
-            raise BadRecordMac("AES-GCM authentication failed")
-        cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce, mac_len=16)
+            raise BadRecordMac(f"{self._name} authentication failed")
+        cipher = self._cipher(self._key, nonce)
         cipher.update(aad)
         try:
             return cipher.decrypt_and_verify(ciphertext[:-16], ciphertext[-16:])
         except ValueError:
-            raise BadRecordMac("AES-GCM authentication failed") from None
+            raise BadRecordMac(f"{self._name} authentication failed") from None
 
 
-class _ChaCha(AEAD):
-    __slots__ = ("_key",)
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-
-    def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
-        # 8 or 24 bytes would silently select ChaCha20-Poly1305 legacy / XChaCha.
-        if len(nonce) != 12:
-            raise InternalError("ChaCha20-Poly1305 nonce must be 12 bytes")
-        cipher = ChaCha20_Poly1305.new(key=self._key, nonce=nonce)
-        cipher.update(aad)
-        ct, tag = cipher.encrypt_and_digest(plaintext)
-        return ct + tag
-
-    def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
-        if len(nonce) != 12 or len(ciphertext) < 16:
-            raise BadRecordMac("ChaCha20-Poly1305 authentication failed")
-        cipher = ChaCha20_Poly1305.new(key=self._key, nonce=nonce)
-        cipher.update(aad)
-        try:
-            return cipher.decrypt_and_verify(ciphertext[:-16], ciphertext[-16:])
-        except ValueError:
-            raise BadRecordMac("ChaCha20-Poly1305 authentication failed") from None
+def _aead(name: str, key_length: int, cipher: Callable[[bytes, bytes], Any]) -> AEADAlgorithm:
+    return c.KeyedAEADAlgorithm(name, key_length, lambda key: _PycryptodomeAEAD(name, cipher, key))
 
 
 # ---------------------------------------------------------------------------
@@ -335,9 +328,9 @@ def _import_any(data: bytes, password: bytes | None) -> Any:
 
 def build() -> Provider:
     sha256, sha384 = PycryptodomeHash("sha256"), PycryptodomeHash("sha384")
-    aes128 = c.KeyedAEADAlgorithm("AES-128-GCM", 16, _GCM)
-    aes256 = c.KeyedAEADAlgorithm("AES-256-GCM", 32, _GCM)
-    chacha = c.KeyedAEADAlgorithm("ChaCha20-Poly1305", 32, _ChaCha)
+    aes128 = _aead("AES-128-GCM", 16, _gcm)
+    aes256 = _aead("AES-256-GCM", 32, _gcm)
+    chacha = _aead("ChaCha20-Poly1305", 32, _chacha)
     aeads = {a.name: a for a in (aes128, aes256, chacha)}
     hashes = {"sha256": sha256, "sha384": sha384}
     x25519 = _XDHGroup("x25519", "Curve25519", 32, DH.import_x25519_public_key, DH.import_x25519_private_key)
