@@ -271,3 +271,13 @@ def test_chain_file_is_read_by_pkis_pem_reader_and_errors_name_the_file(pki, tmp
     damaged.write_bytes(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n")
     with pytest.raises(TLSError, match=f"{damaged}: PEM block 1"):
         ServerConfig(certfile=damaged, keyfile=pki.key_file)
+
+
+@pytest.mark.parametrize("missing", ["certfile", "keyfile"])
+def test_missing_certificate_or_key_file_is_a_configuration_error(pki, tmp_path, missing):
+    # Like an unreadable cafile: a ConfigurationError naming the file, not a bare OSError.
+    files = {"certfile": pki.chain_file, "keyfile": pki.key_file, missing: tmp_path / "absent.pem"}
+    with pytest.raises(ConfigurationError, match="absent.pem: cannot read file"):
+        ServerConfig(**files)
+    with pytest.raises(ConfigurationError, match="absent.pem: cannot read file"):
+        ClientConfig(cafile=pki.ca_file, **files)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Union
 
-from tlskit.errors import DecodeError, TLSError
+from tlskit.errors import ConfigurationError, DecodeError, TLSError
 
 PathOrBytes = Union[str, "os.PathLike[str]", bytes]
 
@@ -17,8 +17,12 @@ def read_source(source: PathOrBytes) -> bytes:
     """Bytes given directly, or the contents of the file at a path."""
     if isinstance(source, (bytes, bytearray)):
         return bytes(source)
-    with open(source, "rb") as handle:
-        return handle.read()
+    try:
+        with open(source, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        # Same error family as an unreadable cafile: a config that cannot work.
+        raise ConfigurationError(f"{os.fsdecode(source)}: cannot read file ({exc.strerror or exc})") from None
 
 
 def load_chain(source: PathOrBytes) -> tuple[bytes, ...]:
