@@ -216,8 +216,8 @@ def parse_spki(der: bytes) -> SPKI:
     return SPKI(oid, params, key_bits[1:])
 
 
-def pkcs8_algorithm(der: bytes) -> bytes | None:
-    """The algorithm OID of an unencrypted PKCS#8 PrivateKeyInfo, or None."""
+def pkcs8_algorithm_identifier(der: bytes) -> bytes | None:
+    """The whole AlgorithmIdentifier TLV of an unencrypted PKCS#8 PrivateKeyInfo, or None."""
     try:
         tag, body, _ = der_read(der)
         if tag != 0x30:
@@ -225,24 +225,23 @@ def pkcs8_algorithm(der: bytes) -> bytes | None:
         tag, _version, pos = der_read(body)
         if tag != 0x02:
             return None
-        tag, alg, _ = der_read(body, pos)
-        if tag != 0x30:
-            return None
-        tag, oid, _ = der_read(alg)
-        return oid if tag == 0x06 else None
-    except DERError:
-        return None
-
-
-def pkcs8_algorithm_identifier(der: bytes) -> bytes | None:
-    """The whole AlgorithmIdentifier TLV of an unencrypted PKCS#8 key, or None."""
-    try:
-        _, body, _ = der_read(der)
-        _, _, pos = der_read(body)
         tag, _, end = der_read(body, pos)
         return body[pos:end] if tag == 0x30 else None
     except DERError:
         return None
+
+
+def pkcs8_algorithm(der: bytes) -> bytes | None:
+    """The algorithm OID of an unencrypted PKCS#8 PrivateKeyInfo, or None."""
+    identifier = pkcs8_algorithm_identifier(der)
+    if identifier is None:
+        return None
+    try:
+        _, alg, _ = der_read(identifier)
+        tag, oid, _ = der_read(alg)
+    except DERError:
+        return None
+    return oid if tag == 0x06 else None
 
 
 def rsassa_pss_spki(rsa_public_key_pkcs1: bytes, algorithm_identifier: bytes | None = None) -> bytes:
