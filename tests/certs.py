@@ -19,9 +19,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import pki_factory
 
-KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "ed25519", "ed448", "rsa-2048")
-
-
 def new_key(key_type: str, slot: int = 0) -> Any:
     """A cached private key of ``key_type`` ("ecdsa-p256", "rsa-2048", "ed25519", ...);
     ``slot`` picks one of several."""
