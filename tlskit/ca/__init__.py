@@ -4,11 +4,17 @@ signs CSRs for, revokes and renews certificates, with an SQLite index and CRLs.
     from tlskit.ca import CertificateAuthority
     ca = CertificateAuthority.init("/tmp/my-ca")
     issued = ca.issue("localhost")          # issued.key_path, .cert_path, .chain_path
+
+and, for tests and demos, an in-memory one (see tlskit.ca.ephemeral):
+
+    from tlskit.ca import EphemeralCA
+    cert = EphemeralCA().issue_cert("localhost")   # cert.key_pem, .cert_pem, .chain_pem
 """
 
 from __future__ import annotations
 
 from tlskit.ca.authority import CertificateAuthority, IssuedCertificate, default_directory
+from tlskit.ca.ephemeral import EphemeralCA, EphemeralCertificate
 from tlskit.ca.errors import CAError, CAWarning
 from tlskit.ca.index import IndexRecord
 from tlskit.ca.keys import KEY_TYPES
@@ -18,6 +24,8 @@ __all__ = [
     "CAError",
     "CAWarning",
     "CertificateAuthority",
+    "EphemeralCA",
+    "EphemeralCertificate",
     "IndexRecord",
     "IssuedCertificate",
     "KEY_TYPES",
