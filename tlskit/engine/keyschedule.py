@@ -64,6 +64,19 @@ class Transcript:
         assert self._ctx is not None, "transcript hash used before the suite was chosen"
         return self._ctx.copy().digest()
 
+    def digest_with(self, hash_alg: HashAlgorithm, extra: bytes) -> bytes:
+        """The hash of the transcript so far followed by ``extra``, without adding it
+        (a PSK binder over a truncated ClientHello, RFC 8446 4.2.11.2). Before the suite
+        is chosen the messages so far are hashed with ``hash_alg``."""
+        if self._ctx is None:
+            ctx = hash_alg.new()
+            for message in self._pending:
+                ctx.update(message)
+        else:
+            ctx = self._ctx.copy()
+        ctx.update(extra)
+        return ctx.digest()
+
     def restart_with_message_hash(self) -> None:
         """Replace ClientHello1 by message_hash(Hash(ClientHello1)) for HelloRetryRequest (4.4.1)."""
         assert self._hash_alg is not None
@@ -110,19 +123,26 @@ def _hash_constants(hash_alg: HashAlgorithm) -> tuple[bytes, bytes, bytes]:
 
 
 class KeySchedule:
-    """Early -> handshake -> master secrets for one connection (no PSK: early secret from zeros)."""
+    """Early -> handshake -> master secrets for one connection. Without a PSK the early
+    secret comes from zeros; with one (resumption, RFC 8446 7.1) from the PSK."""
 
-    def __init__(self, suite: CipherSuite) -> None:
+    def __init__(self, suite: CipherSuite, psk: bytes | None = None) -> None:
         self.suite = suite
         self.hash = suite.hash
         self.empty_hash, self.early_secret, self._early_derived = _hash_constants(self.hash)
+        if psk is not None:
+            self.early_secret = self.hash.hkdf_extract(bytes(self.hash.digest_size), psk)
+            self._early_derived = derive_secret(self.hash, self.early_secret, b"derived", self.empty_hash)
         self.handshake_secret: bytes | None = None
         self.master_secret: bytes | None = None
 
     def derive(self, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
         return derive_secret(self.hash, secret, label, transcript_hash)
 
-    def set_shared_secret(self, shared_secret: bytes) -> None:
+    def set_shared_secret(self, shared_secret: bytes | None) -> None:
+        """None: a psk_ke handshake, no (EC)DHE input (RFC 8446 7.1: a zero string)."""
+        if shared_secret is None:
+            shared_secret = bytes(self.hash.digest_size)
         self.handshake_secret = self.hash.hkdf_extract(self._early_derived, shared_secret)
         salt = self.derive(self.handshake_secret, b"derived", self.empty_hash)
         self.master_secret = self.hash.hkdf_extract(salt, bytes(self.hash.digest_size))
