@@ -319,6 +319,19 @@ def signing_schemes(spki_der: bytes) -> tuple[str, ...]:
     raise KeyLoadError("unsupported private key type (RSA, EC on P-256/384/521, Ed25519 and Ed448 can sign)")
 
 
+RSA_PKCS1_SCHEMES = ("rsa_pkcs1_sha256", "rsa_pkcs1_sha384", "rsa_pkcs1_sha512")
+
+
+def legacy_signing_schemes(spki_der: bytes) -> tuple[str, ...]:
+    """The TLS 1.2-only schemes (PrivateKey.legacy_schemes) a key can sign with: RSA
+    PKCS#1 v1.5 for an rsaEncryption key, nothing for any other key."""
+    try:
+        spki = parse_spki(spki_der)
+    except DERError:
+        return ()
+    return RSA_PKCS1_SCHEMES if spki.algorithm == OID_RSA_ENCRYPTION else ()
+
+
 def check_pss_key_allows(scheme: str, hash_name: str, parameters: bytes | None) -> None:
     """Verification side of pss_key_schemes: the key's parameters must allow the scheme's hash."""
     try:

@@ -255,14 +255,17 @@ class CryptographyPrivateKey(PrivateKey):
     def __init__(self, key: Any, schemes: tuple[str, ...], spki: bytes) -> None:
         self._key = key
         self.schemes = schemes
+        self.legacy_schemes = c.legacy_signing_schemes(spki)
         self._spki = spki
 
     def sign(self, scheme: str, message: bytes) -> bytes:
-        if scheme not in self.schemes:
+        if scheme not in self.schemes and scheme not in self.legacy_schemes:
             raise UnsupportedAlgorithm(NAME, "signature scheme for this key", scheme)
         info = c.SCHEME_INFO[scheme]
         if info.kind == "ecdsa":
             return self._key.sign(message, ec.ECDSA(_HASHES[info.hash_name]()))
+        if info.kind == "rsa_pkcs1":  # TLS 1.2 only (legacy_schemes)
+            return self._key.sign(message, padding.PKCS1v15(), _HASHES[info.hash_name]())
         if info.kind in ("rsa_pss_rsae", "rsa_pss_pss"):
             return self._key.sign(message, _pss(info.hash_name), _HASHES[info.hash_name]())
         return self._key.sign(message)

@@ -263,12 +263,15 @@ class PycryptodomePrivateKey(PrivateKey):
     def __init__(self, key: Any, schemes: tuple[str, ...], spki: bytes) -> None:
         self._key = key
         self.schemes = schemes
+        self.legacy_schemes = c.legacy_signing_schemes(spki)
         self._spki = spki
 
     def sign(self, scheme: str, message: bytes) -> bytes:
-        if scheme not in self.schemes:
+        if scheme not in self.schemes and scheme not in self.legacy_schemes:
             raise UnsupportedAlgorithm(NAME, "signature scheme for this key", scheme)
         info = c.SCHEME_INFO[scheme]
+        if info.kind == "rsa_pkcs1":  # TLS 1.2 only (legacy_schemes)
+            return pkcs1_15.new(self._key).sign(_HASH_MODULES[info.hash_name].new(message))
         if info.kind == "ecdsa":
             digest = _HASH_MODULES[info.hash_name].new(message)
             return DSS.new(self._key, "fips-186-3", encoding="der").sign(digest)

@@ -145,6 +145,10 @@ class PrivateKey(abc.ABC):
 
     #: TLS signature schemes this key can sign CertificateVerify with, best first.
     schemes: tuple[str, ...]
+    #: Schemes this key can sign with in TLS 1.2 only (rsa_pkcs1_* for an RSA key): legal in a
+    #: TLS 1.2 ServerKeyExchange or CertificateVerify (RFC 5246 7.4.1.4.1), never in a TLS 1.3
+    #: CertificateVerify (RFC 8446 4.2.3), which is why they are kept apart from ``schemes``.
+    legacy_schemes: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def sign(self, scheme: str, message: bytes) -> bytes: ...
