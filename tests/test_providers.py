@@ -255,8 +255,13 @@ def test_sign_and_verify_every_key_type(provider: Provider, keys: dict[str, obje
                 provider.signature_scheme(scheme).verify(spki, b"transcripT", sig)
             with pytest.raises(BadSignatureError):
                 provider.signature_scheme(scheme).verify(spki[:-1], b"transcript", sig)
-        with pytest.raises(UnsupportedAlgorithm):
-            signer.sign("rsa_pkcs1_sha256", b"x")
+        # rsa_pkcs1_* only as TLS 1.2 legacy_schemes, and only for an rsaEncryption key
+        if signer.legacy_schemes:
+            assert kind.startswith("rsa") and signer.legacy_schemes == ("rsa_pkcs1_sha256", "rsa_pkcs1_sha384", "rsa_pkcs1_sha512")
+            provider.signature_scheme("rsa_pkcs1_sha256").verify(spki, b"x", signer.sign("rsa_pkcs1_sha256", b"x"))
+        else:
+            with pytest.raises(UnsupportedAlgorithm):
+                signer.sign("rsa_pkcs1_sha256", b"x")
 
 
 def _with_ecdsa() -> list[str]:
