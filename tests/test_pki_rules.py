@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 import pki_factory as f
 from tlskit.errors import AlertDescription
 from tlskit.pki import (
-    BadSignature,
+    BadCertificateSignature,
     CertificateError,
     Expired,
     MalformedCertificate,
@@ -24,7 +24,7 @@ from tlskit.pki import (
     PathLenExceeded,
     TrustStore,
     UnknownIssuer,
-    UnsupportedAlgorithm,
+    UnsupportedCertificateAlgorithm,
     UnsupportedCriticalExtension,
     verify_chain,
 )
@@ -68,7 +68,7 @@ def test_rsa_pss_wrong_salt_length_rejected():
     root = f.issue("Root PSS", ca=True, key_kind="rsa2048", slot=1)
     bad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=20)
     leaf = f.issue("example.com", root, rsa_padding=bad)
-    with pytest.raises(UnsupportedAlgorithm, match="salt"):
+    with pytest.raises(UnsupportedCertificateAlgorithm, match="salt"):
         verify_chain(leaf.cert, [], [root.cert], at=NOW)
 
 
@@ -82,7 +82,7 @@ def test_sha1_signature_rejected():
     assert leaf.der.count(sha256_rsa) == 2
     relabelled = leaf.der.replace(sha256_rsa, bytes.fromhex("2a864886f70d010105"))
     # RFC 8446 4.4.2.4 RECOMMENDS bad_certificate for SHA-1 (it MUSTs it for MD5).
-    with pytest.raises(UnsupportedAlgorithm, match="SHA-1") as info:
+    with pytest.raises(UnsupportedCertificateAlgorithm, match="SHA-1") as info:
         verify_chain(relabelled, [], [root.cert], at=NOW)
     assert info.value.alert == AlertDescription.bad_certificate
 
@@ -101,13 +101,13 @@ def test_tampered_signature():
     c = f.chain(1)
     der = bytearray(c.leaf.der)
     der[-5] ^= 0x01
-    with pytest.raises(BadSignature):
+    with pytest.raises(BadCertificateSignature):
         verify_chain(bytes(der), c.untrusted, [c.root.cert], at=NOW)
 
 
 def test_provider_without_scheme():
     c = f.chain(1)
-    with pytest.raises(UnsupportedAlgorithm, match="pynacl"):
+    with pytest.raises(UnsupportedCertificateAlgorithm, match="pynacl"):
         verify(c, provider="pynacl")
     ed = f.chain(1, key_kind="ed25519", tag="ed")
     verify(ed, provider="pynacl")
@@ -117,7 +117,7 @@ def test_provider_without_scheme():
 def test_weak_keys_rejected(kind):
     root = f.issue("Root weak", ca=True)
     leaf = f.issue("example.com", root, key_kind=kind, slot=3)
-    with pytest.raises(UnsupportedAlgorithm):
+    with pytest.raises(UnsupportedCertificateAlgorithm):
         verify_chain(leaf.cert, [], [root.cert], at=NOW)
 
 
@@ -538,7 +538,7 @@ def test_provider_leaking_library_errors_still_gives_bad_signature():
 
     real = get_provider("cryptography")
     leaky = Provider("leaky", real.cipher_suites, real.groups, {"ecdsa_secp256r1_sha256": Leaky()}, None, None)
-    with pytest.raises(BadSignature, match="RuntimeError"):
+    with pytest.raises(BadCertificateSignature, match="RuntimeError"):
         verify(f.chain(1), provider=leaky)
 
 

@@ -101,16 +101,16 @@ def _relabelled(leaf, new_oid_hex: str) -> bytes:
 
 def test_an_md5_signed_certificate_is_a_bad_certificate():
     from tlskit.errors import AlertDescription
-    from tlskit.pki import ForbiddenSignatureAlgorithm, UnsupportedAlgorithm
+    from tlskit.pki import ForbiddenSignatureAlgorithm, UnsupportedCertificateAlgorithm
 
     root = f.issue("Root MD5", ca=True, key_kind="rsa2048", slot=1)
     leaf = f.issue("example.com", root)
-    # Before: UnsupportedAlgorithm with unsupported_certificate; RFC 8446 4.4.2.4 says
+    # Before: UnsupportedCertificateAlgorithm with unsupported_certificate; RFC 8446 4.4.2.4 says
     # "MUST abort the handshake with a bad_certificate alert".
     with pytest.raises(ForbiddenSignatureAlgorithm, match="md5WithRSAEncryption") as info:
         verify_chain(_relabelled(leaf, "2a864886f70d010104"), [], [root.cert], at=f.NOW)
     assert info.value.alert == AlertDescription.bad_certificate
-    assert isinstance(info.value, UnsupportedAlgorithm)  # still an algorithm-policy refusal
+    assert isinstance(info.value, UnsupportedCertificateAlgorithm)  # still an algorithm-policy refusal
     # SHA-1: the same refusal and alert, which 4.4.2.4 RECOMMENDS (docs/pki.md)
     with pytest.raises(ForbiddenSignatureAlgorithm, match="SHA-1") as info:
         verify_chain(_relabelled(leaf, "2a864886f70d010105"), [], [root.cert], at=f.NOW)

@@ -4,7 +4,31 @@ from __future__ import annotations
 
 from tlskit import events
 from tlskit.engine import ClientConfig, ClientConnection, Negotiated, ServerConfig, ServerConnection
-from tlskit.errors import AlertDescription, AlertLevel, ConfigurationError, TLSError
+from tlskit.errors import (
+    AlertDescription,
+    AlertLevel,
+    AlertReceivedError,
+    BadRecordMac,
+    BadSignatureError,
+    CertificateRequired,
+    ConfigurationError,
+    ConnectionClosedError,
+    DecodeError,
+    DecryptError,
+    HandshakeFailure,
+    IllegalParameter,
+    InternalError,
+    KeyLoadError,
+    MissingExtension,
+    NoApplicationProtocol,
+    ProtocolVersionError,
+    ProviderError,
+    RecordOverflow,
+    TLSError,
+    UnexpectedMessage,
+    UnsupportedAlgorithm,
+    UnsupportedExtension,
+)
 from tlskit.events import (
     AlertReceived,
     ApplicationData,
@@ -13,43 +37,98 @@ from tlskit.events import (
     KeyUpdated,
     NewSessionTicket,
 )
+from tlskit.providers.registry import UnknownProvider
 
 __version__ = "0.1.0"
 
+# Everything the public API can raise is importable from here (one error vocabulary).
+# The certificate, CA and socket errors live with their layer and load on first use,
+# like connect/serve below, so that `import tlskit` stays light for sans-IO users.
+_LAZY_ERRORS = {
+    "tlskit.pki.errors": (
+        "BadCertificateSignature",
+        "CertificateError",
+        "Expired",
+        "ForbiddenSignatureAlgorithm",
+        "InvalidCRL",
+        "MalformedCertificate",
+        "NameConstraintViolation",
+        "NameMismatch",
+        "NotAuthorizedForUsage",
+        "NotYetValid",
+        "PathBuildingExhausted",
+        "PathLenExceeded",
+        "Revoked",
+        "UnknownIssuer",
+        "UnsupportedCertificateAlgorithm",
+        "UnsupportedCriticalExtension",
+    ),
+    "tlskit.ca.errors": ("CAError", "CAWarning"),
+    "tlskit.io.errors": ("HandshakeEOFError", "TLSConnectionError", "TLSTimeoutError", "TruncatedConnectionError"),
+}
+_LAZY_MODULE = {name: module for module, names in _LAZY_ERRORS.items() for name in names}
+
 
 def __getattr__(name: str) -> object:
-    # connect/serve and tlskit.aio load sockets and asyncio on first use only,
-    # so that `import tlskit` stays light for sans-IO users.
+    import importlib
+
+    module = _LAZY_MODULE.get(name)
+    if module is not None:
+        return getattr(importlib.import_module(module), name)
+    # connect/serve and tlskit.aio load sockets and asyncio on first use only.
     if name in ("connect", "serve"):
         from tlskit import io
 
         return getattr(io, name)
     if name == "aio":
-        import importlib
-
         return importlib.import_module("tlskit.aio")
     raise AttributeError(f"module 'tlskit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [
     "AlertDescription",
     "AlertLevel",
     "AlertReceived",
+    "AlertReceivedError",
     "ApplicationData",
+    "BadRecordMac",
+    "BadSignatureError",
+    "CertificateRequired",
     "ClientConfig",
     "ClientConnection",
     "ConfigurationError",
     "ConnectionClosed",
+    "ConnectionClosedError",
+    "DecodeError",
+    "DecryptError",
     "HandshakeComplete",
+    "HandshakeFailure",
+    "IllegalParameter",
+    "InternalError",
+    "KeyLoadError",
     "KeyUpdated",
+    "MissingExtension",
     "Negotiated",
     "NewSessionTicket",
+    "NoApplicationProtocol",
+    "ProtocolVersionError",
+    "ProviderError",
+    "RecordOverflow",
     "ServerConfig",
     "ServerConnection",
     "TLSError",
-    "__version__",
+    "UnexpectedMessage",
+    "UnknownProvider",
+    "UnsupportedAlgorithm",
+    "UnsupportedExtension",
     "aio",
     "connect",
     "events",
     "serve",
+    "__version__",
+    *_LAZY_MODULE,
 ]

@@ -144,8 +144,9 @@ class ConnectionClosedError(TLSError):
     """An operation was attempted on a connection that is already closed."""
 
 
-class ProviderError(TLSError):
-    """A configuration asked a provider for something it does not implement."""
+class ProviderError(ConfigurationError):
+    """A configuration asked a provider for something it does not implement (an
+    unknown provider, an algorithm the provider lacks): a configuration mistake."""
 
     alert = AlertDescription.internal_error
 
@@ -161,4 +162,15 @@ class UnsupportedAlgorithm(ProviderError):
 
 
 class BadSignatureError(DecryptError):
-    """A signature failed to verify (raised by provider verifiers)."""
+    """A signature failed to verify (raised by provider verifiers). A certificate's
+    signature that fails during path validation is the certificate error
+    :class:`tlskit.pki.BadCertificateSignature`, a subclass of this one."""
+
+
+class KeyLoadError(ConfigurationError):
+    """A private key cannot be read or loaded (unreadable file, bad encoding,
+    wrong or missing password, a key type the provider cannot sign with): local
+    configuration, never peer input. Raised by ``Provider.load_private_key`` and
+    ``tlskit.pki.load_private_key_bytes`` alike."""
+
+    alert = AlertDescription.internal_error

@@ -14,7 +14,7 @@ TLS alert they map to. Policy decisions are written down in docs/pki.md.
 from __future__ import annotations
 
 from tlskit.pki.errors import (
-    BadSignature,
+    BadCertificateSignature,
     CertificateError,
     Expired,
     ForbiddenSignatureAlgorithm,
@@ -29,7 +29,7 @@ from tlskit.pki.errors import (
     PathLenExceeded,
     Revoked,
     UnknownIssuer,
-    UnsupportedAlgorithm,
+    UnsupportedCertificateAlgorithm,
     UnsupportedCriticalExtension,
 )
 from tlskit.pki.loading import load_certificates, load_crls, load_private_key_bytes
@@ -37,7 +37,7 @@ from tlskit.pki.store import TrustStore
 from tlskit.pki.verify import DEFAULT_MAX_DEPTH, VerifiedPath, verify_chain
 
 __all__ = [
-    "BadSignature",
+    "BadCertificateSignature",
     "CertificateError",
     "DEFAULT_MAX_DEPTH",
     "Expired",
@@ -54,7 +54,7 @@ __all__ = [
     "Revoked",
     "TrustStore",
     "UnknownIssuer",
-    "UnsupportedAlgorithm",
+    "UnsupportedCertificateAlgorithm",
     "UnsupportedCriticalExtension",
     "VerifiedPath",
     "load_certificates",

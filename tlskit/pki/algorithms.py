@@ -11,7 +11,7 @@ Policy (documented in docs/pki.md):
 * MD5 signatures (md5WithRSAEncryption, or MD5 inside RSASSA-PSS parameters) are
   rejected as ForbiddenSignatureAlgorithm, alert bad_certificate (RFC 8446 4.4.2.4 MUST);
 * SHA-1 signatures are rejected the same way (4.4.2.4 RECOMMENDS bad_certificate);
-* SHA-224 and DSA signatures are rejected as UnsupportedAlgorithm (unsupported_certificate);
+* SHA-224 and DSA signatures are rejected as UnsupportedCertificateAlgorithm (unsupported_certificate);
 * keys: RSA >= 2048 bits with a modulus length that is a multiple of 8, ECDSA on P-256,
   P-384, P-521 only (named curves, no explicit parameters), Ed25519, Ed448.
 """
@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from tlskit.errors import BadSignatureError, TLSError
 from tlskit.pki import der
-from tlskit.pki.errors import BadSignature, ForbiddenSignatureAlgorithm, UnsupportedAlgorithm
+from tlskit.pki.errors import BadCertificateSignature, ForbiddenSignatureAlgorithm, UnsupportedCertificateAlgorithm
 
 if TYPE_CHECKING:  # pragma: no cover
     from tlskit.providers.base import Provider
@@ -128,7 +128,7 @@ def scheme_for(algorithm: der.AlgorithmIdentifier, issuer_key_oid: str, subject:
             f"signature algorithm {_WEAK_SIGNATURE_OIDS[oid]} uses SHA-1 (RFC 8446 4.4.2.4)", subject, rule="sha1-signature"
         )
     if oid in _WEAK_SIGNATURE_OIDS:
-        raise UnsupportedAlgorithm(
+        raise UnsupportedCertificateAlgorithm(
             f"signature algorithm {_WEAK_SIGNATURE_OIDS[oid]} is not accepted", subject, rule="signature-algorithm-policy"
         )
     if oid == OID_RSASSA_PSS:
@@ -137,18 +137,18 @@ def scheme_for(algorithm: der.AlgorithmIdentifier, issuer_key_oid: str, subject:
         except _MD5Hash as exc:
             raise ForbiddenSignatureAlgorithm(f"RSASSA-PSS signature uses MD5: {exc} (RFC 8446 4.4.2.4)", subject, rule="md5-signature") from None
         except der.DERError as exc:
-            raise UnsupportedAlgorithm(f"RSASSA-PSS parameters not accepted: {exc}", subject, rule="rsassa-pss-params") from None
+            raise UnsupportedCertificateAlgorithm(f"RSASSA-PSS parameters not accepted: {exc}", subject, rule="rsassa-pss-params") from None
         if issuer_key_oid == OID_RSASSA_PSS:
             return f"rsa_pss_pss_{hash_name}"
         return f"rsa_pss_rsae_{hash_name}"
     scheme = _SIMPLE_SIGNATURE_OIDS.get(oid)
     if scheme is None:
-        raise UnsupportedAlgorithm(f"unknown signature algorithm {oid}", subject, rule="signature-algorithm-policy")
+        raise UnsupportedCertificateAlgorithm(f"unknown signature algorithm {oid}", subject, rule="signature-algorithm-policy")
     if oid in _RSA_PKCS1_OIDS:
         if algorithm.parameters not in (None, _NULL):
-            raise UnsupportedAlgorithm("RSA PKCS#1 signature algorithm with parameters", subject, rule="signature-algorithm-params")
+            raise UnsupportedCertificateAlgorithm("RSA PKCS#1 signature algorithm with parameters", subject, rule="signature-algorithm-params")
     elif algorithm.parameters is not None:
-        raise UnsupportedAlgorithm(f"signature algorithm {scheme} must have no parameters", subject, rule="signature-algorithm-params")
+        raise UnsupportedCertificateAlgorithm(f"signature algorithm {scheme} must have no parameters", subject, rule="signature-algorithm-params")
     return scheme
 
 
@@ -157,17 +157,17 @@ def check_public_key(cert: x509.Certificate) -> None:
     try:
         key = cert.public_key()
     except Exception as exc:  # explicit curves, unknown algorithms, malformed keys
-        raise UnsupportedAlgorithm(f"public key not accepted: {exc}", cert, rule="public-key-policy") from None
+        raise UnsupportedCertificateAlgorithm(f"public key not accepted: {exc}", cert, rule="public-key-policy") from None
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < 2048 or key.key_size % 8:
-            raise UnsupportedAlgorithm(
+            raise UnsupportedCertificateAlgorithm(
                 f"RSA key of {key.key_size} bits (need >= 2048, a multiple of 8)", cert, rule="public-key-policy"
             )
     elif isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
-            raise UnsupportedAlgorithm(f"elliptic curve {key.curve.name} not accepted", cert, rule="public-key-policy")
+            raise UnsupportedCertificateAlgorithm(f"elliptic curve {key.curve.name} not accepted", cert, rule="public-key-policy")
     elif not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        raise UnsupportedAlgorithm(f"public key type {type(key).__name__} not accepted", cert, rule="public-key-policy")
+        raise UnsupportedCertificateAlgorithm(f"public key type {type(key).__name__} not accepted", cert, rule="public-key-policy")
 
 
 def verify_signature(
@@ -182,17 +182,17 @@ def verify_signature(
     """Check one signature through the provider; typed errors only."""
     verifier = provider.signature_schemes.get(scheme)
     if verifier is None:
-        raise UnsupportedAlgorithm(
+        raise UnsupportedCertificateAlgorithm(
             f"provider {provider.name!r} cannot verify {scheme} (signature on the {what})", subject, rule="provider-scheme"
         )
     try:
         verifier.verify(issuer_spki, tbs, signature, strict_curve=False)
     except BadSignatureError:
-        raise BadSignature(f"the signature on the {what} does not verify ({scheme})", subject, rule="signature") from None
+        raise BadCertificateSignature(f"the signature on the {what} does not verify ({scheme})", subject, rule="signature") from None
     except TLSError as exc:
-        raise BadSignature(f"the signature on the {what} does not verify ({scheme}): {exc}", subject, rule="signature") from None
+        raise BadCertificateSignature(f"the signature on the {what} does not verify ({scheme}): {exc}", subject, rule="signature") from None
     except Exception as exc:  # a provider that leaked a library error: still a failed check
-        raise BadSignature(
+        raise BadCertificateSignature(
             f"the signature on the {what} does not verify ({scheme}): {type(exc).__name__}: {exc}", subject, rule="signature"
         ) from None
 

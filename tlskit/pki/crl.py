@@ -132,6 +132,6 @@ class RevocationChecker:
             algorithms.verify_signature(provider, scheme, issuer.spki_der, parsed.signed.tbs, parsed.signed.signature, issuer.cert, "CRL")
         except PathBuildingExhausted:  # the work limit stops the whole search
             raise
-        except Exception as exc:  # BadSignature / UnsupportedAlgorithm, reported as a bad CRL
+        except Exception as exc:  # BadCertificateSignature / UnsupportedCertificateAlgorithm, reported as a bad CRL
             return InvalidCRL(f"CRL signature: {exc}", issuer.cert, rule="crl-signature")
         return None

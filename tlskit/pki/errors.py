@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tlskit.errors import AlertDescription, TLSError
+from tlskit.errors import AlertDescription, BadSignatureError, KeyLoadError, TLSError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from cryptography import x509
@@ -72,7 +72,11 @@ class UnknownIssuer(CertificateError):
     alert = AlertDescription.unknown_ca
 
 
-class BadSignature(CertificateError):
+class BadCertificateSignature(CertificateError, BadSignatureError):
+    """A link's signature does not verify. Also a :class:`tlskit.errors.BadSignatureError`
+    (one concept: a signature that fails), but told to the peer as bad_certificate, the
+    alert for a certificate it sent (RFC 8446 6.2), not decrypt_error."""
+
     alert = AlertDescription.bad_certificate
 
 
@@ -96,17 +100,19 @@ class PathLenExceeded(CertificateError):
     alert = AlertDescription.bad_certificate
 
 
-class UnsupportedAlgorithm(CertificateError):
-    """A signature or key algorithm the policy or the provider does not accept."""
+class UnsupportedCertificateAlgorithm(CertificateError):
+    """A certificate's signature or key algorithm that the policy or the provider does
+    not accept. (A provider lacking an algorithm a *configuration* names is the
+    configuration error :class:`tlskit.errors.UnsupportedAlgorithm`.)"""
 
     alert = AlertDescription.unsupported_certificate
 
 
-class ForbiddenSignatureAlgorithm(UnsupportedAlgorithm):
+class ForbiddenSignatureAlgorithm(UnsupportedCertificateAlgorithm):
     """A signature that uses an MD5 hash: RFC 8446 4.4.2.4, an endpoint receiving a
     certificate it would need to validate with it "MUST abort the handshake with a
     bad_certificate alert" (other algorithms outside the policy, SHA-1 included, stay
-    plain UnsupportedAlgorithm, unsupported_certificate)."""
+    plain UnsupportedCertificateAlgorithm, unsupported_certificate)."""
 
     alert = AlertDescription.bad_certificate
 
@@ -129,14 +135,8 @@ class PathBuildingExhausted(UnknownIssuer):
     """The work budget (signature checks / candidate paths) ran out before a path validated."""
 
 
-class KeyLoadError(CertificateError):
-    """A private key file cannot be read or parsed (wrong password, not a key, ...)."""
-
-    alert = AlertDescription.internal_error
-
-
 __all__ = [
-    "BadSignature",
+    "BadCertificateSignature",
     "CertificateError",
     "Expired",
     "ForbiddenSignatureAlgorithm",
@@ -151,7 +151,7 @@ __all__ = [
     "PathLenExceeded",
     "Revoked",
     "UnknownIssuer",
-    "UnsupportedAlgorithm",
+    "UnsupportedCertificateAlgorithm",
     "UnsupportedCriticalExtension",
     "describe_certificate",
 ]

@@ -17,7 +17,8 @@ from typing import Iterable, Union
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tlskit.pki.errors import InvalidCRL, KeyLoadError, MalformedCertificate
+from tlskit.errors import KeyLoadError
+from tlskit.pki.errors import InvalidCRL, MalformedCertificate
 
 PathLike = Union[str, "os.PathLike[str]"]
 CertificateSource = Union[PathLike, bytes, bytearray, memoryview]
@@ -201,6 +202,6 @@ def load_private_key_bytes(path: PathLike, password: bytes | str | None = None) 
         if pw is not None and ("decrypt" in str(exc).lower() or "password" in str(exc).lower()):
             raise KeyLoadError(f"{name}: wrong password for the encrypted private key") from None
         raise KeyLoadError(f"{name}: not a supported private key (PEM/DER, PKCS#8 or traditional)") from None
-    except Exception as exc:  # UnsupportedAlgorithm and other library errors
+    except Exception as exc:  # cryptography's UnsupportedAlgorithm and other library errors
         raise KeyLoadError(f"{name}: cannot load private key ({type(exc).__name__})") from None
     return data

@@ -16,12 +16,12 @@ implements (``tlskit providers`` prints the table). Usage::
 Peer input errors are :class:`tlskit.errors.IllegalParameter`, AEAD failures
 :class:`~tlskit.errors.BadRecordMac`, signature failures
 :class:`~tlskit.errors.BadSignatureError`, private-key problems
-:class:`KeyLoadError` -- the same in every backend.
+:class:`~tlskit.errors.KeyLoadError` -- the same in every backend.
 """
 
 from __future__ import annotations
 
-from tlskit.providers._common import KeyLoadError
+from tlskit.errors import KeyLoadError
 from tlskit.providers.base import (
     AEAD,
     AEADAlgorithm,

@@ -15,14 +15,9 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from tlskit.errors import BadSignatureError, IllegalParameter, InternalError, ProviderError
+from tlskit.errors import BadSignatureError, IllegalParameter, InternalError, KeyLoadError
 from tlskit.providers.base import AEAD, AEADAlgorithm, CipherSuite, HashAlgorithm, KeyExchangeGroup
 from tlskit.providers.names import CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
-
-
-class KeyLoadError(ProviderError):
-    """A private key could not be loaded (bad encoding, wrong/missing password,
-    unsupported key type). Local configuration, not peer input."""
 
 
 # ---------------------------------------------------------------------------

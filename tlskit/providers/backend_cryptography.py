@@ -30,7 +30,14 @@ from cryptography.hazmat.primitives.asymmetric import x448, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
-from tlskit.errors import BadRecordMac, BadSignatureError, IllegalParameter, InternalError, UnsupportedAlgorithm
+from tlskit.errors import (
+    BadRecordMac,
+    BadSignatureError,
+    IllegalParameter,
+    InternalError,
+    KeyLoadError,
+    UnsupportedAlgorithm,
+)
 from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
@@ -286,11 +293,11 @@ def load_private_key(data: bytes, password: bytes | None = None) -> Cryptography
         else:
             key = serialization.load_der_private_key(data, password)
     except TypeError as exc:  # password missing, or given for an unencrypted key
-        raise c.KeyLoadError(f"cannot load private key: {exc}") from None
+        raise KeyLoadError(f"cannot load private key: {exc}") from None
     except (ValueError, cx.UnsupportedAlgorithm, cx.InternalError):
         # InternalError: OpenSSL refusing the key material itself, e.g. an X448 OID
         # around a 32-byte key ("key setup failed")
-        raise c.KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
+        raise KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
     public = key.public_key()
     if isinstance(key, rsa.RSAPrivateKey) and c.pkcs8_algorithm(der) == c.OID_RSASSA_PSS:
         pkcs1 = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)

@@ -38,7 +38,14 @@ from Crypto.PublicKey import ECC, MLKEM, RSA
 from Crypto.Random import get_random_bytes
 from Crypto.Signature import DSS, eddsa, pkcs1_15, pss
 
-from tlskit.errors import BadRecordMac, BadSignatureError, IllegalParameter, InternalError, UnsupportedAlgorithm
+from tlskit.errors import (
+    BadRecordMac,
+    BadSignatureError,
+    IllegalParameter,
+    InternalError,
+    KeyLoadError,
+    UnsupportedAlgorithm,
+)
 from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
@@ -308,10 +315,10 @@ def load_private_key(data: bytes, password: bytes | None = None) -> Pycryptodome
         else:
             key = _import_any(data, password)
             if not key.has_private():
-                raise c.KeyLoadError("this is a public key, not a private key")
+                raise KeyLoadError("this is a public key, not a private key")
             spki = key.public_key().export_key(format="DER")
     except (c.DERError, *_PARSE_ERRORS):
-        raise c.KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
+        raise KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
     return PycryptodomePrivateKey(key, c.signing_schemes(spki), spki)
 
 

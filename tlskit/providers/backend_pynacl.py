@@ -39,7 +39,14 @@ import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.utils
 
-from tlskit.errors import BadRecordMac, BadSignatureError, IllegalParameter, InternalError, UnsupportedAlgorithm
+from tlskit.errors import (
+    BadRecordMac,
+    BadSignatureError,
+    IllegalParameter,
+    InternalError,
+    KeyLoadError,
+    UnsupportedAlgorithm,
+)
 from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
@@ -219,13 +226,13 @@ def load_private_key(data: bytes, password: bytes | None = None) -> SodiumEd2551
     """Unencrypted PKCS#8 Ed25519 keys (PEM or DER), RFC 8410."""
     der, _ = c.pem_to_der(data)
     if c.is_encrypted_private_key(data):
-        raise c.KeyLoadError("the pynacl provider cannot decrypt encrypted private keys")
+        raise KeyLoadError("the pynacl provider cannot decrypt encrypted private keys")
     c.check_password_use(data, password)
     algorithm = c.pkcs8_algorithm(der)
     if algorithm is None:
-        raise c.KeyLoadError("cannot load private key: not an unencrypted PKCS#8 key")
+        raise KeyLoadError("cannot load private key: not an unencrypted PKCS#8 key")
     if algorithm != c.OID_ED25519:
-        raise c.KeyLoadError("the pynacl provider loads Ed25519 keys only")
+        raise KeyLoadError("the pynacl provider loads Ed25519 keys only")
     try:
         _, body, end = c.der_read(der)
         if end != len(der):
@@ -239,7 +246,7 @@ def load_private_key(data: bytes, password: bytes | None = None) -> SodiumEd2551
         if inner_end != len(wrapped) or len(seed) != 32:
             raise c.DERError("bad Ed25519 private key")
     except c.DERError as exc:
-        raise c.KeyLoadError(f"cannot load private key: {exc}") from None
+        raise KeyLoadError(f"cannot load private key: {exc}") from None
     return SodiumEd25519PrivateKey(seed)
 
 
