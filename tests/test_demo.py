@@ -43,14 +43,21 @@ def test_demo_keep_keeps_the_ca_and_never_overwrites_it(tmp_path):
     assert again.stderr.startswith("error: a CA already exists") and again.stderr.count("\n") == 1
 
 
-def test_run_demo_covers_every_provider_and_a_composed_one(tmp_path):
-    certs, rows = demo_cmd.run_demo(tmp_path / "ca")
+def test_run_demo_covers_every_provider_and_a_composed_one():
+    certs, rows = demo_cmd.run_demo()  # the default: a throwaway CA in memory, nothing on disk
     assert [row.provider for row in rows[:-1]] == available_providers()
     composed = rows[-1].provider
     assert composed.startswith("kx=") and len({part.split("=")[1] for part in composed.split(",")}) > 1
     assert all(row.ok for row in rows), [row.error for row in rows]
     assert all(row.group and row.cipher_suite.startswith("TLS_") for row in rows)
-    assert certs.root.exists() and certs.client_chain.exists()
+    assert certs.ca_dir is None and certs.root.startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_kept_ca_is_on_disk(tmp_path):
+    certs = demo_cmd.make_certificates(tmp_path / "ca")
+    assert certs.ca_dir == tmp_path / "ca"
+    assert certs.root.exists() and certs.client_chain.exists() and certs.server_key.exists()
+    assert demo_cmd.run_one(demo_cmd.demo_providers()[0], certs).ok
 
 
 def test_failed_row_is_reported_not_raised(tmp_path):

@@ -1,6 +1,7 @@
 """``tlskit demo``: tlskit end to end on loopback, with no setup.
 
-Creates a throwaway CA, issues a server and a client certificate, and for every
+Creates a throwaway CA in memory (or, with ``--keep DIR``, a CA on disk that the
+user keeps), issues a server and a client certificate, and for every
 available provider (and one provider composed from parts of several) starts a
 tlskit server, performs an mTLS handshake with a tlskit client using that
 provider on both sides, exchanges "Hello, world!" and reports what was
@@ -9,13 +10,11 @@ negotiated and how long the handshake took.
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional, Union
 
 import typer
 
@@ -41,18 +40,32 @@ class DemoRow:
         return self.error is None
 
 
+#: a file on disk (the kept CA) or PEM bytes in memory (the throwaway CA)
+PathOrPEM = Union[Path, bytes]
+
+
 @dataclass
 class DemoCertificates:
-    ca_dir: Path
-    root: Path
-    server_chain: Path
-    server_key: Path
-    client_chain: Path
-    client_key: Path
+    ca_dir: Optional[Path]  # None: the CA lived in memory only
+    root: PathOrPEM
+    server_chain: PathOrPEM
+    server_key: PathOrPEM
+    client_chain: PathOrPEM
+    client_key: PathOrPEM
 
 
-def make_certificates(directory: Path) -> DemoCertificates:
-    """A CA in ``directory`` with a server (localhost) and a client certificate."""
+def make_certificates(directory: Optional[Path] = None) -> DemoCertificates:
+    """A server (localhost) and a client certificate from a CA in memory, or, given a
+    ``directory``, from a CA created there to be kept."""
+    if directory is None:
+        from tlskit.ca import EphemeralCA
+
+        throwaway = EphemeralCA(key_type=KEY_TYPE, name="tlskit demo Root CA", days=1)
+        server_cert = throwaway.issue_cert("localhost", "127.0.0.1")
+        client_cert = throwaway.issue_cert("demo-client", client=True)
+        return DemoCertificates(
+            None, throwaway.root_pem, server_cert.chain_pem, server_cert.key_pem, client_cert.chain_pem, client_cert.key_pem
+        )
     from tlskit.ca import CertificateAuthority
 
     ca = CertificateAuthority.init(directory, name="tlskit demo Root CA", key_type=KEY_TYPE, days=30)
@@ -76,6 +89,18 @@ def demo_providers() -> list[Any]:
     return providers
 
 
+def _source(value: PathOrPEM) -> Union[str, bytes]:
+    """What a config's certfile/keyfile takes: a path name, or the PEM itself."""
+    return value if isinstance(value, bytes) else str(value)
+
+
+def _trust(value: PathOrPEM, prefix: str = "") -> dict[str, Any]:
+    """``cafile`` for a file, ``cadata`` for PEM in memory (``client_`` ones on a server)."""
+    if isinstance(value, bytes):
+        return {f"{prefix}cadata": value}
+    return {f"{prefix}cafile": str(value)}
+
+
 def run_one(provider: Any, certs: DemoCertificates) -> DemoRow:
     """One mTLS handshake and echo, tlskit server and client both using ``provider``."""
     from tlskit.io import connect, serve
@@ -90,9 +115,9 @@ def run_one(provider: Any, certs: DemoCertificates) -> DemoRow:
         with serve(
             "127.0.0.1",
             0,
-            certfile=str(certs.server_chain),
-            keyfile=str(certs.server_key),
-            client_cafile=str(certs.root),
+            certfile=_source(certs.server_chain),
+            keyfile=_source(certs.server_key),
+            **_trust(certs.root, "client_"),
             require_client_auth=True,
             provider=provider,
             handshake_timeout=TIMEOUT,
@@ -104,9 +129,9 @@ def run_one(provider: Any, certs: DemoCertificates) -> DemoRow:
             client_options = dict(
                 server_name="localhost",
                 timeout=TIMEOUT,
-                cafile=str(certs.root),
-                certfile=str(certs.client_chain),
-                keyfile=str(certs.client_key),
+                **_trust(certs.root),
+                certfile=_source(certs.client_chain),
+                keyfile=_source(certs.client_key),
                 provider=provider,
                 keylog_from_env=False,
             )
@@ -141,9 +166,10 @@ def _echo_once(stream: Any) -> bytes:
 
 
 def run_demo(
-    directory: Path, progress: Optional[Callable[[str], None]] = None
+    directory: Optional[Path] = None, progress: Optional[Callable[[str], None]] = None
 ) -> tuple[DemoCertificates, list[DemoRow]]:
-    """The whole demo in ``directory`` (which must not hold a CA yet)."""
+    """The whole demo, with a CA in memory or (given ``directory``, which must not hold a
+    CA yet) on disk."""
     certs = make_certificates(directory)
     rows = []
     for provider in demo_providers():
@@ -203,18 +229,9 @@ def _print_rich_table(rows: list[DemoRow]) -> None:
     Console().print(table)
 
 
-@contextlib.contextmanager
-def _ca_directory(keep: Optional[Path]) -> Iterator[Path]:
-    if keep is not None:
-        yield keep
-        return
-    with tempfile.TemporaryDirectory(prefix="tlskit-demo-") as temporary:
-        yield Path(temporary) / "ca"
-
-
 def demo(
     keep: Optional[Path] = typer.Option(
-        None, "--keep", help="Create the CA in this (new or empty) directory and keep it; default: a temporary one."
+        None, "--keep", help="Create the CA in this (new or empty) directory and keep it; default: a throwaway CA in memory."
     ),
 ) -> None:
     """Show tlskit working: a throwaway CA, then an mTLS handshake and "Hello, world!"
@@ -222,20 +239,19 @@ def demo(
     from tlskit.ca import CAError
 
     interactive = sys.stdout.isatty()
-    with _ca_directory(keep) as directory:
-        try:
-            if interactive:
-                certs, rows = _run_with_progress(directory)
-            else:
-                typer.echo(f"CA: {directory}{'' if keep else ' (temporary)'}, {KEY_TYPE} keys")
-                certs, rows = run_demo(directory, progress=lambda name: typer.echo(f"handshake: {name}"))
-        except CAError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+    try:
         if interactive:
-            _print_rich_table(rows)
+            certs, rows = _run_with_progress(keep)
         else:
-            _print_plain_table(rows)
+            typer.echo(f"CA: {keep if keep is not None else 'in memory (throwaway)'}, {KEY_TYPE} keys")
+            certs, rows = run_demo(keep, progress=lambda name: typer.echo(f"handshake: {name}"))
+    except CAError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if interactive:
+        _print_rich_table(rows)
+    else:
+        _print_plain_table(rows)
     for row in rows:
         if not row.ok:
             typer.echo(f"error: {row.provider}: {row.error}", err=True)
@@ -246,7 +262,7 @@ def demo(
     typer.echo(f'{len(rows)} providers: mTLS handshake and "Hello, world!" echoed over loopback')
 
 
-def _run_with_progress(directory: Path) -> tuple[DemoCertificates, list[DemoRow]]:
+def _run_with_progress(directory: Optional[Path]) -> tuple[DemoCertificates, list[DemoRow]]:
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
