@@ -1,9 +1,8 @@
 """Certificates for the benchmark: root -> intermediate -> leaf, one chain per key type.
 
-The chains come from the CA's own key generation and certificate profiles
-(``tlskit.ca.keys``, ``tlskit.ca.profiles``), so the package has one way to make
-certificates; the bench only skips the CA's directory, index and passphrase
-handling, which a throw-away chain does not need.
+The chains come from :class:`tlskit.ca.EphemeralCA` (the CA's own key generation and
+certificate profiles, in memory), written to files because the benchmark's worker
+processes and the stdlib ``ssl`` peer load them from disk.
 
 Each chain is homogeneous (root, intermediate and leaf share one key type):
 an Ed25519 chain is what lets the pynacl provider -- which has no ECDSA or RSA --
@@ -12,15 +11,10 @@ verify a handshake at all, and a realistic RSA deployment has RSA CAs.
 
 from __future__ import annotations
 
-import datetime
 import pathlib
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
-from tlskit.ca.keys import PrivateKey, generate_key, private_key_pem, signature_hash
-from tlskit.ca.profiles import ca_builder, leaf_builder, subject_name, validity
+from tlskit.ca.ephemeral import EphemeralCA
 
 #: Key types the benchmark knows, mapped to the TLS signature scheme the leaf signs
 #: CertificateVerify with (what both stacks negotiate for that key).
@@ -40,42 +34,6 @@ CERT_SIGNATURE_SCHEMES: dict[str, str] = {
 
 SERVER_NAME = "localhost"
 DAYS = 30
-
-
-def _ca_certificate(
-    common_name: str, key: PrivateKey, issuer: x509.Certificate | None, issuer_key: PrivateKey, *, path_length: int
-) -> x509.Certificate:
-    not_before, not_after = validity(DAYS, now=datetime.datetime.now(datetime.timezone.utc))
-    subject = subject_name(common_name)
-    return ca_builder(
-        subject,
-        key.public_key(),
-        issuer=issuer.subject if issuer is not None else subject,
-        issuer_public_key=issuer_key.public_key(),
-        serial=x509.random_serial_number(),
-        not_before=not_before,
-        not_after=not_after,
-        path_length=path_length,
-        permit_dns=None,
-    ).sign(issuer_key, signature_hash(issuer_key))
-
-
-def _leaf_certificate(key: PrivateKey, issuer: x509.Certificate, issuer_key: PrivateKey) -> x509.Certificate:
-    not_before, not_after = validity(DAYS, now=datetime.datetime.now(datetime.timezone.utc))
-    return leaf_builder(
-        SERVER_NAME,
-        key.public_key(),
-        [x509.DNSName(SERVER_NAME)],
-        profile="server",
-        issuer_cert=issuer,
-        serial=x509.random_serial_number(),
-        not_before=not_before,
-        not_after=not_after,
-    ).sign(issuer_key, signature_hash(issuer_key))
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 @dataclass(frozen=True)
@@ -102,15 +60,12 @@ def make_pki(directory: pathlib.Path, key_type: str) -> BenchPKI:
     directory.mkdir(parents=True, exist_ok=True)
     if key_type not in KEY_TYPES:
         raise ValueError(f"unknown key type {key_type!r}; choose from {', '.join(KEY_TYPES)}")
-    root_key, inter_key, leaf_key = generate_key(key_type), generate_key(key_type), generate_key(key_type)
-    root = _ca_certificate(f"tlskit bench {key_type} root", root_key, None, root_key, path_length=1)
-    inter = _ca_certificate(f"tlskit bench {key_type} intermediate", inter_key, root, root_key, path_length=0)
-    leaf = _leaf_certificate(leaf_key, inter, inter_key)
+    ca = EphemeralCA(key_type=key_type, name=f"tlskit bench {key_type} Root CA", days=DAYS)
+    leaf = ca.issue_cert(SERVER_NAME)
     pki = load_pki(directory, key_type)
-    pki.ca_file.write_bytes(_pem(root))
-    pki.chain_file.write_bytes(_pem(leaf) + _pem(inter))
-    pki.key_file.write_bytes(private_key_pem(leaf_key))
-    pki.key_file.chmod(0o600)
+    ca.root_pem.write_to_path(pki.ca_file)
+    leaf.chain_pem.write_to_path(pki.chain_file)
+    leaf.key_pem.write_to_path(pki.key_file)  # created 0600
     return pki
 
 
