@@ -361,3 +361,10 @@ def test_overrides_pass_through_to_configs(ca, server_cert):
     assert config.resolved_alpn == (b"h2",) and config.resolved_provider.name == "pycryptodome"
     client = ca.client_config(cadata=None, insecure=True)
     assert client.insecure
+
+
+def test_intermediate_is_named_after_the_root():
+    assert EphemeralCA(name="Example Root CA").intermediates[0].subject.rfc4514_string() == "CN=Example Intermediate CA"
+    assert EphemeralCA(name="lab").intermediates[0].subject.rfc4514_string() == "CN=lab Intermediate"
+    long_name = "R" * 64
+    assert len(EphemeralCA(name=long_name).intermediates[0].subject.rfc4514_string()) == len("CN=") + 64

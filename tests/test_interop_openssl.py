@@ -350,12 +350,10 @@ def _ocsp_response_der(pki) -> bytes:
 
 
 def test_ocsp_stapling_to_openssl_s_client(tmp_path):
-    from certs import key_pem, new_key
+    from certs import key_pem
 
     pki = pki_for(tmp_path)
-    issuer_key = new_key("ecdsa-p256", slot=2)  # make_pki signs intermediates with this cached key
-    assert issuer_key.public_key() == pki.intermediate.public_key()
-    (pki.directory / "issuer-key.pem").write_bytes(key_pem(issuer_key))
+    (pki.directory / "issuer-key.pem").write_bytes(key_pem(pki.intermediate_key))
     response = _ocsp_response_der(pki)
     server = TlskitServerThread(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file, ocsp_response=response))
     result = run_s_client(server.port, pki, "-status")
@@ -368,12 +366,10 @@ def test_ocsp_stapling_to_openssl_s_client(tmp_path):
 
 
 def test_ocsp_staple_from_openssl_s_server(tmp_path, servers):
-    from certs import key_pem, new_key
+    from certs import key_pem
 
     pki = pki_for(tmp_path)
-    issuer_key = new_key("ecdsa-p256", slot=2)
-    assert issuer_key.public_key() == pki.intermediate.public_key()
-    (pki.directory / "issuer-key.pem").write_bytes(key_pem(issuer_key))
+    (pki.directory / "issuer-key.pem").write_bytes(key_pem(pki.intermediate_key))
     response = _ocsp_response_der(pki)
     (tmp_path / "ocsp.der").write_bytes(response)
     server = OpenSSLServer(pki, "-status_file", str(tmp_path / "ocsp.der"))

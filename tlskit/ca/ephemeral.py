@@ -224,8 +224,7 @@ class EphemeralCA:
         self._issuer = self.root_certificate
         if intermediate:
             inter_key = generate_key(key_type)
-            inter_name = f"{root_name[:64 - len(' Intermediate')]} Intermediate"
-            inter = self._ca_certificate(inter_name, inter_key, self.root_certificate, self._root_key, path_length=0)
+            inter = self._ca_certificate(_intermediate_name(root_name), inter_key, self.root_certificate, self._root_key, path_length=0)
             self.intermediates = (inter,)
             self._issuer_key, self._issuer = inter_key, inter
         self.root_pem: PEM = _pem(self.root_certificate)
@@ -247,6 +246,12 @@ class EphemeralCA:
         """The root's private key (trustme's ``CA.private_key_pem``), for tests that sign
         with another tool. The CA is a test fixture: this key protects nothing."""
         return _key_pem(self._root_key)
+
+    @property
+    def issuer_key_pem(self) -> PEM:
+        """The private key that signs leaves (the intermediate's; the root's without one),
+        for tests that sign what an issuer signs: OCSP responses, CRLs, odd certificates."""
+        return _key_pem(self._issuer_key)
 
     def _clock(self) -> datetime.datetime:
         return self._now if self._now is not None else _now()
@@ -394,6 +399,15 @@ class EphemeralCA:
     def __repr__(self) -> str:
         levels = "root + intermediate" if self.intermediates else "root only"
         return f"<EphemeralCA {self.root_certificate.subject.rfc4514_string()} ({self.key_type}, {levels})>"
+
+
+def _intermediate_name(root_name: str) -> str:
+    """"X Root CA" -> "X Intermediate CA"; any other name gets " Intermediate" appended."""
+    head, found, tail = root_name.rpartition("Root")
+    name = f"{head}Intermediate{tail}" if found else f"{root_name} Intermediate"
+    if len(name) > 64:  # a CN is at most 64 characters (RFC 5280 ub-common-name)
+        name = f"{root_name[:64 - len(' Intermediate')]} Intermediate"
+    return name
 
 
 def _prefixed(name: str) -> bool:
