@@ -15,7 +15,7 @@ from tlskit.engine.record import ContentType, RecordLayer
 from tlskit.errors import IllegalParameter
 from tlskit.events import Event
 from tlskit.providers import get_provider
-from tlskit.providers.base import KeyExchangeGroup, Provider
+from tlskit.providers.base import KeyExchange, KeyExchangeGroup, Provider
 
 #: leaf key type -> a signature scheme the leaf signs CertificateVerify with
 KEY_TYPE_SCHEMES = {
@@ -85,8 +85,8 @@ class FixedX25519(KeyExchangeGroup):
         self._private = X25519PrivateKey.from_private_bytes(private)
         self._share = self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
-    def start(self):
-        return self._private, self._share
+    def start(self) -> KeyExchange:
+        return KeyExchange(self, self._share, self._private)
 
     def encapsulate(self, peer_share):
         return self._share, self._exchange(self._private, peer_share)

@@ -21,6 +21,7 @@ from tlskit.engine.messages import DOWNGRADE_TLS12, ClientHello, EncryptedExtens
 from tlskit.engine.record import ContentType
 from tlskit.errors import AlertDescription as A
 from tlskit.errors import AlertReceivedError, ConnectionClosedError
+from tlskit.providers import get_provider
 
 CLIENT_KEY = bytes(range(1, 33))
 SERVER_KEY = bytes(range(101, 133))
@@ -87,7 +88,7 @@ def recorded(tmp_path_factory) -> Recorded:
     client_flight = client.data_to_send()
     server.receive_data(client_flight)
     assert client.handshake_complete and server.handshake_complete
-    suite = client._suite
+    suite = get_provider("cryptography").cipher_suites[client.negotiated.cipher_suite]
     return Recorded(pki, hello, flight[0], flight[1:], client_flight, secrets, suite)
 
 
@@ -582,7 +583,7 @@ def test_application_data_under_handshake_keys_to_client(recorded):
 )
 def test_bad_post_handshake_messages_to_client(recorded, message, alert):
     client, server = _connected(recorded)
-    data = encrypt_handshake(message, recorded.suite, server._write_app_secret)
+    data = encrypt_handshake(message, recorded.suite, recorded.secrets["SERVER_TRAFFIC_SECRET_0"])
     expect_alert(client, data, alert)
     out = client.data_to_send()
     assert out[:1] == b"\x17"  # the alert goes out protected
@@ -591,4 +592,4 @@ def test_bad_post_handshake_messages_to_client(recorded, message, alert):
 def test_new_session_ticket_from_client_is_unexpected(recorded):
     client, server = _connected(recorded)
     ticket = b"\x04\x00\x00\x0f\x00\x00\x0e\x10\x00\x00\x00\x00\x00\x00\x02\x41\x41\x00\x00"
-    expect_alert(server, encrypt_handshake(ticket, recorded.suite, client._write_app_secret), A.unexpected_message)
+    expect_alert(server, encrypt_handshake(ticket, recorded.suite, recorded.secrets["CLIENT_TRAFFIC_SECRET_0"]), A.unexpected_message)

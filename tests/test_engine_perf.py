@@ -278,10 +278,10 @@ def test_exporter_secret_is_derived_on_demand_and_matches_the_key_log(tmp_path):
         ClientConfig(cafile=str(pki.ca_file), keylog_callback=lambda label, _random, secret: logged.append((label, secret))),
         ServerConfig(certfile=str(pki.chain_file), keyfile=str(pki.key_file)),
     )
-    assert server._exporter_secret == b""  # nobody asked yet
+    assert not server._app.exporter_derived  # nobody asked yet
     assert client.export_keying_material("EXPERIMENTAL x", b"ctx", 20) == server.export_keying_material("EXPERIMENTAL x", b"ctx", 20)
     assert client.export_keying_material("EXPERIMENTAL y") != client.export_keying_material("EXPERIMENTAL x")
-    assert dict(logged)["EXPORTER_SECRET"] == client._exporter_secret == server._exporter_secret
+    assert dict(logged)["EXPORTER_SECRET"] == client._app.exporter_master_secret == server._app.exporter_master_secret
 
 
 def test_server_certificate_message_is_reused_per_identity_and_staple(tmp_path):

@@ -18,6 +18,7 @@ from tlskit.errors import (
     UnsupportedAlgorithm,
 )
 from tlskit.providers import (
+    KeyExchange,
     KeyLoadError,
     Provider,
     UnknownProvider,
@@ -153,9 +154,10 @@ def test_aead_round_trip_and_failures(provider: Provider) -> None:
 
 def test_groups_round_trip(provider: Provider) -> None:
     for group in provider.groups.values():
-        state, client_share = group.start()
-        server_share, server_secret = group.encapsulate(client_share)
-        client_secret = group.complete(state, server_share)
+        exchange = group.start()
+        assert exchange.group is group
+        server_share, server_secret = group.encapsulate(exchange.share)
+        client_secret = exchange.complete(server_share)
         assert client_secret == server_secret
         assert len(client_secret) >= 32
 
@@ -174,7 +176,8 @@ SHARE_LENGTHS = {
 def test_groups_reject_bad_shares(provider: Provider) -> None:
     for name, group in provider.groups.items():
         client_len, server_len = SHARE_LENGTHS[name]
-        state, client_share = group.start()
+        exchange = group.start()
+        client_share = exchange.share
         assert len(client_share) == client_len
         server_share, _ = group.encapsulate(client_share)
         assert len(server_share) == server_len
@@ -183,7 +186,7 @@ def test_groups_reject_bad_shares(provider: Provider) -> None:
                 group.encapsulate(bad)
         for bad in (b"", server_share[:-1], server_share + b"\x00"):
             with pytest.raises(IllegalParameter):
-                group.complete(state, bad)
+                exchange.complete(bad)
 
 
 def test_ecdh_rejects_compressed_and_off_curve_points(provider: Provider) -> None:
@@ -191,7 +194,7 @@ def test_ecdh_rejects_compressed_and_off_curve_points(provider: Provider) -> Non
         if name not in provider.groups:
             continue
         group = provider.groups[name]
-        _, share = group.start()
+        share = group.start().share
         coord = (len(share) - 1) // 2
         compressed = bytes([2 + (share[-1] & 1)]) + share[1 : 1 + coord]
         off_curve = share[:-1] + bytes([share[-1] ^ 1])
@@ -372,10 +375,10 @@ def test_groups_interoperate_across_backends(group: str) -> None:
     for client_name, server_name in pairs:
         client = get_provider(client_name).group(group)
         server = get_provider(server_name).group(group)
-        state, client_share = client.start()
-        server_share, server_secret = server.encapsulate(client_share)
-        assert (len(client_share), len(server_share)) == SHARE_LENGTHS[group]
-        assert client.complete(state, server_share) == server_secret
+        exchange = client.start()
+        server_share, server_secret = server.encapsulate(exchange.share)
+        assert (len(exchange.share), len(server_share)) == SHARE_LENGTHS[group]
+        assert exchange.complete(server_share) == server_secret
 
 
 def test_x25519mlkem768_layout_and_hostile_halves() -> None:
@@ -383,21 +386,24 @@ def test_x25519mlkem768_layout_and_hostile_halves() -> None:
     for client_name, server_name in _pairs("X25519MLKEM768"):
         client = get_provider(client_name).group("X25519MLKEM768")
         server = get_provider(server_name).group("X25519MLKEM768")
-        state, share = client.start()
-        assert len(share) == 1216
+        # the hybrid exchange built from its two halves, to look at the X25519 one alone
+        mlkem_half, x25519_half = client.first.start(), client.second.start()
+        assert x25519_half.group is get_provider(client_name).group("x25519")
+        exchange = KeyExchange(client, mlkem_half.share + x25519_half.share, (mlkem_half, x25519_half))
+        share = exchange.share
+        assert len(client.start().share) == len(share) == 1216
         server_share, secret = server.encapsulate(share)
         assert len(server_share) == 1120 and len(secret) == 64
         # the X25519 half of the secret is the plain X25519 exchange of the last 32 bytes
-        x_state = state[1]
-        x_group = get_provider(client_name).group("x25519")
-        assert x_group.complete(x_state, server_share[1088:]) == secret[32:]
+        assert x25519_half.complete(server_share[1088:]) == secret[32:]
+        assert exchange.complete(server_share) == secret
         # an all-zero X25519 half (low-order point) and an invalid ML-KEM key are rejected
         for bad in (share[:1184] + bytes(32), b"\xff" * 1184 + share[1184:], share[:1215]):
             with pytest.raises(IllegalParameter):
                 server.encapsulate(bad)
         for bad in (server_share[:1088] + bytes(32), server_share[:1119], server_share + b"\x00"):
             with pytest.raises(IllegalParameter):
-                client.complete(state, bad)
+                exchange.complete(bad)
 
 
 # -- RSASSA-PSS keys, passwords, cross-backend signatures ------------------------

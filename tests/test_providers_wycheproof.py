@@ -25,7 +25,7 @@ from typing import Any, Callable
 import pytest
 
 from tlskit.errors import BadRecordMac, BadSignatureError, IllegalParameter, TLSError
-from tlskit.providers import Provider, available_providers, get_provider
+from tlskit.providers import KeyExchange, Provider, available_providers, get_provider
 from tlskit.providers._common import OID_RSA_ENCRYPTION, parse_spki, rsassa_pss_spki
 
 VECTORS = Path(__file__).parent / "vectors" / "wycheproof"
@@ -365,9 +365,10 @@ def run_mlkem(p: Provider, file: str, tally: Tally) -> None:
                     if "ek" in t:
                         assert kem.encapsulation_key(state) == _h(t["ek"])
                     assert kem.complete(state, _h(t["c"])) == _h(t["K"])
-                    c_state, c_share = classic.start()
-                    s_share, c_secret = classic.encapsulate(c_share)
-                    states = (state, c_state) if pos == 0 else (c_state, state)
+                    c_exchange = classic.start()
+                    s_share, c_secret = classic.encapsulate(c_exchange.share)
+                    k_exchange = KeyExchange(kem, kem.encapsulation_key(state), state)
+                    states = (k_exchange, c_exchange) if pos == 0 else (c_exchange, k_exchange)
                     assert hybrid.complete(states, join(_h(t["c"]), s_share)) == join(_h(t["K"]), c_secret)
 
                 tally.check(t, run, (IllegalParameter,))
@@ -382,8 +383,7 @@ def run_mlkem(p: Provider, file: str, tally: Tally) -> None:
                         # that the key is accepted (the ciphertext cannot be compared)
                         ct, secret = kem.encapsulate(ek)
                         assert len(ct) == 1088 and len(secret) == 32
-                    _, c_share = classic.start()
-                    hybrid.encapsulate(join(ek, c_share))
+                    hybrid.encapsulate(join(ek, classic.start().share))
 
                 tally.check(t, run, (IllegalParameter,))
                 if t["result"] == "valid" and not hasattr(kem, "encapsulate_derandomized"):

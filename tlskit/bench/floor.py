@@ -91,9 +91,9 @@ def handshake_operations(provider_name: str, pki: BenchPKI, group: str) -> dict[
     signature = key.sign(pki.scheme, message)
 
     def key_exchange() -> None:
-        state, client_share = kx.start()
-        server_share, server_secret = kx.encapsulate(client_share)
-        if kx.complete(state, server_share) != server_secret:
+        exchange = kx.start()
+        server_share, server_secret = kx.encapsulate(exchange.share)
+        if exchange.complete(server_share) != server_secret:
             raise RuntimeError(f"{provider.name} {group}: the two sides derived different secrets")
 
     return {

@@ -1,15 +1,16 @@
 """The TLS 1.3 client state machine (RFC 8446 section 4, client side).
 
-Each handshake state is one method; ``self._expect`` names the methods the
-current state accepts. Application traffic secrets are derived only in
-``_on_finished``, after the server's certificate, signature and Finished have
-all been verified.
+The whole machine is the table ``TLS13_CLIENT`` at the end of this module: each
+(state, message) pair names its handler, and each handler returns the next state.
+Application traffic secrets are derived only in ``_on_finished``, after the server's
+certificate, signature and Finished have all been verified.
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tlskit.engine import extensions as ext
 from tlskit.engine.config import ClientConfig
@@ -25,7 +26,7 @@ from tlskit.engine.handshake import (
     scheme_name,
     signing_scheme,
 )
-from tlskit.engine.keyschedule import KeySchedule
+from tlskit.engine.keyschedule import HandshakeSecrets
 from tlskit.engine.messages import (
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
@@ -42,6 +43,7 @@ from tlskit.engine.messages import (
     ServerHello,
 )
 from tlskit.engine.record import MAX_PLAINTEXT
+from tlskit.engine.states import ClientState, TransitionTable
 from tlskit.engine.verify import verify_peer
 from tlskit.errors import (
     ConfigurationError,
@@ -54,10 +56,34 @@ from tlskit.errors import (
     UnexpectedMessage,
 )
 from tlskit.events import NewSessionTicket as NewSessionTicketEvent
+from tlskit.providers.base import KeyExchange
 from tlskit.providers.names import CIPHER_SUITE_NAMES, CIPHER_SUITES, GROUP_NAMES, GROUPS
 
 H = HandshakeType
+S = ClientState
 _MAX_KEPT_TICKETS = 8
+
+
+@dataclass
+class ClientOffer:
+    """What the client offered: ServerHello and HelloRetryRequest are checked against it."""
+
+    random: bytes
+    session_id: bytes
+    suites: list[int]
+    groups: list[int]
+    #: CertificateVerify schemes we accept
+    schemes: tuple[str, ...]
+    #: one key exchange in flight per group we sent a share for
+    key_exchanges: dict[int, KeyExchange] = field(default_factory=dict)
+    #: extension types of the last ClientHello (a server may answer only these)
+    extensions: set[int] = field(default_factory=set)
+    cookie: bytes | None = None
+    #: (suite code, selected group or -1) once a HelloRetryRequest came
+    retry: tuple[int, int] | None = None
+
+    def __repr__(self) -> str:  # the key exchanges' private halves stay out of logs
+        return f"<ClientOffer suites={self.suites} groups={self.groups}>"
 
 
 class ClientConnection(Connection):
@@ -85,27 +111,24 @@ class ClientConnection(Connection):
                 sni = ext.sni_host_name(server_name)
             except TLSError as exc:
                 raise ConfigurationError(str(exc)) from None
-        super().__init__(config, buffer_received=buffer_received)
+        super().__init__(config, S.START, TLS13_CLIENT, buffer_received=buffer_received)
         self._config: ClientConfig = config
-        self._server_name = server_name
+        self._agreed.server_name = server_name
         self._sni = sni
         provider = self._provider
-        self._offered_suites = [CIPHER_SUITES[n] for n in config.resolved_cipher_suites]
-        self._offered_groups = [GROUPS[n] for n in config.resolved_groups]
-        self._offered_schemes = config.verify_schemes
-        self._client_random = provider.random(32)
-        self._session_id = provider.random(32) if config.compatibility_mode else b""
-        self._key_states: dict[int, tuple[Any, Any]] = {}
+        self._offer = offer = ClientOffer(
+            random=provider.random(32),
+            session_id=provider.random(32) if config.compatibility_mode else b"",
+            suites=[CIPHER_SUITES[n] for n in config.resolved_cipher_suites],
+            groups=[GROUPS[n] for n in config.resolved_groups],
+            schemes=config.verify_schemes,
+        )
+        self._client_random = offer.random
         for name in config.resolved_key_share_groups:
             self._start_key_share(name)
-        self._hrr: tuple[int, int] | None = None  # (suite code, selected group) after a HelloRetryRequest
-        self._cookie: bytes | None = None
         self._sent_ccs = False
+        #: set in WAIT_CERT_CR if the server asks for our certificate
         self._certificate_request: CertificateRequest | None = None
-        self._client_hs_secret = b""
-        self._server_hs_secret = b""
-        self._peer_spki = b""
-        self._offered_extensions: set[int] = set()
         self.session_tickets: list[NewSessionTicketEvent] = []
         self._record.plaintext_version = b"\x03\x01"  # RFC 8446 5.1: allowed for the first ClientHello
         if _client_hello_override is None:
@@ -115,20 +138,18 @@ class ClientConnection(Connection):
             # what they offer as offered. Key shares still come from the provider.
             hello = _client_hello_override
             parsed = ClientHello.decode(hello[4:])
-            self._session_id = parsed.legacy_session_id
-            self._client_random = parsed.random
-            self._offered_extensions = {t for t, _ in parsed.extensions}
+            offer.session_id = parsed.legacy_session_id
+            offer.random = self._client_random = parsed.random
+            offer.extensions = {t for t, _ in parsed.extensions}
         self._send_handshake(hello)
         self._record.plaintext_version = b"\x03\x03"
         self._ccs_window = True
-        self._expect = {H.server_hello: self._on_server_hello}
+        self._state = S.WAIT_SH
 
     # -- ClientHello ----------------------------------------------------------
 
     def _start_key_share(self, name: str) -> None:
-        group = self._provider.groups[name]
-        state, share = group.start()
-        self._key_states[GROUPS[name]] = (group, (state, share))
+        self._offer.key_exchanges[GROUPS[name]] = self._provider.groups[name].start()
 
     def _build_client_hello(self) -> bytes:
         extensions: list[tuple[int, bytes]] = []
@@ -136,19 +157,21 @@ class ClientConnection(Connection):
             extensions.append((E.server_name, ext.encode_server_name(self._sni)))
         before_shares, after_shares = _config_extensions(self._config)
         extensions += before_shares
-        shares = [(code, state[1]) for code, (_, state) in self._key_states.items()]
+        offer = self._offer
+        shares = [(code, kx.share) for code, kx in offer.key_exchanges.items()]
         extensions.append((E.key_share, ext.encode_key_share_client(shares)))
-        if self._cookie is not None:
-            extensions.append((E.cookie, ext.encode_cookie(self._cookie)))
+        if offer.cookie is not None:
+            extensions.append((E.cookie, ext.encode_cookie(offer.cookie)))
         extensions += after_shares
-        self._offered_extensions = {t for t, _ in extensions}
-        hello = ClientHello(self._client_random, self._session_id, self._offered_suites, extensions)
+        offer.extensions = {t for t, _ in extensions}
+        hello = ClientHello(offer.random, offer.session_id, offer.suites, extensions)
         return hello.encode()
 
     # -- ServerHello / HelloRetryRequest --------------------------------------
 
-    def _on_server_hello(self, body: bytes, raw: bytes) -> None:
+    def _on_server_hello(self, body: bytes, raw: bytes) -> ClientState:
         hello = ServerHello.decode(body)
+        offer = self._offer
         extensions = dict(hello.extensions)
         if E.supported_versions not in extensions:
             # A TLS 1.2-or-older answer: refuse it, and say so loudly if it looks like a downgrade.
@@ -161,83 +184,81 @@ class ClientConnection(Connection):
         # supported_versions is present; only SSL 3.0 or less is refused (D.5).
         if hello.legacy_version <= SSL3_VERSION:
             raise ProtocolVersionError("ServerHello.legacy_version is SSL 3.0 or less")
-        if not hmac.compare_digest(hello.legacy_session_id_echo, self._session_id):
+        if not hmac.compare_digest(hello.legacy_session_id_echo, offer.session_id):
             raise IllegalParameter("legacy_session_id_echo does not match")
-        if hello.cipher_suite not in self._offered_suites:
+        if hello.cipher_suite not in offer.suites:
             raise IllegalParameter("server selected a cipher suite we did not offer")
         if hello.legacy_compression_method != 0:
             raise IllegalParameter("non-zero compression method")
         if hello.is_hello_retry_request:
-            self._on_hello_retry_request(hello, raw)
-        else:
-            self._on_real_server_hello(hello, raw)
+            return self._on_hello_retry_request(hello, raw)
+        return self._on_real_server_hello(hello, raw)
 
-    def _on_hello_retry_request(self, hello: ServerHello, raw: bytes) -> None:
-        if self._hrr is not None:
+    def _on_hello_retry_request(self, hello: ServerHello, raw: bytes) -> ClientState:
+        offer = self._offer
+        if offer.retry is not None:
             raise UnexpectedMessage("second HelloRetryRequest")
         extensions = ext.check_server_extensions(
-            "hello_retry_request", hello.extensions, self._offered_extensions | {E.cookie}
+            "hello_retry_request", hello.extensions, offer.extensions | {E.cookie}
         )
         if E.key_share not in extensions and E.cookie not in extensions:
             raise IllegalParameter("HelloRetryRequest would not change the ClientHello")
         selected = None
         if E.key_share in extensions:
             selected = ext.decode_u16(extensions[E.key_share])
-            if selected not in self._offered_groups or selected in self._key_states:
+            if selected not in offer.groups or selected in offer.key_exchanges:
                 raise IllegalParameter("HelloRetryRequest selected an unacceptable group")
         if E.cookie in extensions:
-            self._cookie = ext.decode_cookie(extensions[E.cookie])
+            offer.cookie = ext.decode_cookie(extensions[E.cookie])
         suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[hello.cipher_suite]]  # an offered suite: checked
         self._transcript.start(suite.hash)
         self._transcript.restart_with_message_hash()
         self._transcript.add(raw)
-        self._hrr = (hello.cipher_suite, selected if selected is not None else -1)
+        offer.retry = (hello.cipher_suite, selected if selected is not None else -1)
         if selected is not None:
-            self._key_states.clear()
+            offer.key_exchanges.clear()
             self._start_key_share(GROUP_NAMES[selected])
         if self._config.compatibility_mode and not self._sent_ccs:
             self._record.write_change_cipher_spec()
             self._sent_ccs = True
         self._send_handshake(self._build_client_hello())
-        self._expect = {H.server_hello: self._on_server_hello}
+        return S.WAIT_SH
 
-    def _on_real_server_hello(self, hello: ServerHello, raw: bytes) -> None:
-        extensions = ext.check_server_extensions("server_hello", hello.extensions, self._offered_extensions)
-        if self._hrr is not None:
-            if hello.cipher_suite != self._hrr[0]:
+    def _on_real_server_hello(self, hello: ServerHello, raw: bytes) -> ClientState:
+        offer = self._offer
+        extensions = ext.check_server_extensions("server_hello", hello.extensions, offer.extensions)
+        if offer.retry is not None:
+            if hello.cipher_suite != offer.retry[0]:
                 raise IllegalParameter("ServerHello cipher suite differs from HelloRetryRequest")
         key_share = ext.require(extensions, E.key_share, "ServerHello")
         group_code, share = ext.decode_key_share_server(key_share)
-        if group_code not in self._key_states:
+        exchange = offer.key_exchanges.get(group_code)
+        if exchange is None:
             raise IllegalParameter("server key share for a group we sent no share for")
-        group, (state, _) = self._key_states.pop(group_code)
-        shared_secret = group.complete(state, share)
-        self._key_states.clear()  # other ephemeral private keys are not needed any more
-        self._suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[hello.cipher_suite]]  # an offered suite: checked
-        self._group_name = group.name
-        if self._hrr is None:
-            self._transcript.start(self._suite.hash)
+        shared_secret = exchange.complete(share)
+        offer.key_exchanges.clear()  # the ephemeral private keys are not needed any more
+        suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[hello.cipher_suite]]  # an offered suite: checked
+        self._agreed.suite = suite
+        self._agreed.group = exchange.group.name
+        if offer.retry is None:
+            self._transcript.start(suite.hash)
         self._transcript.add(raw)
-        self._schedule = KeySchedule(self._suite)
-        self._schedule.set_shared_secret(shared_secret)
-        self._client_hs_secret, self._server_hs_secret = self._schedule.handshake_traffic_secrets(
-            self._transcript.digest()
-        )
-        self._keylog(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self._client_hs_secret), ("SERVER_HANDSHAKE_TRAFFIC_SECRET", self._server_hs_secret))
-        self._record.set_read_keys(self._traffic_keys(self._server_hs_secret))
+        hs = self._hs = HandshakeSecrets(suite, shared_secret, self._transcript.digest())
+        self._keylog(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.client), ("SERVER_HANDSHAKE_TRAFFIC_SECRET", hs.server))
+        self._record.set_read_keys(hs.schedule.traffic_keys(hs.server))
         # Alerts from here on must be protected; the compatibility CCS is written raw first.
         if self._config.compatibility_mode and not self._sent_ccs:
             self._record.write_change_cipher_spec()
             self._sent_ccs = True
-        self._record.set_write_keys(self._traffic_keys(self._client_hs_secret))
-        self._expect = {H.encrypted_extensions: self._on_encrypted_extensions}
+        self._record.set_write_keys(hs.schedule.traffic_keys(hs.client))
+        return S.WAIT_EE
 
     # -- server's encrypted flight --------------------------------------------
 
-    def _on_encrypted_extensions(self, body: bytes, raw: bytes) -> None:
+    def _on_encrypted_extensions(self, body: bytes, raw: bytes) -> ClientState:
         message = EncryptedExtensions.decode(body)
         extensions = ext.check_server_extensions(
-            "encrypted_extensions", message.extensions, self._offered_extensions
+            "encrypted_extensions", message.extensions, self._offer.extensions
         )
         if E.server_name in extensions and extensions[E.server_name]:
             raise DecodeError("server_name in EncryptedExtensions must be empty")
@@ -245,18 +266,15 @@ class ClientConnection(Connection):
             protocols = ext.decode_alpn(extensions[E.application_layer_protocol_negotiation])
             if len(protocols) != 1 or protocols[0] not in self._config.resolved_alpn:
                 raise IllegalParameter("server selected an ALPN protocol we did not offer")
-            self._alpn = protocols[0].decode("ascii", "replace")
+            self._agreed.alpn = protocols[0].decode("ascii", "replace")
         if E.record_size_limit in extensions:
             peer_limit = ext.decode_record_size_limit(extensions[E.record_size_limit])
             self._record.max_fragment_out = min(MAX_PLAINTEXT, peer_limit - 1)
             self._record.max_inner_plaintext_in = self._config.record_size_limit or MAX_PLAINTEXT + 1
         self._transcript.add(raw)
-        self._expect = {
-            H.certificate_request: self._on_certificate_request,
-            H.certificate: self._on_certificate,
-        }
+        return S.WAIT_CERT_CR
 
-    def _on_certificate_request(self, body: bytes, raw: bytes) -> None:
+    def _on_certificate_request(self, body: bytes, raw: bytes) -> ClientState:
         message = CertificateRequest.decode(body)
         if message.context:
             raise IllegalParameter("certificate_request_context must be empty during the handshake")
@@ -270,9 +288,9 @@ class ClientConnection(Connection):
         ext.decode_u16_list(extensions[E.signature_algorithms])
         self._certificate_request = message
         self._transcript.add(raw)
-        self._expect = {H.certificate: self._on_certificate}
+        return S.WAIT_CERT
 
-    def _on_certificate(self, body: bytes, raw: bytes) -> None:
+    def _on_certificate(self, body: bytes, raw: bytes) -> ClientState:
         message = Certificate.decode(body)
         if message.context:
             raise IllegalParameter("server Certificate has a request context")
@@ -280,47 +298,45 @@ class ClientConnection(Connection):
             raise DecodeError("server sent an empty Certificate")
         chain, ocsp = certificate_chain(message, self._config.request_ocsp)
         self._transcript.add(raw)
-        verify_peer(self._config, chain, self._server_name, "server")
+        verify_peer(self._config, chain, self._agreed.server_name, "server")
         self._peer_spki = leaf_public_key(chain)
-        self._peer_certificates = chain
-        self._ocsp_response = ocsp
-        self._expect = {H.certificate_verify: self._on_certificate_verify}
+        self._agreed.peer_certificates = chain
+        self._agreed.ocsp_response = ocsp
+        return S.WAIT_CV
 
-    def _on_certificate_verify(self, body: bytes, raw: bytes) -> None:
+    def _on_certificate_verify(self, body: bytes, raw: bytes) -> ClientState:
         message = CertificateVerify.decode(body)
         name = scheme_name(message.scheme)
-        if name is None or name not in self._offered_schemes:
+        if name is None or name not in self._offer.schemes:
             raise IllegalParameter("server signed with a scheme we did not offer")
         content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
         self._provider.signature_schemes[name].verify(self._peer_spki, content, message.signature)
-        self._signature_scheme = name
+        self._agreed.signature_scheme = name
         self._transcript.add(raw)
-        self._expect = {H.finished: self._on_finished}
+        return S.WAIT_FINISHED
 
-    def _on_finished(self, body: bytes, raw: bytes) -> None:
-        assert self._schedule is not None and self._suite is not None
-        message = Finished.decode(body, self._suite.hash.digest_size)
-        if not self._schedule.verify_finished(self._server_hs_secret, self._transcript.digest(), message.verify_data):
+    def _on_finished(self, body: bytes, raw: bytes) -> ClientState:
+        hs = self._hs
+        schedule = hs.schedule
+        message = Finished.decode(body, schedule.hash.digest_size)
+        if not schedule.verify_finished(hs.server, self._transcript.digest(), message.verify_data):
             raise DecryptError("server Finished does not verify")
         self._transcript.add(raw)
-        transcript_hash = self._transcript.digest()
-        client_ap, server_ap = self._schedule.traffic_secrets_0(transcript_hash)
-        self._install_application_keys(client_ap, server_ap, transcript_hash)
-        self._read_app_secret, self._write_app_secret = server_ap, client_ap
-        self._record.set_read_keys(self._traffic_keys(server_ap))
+        app = self._start_application_secrets(schedule, self._transcript.digest())
+        self._record.set_read_keys(schedule.traffic_keys(app.read))
         if self._certificate_request is not None:
             self._send_client_certificate(self._certificate_request)
-        verify_data = self._schedule.finished_verify_data(self._client_hs_secret, self._transcript.digest())
+        verify_data = schedule.finished_verify_data(hs.client, self._transcript.digest())
         self._send_handshake(Finished(verify_data).encode())
-        self._record.set_write_keys(self._traffic_keys(client_ap))
-        self._resumption_transcript_hash = self._transcript.digest()  # resumption secret derived on demand
-        self._expect = {H.new_session_ticket: self._on_new_session_ticket, H.key_update: self._on_key_update}
+        self._record.set_write_keys(schedule.traffic_keys(app.write))
+        app.resumption_hash = self._transcript.digest()  # resumption secret derived on demand
         self._complete_handshake()
+        return S.CONNECTED
 
     def _send_client_certificate(self, request: CertificateRequest) -> None:
         identity = self._config.identity
         requested = ext.decode_u16_list(dict(request.extensions)[E.signature_algorithms])
-        scheme = None if identity is None else signing_scheme(self._offered_schemes, identity.key.schemes, requested)
+        scheme = None if identity is None else signing_scheme(self._offer.schemes, identity.key.schemes, requested)
         if identity is None or scheme is None:
             # RFC 8446 4.4.2: no suitable certificate -> an empty Certificate message
             self._send_handshake(Certificate(request.context, []).encode())
@@ -333,7 +349,7 @@ class ClientConnection(Connection):
 
     # -- post-handshake -------------------------------------------------------
 
-    def _on_new_session_ticket(self, body: bytes, raw: bytes) -> None:
+    def _on_new_session_ticket(self, body: bytes, raw: bytes) -> ClientState:
         message = NewSessionTicket.decode(body)
         for ext_type, _ in message.extensions:
             if ext_type in ext.KNOWN and ext_type not in ext.ALLOWED_IN["new_session_ticket"]:
@@ -341,6 +357,29 @@ class ClientConnection(Connection):
         event = NewSessionTicketEvent(message.ticket, message.lifetime, message.age_add, message.nonce)
         self.session_tickets = (self.session_tickets + [event])[-_MAX_KEPT_TICKETS:]
         self._events.append(event)
+        return S.CONNECTED
+
+    if TYPE_CHECKING:
+        # phase data, set by the handler that enters the phase (never read before it)
+        _hs: HandshakeSecrets  # from ServerHello on
+        _peer_spki: bytes  # from the server Certificate on
+
+
+#: The client's TLS 1.3 machine (RFC 8446 A.1): (state, message) -> handler -> next state.
+#: Anything else is unexpected_message. START -> WAIT_SH happens in the constructor.
+C = ClientConnection
+TLS13_CLIENT: TransitionTable = {
+    (S.WAIT_SH, H.server_hello): C._on_server_hello,  # -> WAIT_SH (HelloRetryRequest) | WAIT_EE
+    (S.WAIT_EE, H.encrypted_extensions): C._on_encrypted_extensions,  # -> WAIT_CERT_CR
+    (S.WAIT_CERT_CR, H.certificate_request): C._on_certificate_request,  # -> WAIT_CERT
+    (S.WAIT_CERT_CR, H.certificate): C._on_certificate,  # -> WAIT_CV
+    (S.WAIT_CERT, H.certificate): C._on_certificate,  # -> WAIT_CV
+    (S.WAIT_CV, H.certificate_verify): C._on_certificate_verify,  # -> WAIT_FINISHED
+    (S.WAIT_FINISHED, H.finished): C._on_finished,  # -> CONNECTED (sends our second flight)
+    (S.CONNECTED, H.new_session_ticket): C._on_new_session_ticket,  # -> CONNECTED
+    (S.CONNECTED, H.key_update): C._on_key_update,  # -> CONNECTED
+}
+del C
 
 
 def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], ...], tuple[tuple[int, bytes], ...]]:

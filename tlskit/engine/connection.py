@@ -1,9 +1,10 @@
 """The sans-IO surface shared by ClientConnection and ServerConnection.
 
 Bytes in (``receive_data``), bytes out (``data_to_send``), events back. Handshake
-messages are reassembled across records and dispatched through ``self._expect``,
-a dict from message type to the handler of the *current* state: a message the
-state does not list can only produce unexpected_message.
+messages are reassembled across records and dispatched through the side's transition
+table (``{(state, message type): handler}``, see client.py and server.py): a message
+the table does not list for the current state can only produce unexpected_message.
+The handler returns the next state; ``conn.state`` tells where the machine is.
 
 Application data: ``receive_data`` returns ApplicationData events, and the same
 bytes objects (shared, not copied) are queued for ``recv()``, which takes them
@@ -13,14 +14,16 @@ all. An event-driven caller that never calls ``recv()`` can pass
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tlskit.engine.alerts import describe, encode_alert
 from tlskit.engine.config import ClientConfig, Negotiated, ServerConfig
 from tlskit.engine.keylog import append_keylog
-from tlskit.engine.keyschedule import KeySchedule, TrafficKeys, Transcript
+from tlskit.engine.keyschedule import ApplicationSecrets, KeySchedule, Transcript
 from tlskit.engine.messages import HandshakeType, KeyUpdate, KeyUpdateRequest
 from tlskit.engine.record import ContentType, RecordLayer, parse_alert
+from tlskit.engine.states import State, TransitionTable
 from tlskit.errors import (
     AlertDescription,
     AlertReceivedError,
@@ -46,8 +49,6 @@ MAX_HANDSHAKE_MESSAGE = 1 << 18
 #: confidentiality limit of 2^24.5 full-size records (RFC 8446 5.5).
 KEY_UPDATE_AFTER_RECORDS = 1 << 23
 
-Handler = Callable[[bytes, bytes], None]
-
 #: Messages that can precede a key change and so MUST end their record (RFC 8446 5.1):
 #: enforced on the message type, also where no key change follows (a ClientHello or
 #: HelloRetryRequest before the retry).
@@ -62,35 +63,48 @@ _RECORD_ALIGNED = frozenset(
 )
 
 
+@dataclass
+class Agreement:
+    """What the handshake has settled so far (``negotiated`` reports it once complete)."""
+
+    suite: CipherSuite | None = None
+    group: str = ""
+    signature_scheme: str | None = None
+    alpn: str | None = None
+    server_name: str | None = None
+    peer_certificates: tuple[bytes, ...] = ()
+    ocsp_response: bytes | None = None
+
+
 class Connection:
-    """Common machinery; subclasses install handlers per handshake state."""
+    """Common machinery; each side gives its initial state and transition table."""
 
     is_client: bool = False
 
-    def __init__(self, config: ClientConfig | ServerConfig, *, buffer_received: bool = True) -> None:
+    if TYPE_CHECKING:
+        #: set when the application traffic secrets are derived (the server: after its
+        #: Finished; the client: after the server's), before any state that uses them
+        _app: ApplicationSecrets
+
+    def __init__(
+        self, config: ClientConfig | ServerConfig, state: State, transitions: TransitionTable, *, buffer_received: bool = True
+    ) -> None:
         self._config = config
         self._provider = config.resolved_provider
+        self._state = state
+        #: {(state, HandshakeType): handler}; a version-specific table may replace it
+        self._transitions = transitions
         self._record = RecordLayer()
         self._record.pad_to = config.pad_to
-        if config.record_size_limit is not None:
-            self._advertised_record_limit: int | None = config.record_size_limit
-        else:
-            self._advertised_record_limit = None
         self._transcript = Transcript()
-        self._suite: CipherSuite | None = None
-        self._schedule: KeySchedule | None = None
-        self._expect: dict[int, Handler] = {}
+        self._agreed = Agreement()
         self._hs_buffer = bytearray()
         self._events: list[Event] = []
         self._buffer_received = buffer_received
         self._received: list[bytes] = []
         self._pending_app: list[bytes] = []
+        #: ClientHello.random, the key log's connection label
         self._client_random = b""
-        self._read_app_secret = b""
-        self._write_app_secret = b""
-        self._exporter_secret = b""
-        self._resumption_transcript_hash: bytes | None = None
-        self._exporter_transcript_hash: bytes | None = None
         self._handshake_complete = False
         self._sent_close = False
         self._received_close = False
@@ -99,15 +113,13 @@ class Connection:
         self._key_update_owed = False
         #: change_cipher_spec may be dropped between the first ClientHello and the peer's Finished
         self._ccs_window = False
-        # what Negotiated reports
-        self._group_name = ""
-        self._signature_scheme: str | None = None
-        self._alpn: str | None = None
-        self._server_name: str | None = None
-        self._peer_certificates: tuple[bytes, ...] = ()
-        self._ocsp_response: bytes | None = None
 
     # -- public surface -------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The handshake state, named as in RFC 8446 Appendix A (read-only)."""
+        return self._state
 
     @property
     def handshake_complete(self) -> bool:
@@ -120,17 +132,18 @@ class Connection:
     @property
     def negotiated(self) -> Negotiated | None:
         """What the handshake agreed on; None until the handshake is complete."""
-        if not self._handshake_complete or self._suite is None:
+        agreed = self._agreed
+        if not self._handshake_complete or agreed.suite is None:
             return None
         return Negotiated(
             version="TLSv1.3",
-            cipher_suite=self._suite.name,
-            group=self._group_name,
-            signature_scheme=self._signature_scheme,
-            alpn=self._alpn,
-            server_name=self._server_name,
-            peer_certificates=self._peer_certificates,
-            ocsp_response=self._ocsp_response,
+            cipher_suite=agreed.suite.name,
+            group=agreed.group,
+            signature_scheme=agreed.signature_scheme,
+            alpn=agreed.alpn,
+            server_name=agreed.server_name,
+            peer_certificates=agreed.peer_certificates,
+            ocsp_response=agreed.ocsp_response,
         )
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
@@ -226,11 +239,11 @@ class Connection:
 
     def export_keying_material(self, label: bytes | str, context: bytes = b"", length: int = 32) -> bytes:
         """TLS-Exporter(label, context, length) of RFC 8446 section 7.5."""
-        if not self._handshake_complete or self._schedule is None:
+        if not self._handshake_complete:
             raise TLSError("exporters are available once the handshake is complete")
         if isinstance(label, str):
             label = label.encode()
-        return self._schedule.export(self._exporter_master_secret(), label, context, length)
+        return self._app.schedule.export(self._app.exporter_master_secret, label, context, length)
 
     # -- record dispatch ------------------------------------------------------
 
@@ -269,10 +282,10 @@ class Connection:
             raw = bytes(buf[: 4 + length])
             del buf[: 4 + length]
             epoch = self._record.read_epoch
-            handler = self._expect.get(raw[0])
+            handler = self._transitions.get((self._state, raw[0]))
             if handler is None:
-                raise UnexpectedMessage(f"unexpected handshake message {_message_name(raw[0])}")
-            handler(raw[4:], raw)
+                raise UnexpectedMessage(f"unexpected handshake message {_message_name(raw[0])} in state {self._state}")
+            self._state = handler(self, raw[4:], raw)
             if buf and (raw[0] in _RECORD_ALIGNED or self._record.read_epoch != epoch):
                 raise UnexpectedMessage(f"{_message_name(raw[0])} does not end its record (key change boundary)")
 
@@ -324,49 +337,34 @@ class Connection:
             random_hex = self._client_random.hex()
             append_keylog(config.keylog_file, "".join(f"{label} {random_hex} {secret.hex()}\n" for label, secret in entries))
 
-    def _traffic_keys(self, secret: bytes) -> TrafficKeys:
-        assert self._suite is not None
-        return TrafficKeys(self._suite, secret)
-
-    def _install_application_keys(self, client_secret: bytes, server_secret: bytes, transcript_hash: bytes) -> None:
-        """Log the application secrets; the caller installs read/write keys at the right moment.
-
-        The exporter master secret is derived from ``transcript_hash`` (ClientHello..server
-        Finished) only when an exporter or the key log asks for it.
-        """
-        self._exporter_transcript_hash = transcript_hash
+    def _start_application_secrets(self, schedule: KeySchedule, transcript_hash: bytes) -> ApplicationSecrets:
+        """Derive the application traffic secrets over ClientHello..server Finished and log
+        them; the caller installs read/write keys at the right moment. The exporter master
+        secret is derived only when an exporter or the key log asks for it."""
+        app = self._app = ApplicationSecrets(schedule, transcript_hash, is_client=self.is_client)
         if self._config.keylog_callback is not None or self._config.keylog_file is not None:
             self._keylog(
-                ("CLIENT_TRAFFIC_SECRET_0", client_secret),
-                ("SERVER_TRAFFIC_SECRET_0", server_secret),
-                ("EXPORTER_SECRET", self._exporter_master_secret()),
+                ("CLIENT_TRAFFIC_SECRET_0", app.client_0),
+                ("SERVER_TRAFFIC_SECRET_0", app.server_0),
+                ("EXPORTER_SECRET", app.exporter_master_secret),
             )
-
-    def _exporter_master_secret(self) -> bytes:
-        if not self._exporter_secret:
-            assert self._schedule is not None and self._exporter_transcript_hash is not None
-            self._exporter_secret = self._schedule.exporter_master_secret(self._exporter_transcript_hash)
-        return self._exporter_secret
+        return app
 
     def _send_key_update(self, request: KeyUpdateRequest) -> None:
-        assert self._schedule is not None
         self._record.write(ContentType.handshake, KeyUpdate(request).encode())
-        self._write_app_secret = self._schedule.next_traffic_secret(self._write_app_secret)
-        self._record.set_write_keys(self._traffic_keys(self._write_app_secret))
+        self._record.set_write_keys(self._app.next_write())
 
-    def _on_key_update(self, body: bytes, raw: bytes) -> None:
-        assert self._schedule is not None
+    def _on_key_update(self, body: bytes, raw: bytes) -> State:
         message = KeyUpdate.decode(body)
-        self._read_app_secret = self._schedule.next_traffic_secret(self._read_app_secret)
-        self._record.set_read_keys(self._traffic_keys(self._read_app_secret))
+        self._record.set_read_keys(self._app.next_read())
         if message.request_update == KeyUpdateRequest.update_requested:
             self._key_update_owed = True  # sent at the end of receive_data
         self._events.append(KeyUpdated())
+        return self._state
 
     def _resumption_master_secret(self) -> bytes:
         """resumption_master_secret (RFC 8446 7.1), derived only if something needs it."""
-        assert self._schedule is not None and self._resumption_transcript_hash is not None
-        return self._schedule.resumption_master_secret(self._resumption_transcript_hash)
+        return self._app.resumption_master_secret()
 
     def _complete_handshake(self) -> None:
         self._handshake_complete = True

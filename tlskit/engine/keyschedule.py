@@ -11,6 +11,7 @@ from typing import Any
 
 from tlskit.engine.buffer import u8, u16, u24
 from tlskit.engine.messages import HandshakeType
+from tlskit.errors import TLSError
 from tlskit.providers.base import CipherSuite, HashAlgorithm, HashObject
 
 
@@ -191,3 +192,70 @@ class KeySchedule:
         """TLS-Exporter (RFC 8446 7.5)."""
         secret = self.derive(exporter_master_secret, label, self.empty_hash)
         return hkdf_expand_label(self.hash, secret, b"exporter", self.hash.digest(context), length)
+
+    def traffic_keys(self, secret: bytes) -> TrafficKeys:
+        """Key and IV (and the AEAD object) for one direction under ``secret``."""
+        return TrafficKeys(self.suite, secret)
+
+
+class HandshakeSecrets:
+    """The key schedule once the (EC)DHE secret is known, with both handshake traffic
+    secrets (RFC 8446 7.1): what the handshake needs from ServerHello to Finished."""
+
+    __slots__ = ("schedule", "client", "server")
+
+    def __init__(self, suite: CipherSuite, shared_secret: bytes, transcript_hash: bytes) -> None:
+        self.schedule = KeySchedule(suite)
+        self.schedule.set_shared_secret(shared_secret)
+        #: client_/server_handshake_traffic_secret over ClientHello..ServerHello
+        self.client, self.server = self.schedule.handshake_traffic_secrets(transcript_hash)
+
+    def __repr__(self) -> str:  # never show key material
+        return f"<HandshakeSecrets {self.schedule.suite.name}>"
+
+
+class ApplicationSecrets:
+    """Application traffic secrets from the server Finished on (RFC 8446 7.1, 7.2), with the
+    exporter and resumption master secrets derived only when something asks for them."""
+
+    __slots__ = ("schedule", "read", "write", "client_0", "server_0", "_exporter_hash", "_exporter", "resumption_hash")
+
+    def __init__(self, schedule: KeySchedule, transcript_hash: bytes, *, is_client: bool) -> None:
+        self.schedule = schedule
+        #: client_/server_application_traffic_secret_0 over ClientHello..server Finished
+        self.client_0, self.server_0 = schedule.traffic_secrets_0(transcript_hash)
+        #: the current secret of each direction (advanced by KeyUpdate)
+        self.read, self.write = (self.server_0, self.client_0) if is_client else (self.client_0, self.server_0)
+        self._exporter_hash = transcript_hash
+        self._exporter = b""
+        #: ClientHello..client Finished, set when the client Finished is sent or verified
+        self.resumption_hash: bytes | None = None
+
+    @property
+    def exporter_master_secret(self) -> bytes:
+        if not self._exporter:
+            self._exporter = self.schedule.exporter_master_secret(self._exporter_hash)
+        return self._exporter
+
+    @property
+    def exporter_derived(self) -> bool:
+        """Whether the exporter master secret was needed so far (it is derived on demand)."""
+        return bool(self._exporter)
+
+    def resumption_master_secret(self) -> bytes:
+        """resumption_master_secret (RFC 8446 7.1); only after the client Finished."""
+        if self.resumption_hash is None:
+            raise TLSError("the resumption secret needs the client Finished")
+        return self.schedule.resumption_master_secret(self.resumption_hash)
+
+    def next_read(self) -> TrafficKeys:
+        """application_traffic_secret_N+1 for reading (RFC 8446 7.2)."""
+        self.read = self.schedule.next_traffic_secret(self.read)
+        return self.schedule.traffic_keys(self.read)
+
+    def next_write(self) -> TrafficKeys:
+        self.write = self.schedule.next_traffic_secret(self.write)
+        return self.schedule.traffic_keys(self.write)
+
+    def __repr__(self) -> str:  # never show key material
+        return f"<ApplicationSecrets {self.schedule.suite.name}>"

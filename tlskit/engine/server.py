@@ -1,15 +1,17 @@
 """The TLS 1.3 server state machine (RFC 8446 section 4, server side).
 
-One method per state, reached only through ``self._expect``. The server answers
-with its whole flight (ServerHello .. Finished) to one ClientHello; the client's
-application data is accepted only after its Finished (and, when requested, its
-certificate and signature) verified.
+The whole machine is the table ``TLS13_SERVER`` at the end of this module: each
+(state, message) pair names its handler, and each handler returns the next state.
+The server answers with its whole flight (ServerHello .. Finished) to one ClientHello;
+the client's application data is accepted only after its Finished (and, when
+requested, its certificate and signature) verified.
 """
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tlskit.engine import extensions as ext
 from tlskit.engine.certs import chain_signature_schemes, name_matches
@@ -26,7 +28,7 @@ from tlskit.engine.handshake import (
     scheme_name,
     signing_scheme,
 )
-from tlskit.engine.keyschedule import KeySchedule
+from tlskit.engine.keyschedule import HandshakeSecrets
 from tlskit.engine.messages import (
     HRR_RANDOM,
     SSL3_VERSION,
@@ -41,6 +43,7 @@ from tlskit.engine.messages import (
     ServerHello,
 )
 from tlskit.engine.record import MAX_PLAINTEXT, MAX_SKIPPED_EARLY_DATA
+from tlskit.engine.states import ServerState, TransitionTable
 from tlskit.engine.verify import verify_peer
 from tlskit.errors import (
     CertificateRequired,
@@ -54,6 +57,7 @@ from tlskit.errors import (
 from tlskit.providers.names import CIPHER_SUITE_NAMES, CIPHER_SUITES, GROUPS
 
 H = HandshakeType
+S = ServerState
 
 
 class _Retry:
@@ -94,17 +98,21 @@ class ServerConnection(Connection):
     is_client = False
 
     def __init__(self, config: ServerConfig, *, buffer_received: bool = True) -> None:
-        super().__init__(config, buffer_received=buffer_received)
+        super().__init__(config, S.START, TLS13_SERVER, buffer_received=buffer_received)
         self._config: ServerConfig = config
+        #: set when a HelloRetryRequest went out, checked against the second ClientHello
         self._retry: _Retry | None = None
         self._sent_ccs = False
-        self._client_hs_secret = b""
-        self._peer_spki = b""
-        self._expect = {H.client_hello: self._on_client_hello}
+
+    if TYPE_CHECKING:
+        # phase data, set by the handler that enters the phase (never read before it)
+        _hs: HandshakeSecrets  # from ServerHello on
+        _peer_spki: bytes  # from the client Certificate on
 
     # -- ClientHello ----------------------------------------------------------
 
-    def _on_client_hello(self, body: bytes, raw: bytes) -> None:
+    def _on_client_hello(self, body: bytes, raw: bytes) -> ServerState:
+        self._state = S.RECVD_CH
         hello = ClientHello.decode(body)
         extensions = dict(hello.extensions)
         self._check_client_hello_basics(hello, extensions)
@@ -112,11 +120,15 @@ class ServerConnection(Connection):
         choice = self._negotiate(hello, raw, extensions)
         if choice is not None:
             self._send_server_flight(hello, raw, extensions, choice)
-        # else a HelloRetryRequest went out; the second ClientHello comes back here
         if E.early_data in extensions:
             # We never accept 0-RTT: skip what the client sends before its next flight, by
             # failed deprotection or, after a HelloRetryRequest, by type (RFC 8446 4.2.10).
+            # (Set after the flight: installing the handshake read keys clears it.)
             self._record.early_data_skip = MAX_SKIPPED_EARLY_DATA
+        if choice is None:
+            return S.START  # a HelloRetryRequest went out; the second ClientHello comes back here
+        # WAIT_FLIGHT2 (no 0-RTT accepted, so no WAIT_EOED): the client's flight is next
+        return S.WAIT_CERT if self._config.requests_client_certificate else S.WAIT_FINISHED
 
     @staticmethod
     def _check_client_hello_basics(hello: ClientHello, extensions: dict[int, bytes]) -> None:
@@ -203,14 +215,16 @@ class ServerConnection(Connection):
         """ServerHello, then EncryptedExtensions .. Finished under the handshake keys."""
         config = self._config
         server_share, shared_secret = self._provider.groups[choice.group].encapsulate(choice.client_share)
-        self._suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[choice.suite_code]]
-        self._group_name = choice.group
-        self._server_name = choice.host
-        self._alpn = choice.alpn.decode("ascii", "replace") if choice.alpn else None
-        self._signature_scheme = choice.scheme
+        suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[choice.suite_code]]
+        agreed = self._agreed
+        agreed.suite = suite
+        agreed.group = choice.group
+        agreed.server_name = choice.host
+        agreed.alpn = choice.alpn.decode("ascii", "replace") if choice.alpn else None
+        agreed.signature_scheme = choice.scheme
         self._client_random = hello.random
         if self._retry is None:
-            self._transcript.start(self._suite.hash)
+            self._transcript.start(suite.hash)
         self._transcript.add(raw)
 
         server_hello = ServerHello(
@@ -225,13 +239,12 @@ class ServerConnection(Connection):
         self._send_handshake(server_hello.encode())
         self._send_compatibility_ccs(hello)
 
-        schedule = self._schedule = KeySchedule(self._suite)
-        schedule.set_shared_secret(shared_secret)
-        client_hs, server_hs = schedule.handshake_traffic_secrets(self._transcript.digest())
-        self._client_hs_secret = client_hs
-        self._keylog(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", client_hs), ("SERVER_HANDSHAKE_TRAFFIC_SECRET", server_hs))
-        self._record.set_write_keys(self._traffic_keys(server_hs))
-        self._record.set_read_keys(self._traffic_keys(client_hs))
+        hs = self._hs = HandshakeSecrets(suite, shared_secret, self._transcript.digest())
+        schedule = hs.schedule
+        self._keylog(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.client), ("SERVER_HANDSHAKE_TRAFFIC_SECRET", hs.server))
+        self._record.set_write_keys(schedule.traffic_keys(hs.server))
+        self._record.set_read_keys(schedule.traffic_keys(hs.client))
+        self._state = S.NEGOTIATED
 
         self._send_handshake(EncryptedExtensions(self._encrypted_extensions(extensions, choice.host, choice.alpn)).encode())
         if config.requests_client_certificate:
@@ -241,18 +254,12 @@ class ServerConnection(Connection):
         content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
         signature = choice.identity.key.sign(choice.scheme, content)
         self._send_handshake(CertificateVerify(scheme_codes([choice.scheme])[0], signature).encode())
-        verify_data = schedule.finished_verify_data(server_hs, self._transcript.digest())
+        verify_data = schedule.finished_verify_data(hs.server, self._transcript.digest())
         self._send_handshake(Finished(verify_data).encode())
 
-        transcript_hash = self._transcript.digest()
-        client_ap, server_ap = schedule.traffic_secrets_0(transcript_hash)
-        self._install_application_keys(client_ap, server_ap, transcript_hash)
-        self._read_app_secret, self._write_app_secret = client_ap, server_ap
-        self._record.set_write_keys(self._traffic_keys(server_ap))
-        if config.requests_client_certificate:
-            self._expect = {H.certificate: self._on_client_certificate}
-        else:
-            self._expect = {H.finished: self._on_client_finished}
+        app = self._start_application_secrets(schedule, self._transcript.digest())
+        self._record.set_write_keys(schedule.traffic_keys(app.write))
+        self._state = S.WAIT_FLIGHT2
 
     def _send_compatibility_ccs(self, hello: ClientHello) -> None:
         """Middlebox compatibility (RFC 8446 D.4): one CCS after our first handshake message,
@@ -276,7 +283,6 @@ class ServerConnection(Connection):
             extensions.append((E.cookie, ext.encode_cookie(cookie)))
         self._send_handshake(ServerHello(HRR_RANDOM, hello.legacy_session_id, suite_code, extensions).encode())
         self._send_compatibility_ccs(hello)
-        self._expect = {H.client_hello: self._on_client_hello}
 
     def _choose_alpn(self, extensions: dict[int, bytes]) -> bytes | None:
         ours = self._config.resolved_alpn
@@ -331,7 +337,7 @@ class ServerConnection(Connection):
 
     # -- client's second flight -------------------------------------------------
 
-    def _on_client_certificate(self, body: bytes, raw: bytes) -> None:
+    def _on_client_certificate(self, body: bytes, raw: bytes) -> ServerState:
         message = Certificate.decode(body)
         if message.context:
             raise IllegalParameter("client Certificate context differs from the request")
@@ -340,14 +346,13 @@ class ServerConnection(Connection):
         if not chain:
             if self._config.require_client_auth:
                 raise CertificateRequired("client sent no certificate")
-            self._expect = {H.finished: self._on_client_finished}
-            return
+            return S.WAIT_FINISHED
         verify_peer(self._config, chain, None, "client")
         self._peer_spki = leaf_public_key(chain)
-        self._peer_certificates = chain
-        self._expect = {H.certificate_verify: self._on_client_certificate_verify}
+        self._agreed.peer_certificates = chain
+        return S.WAIT_CV
 
-    def _on_client_certificate_verify(self, body: bytes, raw: bytes) -> None:
+    def _on_client_certificate_verify(self, body: bytes, raw: bytes) -> ServerState:
         message = CertificateVerify.decode(body)
         name = scheme_name(message.scheme)
         if name is None or name not in self._config.verify_schemes:
@@ -355,18 +360,32 @@ class ServerConnection(Connection):
         content = certificate_verify_content(CLIENT_CONTEXT, self._transcript.digest())
         self._provider.signature_schemes[name].verify(self._peer_spki, content, message.signature)
         self._transcript.add(raw)
-        self._expect = {H.finished: self._on_client_finished}
+        return S.WAIT_FINISHED
 
-    def _on_client_finished(self, body: bytes, raw: bytes) -> None:
-        assert self._schedule is not None and self._suite is not None
-        message = Finished.decode(body, self._suite.hash.digest_size)
-        if not self._schedule.verify_finished(self._client_hs_secret, self._transcript.digest(), message.verify_data):
+    def _on_client_finished(self, body: bytes, raw: bytes) -> ServerState:
+        hs = self._hs
+        message = Finished.decode(body, hs.schedule.hash.digest_size)
+        if not hs.schedule.verify_finished(hs.client, self._transcript.digest(), message.verify_data):
             raise DecryptError("client Finished does not verify")
         self._transcript.add(raw)
-        self._resumption_transcript_hash = self._transcript.digest()  # resumption secret derived on demand
-        self._record.set_read_keys(self._traffic_keys(self._read_app_secret))
-        self._expect = {H.key_update: self._on_key_update}
+        self._app.resumption_hash = self._transcript.digest()  # resumption secret derived on demand
+        self._record.set_read_keys(hs.schedule.traffic_keys(self._app.read))
         self._complete_handshake()
+        return S.CONNECTED
+
+
+#: The server's TLS 1.3 machine (RFC 8446 A.2): (state, message) -> handler -> next state.
+#: Anything else is unexpected_message. One ClientHello passes through RECVD_CH,
+#: NEGOTIATED and WAIT_FLIGHT2 while the server flight is written.
+C = ServerConnection
+TLS13_SERVER: TransitionTable = {
+    (S.START, H.client_hello): C._on_client_hello,  # -> START (HelloRetryRequest) | WAIT_CERT | WAIT_FINISHED
+    (S.WAIT_CERT, H.certificate): C._on_client_certificate,  # -> WAIT_CV | WAIT_FINISHED (no certificate)
+    (S.WAIT_CV, H.certificate_verify): C._on_client_certificate_verify,  # -> WAIT_FINISHED
+    (S.WAIT_FINISHED, H.finished): C._on_client_finished,  # -> CONNECTED
+    (S.CONNECTED, H.key_update): C._on_key_update,  # -> CONNECTED
+}
+del C
 
 
 def _check_same_client_hello(first: ClientHello, second: ClientHello, *, cookie_sent: bool) -> None:

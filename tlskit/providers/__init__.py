@@ -8,7 +8,7 @@ implements (``tlskit providers`` prints the table). Usage::
 
     p = get_provider("pycryptodome")
     group = p.group("X25519MLKEM768")        # UnsupportedAlgorithm names provider + algorithm
-    state, share = group.start()             # KEM-shaped key exchange
+    kx = group.start()                       # KEM-shaped: kx.share, kx.complete(server_share)
     mixed = compose(kx="pynacl", aead="pycryptodome", hash="cryptography", signatures="cryptography")
     mixed.name  # "kx=pynacl,aead=pycryptodome,hash=cryptography,sig=cryptography"
     get_provider(mixed.name)                 # composed names work wherever a name does
@@ -28,6 +28,7 @@ from tlskit.providers.base import (
     CipherSuite,
     HashAlgorithm,
     HashObject,
+    KeyExchange,
     KeyExchangeGroup,
     PrivateKey,
     Provider,
@@ -47,6 +48,7 @@ __all__ = [
     "CipherSuite",
     "HashAlgorithm",
     "HashObject",
+    "KeyExchange",
     "KeyExchangeGroup",
     "KeyLoadError",
     "PrivateKey",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from tlskit.errors import BadSignatureError, IllegalParameter, InternalError, KeyLoadError
-from tlskit.providers.base import AEAD, AEADAlgorithm, CipherSuite, HashAlgorithm, KeyExchangeGroup
+from tlskit.providers.base import AEAD, AEADAlgorithm, CipherSuite, HashAlgorithm, KeyExchange, KeyExchangeGroup
 from tlskit.providers.names import CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
 
 
@@ -522,8 +522,9 @@ class DHGroup(KeyExchangeGroup):
         """Test hook: a client state holding the given private key."""
         return self._load_private(raw)
 
-    def start(self) -> tuple[Any, bytes]:
-        return self._generate()
+    def start(self) -> KeyExchange:
+        private, share = self._generate()
+        return KeyExchange(self, share, private)
 
     def encapsulate(self, peer_share: bytes) -> tuple[bytes, bytes]:
         # Validate the peer share before spending a key generation on it.
@@ -563,7 +564,12 @@ class MLKEMGroup(abc.ABC):
     secret_length = 32
 
     @abc.abstractmethod
-    def start(self) -> tuple[Any, bytes]: ...
+    def _generate(self) -> tuple[Any, bytes]:
+        """A fresh decapsulation key: (state, encapsulation key)."""
+
+    def start(self) -> KeyExchange:
+        state, share = self._generate()
+        return KeyExchange(self, share, state)  # type: ignore[arg-type]  # a component, not a TLS group
 
     @abc.abstractmethod
     def encapsulate(self, peer_share: bytes) -> tuple[bytes, bytes]: ...
@@ -595,10 +601,9 @@ class HybridGroup(KeyExchangeGroup):
         self.client_share_length = first.client_share_length + second.client_share_length
         self.server_share_length = first.server_share_length + second.server_share_length
 
-    def start(self) -> tuple[Any, bytes]:
-        s1, k1 = self.first.start()
-        s2, k2 = self.second.start()
-        return (s1, s2), k1 + k2
+    def start(self) -> KeyExchange:
+        first, second = self.first.start(), self.second.start()
+        return KeyExchange(self, first.share + second.share, (first, second))
 
     def encapsulate(self, peer_share: bytes) -> tuple[bytes, bytes]:
         check_share_length(self.name, peer_share, self.client_share_length)
@@ -610,8 +615,8 @@ class HybridGroup(KeyExchangeGroup):
     def complete(self, state: Any, peer_share: bytes) -> bytes:
         check_share_length(self.name, peer_share, self.server_share_length)
         cut = self.first.server_share_length
-        s1, s2 = state
-        return self.first.complete(s1, peer_share[:cut]) + self.second.complete(s2, peer_share[cut:])
+        first, second = state  # the components' KeyExchange objects
+        return first.complete(peer_share[:cut]) + second.complete(peer_share[cut:])
 
     def __repr__(self) -> str:
         return f"<HybridGroup {self.name}>"

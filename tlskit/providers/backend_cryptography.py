@@ -188,7 +188,7 @@ class _ECDHGroup(c.ECDHGroup):
 
 
 class CryptographyMLKEM768(c.MLKEMGroup):
-    def start(self) -> tuple[Any, bytes]:
+    def _generate(self) -> tuple[Any, bytes]:
         key = mlkem.MLKEM768PrivateKey.generate()
         return key, key.public_key().public_bytes_raw()
 

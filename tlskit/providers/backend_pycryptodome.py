@@ -182,7 +182,7 @@ class _ECDHGroup(c.ECDHGroup):
 
 
 class PycryptodomeMLKEM768(c.MLKEMGroup):
-    def start(self) -> tuple[Any, bytes]:
+    def _generate(self) -> tuple[Any, bytes]:
         key = MLKEM.generate(param_set=MLKEM.ML_KEM_768)
         return key, key.ek
 

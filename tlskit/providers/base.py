@@ -100,19 +100,44 @@ class CipherSuite:
     hash: HashAlgorithm
 
 
+class KeyExchange:
+    """A client's key exchange in flight: the share it sends and how to finish it.
+
+    ``group.start()`` returns one; ``complete(peer_share)`` gives the shared secret from
+    the server's share (validated as ``encapsulate`` validates a client share). The
+    private half stays inside (never in repr).
+    """
+
+    __slots__ = ("group", "share", "_state")
+
+    def __init__(self, group: "KeyExchangeGroup", share: bytes, state: Any) -> None:
+        self.group = group
+        self.share = share
+        self._state = state
+
+    def complete(self, peer_share: bytes) -> bytes:
+        return self.group.complete(self._state, peer_share)
+
+    def __repr__(self) -> str:
+        return f"<KeyExchange {self.group.name}>"
+
+
 class KeyExchangeGroup(abc.ABC):
     """A key-exchange group shaped as a KEM so that (EC)DH and hybrid PQ groups
     look the same to the engine:
 
-    client: ``state, share = start()``   ... server: ``share, secret = encapsulate(client_share)``
-    client: ``secret = complete(state, server_share)``
+    client: ``kx = start()``, sends ``kx.share`` ... server: ``share, secret = encapsulate(client_share)``
+    client: ``secret = kx.complete(server_share)``
+
+    ``complete(state, peer_share)`` is the primitive behind ``KeyExchange.complete``
+    (the conformance vectors call it with a state made from fixed private bytes).
     """
 
     name: str  # IANA name, e.g. "x25519", "secp256r1", "X25519MLKEM768"
     code: int
 
     @abc.abstractmethod
-    def start(self) -> tuple[Any, bytes]: ...
+    def start(self) -> KeyExchange: ...
 
     @abc.abstractmethod
     def encapsulate(self, peer_share: bytes) -> tuple[bytes, bytes]: ...
