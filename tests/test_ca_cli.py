@@ -58,7 +58,7 @@ def test_init_uses_tlskit_ca_dir(run, tmp_path):
 def test_issue_list_show_revoke_crl_verify(run, ca_dir, tmp_path):
     d = ("--dir", str(ca_dir))
     out = tmp_path / "out"
-    issued = run("issue", "localhost", *d, "--san", "localhost", "--san", "127.0.0.1,::1", "--out", str(out))
+    issued = run("issue", "localhost", *d, "--san", "localhost", "--san", "127.0.0.1", "--san", "::1", "--out", str(out))
     assert str(out / "localhost.key") in issued.stdout
     assert stat.S_IMODE(os.stat(out / "localhost.key").st_mode) == 0o600
     run("issue", "alice@example.test", *d, "--client", "--out", str(out))
@@ -88,7 +88,9 @@ def test_issue_list_show_revoke_crl_verify(run, ca_dir, tmp_path):
     assert [f"{entry.serial_number:x}" for entry in crl] == [serial]
     rejected = run("verify", str(out / "alice@example.test.crt"), *d, "--crl", str(crl_file), ok=False)
     assert rejected.stderr.startswith(f"error: {out / 'alice@example.test.crt'}: rejected: revoked")
-    run("verify", str(out / "alice@example.test.crt"), *d)  # without the CRL it still validates
+    # Before: without --crl the CA's own revocation was ignored; the index is consulted now.
+    own = run("verify", str(out / "alice@example.test.crt"), *d, ok=False)
+    assert "rejected: revoked by this CA" in own.stderr and "key-compromise" in own.stderr
 
     data = json.loads(run("list", *d, "--json").stdout)
     assert [r["status"] for r in data] == ["valid", "revoked"] and data[1]["reason"] == "key_compromise"

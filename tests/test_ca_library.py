@@ -77,9 +77,16 @@ def test_init_into_existing_empty_directory(tmp_path):
 
 def test_default_directory_comes_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TLSKIT_CA_DIR", str(tmp_path / "envca"))
-    ca = CertificateAuthority.init()
-    assert ca.directory == tmp_path / "envca"
+    ca = CertificateAuthority.init(tmp_path / "envca")
     assert CertificateAuthority.load().root_pem() == ca.root_pem()
+
+
+def test_library_init_needs_a_directory(tmp_path, monkeypatch):
+    # Before: init() with no directory created a persistent CA under the user's data directory.
+    monkeypatch.setenv("TLSKIT_CA_DIR", str(tmp_path / "envca"))
+    with pytest.raises(CAError, match="needs a directory"):
+        CertificateAuthority.init(None)
+    assert not (tmp_path / "envca").exists()
 
 
 def test_cae_error_is_a_tls_error():
@@ -362,7 +369,7 @@ def test_renew_keeps_key_and_files(ca):
 
 
 def test_renew_unknown_name(ca):
-    with pytest.raises(CAError, match="no unrevoked certificate"):
+    with pytest.raises(CAError, match="no issued certificate has the name"):
         ca.renew("ghost.test")
 
 

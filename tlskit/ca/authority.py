@@ -2,18 +2,20 @@
 
 Directory layout (one directory per CA)::
 
-    ca.json              configuration (name, key type, intermediate?, encrypted?, name constraints)
-    root.crt root.key    the trust anchor (the key signs only the intermediate)
+    ca.json              configuration (name, key type, intermediate?, encrypted?, policy, URLs)
+    root.crt root.key    the trust anchor (the key signs only the intermediate and the root CRL)
     intermediate.crt/.key  the day-to-day issuer (absent with intermediate=False)
     index.sqlite         every issued certificate; the commit point of every change
-    crl.pem              the last CRL written by ``crl()``
+    crl.pem              the issuing CA's last CRL;  root.crl.pem  the root's (covers the intermediate)
     issued/              default output directory of ``issue``
 
 Crash safety: ``init`` builds the whole CA in a hidden sibling directory and renames
-it into place, so a CA directory is either complete or absent. ``issue`` signs, then
-commits the index row, then publishes the files atomically: a kill before the commit
-leaves nothing but hidden temporaries, a kill after it leaves a recorded certificate
-whose files may be missing -- never a published certificate the index does not know.
+it into place, so a CA directory is either complete or absent. ``issue`` signs, writes
+every output file as a hidden temporary, commits the index row, then renames the
+temporaries into place: a failed write (read-only directory, full disk) happens before
+the commit and leaves nothing; a failure to publish after it removes the row again; a
+kill after the commit leaves a recorded certificate whose files may be missing, which
+``check`` lists -- never a published certificate the index does not know.
 """
 
 from __future__ import annotations
@@ -25,14 +27,33 @@ import os
 import pathlib
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
+from tlskit.ca import check as _check
 from tlskit.ca import files
-from tlskit.ca.errors import CAError
+from tlskit.ca.config import CAConfig, check_url
+from tlskit.ca.create import (
+    CONFIG_FILE,
+    CRL_FILE,
+    INDEX_FILE,
+    INTERMEDIATE_CERT,
+    INTERMEDIATE_KEY,
+    ISSUED_DIR,
+    ROOT_CERT,
+    ROOT_CRL_FILE,
+    ROOT_KEY,
+    STAGING_PREFIX,
+    build_ca,
+    pem as _pem,
+    url_for,
+)
+from tlskit.ca.crl import build_crl, parse_reason, reason_label
+from tlskit.ca.errors import CAError, CAWarning
+from tlskit.ca.export import p12_bytes
 from tlskit.ca.index import DuplicateSerial, Index, IndexRecord, NewRecord, serial_hex
 from tlskit.ca.keys import (
     PrivateKey,
@@ -46,34 +67,30 @@ from tlskit.ca.keys import (
     signature_hash,
     supported_public_key,
 )
+from tlskit.ca.policy import NamePolicy, format_duration, parse_duration
 from tlskit.ca.profiles import (
-    ca_builder,
+    CLOCK_SKEW,
     check_days,
-    check_permitted,
     check_profile,
     common_name_of,
+    default_sans,
     file_stem,
     leaf_builder,
-    default_sans,
+    looks_like_email,
     parse_sans,
     san_text,
     subject_name,
+    unique_sans,
     validity,
 )
+from tlskit.ca.verify import verify_with_ca
 
 if TYPE_CHECKING:  # pragma: no cover
     from tlskit.pki import TrustStore, VerifiedPath
 
-CONFIG_FILE = "ca.json"
-ROOT_CERT = "root.crt"
-ROOT_KEY = "root.key"
-INTERMEDIATE_CERT = "intermediate.crt"
-INTERMEDIATE_KEY = "intermediate.key"
-INDEX_FILE = "index.sqlite"
-CRL_FILE = "crl.pem"
-ISSUED_DIR = "issued"
 ENV_DIR = "TLSKIT_CA_DIR"
 _SERIAL_ATTEMPTS = 8
+_INTERMEDIATE_REVOKED = "intermediate_revoked"
 
 
 def _checkpoint(stage: str) -> None:
@@ -81,7 +98,8 @@ def _checkpoint(stage: str) -> None:
 
 
 def default_directory() -> pathlib.Path:
-    """``$TLSKIT_CA_DIR``, else the per-user data directory's ``ca`` folder."""
+    """``$TLSKIT_CA_DIR``, else the per-user data directory's ``ca`` folder (the command
+    line's default; the library never picks a directory by itself)."""
     env = os.environ.get(ENV_DIR)
     if env:
         return pathlib.Path(env).expanduser()
@@ -94,10 +112,6 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 def _passphrase(value: bytes | str | None) -> bytes | None:
     if value is None:
         return None
@@ -108,22 +122,16 @@ def _passphrase(value: bytes | str | None) -> bytes | None:
     return bytes(value)
 
 
-def _intermediate_name(root_name: str) -> str:
-    if root_name.endswith("Root CA"):
-        return (root_name[: -len("Root CA")] + "Intermediate CA")[:64]
-    return (root_name + " Intermediate")[:64]
-
-
 def load_certificate_file(path: pathlib.Path, what: str) -> x509.Certificate:
     data = files.read_file(path, what)
     try:
         return x509.load_pem_x509_certificate(data)
     except ValueError:
-        raise CAError(f"{what} {path} is not a PEM certificate") from None
+        raise CAError(f"{what} {path} is not a PEM certificate (run: tlskit ca check)") from None
 
 
 def _refuse_unless_crl(path: pathlib.Path) -> None:
-    """An existing ``path`` may be replaced only if it holds a CRL (an older one of ours)."""
+    """An existing ``path`` may be replaced only if it holds CRLs (older ones of ours)."""
     if not os.path.lexists(path):
         return
     if path.is_dir():
@@ -139,7 +147,10 @@ def _refuse_unless_crl(path: pathlib.Path) -> None:
 
 @dataclass(frozen=True)
 class IssuedCertificate:
-    """What ``issue``/``sign_csr``/``renew`` produced. ``chain_path`` holds leaf + intermediates."""
+    """What ``issue``/``sign_csr``/``renew`` produced. ``chain_path`` holds leaf + intermediates.
+
+    ``key_path`` is None for a certificate signed from a CSR (the requester holds the key).
+    """
 
     name: str
     serial: int
@@ -152,45 +163,26 @@ class IssuedCertificate:
     def serial_hex(self) -> str:
         return serial_hex(self.serial)
 
+    @property
+    def not_after(self) -> datetime.datetime:
+        return self.certificate.not_valid_after_utc
+
+    @property
+    def sans(self) -> list[str]:
+        try:
+            ext = self.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        except x509.ExtensionNotFound:
+            return []
+        return [san_text(name) for name in ext.value]
+
 
 @dataclass(frozen=True)
-class CAConfig:
-    name: str
-    key_type: str
-    intermediate: bool
-    encrypted: bool
-    permit_dns: tuple[str, ...]
-    created: str
+class RenewalResult:
+    """One certificate ``renew_due`` looked at: renewed (``issued``) or failed (``error``)."""
 
-    def to_json(self) -> bytes:
-        data = {
-            "format": 1,
-            "name": self.name,
-            "key_type": self.key_type,
-            "intermediate": self.intermediate,
-            "encrypted": self.encrypted,
-            "permit_dns": list(self.permit_dns),
-            "created": self.created,
-        }
-        return (json.dumps(data, indent=2) + "\n").encode("utf-8")
-
-    @classmethod
-    def from_json(cls, data: bytes, path: pathlib.Path) -> "CAConfig":
-        try:
-            raw = json.loads(data)
-            # bool("false") is True: a hand-edited flag must be a JSON boolean
-            if not isinstance(raw["intermediate"], bool) or not isinstance(raw["encrypted"], bool):
-                raise TypeError("intermediate and encrypted must be true or false")
-            return cls(
-                name=str(raw["name"]),
-                key_type=check_key_type(str(raw["key_type"])),
-                intermediate=raw["intermediate"],
-                encrypted=raw["encrypted"],
-                permit_dns=tuple(str(n) for n in raw.get("permit_dns") or ()),
-                created=str(raw.get("created", "")),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise CAError(f"CA configuration {path} is damaged") from None
+    record: IndexRecord
+    issued: IssuedCertificate | None
+    error: str | None
 
 
 class CertificateAuthority:
@@ -202,6 +194,7 @@ class CertificateAuthority:
         self._passphrase = passphrase
         self._index = Index(directory / INDEX_FILE)
         self._signing_key: PrivateKey | None = None
+        self._root_key: PrivateKey | None = None
         self._root: x509.Certificate | None = None
         self._intermediate: x509.Certificate | None = None
 
@@ -210,7 +203,7 @@ class CertificateAuthority:
     @classmethod
     def init(
         cls,
-        directory: str | os.PathLike[str] | None = None,
+        directory: str | os.PathLike[str],
         *,
         name: str = "tlskit Root CA",
         key_type: str = "ecdsa-p256",
@@ -218,19 +211,29 @@ class CertificateAuthority:
         days: int = 3650,
         passphrase: bytes | str | None = None,
         permit_dns: Sequence[str] | None = None,
+        name_constraints: NamePolicy | None = None,
+        crl_url: str | None = None,
+        aia_url: str | None = None,
     ) -> "CertificateAuthority":
-        """Create a new CA (root and, by default, an intermediate). Refuses an existing directory's content."""
-        target = pathlib.Path(directory).expanduser() if directory is not None else default_directory()
-        target = target.absolute()
+        """Create a new CA (root and, by default, an intermediate) in ``directory``, which
+        must be absent or empty. ``permit_dns`` and ``name_constraints`` (a
+        :class:`~tlskit.ca.policy.NamePolicy`) constrain every name the CA may certify;
+        ``crl_url``/``aia_url`` are base URLs written into issued certificates (see
+        ``tlskit ca serve-crl``)."""
+        if directory is None:
+            # A library call never creates a persistent CA in a place the caller did not name.
+            raise CAError("CertificateAuthority.init needs a directory (the CLI defaults to $TLSKIT_CA_DIR)")
+        target = pathlib.Path(directory).expanduser().absolute()
         check_key_type(key_type)
         check_days(days)
         secret = _passphrase(passphrase)
         permit = tuple(permit_dns or ())
-        root_subject = subject_name(name)
+        policy = name_constraints or NamePolicy()
         if permit:
-            from tlskit.ca.profiles import name_constraints
-
-            name_constraints(permit)  # validate before any work
+            policy = NamePolicy.build(**{**{k: list(v) for k, v in policy.to_json().items()},
+                                          "permit_dns": list(policy.permit_dns) + list(permit)})
+        crl_base, aia_base = check_url(crl_url, "CRL URL"), check_url(aia_url, "AIA URL")
+        root_subject = subject_name(name)
         if target.exists():
             if (target / CONFIG_FILE).exists():
                 raise CAError(f"a CA already exists in {target}; refusing to overwrite it")
@@ -238,11 +241,14 @@ class CertificateAuthority:
                 raise CAError(f"{target} exists and is not an empty directory; refusing to create a CA there")
         try:
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            staging = pathlib.Path(tempfile.mkdtemp(prefix=".tlskit-ca-init-", dir=target.parent))
+            staging = pathlib.Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target.parent))
         except OSError as exc:
             raise CAError(f"cannot create {target}: {exc.strerror or exc}") from None
         try:
-            config = cls._build(staging, root_subject, key_type, intermediate, days, secret, permit)
+            config = build_ca(
+                staging, root_subject, key_type=key_type, intermediate=intermediate, days=days,
+                secret=secret, permit_dns=permit, policy=policy, crl_url=crl_base, aia_url=aia_base, now=_now(),
+            )
             _checkpoint("init-before-rename")
             try:
                 # rename() replaces an empty directory atomically and fails on a non-empty one.
@@ -255,66 +261,12 @@ class CertificateAuthority:
             raise
         return cls(target, config, secret)
 
-    @staticmethod
-    def _build(
-        staging: pathlib.Path,
-        root_subject: x509.Name,
-        key_type: str,
-        intermediate: bool,
-        days: int,
-        secret: bytes | None,
-        permit: tuple[str, ...],
-    ) -> CAConfig:
-        now = _now()
-        root_key = generate_key(key_type)
-        not_before, not_after = validity(days, now=now)
-        root = ca_builder(
-            root_subject,
-            root_key.public_key(),
-            issuer=root_subject,
-            issuer_public_key=root_key.public_key(),
-            serial=x509.random_serial_number(),
-            not_before=not_before,
-            not_after=not_after,
-            path_length=1 if intermediate else 0,
-            permit_dns=permit,
-        ).sign(root_key, signature_hash(root_key))
-        files.atomic_write(staging / ROOT_KEY, private_key_pem(root_key, secret), private=True)
-        files.atomic_write(staging / ROOT_CERT, _pem(root))
-        if intermediate:
-            inter_key = generate_key(key_type)
-            inter_name = _intermediate_name(common_name_of(root_subject) or "tlskit")
-            inter = ca_builder(
-                subject_name(inter_name),
-                inter_key.public_key(),
-                issuer=root.subject,
-                issuer_public_key=root_key.public_key(),
-                serial=x509.random_serial_number(),
-                not_before=not_before,
-                not_after=not_after,
-                path_length=0,
-                permit_dns=permit,
-            ).sign(root_key, signature_hash(root_key))
-            files.atomic_write(staging / INTERMEDIATE_KEY, private_key_pem(inter_key, secret), private=True)
-            files.atomic_write(staging / INTERMEDIATE_CERT, _pem(inter))
-        Index(staging / INDEX_FILE).create()
-        (staging / ISSUED_DIR).mkdir(mode=0o700)
-        config = CAConfig(
-            name=common_name_of(root_subject),
-            key_type=key_type,
-            intermediate=intermediate,
-            encrypted=secret is not None,
-            permit_dns=permit,
-            created=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        )
-        files.atomic_write(staging / CONFIG_FILE, config.to_json())
-        return config
-
     @classmethod
     def load(
         cls, directory: str | os.PathLike[str] | None = None, passphrase: bytes | str | None = None
     ) -> "CertificateAuthority":
-        """Open an existing CA. Keys are read (and the passphrase checked) when first needed."""
+        """Open an existing CA (``directory`` defaults to :func:`default_directory`). Keys are
+        read (and the passphrase checked) when first needed; an older index is upgraded."""
         target = pathlib.Path(directory).expanduser() if directory is not None else default_directory()
         target = target.absolute()
         config_path = target / CONFIG_FILE
@@ -334,6 +286,10 @@ class CertificateAuthority:
         return self.config.name
 
     @property
+    def policy(self) -> NamePolicy:
+        return self.config.policy
+
+    @property
     def root_path(self) -> pathlib.Path:
         return self.directory / ROOT_CERT
 
@@ -343,7 +299,12 @@ class CertificateAuthority:
 
     @property
     def crl_path(self) -> pathlib.Path:
+        """The issuing CA's CRL (leaves); :attr:`root_crl_path` holds the root's."""
         return self.directory / CRL_FILE
+
+    @property
+    def root_crl_path(self) -> pathlib.Path:
+        return self.directory / ROOT_CRL_FILE
 
     @property
     def root_certificate(self) -> x509.Certificate:
@@ -378,20 +339,37 @@ class CertificateAuthority:
         inter = self.intermediate_certificate
         return _pem(inter) if inter is not None else b""
 
+    def write_root(self, out: str | os.PathLike[str], *, force: bool = False) -> pathlib.Path:
+        """Write the root certificate to ``out`` (never over one of the CA's own files)."""
+        path = pathlib.Path(out).expanduser().absolute()
+        self.refuse_own_files([path])
+        files.atomic_write(path, self.root_pem(), overwrite=force)
+        return path
+
     def _key_paths(self) -> list[pathlib.Path]:
         paths = [self.directory / ROOT_KEY]
         if self.config.intermediate:
             paths.append(self.directory / INTERMEDIATE_KEY)
         return paths
 
+    def _load_key(self, path: pathlib.Path, cert: x509.Certificate) -> PrivateKey:
+        key = load_private_key(path, self._passphrase, what="CA key")
+        if not same_public_key(key.public_key(), cert.public_key()):
+            raise CAError(f"CA key {path} does not match the CA certificate (run: tlskit ca check)")
+        return key
+
     def _issuer_key(self) -> PrivateKey:
         if self._signing_key is None:
             path = self.directory / (INTERMEDIATE_KEY if self.config.intermediate else ROOT_KEY)
-            key = load_private_key(path, self._passphrase, what="CA key")
-            if not same_public_key(key.public_key(), self.issuer_certificate.public_key()):
-                raise CAError(f"CA key {path} does not match the CA certificate")
-            self._signing_key = key
+            self._signing_key = self._load_key(path, self.issuer_certificate)
         return self._signing_key
+
+    def _root_signing_key(self) -> PrivateKey:
+        if not self.config.intermediate:
+            return self._issuer_key()
+        if self._root_key is None:
+            self._root_key = self._load_key(self.directory / ROOT_KEY, self.root_certificate)
+        return self._root_key
 
     def _check_issuer_valid(self, now: datetime.datetime) -> None:
         for cert in filter(None, (self.root_certificate, self.intermediate_certificate)):
@@ -400,6 +378,9 @@ class CertificateAuthority:
                     f"the CA certificate {cert.subject.rfc4514_string()} expired on "
                     f"{cert.not_valid_after_utc:%Y-%m-%d}; create a new CA"
                 )
+        revoked = self.intermediate_revocation()
+        if revoked is not None:
+            raise CAError(f"the CA's intermediate was revoked ({revoked}); create a new CA")
 
     def _validity_limit(self) -> datetime.datetime:
         certs = filter(None, (self.root_certificate, self.intermediate_certificate))
@@ -412,68 +393,84 @@ class CertificateAuthority:
         name: str,
         *,
         sans: Iterable[str] | None = None,
-        profile: str = "server",
+        profile: str | None = None,
         key_type: str = "ecdsa-p256",
-        days: int = 90,
+        days: int | None = None,
+        duration: str | datetime.timedelta | None = None,
         out_dir: str | os.PathLike[str] | None = None,
         force: bool = False,
     ) -> IssuedCertificate:
-        """New key and certificate for NAME: writes NAME.key (0600), NAME.crt, NAME.chain.pem."""
+        """New key and certificate for NAME: writes NAME.key (0600), NAME.crt, NAME.chain.pem.
+
+        NAME is always one of the certificate's names when it is a host name, IP or email
+        address, ``sans`` adds others. ``profile`` defaults to ``email`` (S/MIME) for an
+        email NAME, else ``server``. Validity: ``duration`` (``"15m"``, ``"12h"``) or
+        ``days`` (default 90), cut at the CA's own expiry with a :class:`CAWarning`.
+        """
         if not isinstance(name, str) or not name:
             raise CAError("a certificate needs a name")
+        if profile is None:
+            profile = "email" if looks_like_email(name) else "server"
         check_profile(profile)
         check_key_type(key_type)
-        check_days(days)
+        lifetime = self._lifetime(days, duration)
         stem = file_stem(name)
         # A lone string is one name, not a sequence of one-letter names.
         san_values = [sans] if isinstance(sans, str) else list(sans or ())
-        if not san_values:
-            san_values = default_sans(name)
-        general_names = parse_sans(san_values)
-        check_permitted(general_names, self.config.permit_dns)
+        # NAME itself comes first: `issue localhost --san 127.0.0.1` is for both.
+        general_names = parse_sans(default_sans(name) + san_values)
+        self.policy.check(general_names)
         subject_name(name)
         if profile in ("server", "both") and not general_names:
-            raise CAError("a server certificate needs at least one subject alternative name (--san)")
+            raise CAError(
+                f"a server certificate needs at least one subject alternative name: {name!r} is not a host"
+                " name or IP address, give the server's names with --san"
+            )
         # Everything that can refuse (passphrase, expired CA) runs before anything touches the disk.
         signing_key = self._issuer_key()
         self._check_issuer_valid(_now())
         out = self._out_dir(out_dir)
         key_path, cert_path, chain_path = (out / f"{stem}.key", out / f"{stem}.crt", out / f"{stem}.chain.pem")
-        self._refuse_own_files((key_path, cert_path, chain_path))
+        self.refuse_own_files((key_path, cert_path, chain_path))
         if not force:
             for path in (key_path, cert_path, chain_path):
                 if path.exists():
                     raise CAError(f"{path} already exists (use --force to replace it)")
         key = generate_key(key_type)
         _checkpoint("issue-key-generated")
-        cert = self._sign_and_record(
+        cert = self._issue_and_publish(
             name,
             key.public_key(),
             general_names,
             profile=profile,
             key_type=key_type,
-            days=days,
+            lifetime=lifetime,
             signing_key=signing_key,
             paths=(key_path, cert_path, chain_path),
+            key_pem=private_key_pem(key),
             force=force,
         )
-        _checkpoint("issue-committed")
-        files.atomic_write(key_path, private_key_pem(key), private=True, overwrite=force)
-        _checkpoint("issue-key-written")
-        self._write_certificate(cert, cert_path, chain_path, overwrite=force)
-        _checkpoint("issue-done")
         return IssuedCertificate(name, cert.serial_number, cert, key_path, cert_path, chain_path)
 
-    def _own_files(self) -> set[pathlib.Path]:
-        names = (CONFIG_FILE, ROOT_CERT, ROOT_KEY, INTERMEDIATE_CERT, INTERMEDIATE_KEY, INDEX_FILE, CRL_FILE)
+    def _lifetime(self, days: int | None, duration: str | datetime.timedelta | None) -> datetime.timedelta:
+        if duration is not None:
+            if days is not None:
+                raise CAError("give the validity as days or as a duration, not both")
+            return parse_duration(duration)
+        return datetime.timedelta(days=check_days(90 if days is None else days))
+
+    def own_files(self) -> set[pathlib.Path]:
+        """The CA's own files (keys, certificates, index, configuration, CRLs), as given and resolved."""
+        names = (CONFIG_FILE, ROOT_CERT, ROOT_KEY, INTERMEDIATE_CERT, INTERMEDIATE_KEY, INDEX_FILE, CRL_FILE,
+                 ROOT_CRL_FILE)
         own = {self.directory / name for name in names}
         own |= {pathlib.Path(os.path.realpath(path)) for path in own}
         return own
 
-    def _refuse_own_files(self, paths: Iterable[pathlib.Path | None]) -> None:
+    def refuse_own_files(self, paths: Iterable[pathlib.Path | None]) -> None:
         """Output never replaces the CA's own keys, certificates, index or configuration,
         not even with ``force`` (``issue root --out <CA dir> --force`` would destroy the CA)."""
-        own = self._own_files()
+        own = self.own_files()
         for path in paths:
             if path is not None and (path in own or pathlib.Path(os.path.realpath(path)) in own):
                 raise CAError(f"{path} is one of the CA's own files; choose another name or --out directory")
@@ -489,20 +486,38 @@ class CertificateAuthority:
             raise CAError(f"output directory {out} is not a directory")
         return out
 
-    def _write_certificate(
-        self,
-        cert: x509.Certificate,
-        cert_path: pathlib.Path | None,
-        chain_path: pathlib.Path | None,
-        *,
-        overwrite: bool,
-    ) -> None:
-        if cert_path is not None:
-            files.atomic_write(cert_path, _pem(cert), overwrite=overwrite)
-        if chain_path is not None:
-            files.atomic_write(chain_path, _pem(cert) + self.intermediates_pem(), overwrite=overwrite)
+    def _leaf_urls(self) -> tuple[str | None, str | None]:
+        issuer = "intermediate" if self.config.intermediate else "root"
+        return url_for(self.config.crl_url, f"{issuer}.crl"), url_for(self.config.aia_url, f"{issuer}.crt")
 
-    def _sign_and_record(
+    def _sign(
+        self,
+        common_name: str,
+        public_key: PublicKey,
+        sans: Sequence[x509.GeneralName],
+        *,
+        profile: str,
+        lifetime: datetime.timedelta,
+        signing_key: PrivateKey,
+        serial: int,
+        now: datetime.datetime,
+    ) -> x509.Certificate:
+        limit = self._validity_limit()
+        not_before, not_after = validity(None, now=now, limit=limit, duration=lifetime)
+        if not_after == limit.replace(microsecond=0) and now + lifetime > limit:
+            warnings.warn(
+                f"validity cut to the CA's own expiry, {limit:%Y-%m-%d %H:%M} UTC"
+                f" (asked for {format_duration(lifetime)}; a certificate never outlives its CA)",
+                CAWarning,
+                stacklevel=4,
+            )
+        crl_url, aia_url = self._leaf_urls()
+        return leaf_builder(
+            common_name, public_key, sans, profile=profile, issuer_cert=self.issuer_certificate,
+            serial=serial, not_before=not_before, not_after=not_after, crl_url=crl_url, aia_url=aia_url,
+        ).sign(signing_key, signature_hash(signing_key))
+
+    def _issue_and_publish(
         self,
         name: str,
         public_key: PublicKey,
@@ -510,82 +525,185 @@ class CertificateAuthority:
         *,
         profile: str,
         key_type: str,
-        days: int,
+        lifetime: datetime.timedelta,
         signing_key: PrivateKey,
         paths: tuple[pathlib.Path | None, pathlib.Path | None, pathlib.Path | None],
+        key_pem: bytes | None,
         force: bool,
         common_name: str | None = None,
+        supersedes: str | None = None,
     ) -> x509.Certificate:
+        """Sign, stage every file as a temporary, commit the index row, publish the files.
+
+        The index row and the files commit together or not at all: writing the temporaries
+        is where a read-only directory or a full disk fails, before anything is recorded;
+        if renaming them into place fails after the commit, the row is deleted again.
+        """
+        key_path, cert_path, chain_path = paths
         now = _now()
-        self._check_issuer_valid(now)
-        not_before, not_after = validity(days, now=now, limit=self._validity_limit())
-        issuer = self.issuer_certificate
-        cn = common_name if common_name is not None else name
-        for _ in range(_SERIAL_ATTEMPTS):
-            serial = x509.random_serial_number()  # 159 random bits
-            cert = leaf_builder(
-                cn, public_key, sans, profile=profile, issuer_cert=issuer,
-                serial=serial, not_before=not_before, not_after=not_after,
-            ).sign(signing_key, signature_hash(signing_key))
-            record = NewRecord(
-                serial=serial,
-                name=name,
-                subject=cert.subject.rfc4514_string(),
-                sans=tuple(san_text(s) for s in sans),
-                not_before=not_before,
-                not_after=not_after,
-                profile=profile,
-                key_type=key_type,
-                cert_pem=_pem(cert),
-                key_path=paths[0],
-                cert_path=paths[1],
-                chain_path=paths[2],
-            )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CAWarning)
+            for _ in range(_SERIAL_ATTEMPTS):
+                serial = x509.random_serial_number()  # 159 random bits
+                cert = self._sign(
+                    common_name if common_name is not None else name, public_key, sans, profile=profile,
+                    lifetime=lifetime, signing_key=signing_key, serial=serial, now=now,
+                )
+                outputs: list[tuple[pathlib.Path, bytes, bool]] = []
+                if key_path is not None and key_pem is not None:
+                    outputs.append((key_path, key_pem, True))
+                if cert_path is not None:
+                    outputs.append((cert_path, _pem(cert), False))
+                if chain_path is not None:
+                    outputs.append((chain_path, _pem(cert) + self.intermediates_pem(), False))
+                staged = self._stage(outputs)
+                try:
+                    committed = self._record(
+                        name, cert, sans, profile=profile, key_type=key_type, paths=paths, force=force,
+                        supersedes=supersedes,
+                    )
+                except BaseException:
+                    _discard(staged)
+                    raise
+                if not committed:
+                    _discard(staged)
+                    continue
+                _checkpoint("issue-committed")
+                self._publish(staged, cert, force=force)
+                _checkpoint("issue-done")
+                break
+            else:  # pragma: no cover - 2**-159 odds
+                raise CAError("could not find an unused serial number")
+        for warning in caught:  # once, not once per serial attempt
+            warnings.warn(warning.message, CAWarning, stacklevel=3)
+        return cert
+
+    @staticmethod
+    def _stage(outputs: Sequence[tuple[pathlib.Path, bytes, bool]]) -> list[tuple[pathlib.Path, pathlib.Path]]:
+        staged: list[tuple[pathlib.Path, pathlib.Path]] = []
+        try:
+            for path, data, private in outputs:
+                mode = files.PRIVATE_MODE if private else files.PUBLIC_MODE
+                staged.append((files.write_temp(path, data, mode=mode), path))
+        except BaseException:
+            _discard(staged)
+            raise
+        return staged
+
+    def _record(
+        self,
+        name: str,
+        cert: x509.Certificate,
+        sans: Sequence[x509.GeneralName],
+        *,
+        profile: str,
+        key_type: str,
+        paths: tuple[pathlib.Path | None, pathlib.Path | None, pathlib.Path | None],
+        force: bool,
+        supersedes: str | None,
+    ) -> bool:
+        """Commit the row (False: the serial is taken, sign again)."""
+        record = NewRecord(
+            serial=cert.serial_number,
+            name=name,
+            subject=cert.subject.rfc4514_string(),
+            sans=tuple(san_text(s) for s in sans),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            profile=profile,
+            key_type=key_type,
+            cert_pem=_pem(cert),
+            key_path=paths[0],
+            cert_path=paths[1],
+            chain_path=paths[2],
+        )
+        try:
+            with self._index.transaction() as conn:
+                if not force:
+                    taken = self._index.paths_in_use(conn, [p for p in paths if p is not None])
+                    if taken is not None:
+                        raise CAError(f"{taken} already belongs to an issued certificate (use --force to replace it)")
+                self._index.insert(conn, record)
+                if supersedes is not None:
+                    self._index.supersede(conn, supersedes, serial_hex(cert.serial_number))
+                _checkpoint("issue-before-commit")
+        except DuplicateSerial:
+            return False
+        return True
+
+    def _publish(self, staged: list[tuple[pathlib.Path, pathlib.Path]], cert: x509.Certificate, *, force: bool) -> None:
+        published: list[pathlib.Path] = []
+        try:
+            for index, (tmp, path) in enumerate(staged):
+                files.publish(tmp, path, overwrite=force)
+                published.append(path)
+                if index == 0:
+                    _checkpoint("issue-key-written")
+        except BaseException:
+            _discard(staged[len(published) + 1:])
+            # Not all files could be published: take the row back so no "valid" record
+            # points at files that were never written. Files this call published are
+            # removed unless they replaced older ones (--force), which are gone anyway.
             try:
-                with self._index.transaction() as conn:
-                    if not force:
-                        taken = self._index.paths_in_use(conn, [p for p in paths if p is not None])
-                        if taken is not None:
-                            raise CAError(
-                                f"{taken} already belongs to an issued certificate (use --force to replace it)"
-                            )
-                    self._index.insert(conn, record)
-                    _checkpoint("issue-before-commit")
-            except DuplicateSerial:
-                continue
-            return cert
-        raise CAError("could not find an unused serial number")  # pragma: no cover - 2**-159 odds
+                self._index.delete(serial_hex(cert.serial_number))
+            except CAError:
+                pass
+            if not force:
+                for path in published:
+                    try:
+                        path.unlink()
+                    except OSError:
+                        pass
+            raise
 
     def sign_csr(
         self,
         csr_pem: bytes | str,
         *,
         profile: str = "server",
-        days: int = 90,
+        days: int | None = None,
+        duration: str | datetime.timedelta | None = None,
         out: str | os.PathLike[str] | None = None,
         name: str | None = None,
+        sans: Iterable[str] | None = None,
         force: bool = False,
     ) -> IssuedCertificate:
         """Sign a CSR after checking its self-signature; the CA chooses every extension.
 
-        ``out`` receives the certificate and ``<stem>.chain.pem`` next to it the chain.
+        Names: ``sans`` when given (they replace the CSR's), else the CSR's subject
+        alternative names, else its common name when that is a host name, IP or email
+        address (as step-ca and mkcert do). ``out`` receives the certificate and
+        ``<stem>.chain.pem`` next to it the chain.
         """
         from tlskit.ca.csr import parse_csr
 
         request = parse_csr(csr_pem)
         check_profile(profile)
-        check_days(days)
-        check_permitted(request.sans, self.config.permit_dns)
-        first_san = san_text(request.sans[0]).partition(":")[2] if request.sans else ""
+        lifetime = self._lifetime(days, duration)
+        san_values = [sans] if isinstance(sans, str) else list(sans or ())
+        if san_values:
+            names = parse_sans(san_values)
+        elif request.sans:
+            names = request.sans
+        else:
+            names = parse_sans(default_sans(request.common_name or ""))
+        names = unique_sans(names)
+        self.policy.check(names)
+        first_san = san_text(names[0]).partition(":")[2] if names else ""
         record_name = name or request.common_name or first_san
         if not record_name:
-            raise CAError("the CSR has neither a common name nor a subject alternative name")
+            raise CAError("the CSR has neither a common name nor a subject alternative name (use --san)")
+        if profile in ("server", "both") and not names:
+            raise CAError(
+                f"the CSR's common name {record_name!r} is not a host name or IP address and it has no"
+                " subject alternative name: give the names with --san"
+            )
         cert_path = chain_path = None
         if out is not None:
             cert_path = pathlib.Path(out).expanduser().absolute()
             stem = cert_path.name[: -len(cert_path.suffix)] if cert_path.suffix else cert_path.name
             chain_path = cert_path.with_name(f"{stem}.chain.pem")
-            self._refuse_own_files((cert_path, chain_path))
+            self.refuse_own_files((cert_path, chain_path))
             for path in (cert_path, chain_path):
                 if path.is_dir():
                     raise CAError(f"{path} is a directory; --out names the certificate file")
@@ -594,42 +712,51 @@ class CertificateAuthority:
         signing_key = self._issuer_key()
         self._check_issuer_valid(_now())
         if cert_path is not None:
-            # The directory must exist before the certificate is signed and recorded:
-            # failing to write after the commit left an issued certificate nobody received.
             self._out_dir(cert_path.parent)
-        cert = self._sign_and_record(
+        cert = self._issue_and_publish(
             record_name,
             request.public_key,
-            request.sans,
+            names,
             profile=profile,
             key_type=key_type_of(request.public_key),
-            days=days,
+            lifetime=lifetime,
             signing_key=signing_key,
             paths=(None, cert_path, chain_path),
+            key_pem=None,
             force=force,
             common_name=request.common_name or record_name[:64],
         )
-        self._write_certificate(cert, cert_path, chain_path, overwrite=force)
         return IssuedCertificate(record_name, cert.serial_number, cert, None, cert_path, chain_path)
 
-    def renew(self, name: str, *, days: int | None = None, rekey: bool = False) -> IssuedCertificate:
-        """A new certificate for NAME's latest record: same names, profile and files.
+    # -- renewal ------------------------------------------------------------------------
 
-        The existing key is kept (like ``step ca renew``) unless ``rekey`` or it is gone;
-        the old certificate stays valid until it expires or is revoked.
+    def renew(
+        self,
+        name: str,
+        *,
+        days: int | None = None,
+        duration: str | datetime.timedelta | None = None,
+        rekey: bool = False,
+    ) -> IssuedCertificate:
+        """A new certificate replacing NAME's current one (by name or serial): same names,
+        profile and files; the old record is marked superseded.
+
+        The existing key is kept (like ``step ca renew``) unless ``rekey`` or it is gone.
+        Validity: as before unless ``days``/``duration`` is given.
         """
-        records = [r for r in self._index.by_name(name) if not r.revoked]
-        if not records:
-            raise CAError(f"no unrevoked certificate named {name!r} to renew")
-        latest = records[-1]
+        latest = self.resolve(name, purpose="renew")
         # The record comes from the index file: check what renewal relies on before any work.
         check_profile(latest.profile)
         check_key_type(latest.key_type)
         previous = latest.certificate()
-        if days is None:
-            days = max(1, round((latest.not_after - latest.not_before).total_seconds() / 86400))
-        check_days(days)
+        if days is None and duration is None:
+            # Same lifetime as before (the notBefore backdating is not part of it).
+            lifetime = max(latest.not_after - latest.not_before - CLOCK_SKEW, datetime.timedelta(minutes=1))
+            lifetime = parse_duration(datetime.timedelta(seconds=round(lifetime.total_seconds())))
+        else:
+            lifetime = self._lifetime(days, duration)
         signing_key = self._issuer_key()
+        self._check_issuer_valid(_now())
         key = None
         if latest.key_path is not None and latest.key_path.exists() and not rekey:
             public_key = load_private_key(latest.key_path, what="certificate key").public_key()
@@ -640,22 +767,52 @@ class CertificateAuthority:
             # A CSR-signed certificate: the key is the requester's, reuse its public half.
             public_key = supported_public_key(previous.public_key())
         sans = parse_sans(latest.sans)
-        cert = self._sign_and_record(
-            name,
+        self.policy.check(sans)
+        cert = self._issue_and_publish(
+            latest.name,
             public_key,
             sans,
             profile=latest.profile,
             key_type=latest.key_type,
-            days=days,
+            lifetime=lifetime,
             signing_key=signing_key,
             paths=(latest.key_path, latest.cert_path, latest.chain_path),
+            key_pem=private_key_pem(key) if key is not None else None,
             force=True,
-            common_name=common_name_of(previous.subject) or name[:64],
+            common_name=common_name_of(previous.subject) or latest.name[:64],
+            supersedes=latest.serial,
         )
-        if key is not None and latest.key_path is not None:
-            files.atomic_write(latest.key_path, private_key_pem(key), private=True, overwrite=True)
-        self._write_certificate(cert, latest.cert_path, latest.chain_path, overwrite=True)
-        return IssuedCertificate(name, cert.serial_number, cert, latest.key_path, latest.cert_path, latest.chain_path)
+        return IssuedCertificate(
+            latest.name, cert.serial_number, cert, latest.key_path, latest.cert_path, latest.chain_path
+        )
+
+    def due_for_renewal(
+        self, fraction: float, *, now: datetime.datetime | None = None
+    ) -> builtins.list[IndexRecord]:
+        """Current certificates with less than ``fraction`` of their lifetime left (or expired)."""
+        now = now or _now()
+        due = []
+        for record in self._index.all():
+            if not record.current:
+                continue
+            lifetime = record.not_after - record.not_before
+            if record.not_after - now < lifetime * fraction:
+                due.append(record)
+        return due
+
+    def renew_due(
+        self, fraction: float, *, now: datetime.datetime | None = None, rekey: bool = False
+    ) -> builtins.list[RenewalResult]:
+        """Renew every certificate :meth:`due_for_renewal` returns (cron-friendly: one
+        failure does not stop the others; each result says what happened)."""
+        results = []
+        for record in self.due_for_renewal(fraction, now=now):
+            try:
+                issued = self.renew(record.serial, rekey=rekey)
+                results.append(RenewalResult(record, issued, None))
+            except CAError as exc:
+                results.append(RenewalResult(record, None, str(exc)))
+        return results
 
     # -- the index --------------------------------------------------------------------------
 
@@ -683,10 +840,30 @@ class CertificateAuthority:
         record = self._index.by_serial(serial_hex(serial))
         return [record] if record else []
 
+    def resolve(self, serial_or_name: str | int, *, purpose: str = "use") -> IndexRecord:
+        """The one record a name (or serial) means: a serial is exact; a name means its
+        current (unrevoked, not superseded) certificate, and two current ones are refused
+        with the candidates listed. ``show`` also accepts a revoked or superseded one."""
+        records = self.find(serial_or_name)
+        if not records:
+            raise CAError(f"no issued certificate has the name or serial {serial_or_name!r}")
+        if len(records) == 1 and records[0].name != str(serial_or_name).strip():
+            return records[0]  # found by serial: exactly what was asked for
+        current = [r for r in records if r.current]
+        if len(current) > 1:
+            listing = "; ".join(r.describe() for r in current)
+            raise CAError(
+                f"{len(current)} current certificates are named {serial_or_name!r}: {listing}. Give the serial"
+            )
+        if current:
+            return current[0]
+        if purpose == "show":
+            return records[-1]
+        states = ", ".join(sorted({r.status for r in records}))
+        raise CAError(f"no current certificate named {serial_or_name!r} to {purpose} (only {states} ones)")
+
     def revoke(self, serial_or_name: str | int, reason: str | None = None) -> builtins.list[IndexRecord]:
         """Revoke a certificate by serial, or every unrevoked certificate of a name."""
-        from tlskit.ca.crl import parse_reason
-
         reason_flag = parse_reason(reason)
         records = self.find(serial_or_name)
         if not records:
@@ -703,28 +880,71 @@ class CertificateAuthority:
             updated.append(record)
         return updated
 
+    def revoke_intermediate(self, reason: str | None = None) -> x509.Certificate:
+        """Revoke the CA's own intermediate: the root's CRL lists it from the next
+        :meth:`crl`, and the CA issues nothing more (create a new CA)."""
+        inter = self.intermediate_certificate
+        if inter is None:
+            raise CAError("this CA has no intermediate (it was created with --no-intermediate)")
+        if self.intermediate_revocation() is not None:
+            raise CAError("the intermediate is already revoked")
+        flag = parse_reason(reason)
+        value = {"serial": serial_hex(inter.serial_number), "at": _now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 "reason": flag.name if flag else None}
+        self._index.set_meta(_INTERMEDIATE_REVOKED, json.dumps(value))
+        return inter
+
+    def _intermediate_revoked(self) -> tuple[int, datetime.datetime, str | None] | None:
+        raw = self._index.get_meta(_INTERMEDIATE_REVOKED)
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+            at = datetime.datetime.strptime(value["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+            reason = value.get("reason")
+            parse_reason(reason)
+            return int(value["serial"], 16), at, reason
+        except (ValueError, KeyError, TypeError, CAError):
+            raise CAError("the CA index's record of the intermediate's revocation is damaged") from None
+
+    def intermediate_revocation(self) -> str | None:
+        """None, or when and why the intermediate was revoked."""
+        revoked = self._intermediate_revoked()
+        if revoked is None:
+            return None
+        _, at, reason = revoked
+        return f"on {at:%Y-%m-%d %H:%M} UTC" + (f", {reason_label(reason)}" if reason else "")
+
     def crl(self, days: int = 7, *, out: str | os.PathLike[str] | None = None, force: bool = False) -> bytes:
-        """A CRL of every revoked certificate, signed by the issuing CA; also saved as crl.pem.
+        """The CRL of every issuing level, PEM, one after another: the issuing CA's (leaves)
+        first, then the root's (covering the intermediate) when there is an intermediate.
 
-        ``out`` may replace an older CRL (republishing is the point); any other existing
-        file there is refused unless ``force``, like every other CA output.
+        Saved as crl.pem and root.crl.pem; ``out`` receives them all, so one file serves
+        ``openssl verify -crl_check_all -CRLfile``. ``out`` may replace an older CRL file;
+        any other existing file there is refused unless ``force``, like every CA output.
         """
-        from tlskit.ca.crl import build_crl
-
         check_days(days)
         out_path = pathlib.Path(out).expanduser().absolute() if out is not None else None
-        if out_path is not None and out_path != self.crl_path:
-            self._refuse_own_files([out_path])
+        if out_path is not None and out_path not in (self.crl_path, self.root_crl_path):
+            self.refuse_own_files([out_path])
         if out_path is not None and not out_path.parent.is_dir():
             raise CAError(f"cannot write {out_path}: directory {out_path.parent} does not exist")
         if out_path is not None and not force:
             _refuse_unless_crl(out_path)
         signing_key = self._issuer_key()
+        root_key = self._root_signing_key() if self.config.intermediate else None
         number = self._index.next_crl_number()
-        pem = build_crl(
-            self.issuer_certificate, signing_key, self._index.revoked(), number=number, days=days, now=_now()
-        )
-        files.atomic_write(self.crl_path, pem, overwrite=True)
+        now = _now()
+        leaves = build_crl(self.issuer_certificate, signing_key, self._index.revoked(), number=number, days=days,
+                           now=now)
+        files.atomic_write(self.crl_path, leaves, overwrite=True)
+        pem = leaves
+        if root_key is not None:
+            revoked = self._intermediate_revoked()
+            root = build_crl(self.root_certificate, root_key, [], number=number, days=days, now=now,
+                             extra=[revoked] if revoked else [])
+            files.atomic_write(self.root_crl_path, root, overwrite=True)
+            pem += root
         if out_path is not None:
             files.atomic_write(out_path, pem, overwrite=True)
         return pem
@@ -741,21 +961,87 @@ class CertificateAuthority:
         at: datetime.datetime | None = None,
     ) -> VerifiedPath:
         """Validate a certificate (file or PEM, optionally followed by its chain) against this CA
-        with :func:`tlskit.pki.verify_chain`; returns its ``VerifiedPath`` or raises ``CertificateError``."""
-        from tlskit.ca.verify import verify_with_ca
-
-        return verify_with_ca(self, cert, host=host, crl=crl, usage=usage, at=at)
+        with :func:`tlskit.pki.verify_chain`, then against the CA's own revocations (the
+        index, no CRL needed); ``crl`` adds CRLs. Returns the ``VerifiedPath`` or raises
+        ``CertificateError``."""
+        revocations = {
+            r.serial_number: f"{r.revoked_at:%Y-%m-%d %H:%M} UTC" + (f", {reason_label(r.reason)}" if r.reason else "")
+            for r in self._index.revoked()
+            if r.revoked_at is not None
+        }
+        return verify_with_ca(
+            self.root_certificate, self.intermediate_certificate, cert, host=host, crl=crl, usage=usage, at=at,
+            revocations=revocations, intermediate_revoked=self.intermediate_revocation(),
+        )
 
     def export_p12(
-        self, name: str, path: str | os.PathLike[str], password: bytes | str, *, force: bool = False
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        password: bytes | str | None,
+        *,
+        force: bool = False,
+        legacy: bool = False,
     ) -> pathlib.Path:
-        """Write NAME's key, certificate and chain as a password-protected PKCS#12 file."""
-        from tlskit.ca.export import export_p12
-
-        return export_p12(self, name, pathlib.Path(path).expanduser(), password, force=force)
+        """Write NAME's key, certificate and chain as a PKCS#12 file: encrypted with
+        ``password`` (``legacy``: 3DES and a SHA-1 MAC for old Windows), or unencrypted
+        when ``password`` is None."""
+        record = self.resolve(name, purpose="export")
+        if record.key_path is None:
+            raise CAError(f"{name!r} was signed from a CSR: its private key is not held by this CA")
+        key = load_private_key(record.key_path, what="certificate key")
+        cert = record.certificate()
+        chain = [c for c in (self.intermediate_certificate,) if c is not None]
+        data = p12_bytes(record.name, key, cert, chain, password, legacy=legacy)
+        target = pathlib.Path(path).expanduser().absolute()
+        self.refuse_own_files([target])
+        files.atomic_write(target, data, private=True, overwrite=force)
+        return target
 
     def check(self) -> builtins.list[str]:
-        """Consistency problems of the CA directory (empty when all is well)."""
-        from tlskit.ca.check import check_consistency
+        """Consistency problems of the CA directory (empty when all is well): damaged CA
+        files, index damage, certificates not ours, unrecorded or mismatched published
+        files, and current certificates whose files are missing."""
+        problems = _check.check_ca_files(
+            self.directory, intermediate=self.config.intermediate, passphrase=self._passphrase
+        )
+        integrity = [f"index: {line}" for line in self._index.integrity_problems()]
+        if integrity:
+            return problems + integrity
+        try:
+            records = self.list()
+        except CAError as exc:  # a damaged row: report it rather than stop with it
+            return problems + [f"index: {exc}"]
+        try:
+            issuer: x509.Certificate | None = self.issuer_certificate
+        except CAError:
+            issuer = None  # reported above as a damaged CA file
+        return problems + _check.check_records(records, issuer)
 
-        return check_consistency(self)
+    def _output_directories(self) -> set[pathlib.Path]:
+        directories = {self.directory, self.directory / ISSUED_DIR}
+        try:
+            records = self.list()
+        except CAError:  # a damaged index: `check` reports it; still look where we can
+            records = []
+        for record in records:
+            for path in (record.key_path, record.cert_path, record.chain_path):
+                if path is not None:
+                    directories.add(path.parent)
+        return directories
+
+    def leftovers(self) -> builtins.list[pathlib.Path]:
+        """Temporaries of interrupted writes and half-built CAs of interrupted inits."""
+        return _check.find_leftovers(self._output_directories(), self.directory.parent)
+
+    def remove_leftovers(self) -> builtins.list[pathlib.Path]:
+        """Delete :meth:`leftovers` whose writer process is gone."""
+        return _check.remove_leftovers(self.leftovers())
+
+
+def _discard(staged: Sequence[tuple[pathlib.Path, pathlib.Path]]) -> None:
+    for tmp, _ in staged:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass

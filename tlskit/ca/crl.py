@@ -16,6 +16,13 @@ _REASONS = {flag.name.replace("_", "").lower(): flag for flag in x509.ReasonFlag
 REASON_NAMES: tuple[str, ...] = tuple(
     flag.name for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl
 )
+#: The names the command line shows (``key-compromise``); every spelling is accepted.
+REASON_CHOICES: tuple[str, ...] = tuple(name.replace("_", "-") for name in REASON_NAMES)
+
+
+def reason_label(reason: str | None) -> str:
+    """An index reason (``key_compromise``) as the command line spells it."""
+    return reason.replace("_", "-") if reason else ""
 
 
 def parse_reason(reason: str | None) -> x509.ReasonFlags | None:
@@ -24,7 +31,7 @@ def parse_reason(reason: str | None) -> x509.ReasonFlags | None:
         return None
     flag = _REASONS.get(reason.replace("-", "").replace("_", "").lower())
     if flag is None or flag is x509.ReasonFlags.remove_from_crl:
-        raise CAError(f"unknown revocation reason {reason!r} (choose one of: {', '.join(REASON_NAMES)})")
+        raise CAError(f"unknown revocation reason {reason!r} (choose one of: {', '.join(REASON_CHOICES)})")
     return flag
 
 
@@ -36,7 +43,10 @@ def build_crl(
     number: int,
     days: int,
     now: datetime.datetime,
+    extra: Sequence[tuple[int, datetime.datetime, str | None]] = (),
 ) -> bytes:
+    """A PEM CRL by ``issuer`` listing ``revoked`` records and ``extra`` (serial, date,
+    reason) entries -- the root's CRL lists the intermediate that way."""
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.subject)
@@ -56,6 +66,11 @@ def build_crl(
         )
         if record.reason:
             entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags[record.reason]), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    for serial, when, reason in extra:
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
+        if reason:
+            entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags[reason]), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
     crl = builder.sign(signing_key, signature_hash(signing_key))
     return crl.public_bytes(serialization.Encoding.PEM)

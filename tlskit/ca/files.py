@@ -56,6 +56,10 @@ def write_temp(path: pathlib.Path, data: bytes, *, mode: int) -> pathlib.Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except OSError as exc:
+        # A full disk (ENOSPC), a quota (EDQUOT) or an I/O error: one line, nothing left behind.
+        _unlink_quietly(tmp)
+        raise CAError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         _unlink_quietly(tmp)
         raise

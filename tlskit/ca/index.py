@@ -23,7 +23,9 @@ from tlskit.ca.errors import CAError
 
 _REASON_NAMES = frozenset(flag.name for flag in _x509.ReasonFlags)
 
-SCHEMA_VERSION = 1
+# 2 added superseded_by (renew marks the certificate it replaces) and the meta rows of
+# the intermediate's revocation; a version-1 index is migrated when the CA is opened.
+SCHEMA_VERSION = 2
 # Parallel issuers wait this long for each other's short transactions.
 LOCK_TIMEOUT_SECONDS = 60.0
 
@@ -44,7 +46,8 @@ CREATE TABLE IF NOT EXISTS certificates (
     cert_pem    TEXT NOT NULL,
     key_path    TEXT,
     cert_path   TEXT,
-    chain_path  TEXT
+    chain_path  TEXT,
+    superseded_by TEXT                       -- serial of the renewal that replaced it
 );
 CREATE INDEX IF NOT EXISTS certificates_by_name ON certificates(name);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
@@ -86,6 +89,7 @@ class IndexRecord:
     key_path: pathlib.Path | None
     cert_path: pathlib.Path | None
     chain_path: pathlib.Path | None
+    superseded_by: str | None = None
 
     @property
     def serial_number(self) -> int:
@@ -101,15 +105,28 @@ class IndexRecord:
             ) from None
 
     def status_at(self, moment: datetime.datetime | None = None) -> str:
-        """``revoked``, ``expired`` or ``valid``."""
+        """``revoked``, ``superseded`` (renewed: a newer certificate took its place),
+        ``expired`` or ``valid``."""
         if self.revoked:
             return "revoked"
+        if self.superseded_by:
+            return "superseded"
         moment = moment or datetime.datetime.now(datetime.timezone.utc)
         return "expired" if self.not_after < moment else "valid"
 
     @property
     def status(self) -> str:
         return self.status_at()
+
+    @property
+    def current(self) -> bool:
+        """Neither revoked nor superseded (it may have expired): what a name refers to."""
+        return not self.revoked and not self.superseded_by
+
+    def describe(self) -> str:
+        """``serial S (status, FILE)`` for messages listing candidates."""
+        where = self.cert_path or self.key_path
+        return f"serial {self.serial} ({self.status}{', ' + str(where) if where else ''})"
 
 
 @dataclass(frozen=True)
@@ -186,6 +203,7 @@ def _record(row: sqlite3.Row, base: pathlib.Path) -> IndexRecord:
             key_path=_path(_text(row, "key_path", optional=True), base),
             cert_path=_path(_text(row, "cert_path", optional=True), base),
             chain_path=_path(_text(row, "chain_path", optional=True), base),
+            superseded_by=_text(row, "superseded_by", optional=True) if "superseded_by" in row.keys() else None,
         )
     except (ValueError, TypeError, KeyError, IndexError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
         raise CAError(
@@ -225,10 +243,17 @@ class Index:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite rolls a transaction back by itself on some errors (SQLITE_FULL: a
+                # full disk); a second ROLLBACK would fail with "no transaction is active"
+                # and hide the real error.
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
                 raise
-            conn.execute("COMMIT")
 
     def create(self) -> None:
         with self.transaction() as conn:
@@ -257,6 +282,19 @@ class Index:
             raise CAError(f"CA index {self.path} has no schema version; it is damaged")
         if version > SCHEMA_VERSION:
             raise CAError(f"CA index {self.path} was written by a newer tlskit (schema {version})")
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older index up to SCHEMA_VERSION in one transaction."""
+        with self.transaction() as conn:
+            if version < 2:
+                columns = {row["name"] for row in conn.execute("PRAGMA table_info(certificates)")}
+                if "superseded_by" not in columns:
+                    conn.execute("ALTER TABLE certificates ADD COLUMN superseded_by TEXT")
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
 
     # -- writes -------------------------------------------------------------------
 
@@ -297,6 +335,28 @@ class Index:
                 if row is not None:
                     return path
         return None
+
+    def supersede(self, conn: sqlite3.Connection, old_serial: str, new_serial: str) -> None:
+        """Inside the caller's transaction: ``old_serial`` was renewed as ``new_serial``."""
+        conn.execute(
+            "UPDATE certificates SET superseded_by = ? WHERE serial = ? AND superseded_by IS NULL",
+            (new_serial, old_serial),
+        )
+
+    def delete(self, serial: str) -> None:
+        """Undo an insert whose files could not be published (see CertificateAuthority.issue)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM certificates WHERE serial = ?", (serial,))
+
+    def get_meta(self, key: str) -> str | None:
+        self.check_exists()
+        with self._connect() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row["value"]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     def revoke(self, serials: list[str], reason: str | None, moment: datetime.datetime) -> int:
         with self.transaction() as conn:

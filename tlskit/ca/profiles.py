@@ -13,12 +13,18 @@ from typing import Iterable, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from tlskit.ca.errors import CAError
 from tlskit.ca.keys import PublicKey
 
-PROFILES: tuple[str, ...] = ("server", "client", "both")
+#: server: TLS serverAuth; client: TLS clientAuth (mTLS); both; email: S/MIME
+#: (emailProtection, RFC 8550/8551), chosen by default for a NAME that is an email address.
+PROFILES: tuple[str, ...] = ("server", "client", "both", "email")
+#: At most this many subject alternative names per certificate (a CSR or --san list
+#: beyond it is refused): enough for any real service, small enough to keep issuance
+#: and every verifier's name-constraint check fast.
+MAX_SANS = 1000
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
 _SAFE_FILE_STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
@@ -35,9 +41,15 @@ def check_profile(profile: str) -> str:
 
 
 def check_days(days: int) -> int:
+    """Whole days, 1 to 36500 (``tlskit.ca.policy.parse_duration`` takes shorter periods)."""
     if not isinstance(days, int) or isinstance(days, bool) or days < 1 or days > 36500:
         raise CAError(f"validity must be between 1 and 36500 days, not {days!r}")
     return days
+
+
+def dns_name(text: str, *, allow_wildcard: bool = True) -> str:
+    """``text`` as a lowercase A-label host name (``*.`` allowed first); CAError otherwise."""
+    return _dns_name(text, allow_wildcard=allow_wildcard)
 
 
 def _dns_name(text: str, *, allow_wildcard: bool = True) -> str:
@@ -68,8 +80,12 @@ def looks_like_host(name: str) -> bool:
         return False
 
 
+def looks_like_email(name: str) -> bool:
+    return bool(_EMAIL.fullmatch(name)) and name.isascii() and name.isprintable()
+
+
 def default_sans(name: str) -> list[str]:
-    """NAME itself when it is a host name or IP address (or an email address, for client certificates)."""
+    """NAME itself when it is a host name or IP address (or an email address)."""
     if looks_like_host(name):
         return [name]
     if _EMAIL.fullmatch(name) and name.isascii() and name.isprintable():
@@ -116,6 +132,15 @@ def parse_san(text: str) -> x509.GeneralName:
             if not _URI.fullmatch(value) or not (value.isascii() and value.isprintable()):
                 raise CAError(f"bad URI {value!r}")
             return x509.UniformResourceIdentifier(value)
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            pass
+        else:
+            # "DNS:127.0.0.1" would be a DNS name no resolver or verifier treats as the address.
+            raise CAError(f"{value} is an IP address, not a DNS name: use IP:{value}")
+        if "," in value:
+            raise CAError(f"bad DNS name {value!r}: give each name with its own --san")
         return x509.DNSName(_dns_name(value))
     except CAError as exc:
         if kind == "email" and "DNS name" in str(exc):
@@ -125,13 +150,28 @@ def parse_san(text: str) -> x509.GeneralName:
         raise CAError(f"bad subject alternative name {text!r}") from None
 
 
-def parse_sans(values: Iterable[str]) -> list[x509.GeneralName]:
+def check_san_count(count: int) -> None:
+    if count > MAX_SANS:
+        raise CAError(f"{count} subject alternative names is more than the limit of {MAX_SANS} per certificate")
+
+
+def unique_sans(names: Iterable[x509.GeneralName]) -> list[x509.GeneralName]:
+    """``names`` without repeats, first occurrence kept: linear time (GeneralName hashes)."""
+    seen: set[x509.GeneralName] = set()
     result: list[x509.GeneralName] = []
-    for value in values:
-        name = parse_san(value)
-        if name not in result:
+    for name in names:
+        if name not in seen:
+            seen.add(name)
             result.append(name)
+    check_san_count(len(result))
     return result
+
+
+def parse_sans(values: Iterable[str]) -> list[x509.GeneralName]:
+    values = list(values)
+    # Refuse a huge list before parsing it (duplicates are counted: the input is the cost).
+    check_san_count(len(values))
+    return unique_sans(parse_san(value) for value in values)
 
 
 def san_text(name: x509.GeneralName) -> str:
@@ -226,7 +266,12 @@ def ca_builder(
     not_after: datetime.datetime,
     path_length: int,
     permit_dns: Sequence[str] | None,
+    constraints: x509.NameConstraints | None = None,
+    crl_url: str | None = None,
+    aia_url: str | None = None,
 ) -> x509.CertificateBuilder:
+    """A CA certificate; ``constraints`` (or the older ``permit_dns``) become critical
+    nameConstraints; ``crl_url``/``aia_url`` point at the issuer's CRL and certificate."""
     builder = (
         _builder(subject, issuer, public_key, serial, not_before, not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
@@ -237,9 +282,25 @@ def ca_builder(
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public_key), critical=False
         )
-    constraints = name_constraints(permit_dns)
+    if constraints is None:
+        constraints = name_constraints(permit_dns)
     if constraints is not None:
         builder = builder.add_extension(constraints, critical=True)
+    return _add_urls(builder, crl_url, aia_url)
+
+
+def _add_urls(builder: x509.CertificateBuilder, crl_url: str | None, aia_url: str | None) -> x509.CertificateBuilder:
+    """RFC 5280 4.2.1.13 cRLDistributionPoints and 4.2.2.1 authorityInfoAccess caIssuers."""
+    if crl_url:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None, reasons=None, crl_issuer=None
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    if aia_url:
+        access = x509.AccessDescription(
+            AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(aia_url)
+        )
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     return builder
 
 
@@ -253,14 +314,19 @@ def leaf_builder(
     serial: int,
     not_before: datetime.datetime,
     not_after: datetime.datetime,
+    crl_url: str | None = None,
+    aia_url: str | None = None,
 ) -> x509.CertificateBuilder:
     check_profile(profile)
     if profile in ("server", "both") and not sans:
         raise CAError("a server certificate needs at least one subject alternative name (--san)")
+    if profile == "email" and not any(isinstance(s, x509.RFC822Name) for s in sans):
+        raise CAError("an S/MIME (email) certificate needs an email address (--san email:...)")
     usages = {
         "server": [ExtendedKeyUsageOID.SERVER_AUTH],
         "client": [ExtendedKeyUsageOID.CLIENT_AUTH],
         "both": [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+        "email": [ExtendedKeyUsageOID.EMAIL_PROTECTION],
     }[profile]
     # RSA key transport is gone from TLS 1.3 but TLS 1.2 peers still want keyEncipherment.
     is_rsa = isinstance(public_key, rsa.RSAPublicKey)
@@ -277,16 +343,25 @@ def leaf_builder(
     )
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-    return builder
+    return _add_urls(builder, crl_url, aia_url)
 
 
 def validity(
-    days: int, *, now: datetime.datetime, limit: datetime.datetime | None = None
+    days: int | None,
+    *,
+    now: datetime.datetime,
+    limit: datetime.datetime | None = None,
+    duration: datetime.timedelta | None = None,
 ) -> tuple[datetime.datetime, datetime.datetime]:
-    """(notBefore, notAfter): backdated for clock skew, never outliving ``limit`` (the issuer)."""
-    check_days(days)
+    """(notBefore, notAfter): backdated for clock skew, never outliving ``limit`` (the issuer).
+
+    ``duration`` (minutes are fine) replaces ``days`` when given; callers that must tell
+    the user about a cut compare the result with ``now + duration``.
+    """
+    if duration is None:
+        duration = datetime.timedelta(days=check_days(days if days is not None else 0))
     not_before = now - CLOCK_SKEW
-    not_after = now + datetime.timedelta(days=days)
+    not_after = now + duration
     if limit is not None and not_after > limit:
         not_after = limit
     return not_before.replace(microsecond=0), not_after.replace(microsecond=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import pathlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -14,7 +14,6 @@ from tlskit.ca import files
 from tlskit.ca.errors import CAError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tlskit.ca.authority import CertificateAuthority
     from tlskit.pki import VerifiedPath
 
 
@@ -63,24 +62,43 @@ def usage_of(cert: x509.Certificate) -> str:
     return "server"
 
 
+def is_ca_certificate(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+
+
 def verify_with_ca(
-    ca: "CertificateAuthority",
+    root: x509.Certificate,
+    intermediate: x509.Certificate | None,
     cert: str | os.PathLike[str] | bytes,
     *,
     host: str | None,
     crl: str | os.PathLike[str] | bytes | None,
     usage: str | None,
     at: datetime.datetime | None,
+    revocations: Mapping[int, str],
+    intermediate_revoked: str | None,
 ) -> VerifiedPath:
+    """Validate with tlskit.pki, then consult the CA's own records: ``revocations`` maps a
+    revoked serial to a description, ``intermediate_revoked`` describes the intermediate's
+    revocation -- the CA knows its revocations without being handed a CRL."""
     from tlskit.pki import TrustStore, verify_chain
+    from tlskit.pki.errors import Revoked
 
     certs = load_pem_certificates(cert)
     leaf, extra = certs[0], certs[1:]
-    inter = ca.intermediate_certificate
-    intermediates = extra + ([inter] if inter is not None and inter not in extra else [])
-    trust = TrustStore([ca.root_certificate])
+    if is_ca_certificate(leaf):
+        what = "this CA's root" if leaf == root else "this CA's intermediate" if leaf == intermediate else "a CA"
+        raise CAError(
+            f"the certificate is {what} certificate (CA:TRUE), not an issued one: verify checks"
+            " end-entity certificates against the CA"
+        )
+    intermediates = extra + ([intermediate] if intermediate is not None and intermediate not in extra else [])
+    trust = TrustStore([root])
     crls = load_crls(crl) if crl is not None else None
-    return verify_chain(
+    path = verify_chain(
         leaf,
         intermediates,
         trust,
@@ -89,3 +107,8 @@ def verify_with_ca(
         at=at,
         crls=crls,
     )
+    if intermediate_revoked is not None and intermediate is not None and intermediate in path.certificates:
+        raise Revoked(f"the CA's intermediate was revoked ({intermediate_revoked})", intermediate)
+    if leaf.serial_number in revocations and leaf.issuer == (intermediate or root).subject:
+        raise Revoked(f"revoked by this CA ({revocations[leaf.serial_number]})", leaf)
+    return path

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar
 
 import typer
 
-from tlskit.ca import KEY_TYPES, CAError, CertificateAuthority, IndexRecord
+from tlskit.ca import KEY_TYPES, CAError, CertificateAuthority, IndexRecord, default_directory
 from tlskit.errors import TLSError
 
 if TYPE_CHECKING:
@@ -39,11 +39,30 @@ P12_PASSWORD_ENV = "TLSKIT_P12_PASSWORD"
 F = TypeVar("F", bound=Callable[..., Any])
 
 DirOption = typer.Option(
-    None, "--dir", help="CA directory (default: $TLSKIT_CA_DIR or the per-user data directory)."
+    None, "--dir", metavar="DIR", help="CA directory (default: $TLSKIT_CA_DIR or the per-user data directory)."
 )
 PassphraseFileOption = typer.Option(
-    None, "--passphrase-file", help=f"File holding the CA key passphrase (or set {PASSPHRASE_ENV})."
+    None, "--passphrase-file", metavar="FILE", help=f"File holding the CA key passphrase (or set {PASSPHRASE_ENV})."
 )
+
+
+def _flag(name: str, help: str) -> Any:
+    """A boolean switch: no ``<bool>`` value column in the help (it takes no value)."""
+    return typer.Option(False, name, metavar="", help=help)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+ProfileHelp = {
+    "server": "TLS server certificate (serverAuth; the default for host names and IPs).",
+    "client": "TLS client certificate (clientAuth, for mTLS).",
+    "both": "TLS server and client authentication.",
+    "email": "S/MIME certificate (emailProtection; the default for an email NAME).",
+}
+DaysHelp = "Validity in days (default 90)."
+DurationHelp = "Validity as a duration instead of days: 15m, 12h, 90d, 2w, 1d12h."
 
 
 def _fail(message: str) -> "typer.Exit":
@@ -133,19 +152,45 @@ def _open(
     return ca
 
 
-def _profile(server: bool, client: bool, both: bool) -> str:
-    chosen = [name for name, flag in (("server", server), ("client", client), ("both", both)) if flag]
+def _profile(server: bool, client: bool, both: bool, email: bool = False, default: Optional[str] = "server") -> Optional[str]:
+    chosen = [
+        name for name, flag in (("server", server), ("client", client), ("both", both), ("email", email)) if flag
+    ]
     if len(chosen) > 1:
-        raise CAError("choose one of --server, --client, --both")
-    return chosen[0] if chosen else "server"
+        raise CAError("choose one of --server, --client, --both, --email")
+    return chosen[0] if chosen else default
 
 
 def _split(values: Optional[List[str]]) -> list[str]:
-    """Repeated options and comma-separated lists are the same thing."""
+    """Repeated options and comma-separated lists, for values that cannot contain a comma
+    (DNS names, IP ranges). Subject alternative names are never split: a URI may hold one."""
     result: list[str] = []
     for value in values or []:
         result.extend(part.strip() for part in value.split(",") if part.strip())
     return result
+
+
+def _whole(values: Optional[List[str]]) -> list[str]:
+    """Each repeated --san value as given (``URI:https://x.test/a,b`` is one name)."""
+    return [value for value in values or [] if value.strip()]
+
+
+def _print_issued(verb: str, issued: Any, profile: Optional[str], *, to_stderr: bool = False) -> None:
+    until = issued.certificate.not_valid_after_utc
+    kind = f", {profile}" if profile else ""
+    lines = [f"{verb} {issued.name} (serial {issued.serial_hex}{kind}), valid until {until:%Y-%m-%d %H:%M} UTC"]
+    if issued.sans:
+        lines.append(f"  names: {', '.join(issued.sans)}")
+    if issued.key_path is not None and issued.cert_path is not None:
+        lines.append(f"  key:   {issued.key_path}")
+    elif issued.cert_path is not None:
+        lines.append("  key:   (held by the requester: the certificate was signed from a CSR)")
+    if issued.cert_path is not None:
+        lines.append(f"  cert:  {issued.cert_path}")
+    if issued.chain_path is not None:
+        lines.append(f"  chain: {issued.chain_path}")
+    for line in lines:
+        typer.echo(line, err=to_stderr)
 
 
 @app.command()
@@ -160,19 +205,60 @@ def init(
     days: int = typer.Option(3650, "--days", help="Validity of the CA certificates."),
     passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
     permit_dns: Optional[List[str]] = typer.Option(
-        None, "--permit-dns", help="Name-constrain the CA to these DNS domains (repeat or comma-separate)."
+        None, "--permit-dns", metavar="DOMAIN",
+        help="Only names in this DNS domain (corp.test: it and below; .corp.test: only below). Repeatable.",
+    ),
+    exclude_dns: Optional[List[str]] = typer.Option(
+        None, "--exclude-dns", metavar="DOMAIN", help="Never names in this DNS domain. Repeatable."
+    ),
+    permit_ip: Optional[List[str]] = typer.Option(
+        None, "--permit-ip", metavar="CIDR", help="Only IP addresses in this range (10.0.0.0/8). Repeatable."
+    ),
+    exclude_ip: Optional[List[str]] = typer.Option(
+        None, "--exclude-ip", metavar="CIDR", help="Never IP addresses in this range. Repeatable."
+    ),
+    permit_email: Optional[List[str]] = typer.Option(
+        None, "--permit-email", metavar="DOMAIN|ADDRESS",
+        help="Only email addresses at this host (.corp.test: hosts below) or this mailbox. Repeatable.",
+    ),
+    exclude_email: Optional[List[str]] = typer.Option(
+        None, "--exclude-email", metavar="DOMAIN|ADDRESS", help="Never these email addresses. Repeatable."
+    ),
+    permit_uri: Optional[List[str]] = typer.Option(
+        None, "--permit-uri", metavar="DOMAIN", help="Only URIs whose host is in this domain. Repeatable."
+    ),
+    exclude_uri: Optional[List[str]] = typer.Option(
+        None, "--exclude-uri", metavar="DOMAIN", help="Never URIs whose host is in this domain. Repeatable."
+    ),
+    crl_url: Optional[str] = typer.Option(
+        None, "--crl-url", metavar="URL",
+        help="Base URL of the CRLs (see serve-crl): issued certificates point at URL/intermediate.crl.",
+    ),
+    aia_url: Optional[str] = typer.Option(
+        None, "--aia-url", metavar="URL",
+        help="Base URL of the CA certificates: issued certificates point at URL/intermediate.crt (AIA).",
     ),
 ) -> None:
     """Create a new CA: a root and (by default) an intermediate that signs day to day."""
+    from tlskit.ca.policy import NamePolicy
+
     secret = _passphrase(passphrase_file)
+    policy = NamePolicy.build(
+        permit_dns=_split(permit_dns), exclude_dns=_split(exclude_dns),
+        permit_ip=_split(permit_ip), exclude_ip=_split(exclude_ip),
+        permit_email=_whole(permit_email), exclude_email=_whole(exclude_email),
+        permit_uri=_whole(permit_uri), exclude_uri=_whole(exclude_uri),
+    )
     ca = CertificateAuthority.init(
-        dir,
+        dir if dir is not None else default_directory(),
         name=name,
         key_type=key_type,
         intermediate=intermediate,
         days=days,
         passphrase=secret,
-        permit_dns=_split(permit_dns) or None,
+        name_constraints=policy,
+        crl_url=crl_url,
+        aia_url=aia_url,
     )
     if secret is None:
         typer.echo(
@@ -184,74 +270,83 @@ def init(
     typer.echo(f"  root:         {ca.root_path}")
     if ca.intermediate_path is not None:
         typer.echo(f"  intermediate: {ca.intermediate_path}")
+    for line in ca.policy.describe():
+        typer.echo(f"  {line}")
     typer.echo(f"trust it elsewhere with: tlskit ca root --dir {ca.directory} --out root.pem")
 
 
 @app.command()
 @cli_errors
 def issue(
-    name: str = typer.Argument(..., help="Certificate name: host name, IP, email or label."),
+    name: str = typer.Argument(..., help="Certificate name: host name, IP, email or label (always one of its names when it is a host, IP or email)."),
     dir: Optional[pathlib.Path] = DirOption,
     san: Optional[List[str]] = typer.Option(
-        None, "--san", help="DNS name, IP, email or URI (DNS:/IP:/email:/URI: prefixes accepted); repeatable."
+        None, "--san", metavar="NAME",
+        help="One more name: DNS:, IP:, email: or URI: prefix, or a bare host/IP/email; one per --san, repeatable.",
     ),
-    server: bool = typer.Option(False, "--server", help="Server authentication (default)."),
-    client: bool = typer.Option(False, "--client", help="Client authentication (mTLS)."),
-    both: bool = typer.Option(False, "--both", help="Server and client authentication."),
-    key_type: str = typer.Option("ecdsa-p256", "--key-type", help=f"One of: {', '.join(KEY_TYPES)}."),
-    days: int = typer.Option(90, "--days", help="Validity in days."),
-    out: Optional[pathlib.Path] = typer.Option(None, "--out", help="Output directory (default: <CA dir>/issued)."),
-    force: bool = typer.Option(False, "--force", help="Replace existing files of the same name."),
+    server: bool = _flag("--server", ProfileHelp["server"]),
+    client: bool = _flag("--client", ProfileHelp["client"]),
+    both: bool = _flag("--both", ProfileHelp["both"]),
+    email: bool = _flag("--email", ProfileHelp["email"]),
+    key_type: str = typer.Option("ecdsa-p256", "--key-type", metavar="TYPE", help=f"One of: {', '.join(KEY_TYPES)} (Ed25519: not accepted by browsers)."),
+    days: Optional[int] = typer.Option(None, "--days", metavar="N", help=DaysHelp),
+    duration: Optional[str] = typer.Option(None, "--duration", metavar="TIME", help=DurationHelp),
+    out: Optional[pathlib.Path] = typer.Option(None, "--out", metavar="DIR", help="Output directory (default: <CA dir>/issued)."),
+    force: bool = _flag("--force", "Replace existing files of the same name."),
     passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
 ) -> None:
     """Create a key and a certificate: writes NAME.key (0600), NAME.crt and NAME.chain.pem."""
-    profile = _profile(server, client, both)
+    profile = _profile(server, client, both, email, default=None)
     ca = _open(dir, passphrase_file, signing=True)
     issued = ca.issue(
         name,
-        sans=_split(san) or None,
+        sans=_whole(san) or None,
         profile=profile,
         key_type=key_type,
         days=days,
+        duration=duration,
         out_dir=out,
         force=force,
     )
-    typer.echo(f"issued {issued.name} (serial {issued.serial_hex}, {profile})")
-    typer.echo(f"  key:   {issued.key_path}")
-    typer.echo(f"  cert:  {issued.cert_path}")
-    typer.echo(f"  chain: {issued.chain_path}")
+    _print_issued("issued", issued, ca.find(issued.serial_hex)[0].profile)
 
 
 @app.command()
 @cli_errors
 def sign(
-    csr: pathlib.Path = typer.Argument(..., help="PEM or DER certificate signing request."),
+    csr: pathlib.Path = typer.Argument(..., help="PEM or DER certificate signing request (one per file)."),
     dir: Optional[pathlib.Path] = DirOption,
-    server: bool = typer.Option(False, "--server"),
-    client: bool = typer.Option(False, "--client"),
-    both: bool = typer.Option(False, "--both"),
-    days: int = typer.Option(90, "--days"),
-    out: Optional[pathlib.Path] = typer.Option(None, "--out", help="Write the certificate here (and <stem>.chain.pem)."),
-    name: Optional[str] = typer.Option(None, "--name", help="Index name (default: the CSR's common name)."),
-    force: bool = typer.Option(False, "--force"),
+    san: Optional[List[str]] = typer.Option(
+        None, "--san", metavar="NAME",
+        help="The certificate's names, replacing the CSR's (default: its SANs, else its CN when that is a host, IP or email). Repeatable.",
+    ),
+    server: bool = _flag("--server", ProfileHelp["server"]),
+    client: bool = _flag("--client", ProfileHelp["client"]),
+    both: bool = _flag("--both", ProfileHelp["both"]),
+    email: bool = _flag("--email", ProfileHelp["email"]),
+    days: Optional[int] = typer.Option(None, "--days", metavar="N", help=DaysHelp),
+    duration: Optional[str] = typer.Option(None, "--duration", metavar="TIME", help=DurationHelp),
+    out: Optional[pathlib.Path] = typer.Option(None, "--out", metavar="FILE", help="Write the certificate here (and <stem>.chain.pem); default: the chain on stdout."),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Index name (default: the CSR's common name)."),
+    force: bool = _flag("--force", "Replace existing output files."),
     passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
 ) -> None:
     """Sign a CSR after checking its self-signature; the CA chooses every extension."""
     from tlskit.ca.files import read_file
 
-    profile = _profile(server, client, both)
+    profile = _profile(server, client, both, email) or "server"
     data = read_file(csr, "CSR")
     ca = _open(dir, passphrase_file, signing=True)
-    issued = ca.sign_csr(data, profile=profile, days=days, out=out, name=name, force=force)
+    issued = ca.sign_csr(
+        data, profile=profile, days=days, duration=duration, out=out, name=name, sans=_whole(san) or None, force=force
+    )
     if out is None:
         # No file asked for: the chain goes to stdout, ready to redirect.
         sys.stdout.write(issued.certificate.public_bytes(_pem_encoding()).decode("ascii"))
         sys.stdout.write(ca.intermediates_pem().decode("ascii"))
-        typer.echo(f"signed {issued.name} (serial {issued.serial_hex}, {profile})", err=True)
+        _print_issued("signed", issued, profile, to_stderr=True)
     else:
-        typer.echo(f"signed {issued.name} (serial {issued.serial_hex}, {profile})")
-        typer.echo(f"  cert:  {issued.cert_path}")
-        typer.echo(f"  chain: {issued.chain_path}")
+        _print_issued("signed", issued, profile)
 
 
 def _pem_encoding() -> "Encoding":
@@ -261,19 +356,36 @@ def _pem_encoding() -> "Encoding":
     return Encoding.PEM
 
 
+def _reason_help() -> str:
+    from tlskit.ca.crl import REASON_CHOICES
+
+    return "Revocation reason, one of: " + ", ".join(REASON_CHOICES) + "."
+
+
 @app.command()
 @cli_errors
 def revoke(
-    target: str = typer.Argument(..., metavar="SERIAL|NAME", help="Serial (hex) or name of the certificate."),
+    target: Optional[str] = typer.Argument(None, metavar="SERIAL|NAME", help="Serial (hex) or name of the certificate."),
     dir: Optional[pathlib.Path] = DirOption,
-    reason: Optional[str] = typer.Option(
-        None, "--reason", help="e.g. key-compromise, superseded, cessation-of-operation."
-    ),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="REASON", help=_reason_help()),
+    intermediate: bool = _flag("--intermediate", "Revoke the CA's own intermediate (listed on the root's CRL; the CA then issues nothing more)."),
+    passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
 ) -> None:
     """Mark a certificate (or every unrevoked certificate of a name) revoked; publish with `tlskit ca crl`."""
-    ca = _open(dir)
+    from tlskit.ca.crl import reason_label
+
+    ca = _open(dir, passphrase_file)
+    if intermediate:
+        if target is not None:
+            raise CAError("give either SERIAL|NAME or --intermediate")
+        cert = ca.revoke_intermediate(reason)
+        typer.echo(f"revoked the intermediate {cert.subject.rfc4514_string()} (serial {cert.serial_number:x});"
+                   " publish with: tlskit ca crl")
+        return
+    if target is None:
+        raise CAError("give the serial or name of the certificate to revoke (or --intermediate)")
     for record in ca.revoke(target, reason=reason):
-        suffix = f", reason {record.reason}" if record.reason else ""
+        suffix = f", reason {reason_label(record.reason)}" if record.reason else ""
         typer.echo(f"revoked {record.name} (serial {record.serial}){suffix}")
 
 
@@ -281,12 +393,14 @@ def revoke(
 @cli_errors
 def crl(
     dir: Optional[pathlib.Path] = DirOption,
-    out: Optional[pathlib.Path] = typer.Option(None, "--out", help="Also write the CRL here (default: stdout)."),
-    days: int = typer.Option(7, "--days", help="Days until nextUpdate."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --out file that is not a CRL."),
+    out: Optional[pathlib.Path] = typer.Option(None, "--out", metavar="FILE", help="Write the CRLs here (default: stdout)."),
+    days: int = typer.Option(7, "--days", metavar="N", help="Days until nextUpdate."),
+    force: bool = _flag("--force", "Replace an existing --out file that is not a CRL."),
     passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
 ) -> None:
-    """Write a CRL signed by the issuing CA (saved as <CA dir>/crl.pem too)."""
+    """Write the CRL of every issuing level, PEM, one after another: the intermediate's
+    (leaves), then the root's (the intermediate). One file serves
+    `openssl verify -crl_check_all -CRLfile FILE`; saved in the CA directory too."""
     ca = _open(dir, passphrase_file, signing=True)
     pem = ca.crl(days=days, out=out, force=force)
     if out is None:
@@ -296,6 +410,7 @@ def crl(
 
 
 def _rows(records: list[IndexRecord]) -> list[list[str]]:
+    from tlskit.ca.crl import reason_label
     from tlskit.ca.inspect import printable
 
     return [
@@ -305,7 +420,7 @@ def _rows(records: list[IndexRecord]) -> list[list[str]]:
             printable(r.subject),  # a signed CSR chose it: never raw to a terminal
             ",".join(r.sans) or "-",
             r.not_after.strftime("%Y-%m-%d"),
-            r.status,
+            r.status + (f" ({reason_label(r.reason)})" if r.revoked and r.reason else ""),
         ]
         for r in records
     ]
@@ -315,7 +430,7 @@ def _rows(records: list[IndexRecord]) -> list[list[str]]:
 @cli_errors
 def list_(
     dir: Optional[pathlib.Path] = DirOption,
-    as_json: bool = typer.Option(False, "--json", help="One JSON array of records."),
+    as_json: bool = _flag("--json", "One JSON array of records."),
 ) -> None:
     """Every issued certificate: serial, name, SANs, not-after, status."""
     ca = _open(dir)
@@ -336,6 +451,7 @@ def list_(
                         "status": r.status,
                         "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
                         "reason": r.reason,
+                        "superseded_by": r.superseded_by,
                     }
                     for r in records
                 ],
@@ -348,7 +464,7 @@ def list_(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"{ca.name} ({len(records)} issued)")
+        table = Table(title=f"{ca.name} ({_plural(len(records), 'certificate')})")
         for header in headers:
             # Fold instead of truncating: a serial cut with an ellipsis is useless to `revoke`.
             table.add_column(header, overflow="fold")
@@ -362,7 +478,7 @@ def list_(
 
 
 def _certificate_source(target: str, directory: Optional[pathlib.Path]) -> bytes:
-    """A certificate file, else the newest index record of that name or serial."""
+    """A certificate file, else the index record of that name or serial."""
     from tlskit.ca.files import read_file
 
     path = pathlib.Path(target).expanduser()
@@ -371,7 +487,27 @@ def _certificate_source(target: str, directory: Optional[pathlib.Path]) -> bytes
     records = _open(directory).find(target)
     if not records:
         raise CAError(f"{target} is neither a file nor a name or serial in the CA index")
-    return records[-1].cert_pem
+    return _open(directory).resolve(target, purpose="show").cert_pem
+
+
+def _not_a_certificate(data: bytes, source: str) -> Optional[str]:
+    """What ``data`` is when it is a known non-certificate format (for a useful message)."""
+    head = data.lstrip()[:64]
+    for marker, what in (
+        (b"-----BEGIN CERTIFICATE REQUEST", "a certificate signing request"),
+        (b"-----BEGIN NEW CERTIFICATE REQUEST", "a certificate signing request"),
+        (b"-----BEGIN X509 CRL", "a CRL (inspect it with: openssl crl -noout -text -in FILE)"),
+        (b"-----BEGIN PRIVATE KEY", "a private key"),
+        (b"-----BEGIN ENCRYPTED PRIVATE KEY", "a private key"),
+        (b"-----BEGIN EC PRIVATE KEY", "a private key"),
+        (b"-----BEGIN RSA PRIVATE KEY", "a private key"),
+    ):
+        if head.startswith(marker):
+            return f"{source} is {what}, not a certificate"
+    if source.lower().endswith((".p12", ".pfx")) or (data[:1] == b"\x30" and b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07" in data[:40]):
+        return (f"{source} is a PKCS#12 bundle, not a certificate; list its certificates with:"
+                f" openssl pkcs12 -in {source} -nokeys")
+    return None
 
 
 @app.command()
@@ -384,7 +520,11 @@ def show(
     from tlskit.ca.inspect import describe
     from tlskit.ca.verify import load_pem_certificates
 
-    certs = load_pem_certificates(_certificate_source(cert, dir))
+    data = _certificate_source(cert, dir)
+    try:
+        certs = load_pem_certificates(data)
+    except CAError:
+        raise CAError(_not_a_certificate(data, cert) or f"{cert} is not a readable PEM or DER certificate") from None
     typer.echo("\n\n".join(describe(c) for c in certs))
 
 
@@ -393,22 +533,32 @@ def show(
 def verify(
     cert: pathlib.Path = typer.Argument(..., help="Certificate (or chain) file to check."),
     dir: Optional[pathlib.Path] = DirOption,
-    host: Optional[str] = typer.Option(None, "--host", help="Check the certificate is valid for this DNS name or IP."),
-    crl: Optional[pathlib.Path] = typer.Option(None, "--crl", help="Reject the certificate if this CRL revokes it."),
-    usage: Optional[str] = typer.Option(None, "--usage", help="server or client (default: from the certificate)."),
+    host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="Check the certificate is valid for this DNS name or IP."),
+    crl: Optional[pathlib.Path] = typer.Option(None, "--crl", metavar="FILE", help="Also reject certificates this CRL revokes (the CA's own revocations always count)."),
+    usage: Optional[str] = typer.Option(None, "--usage", metavar="USAGE", help="server or client (default: from the certificate)."),
 ) -> None:
-    """Validate a certificate against this CA with tlskit.pki."""
+    """Validate a certificate against this CA with tlskit.pki and the CA's revocations."""
     if usage not in (None, "server", "client"):
         raise CAError(f"--usage must be server or client, not {usage!r}")
+    from tlskit.ca.inspect import printable
+    from tlskit.ca.verify import load_pem_certificates
     from tlskit.pki import CertificateError
 
     ca = _open(dir)
+    first = load_pem_certificates(cert)[0]
+    if first == ca.root_certificate:
+        typer.echo(f"{cert}: this CA's root certificate (the trust anchor itself; install it with: tlskit ca install)")
+        return
+    if first == ca.intermediate_certificate:
+        revoked = ca.intermediate_revocation()
+        if revoked is not None:
+            raise CAError(f"{cert}: rejected: this CA's intermediate, revoked {revoked}")
+        typer.echo(f"{cert}: this CA's intermediate certificate (issued by its root, not revoked)")
+        return
     try:
         path = ca.verify(cert, host=host, crl=crl, usage=usage)
     except CertificateError as exc:
         raise CAError(f"{cert}: rejected: {_one_line(exc)}") from None
-    from tlskit.ca.inspect import printable
-
     chain = " <- ".join(printable(c.subject.rfc4514_string()) for c in path.certificates)
     typer.echo(f"{cert}: OK ({chain})" + (f", valid for {host}" if host else ""))
 
@@ -417,84 +567,124 @@ def verify(
 @cli_errors
 def export(
     name: str = typer.Argument(..., help="Name (or serial) of an issued certificate."),
-    p12: pathlib.Path = typer.Option(..., "--p12", help="Write a PKCS#12 bundle here."),
+    p12: pathlib.Path = typer.Option(..., "--p12", metavar="FILE", help="Write a PKCS#12 bundle (key, certificate, intermediate) here."),
     dir: Optional[pathlib.Path] = DirOption,
     password_file: Optional[pathlib.Path] = typer.Option(
-        None, "--password-file", help=f"File holding the PKCS#12 password (or set {P12_PASSWORD_ENV})."
+        None, "--password-file", metavar="FILE", help=f"File holding the PKCS#12 password (or set {P12_PASSWORD_ENV})."
     ),
-    force: bool = typer.Option(False, "--force"),
+    no_password: bool = _flag("--no-password", "Write the bundle unencrypted (anyone who reads the file has the key)."),
+    legacy: bool = _flag("--legacy", "3DES and a SHA-1 MAC, for old Windows and Java that cannot read AES-encrypted PKCS#12."),
+    force: bool = _flag("--force", "Replace an existing file."),
 ) -> None:
-    """Bundle key, certificate and chain in a password-protected PKCS#12 file."""
-    if password_file is not None:
+    """Bundle key, certificate and chain in a PKCS#12 file (password-protected unless --no-password)."""
+    password: Optional[bytes]
+    if no_password:
+        if password_file is not None:
+            raise CAError("--no-password and --password-file contradict each other")
+        password = None
+    elif password_file is not None:
         password = _read_secret_file(password_file, "password")
     elif os.environ.get(P12_PASSWORD_ENV):
         password = os.environ[P12_PASSWORD_ENV].encode("utf-8")
     elif _stdin_is_tty():
         password = typer.prompt("PKCS#12 password", hide_input=True, confirmation_prompt=True).encode("utf-8")
     else:
-        raise CAError(f"a PKCS#12 export needs a password: use --password-file or set {P12_PASSWORD_ENV}")
+        raise CAError(
+            f"a PKCS#12 export needs a password: use --password-file, set {P12_PASSWORD_ENV}, or --no-password"
+        )
     ca = _open(dir)
-    path = ca.export_p12(name, p12, password, force=force)
-    typer.echo(f"wrote {path}")
+    path = ca.export_p12(name, p12, password, force=force, legacy=legacy)
+    kind = "unencrypted" if password is None else "legacy 3DES/SHA-1" if legacy else "AES-256"
+    typer.echo(f"wrote {path} ({kind})")
+
+
+#: ``renew --before``: exit status when nothing was due (0 when something was renewed).
+NOTHING_DUE_EXIT = 3
 
 
 @app.command()
 @cli_errors
 def renew(
-    name: str = typer.Argument(..., help="Name of an issued certificate."),
+    name: Optional[str] = typer.Argument(None, help="Name or serial of an issued certificate (omit with --before)."),
     dir: Optional[pathlib.Path] = DirOption,
-    days: Optional[int] = typer.Option(None, "--days", help="Validity (default: as before)."),
-    rekey: bool = typer.Option(False, "--rekey", help="Generate a new key instead of keeping the old one."),
+    before: Optional[str] = typer.Option(
+        None, "--before", metavar="FRACTION",
+        help=f"Renew every current certificate with less than this share of its lifetime left (1/3, 25%%); exit 0 if any was renewed, {NOTHING_DUE_EXIT} if none was due, 1 on errors.",
+    ),
+    days: Optional[int] = typer.Option(None, "--days", metavar="N", help="Validity in days (default: as before)."),
+    duration: Optional[str] = typer.Option(None, "--duration", metavar="TIME", help=DurationHelp),
+    rekey: bool = _flag("--rekey", "Generate a new key instead of keeping the old one."),
     passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
 ) -> None:
-    """Issue a fresh certificate for NAME with the same names and files."""
+    """Issue a fresh certificate for NAME with the same names and files; the old one is marked superseded."""
     ca = _open(dir, passphrase_file, signing=True)
-    issued = ca.renew(name, days=days, rekey=rekey)
-    until = issued.certificate.not_valid_after_utc
-    typer.echo(f"renewed {issued.name} (serial {issued.serial_hex}, until {until:%Y-%m-%d})")
-    typer.echo(f"  key:   {issued.key_path}")
-    typer.echo(f"  cert:  {issued.cert_path}")
-    typer.echo(f"  chain: {issued.chain_path}")
+    if before is not None:
+        if name is not None or days is not None or duration is not None:
+            raise CAError("--before renews every due certificate with its own validity: give no NAME, --days or --duration")
+        _renew_due(ca, before, rekey)
+        return
+    if name is None:
+        raise CAError("give the NAME (or serial) to renew, or --before FRACTION to renew what is due")
+    issued = ca.renew(name, days=days, duration=duration, rekey=rekey)
+    _print_issued("renewed", issued, None)
+
+
+def _renew_due(ca: CertificateAuthority, before: str, rekey: bool) -> None:
+    from tlskit.ca.policy import parse_fraction
+
+    results = ca.renew_due(parse_fraction(before), rekey=rekey)
+    failed = [r for r in results if r.error is not None]
+    for result in results:
+        if result.issued is not None:
+            _print_issued("renewed", result.issued, None)
+        else:
+            typer.echo(f"error: {result.record.name} (serial {result.record.serial}): {_one_line(result.error or '')}", err=True)
+    if failed:
+        raise typer.Exit(1)
+    if not results:
+        typer.echo("nothing due for renewal")
+        raise typer.Exit(NOTHING_DUE_EXIT)
 
 
 @app.command()
 @cli_errors
 def root(
     dir: Optional[pathlib.Path] = DirOption,
-    out: Optional[pathlib.Path] = typer.Option(None, "--out", help="Write the root certificate here (default: stdout)."),
-    force: bool = typer.Option(False, "--force"),
+    out: Optional[pathlib.Path] = typer.Option(None, "--out", metavar="FILE", help="Write the root certificate here (default: stdout)."),
+    force: bool = _flag("--force", "Replace an existing file (never one of the CA's own)."),
 ) -> None:
     """Print (or write) the root certificate, to trust this CA elsewhere."""
-    from tlskit.ca.files import atomic_write
-
     ca = _open(dir)
-    pem = ca.root_pem()
     if out is None:
-        sys.stdout.write(pem.decode("ascii"))
+        sys.stdout.write(ca.root_pem().decode("ascii"))
     else:
-        atomic_write(out.expanduser(), pem, overwrite=force)
-        typer.echo(f"wrote {out}")
+        typer.echo(f"wrote {ca.write_root(out, force=force)}")
 
 
 @app.command()
 @cli_errors
 def check(
     dir: Optional[pathlib.Path] = DirOption,
-    clean: bool = typer.Option(False, "--clean", help="Delete temporaries left by killed processes."),
+    clean: bool = _flag("--clean", "Delete temporaries and half-built CAs left by killed processes."),
+    passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
 ) -> None:
-    """Check the CA directory for damage (index integrity, unrecorded or mismatched files)."""
-    from tlskit.ca.check import find_leftovers, remove_leftovers
-
-    ca = _open(dir)
+    """Check the CA directory for damage (CA files, index, unrecorded, mismatched or missing files)."""
+    ca = _open(dir, passphrase_file)
     problems = ca.check()
     for problem in problems:
         typer.echo(problem)
     if clean:
-        for path in remove_leftovers(ca):
-            typer.echo(f"removed leftover temporary {path}")
-    leftovers = find_leftovers(ca)
+        for path in ca.remove_leftovers():
+            typer.echo(f"removed leftover {path}")
+    leftovers = ca.leftovers()
+    for path in leftovers:
+        typer.echo(f"leftover: {path}", err=True)
     if leftovers:
-        typer.echo(f"note: {len(leftovers)} temporary file(s) from interrupted writes (remove with --clean)", err=True)
+        typer.echo(
+            f"note: {_plural(len(leftovers), 'leftover')} of interrupted writes or inits"
+            + ("" if clean else " (remove with --clean)"),
+            err=True,
+        )
     if problems:
-        raise _fail(f"{len(problems)} problem(s) found in {ca.directory}")
-    typer.echo(f"{ca.directory}: consistent ({len(ca.list())} certificates)")
+        raise _fail(f"{_plural(len(problems), 'problem')} found in {ca.directory}")
+    typer.echo(f"{ca.directory}: consistent ({_plural(len(ca.list()), 'certificate')})")
