@@ -22,19 +22,15 @@ from __future__ import annotations
 
 import builtins
 import datetime
-import json
 import os
 import pathlib
-import shutil
-import tempfile
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from cryptography import x509
 
 from tlskit.ca import check as _check
-from tlskit.ca import files
+from tlskit.ca import files, publish
 from tlskit.ca.config import CAConfig, check_url
 from tlskit.ca.create import (
     CONFIG_FILE,
@@ -46,15 +42,16 @@ from tlskit.ca.create import (
     ROOT_CERT,
     ROOT_CRL_FILE,
     ROOT_KEY,
-    STAGING_PREFIX,
     build_ca,
+    create_directory,
     pem as _pem,
     url_for,
 )
-from tlskit.ca.crl import build_crl, parse_reason, reason_label
+from tlskit.ca.csr import certificate_names, parse_csr
+from tlskit.ca.crl import IntermediateRevocation, build_crl, parse_reason
 from tlskit.ca.errors import CAError, CAWarning
 from tlskit.ca.export import p12_bytes
-from tlskit.ca.index import DuplicateSerial, Index, IndexRecord, NewRecord, serial_hex
+from tlskit.ca.index import Index, IndexRecord, serial_hex
 from tlskit.ca.keys import (
     PrivateKey,
     PublicKey,
@@ -80,9 +77,9 @@ from tlskit.ca.profiles import (
     parse_sans,
     san_text,
     subject_name,
-    unique_sans,
     validity,
 )
+from tlskit.ca.results import IssuedCertificate, RenewalResult
 from tlskit.ca.verify import verify_with_ca
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,6 +92,11 @@ _INTERMEDIATE_REVOKED = "intermediate_revoked"
 
 def _checkpoint(stage: str) -> None:
     """A no-op marking crash-relevant moments; crash-safety tests replace it in a child process."""
+
+
+def _hook(stage: str) -> None:
+    # Looked up at call time, so a test's replacement of _checkpoint reaches tlskit.ca.publish too.
+    _checkpoint(stage)
 
 
 def default_directory() -> pathlib.Path:
@@ -120,69 +122,6 @@ def _passphrase(value: bytes | str | None) -> bytes | None:
     if not value:
         raise CAError("the passphrase is empty")
     return bytes(value)
-
-
-def load_certificate_file(path: pathlib.Path, what: str) -> x509.Certificate:
-    data = files.read_file(path, what)
-    try:
-        return x509.load_pem_x509_certificate(data)
-    except ValueError:
-        raise CAError(f"{what} {path} is not a PEM certificate (run: tlskit ca check)") from None
-
-
-def _refuse_unless_crl(path: pathlib.Path) -> None:
-    """An existing ``path`` may be replaced only if it holds CRLs (older ones of ours)."""
-    if not os.path.lexists(path):
-        return
-    if path.is_dir():
-        raise CAError(f"{path} is a directory")
-    if not path.is_symlink():
-        try:
-            x509.load_pem_x509_crl(files.read_file(path, "CRL"))
-            return
-        except ValueError:
-            pass
-    raise CAError(f"{path} already exists and is not a CRL (use --force to replace it)")
-
-
-@dataclass(frozen=True)
-class IssuedCertificate:
-    """What ``issue``/``sign_csr``/``renew`` produced. ``chain_path`` holds leaf + intermediates.
-
-    ``key_path`` is None for a certificate signed from a CSR (the requester holds the key).
-    """
-
-    name: str
-    serial: int
-    certificate: x509.Certificate
-    key_path: pathlib.Path | None
-    cert_path: pathlib.Path | None
-    chain_path: pathlib.Path | None
-
-    @property
-    def serial_hex(self) -> str:
-        return serial_hex(self.serial)
-
-    @property
-    def not_after(self) -> datetime.datetime:
-        return self.certificate.not_valid_after_utc
-
-    @property
-    def sans(self) -> list[str]:
-        try:
-            ext = self.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        except x509.ExtensionNotFound:
-            return []
-        return [san_text(name) for name in ext.value]
-
-
-@dataclass(frozen=True)
-class RenewalResult:
-    """One certificate ``renew_due`` looked at: renewed (``issued``) or failed (``error``)."""
-
-    record: IndexRecord
-    issued: IssuedCertificate | None
-    error: str | None
 
 
 class CertificateAuthority:
@@ -234,31 +173,12 @@ class CertificateAuthority:
                                           "permit_dns": list(policy.permit_dns) + list(permit)})
         crl_base, aia_base = check_url(crl_url, "CRL URL"), check_url(aia_url, "AIA URL")
         root_subject = subject_name(name)
-        if target.exists():
-            if (target / CONFIG_FILE).exists():
-                raise CAError(f"a CA already exists in {target}; refusing to overwrite it")
-            if not target.is_dir() or any(target.iterdir()):
-                raise CAError(f"{target} exists and is not an empty directory; refusing to create a CA there")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            staging = pathlib.Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target.parent))
-        except OSError as exc:
-            raise CAError(f"cannot create {target}: {exc.strerror or exc}") from None
-        try:
-            config = build_ca(
-                staging, root_subject, key_type=key_type, intermediate=intermediate, days=days,
-                secret=secret, permit_dns=permit, policy=policy, crl_url=crl_base, aia_url=aia_base, now=_now(),
-            )
-            _checkpoint("init-before-rename")
-            try:
-                # rename() replaces an empty directory atomically and fails on a non-empty one.
-                os.rename(staging, target)
-            except OSError as exc:
-                raise CAError(f"cannot create the CA in {target}: {exc.strerror or exc}") from None
-            files.fsync_directory(target.parent)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        config = create_directory(
+            target, lambda staging: build_ca(
+                staging, root_subject, key_type=key_type, intermediate=intermediate, days=days, secret=secret,
+                permit_dns=permit, policy=policy, crl_url=crl_base, aia_url=aia_base, now=_now(),
+            ), checkpoint=_hook,
+        )
         return cls(target, config, secret)
 
     @classmethod
@@ -309,7 +229,7 @@ class CertificateAuthority:
     @property
     def root_certificate(self) -> x509.Certificate:
         if self._root is None:
-            self._root = load_certificate_file(self.root_path, "CA root certificate")
+            self._root = files.load_certificate_file(self.root_path, "CA root certificate")
         return self._root
 
     @property
@@ -317,7 +237,7 @@ class CertificateAuthority:
         if self.intermediate_path is None:
             return None
         if self._intermediate is None:
-            self._intermediate = load_certificate_file(self.intermediate_path, "CA intermediate certificate")
+            self._intermediate = files.load_certificate_file(self.intermediate_path, "CA intermediate certificate")
         return self._intermediate
 
     @property
@@ -556,20 +476,20 @@ class CertificateAuthority:
                     outputs.append((cert_path, _pem(cert), False))
                 if chain_path is not None:
                     outputs.append((chain_path, _pem(cert) + self.intermediates_pem(), False))
-                staged = self._stage(outputs)
+                staged = publish.stage(outputs)
                 try:
-                    committed = self._record(
-                        name, cert, sans, profile=profile, key_type=key_type, paths=paths, force=force,
-                        supersedes=supersedes,
+                    committed = publish.record(
+                        self._index, name, cert, sans, profile=profile, key_type=key_type, paths=paths,
+                        force=force, supersedes=supersedes, checkpoint=_hook,
                     )
                 except BaseException:
-                    _discard(staged)
+                    publish.discard(staged)
                     raise
                 if not committed:
-                    _discard(staged)
+                    publish.discard(staged)
                     continue
                 _checkpoint("issue-committed")
-                self._publish(staged, cert, force=force)
+                publish.publish(self._index, staged, cert, force=force, checkpoint=_hook)
                 _checkpoint("issue-done")
                 break
             else:  # pragma: no cover - 2**-159 odds
@@ -577,84 +497,6 @@ class CertificateAuthority:
         for warning in caught:  # once, not once per serial attempt
             warnings.warn(warning.message, CAWarning, stacklevel=3)
         return cert
-
-    @staticmethod
-    def _stage(outputs: Sequence[tuple[pathlib.Path, bytes, bool]]) -> list[tuple[pathlib.Path, pathlib.Path]]:
-        staged: list[tuple[pathlib.Path, pathlib.Path]] = []
-        try:
-            for path, data, private in outputs:
-                mode = files.PRIVATE_MODE if private else files.PUBLIC_MODE
-                staged.append((files.write_temp(path, data, mode=mode), path))
-        except BaseException:
-            _discard(staged)
-            raise
-        return staged
-
-    def _record(
-        self,
-        name: str,
-        cert: x509.Certificate,
-        sans: Sequence[x509.GeneralName],
-        *,
-        profile: str,
-        key_type: str,
-        paths: tuple[pathlib.Path | None, pathlib.Path | None, pathlib.Path | None],
-        force: bool,
-        supersedes: str | None,
-    ) -> bool:
-        """Commit the row (False: the serial is taken, sign again)."""
-        record = NewRecord(
-            serial=cert.serial_number,
-            name=name,
-            subject=cert.subject.rfc4514_string(),
-            sans=tuple(san_text(s) for s in sans),
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-            profile=profile,
-            key_type=key_type,
-            cert_pem=_pem(cert),
-            key_path=paths[0],
-            cert_path=paths[1],
-            chain_path=paths[2],
-        )
-        try:
-            with self._index.transaction() as conn:
-                if not force:
-                    taken = self._index.paths_in_use(conn, [p for p in paths if p is not None])
-                    if taken is not None:
-                        raise CAError(f"{taken} already belongs to an issued certificate (use --force to replace it)")
-                self._index.insert(conn, record)
-                if supersedes is not None:
-                    self._index.supersede(conn, supersedes, serial_hex(cert.serial_number))
-                _checkpoint("issue-before-commit")
-        except DuplicateSerial:
-            return False
-        return True
-
-    def _publish(self, staged: list[tuple[pathlib.Path, pathlib.Path]], cert: x509.Certificate, *, force: bool) -> None:
-        published: list[pathlib.Path] = []
-        try:
-            for index, (tmp, path) in enumerate(staged):
-                files.publish(tmp, path, overwrite=force)
-                published.append(path)
-                if index == 0:
-                    _checkpoint("issue-key-written")
-        except BaseException:
-            _discard(staged[len(published) + 1:])
-            # Not all files could be published: take the row back so no "valid" record
-            # points at files that were never written. Files this call published are
-            # removed unless they replaced older ones (--force), which are gone anyway.
-            try:
-                self._index.delete(serial_hex(cert.serial_number))
-            except CAError:
-                pass
-            if not force:
-                for path in published:
-                    try:
-                        path.unlink()
-                    except OSError:
-                        pass
-            raise
 
     def sign_csr(
         self,
@@ -675,19 +517,10 @@ class CertificateAuthority:
         address (as step-ca and mkcert do). ``out`` receives the certificate and
         ``<stem>.chain.pem`` next to it the chain.
         """
-        from tlskit.ca.csr import parse_csr
-
         request = parse_csr(csr_pem)
         check_profile(profile)
         lifetime = self._lifetime(days, duration)
-        san_values = [sans] if isinstance(sans, str) else list(sans or ())
-        if san_values:
-            names = parse_sans(san_values)
-        elif request.sans:
-            names = request.sans
-        else:
-            names = parse_sans(default_sans(request.common_name or ""))
-        names = unique_sans(names)
+        names = certificate_names(request, [sans] if isinstance(sans, str) else list(sans or ()))
         self.policy.check(names)
         first_san = san_text(names[0]).partition(":")[2] if names else ""
         record_name = name or request.common_name or first_san
@@ -791,14 +624,7 @@ class CertificateAuthority:
     ) -> builtins.list[IndexRecord]:
         """Current certificates with less than ``fraction`` of their lifetime left (or expired)."""
         now = now or _now()
-        due = []
-        for record in self._index.all():
-            if not record.current:
-                continue
-            lifetime = record.not_after - record.not_before
-            if record.not_after - now < lifetime * fraction:
-                due.append(record)
-        return due
+        return [r for r in self._index.all() if r.current and r.not_after - now < (r.not_after - r.not_before) * fraction]
 
     def renew_due(
         self, fraction: float, *, now: datetime.datetime | None = None, rekey: bool = False
@@ -889,31 +715,18 @@ class CertificateAuthority:
         if self.intermediate_revocation() is not None:
             raise CAError("the intermediate is already revoked")
         flag = parse_reason(reason)
-        value = {"serial": serial_hex(inter.serial_number), "at": _now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                 "reason": flag.name if flag else None}
-        self._index.set_meta(_INTERMEDIATE_REVOKED, json.dumps(value))
+        record = IntermediateRevocation(inter.serial_number, _now().replace(microsecond=0), flag.name if flag else None)
+        self._index.set_meta(_INTERMEDIATE_REVOKED, record.to_json())
         return inter
 
-    def _intermediate_revoked(self) -> tuple[int, datetime.datetime, str | None] | None:
+    def _intermediate_revoked(self) -> IntermediateRevocation | None:
         raw = self._index.get_meta(_INTERMEDIATE_REVOKED)
-        if raw is None:
-            return None
-        try:
-            value = json.loads(raw)
-            at = datetime.datetime.strptime(value["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-            reason = value.get("reason")
-            parse_reason(reason)
-            return int(value["serial"], 16), at, reason
-        except (ValueError, KeyError, TypeError, CAError):
-            raise CAError("the CA index's record of the intermediate's revocation is damaged") from None
+        return IntermediateRevocation.from_json(raw) if raw is not None else None
 
     def intermediate_revocation(self) -> str | None:
         """None, or when and why the intermediate was revoked."""
         revoked = self._intermediate_revoked()
-        if revoked is None:
-            return None
-        _, at, reason = revoked
-        return f"on {at:%Y-%m-%d %H:%M} UTC" + (f", {reason_label(reason)}" if reason else "")
+        return revoked.describe() if revoked is not None else None
 
     def crl(self, days: int = 7, *, out: str | os.PathLike[str] | None = None, force: bool = False) -> bytes:
         """The CRL of every issuing level, PEM, one after another: the issuing CA's (leaves)
@@ -930,7 +743,7 @@ class CertificateAuthority:
         if out_path is not None and not out_path.parent.is_dir():
             raise CAError(f"cannot write {out_path}: directory {out_path.parent} does not exist")
         if out_path is not None and not force:
-            _refuse_unless_crl(out_path)
+            files.refuse_unless_crl(out_path)
         signing_key = self._issuer_key()
         root_key = self._root_signing_key() if self.config.intermediate else None
         number = self._index.next_crl_number()
@@ -942,7 +755,7 @@ class CertificateAuthority:
         if root_key is not None:
             revoked = self._intermediate_revoked()
             root = build_crl(self.root_certificate, root_key, [], number=number, days=days, now=now,
-                             extra=[revoked] if revoked else [])
+                             extra=[revoked.entry()] if revoked else [])
             files.atomic_write(self.root_crl_path, root, overwrite=True)
             pem += root
         if out_path is not None:
@@ -964,14 +777,9 @@ class CertificateAuthority:
         with :func:`tlskit.pki.verify_chain`, then against the CA's own revocations (the
         index, no CRL needed); ``crl`` adds CRLs. Returns the ``VerifiedPath`` or raises
         ``CertificateError``."""
-        revocations = {
-            r.serial_number: f"{r.revoked_at:%Y-%m-%d %H:%M} UTC" + (f", {reason_label(r.reason)}" if r.reason else "")
-            for r in self._index.revoked()
-            if r.revoked_at is not None
-        }
         return verify_with_ca(
             self.root_certificate, self.intermediate_certificate, cert, host=host, crl=crl, usage=usage, at=at,
-            revocations=revocations, intermediate_revoked=self.intermediate_revocation(),
+            revoked=self._index.revoked(), intermediate_revoked=self.intermediate_revocation(),
         )
 
     def export_p12(
@@ -1018,30 +826,14 @@ class CertificateAuthority:
             issuer = None  # reported above as a damaged CA file
         return problems + _check.check_records(records, issuer)
 
-    def _output_directories(self) -> set[pathlib.Path]:
-        directories = {self.directory, self.directory / ISSUED_DIR}
+    def leftovers(self) -> builtins.list[pathlib.Path]:
+        """Temporaries of interrupted writes and half-built CAs of interrupted inits."""
         try:
             records = self.list()
         except CAError:  # a damaged index: `check` reports it; still look where we can
             records = []
-        for record in records:
-            for path in (record.key_path, record.cert_path, record.chain_path):
-                if path is not None:
-                    directories.add(path.parent)
-        return directories
-
-    def leftovers(self) -> builtins.list[pathlib.Path]:
-        """Temporaries of interrupted writes and half-built CAs of interrupted inits."""
-        return _check.find_leftovers(self._output_directories(), self.directory.parent)
+        return _check.find_leftovers(_check.output_directories(self.directory, records), self.directory.parent)
 
     def remove_leftovers(self) -> builtins.list[pathlib.Path]:
         """Delete :meth:`leftovers` whose writer process is gone."""
         return _check.remove_leftovers(self.leftovers())
-
-
-def _discard(staged: Sequence[tuple[pathlib.Path, pathlib.Path]]) -> None:
-    for tmp, _ in staged:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass

@@ -171,6 +171,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def output_directories(directory: pathlib.Path, records: Sequence[IndexRecord]) -> set[pathlib.Path]:
+    """The CA directory, its issued/ folder and every directory the index wrote files to."""
+    directories = {directory, directory / "issued"}
+    for record in records:
+        for path in (record.key_path, record.cert_path, record.chain_path):
+            if path is not None:
+                directories.add(path.parent)
+    return directories
+
+
 def find_leftovers(directories: Iterable[pathlib.Path], ca_parent: pathlib.Path) -> list[pathlib.Path]:
     """Temporaries in ``directories`` and init staging directories in ``ca_parent``."""
     found: list[pathlib.Path] = []

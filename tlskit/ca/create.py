@@ -7,13 +7,18 @@ and renames the whole directory into place, so a CA directory is complete or abs
 from __future__ import annotations
 
 import datetime
+import os
 import pathlib
+import shutil
+import tempfile
+from typing import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tlskit.ca import files
 from tlskit.ca.config import CAConfig
+from tlskit.ca.errors import CAError
 from tlskit.ca.index import Index
 from tlskit.ca.keys import generate_key, private_key_pem, signature_hash
 from tlskit.ca.policy import NamePolicy
@@ -114,4 +119,34 @@ def build_ca(
         aia_url=aia_url,
     )
     files.atomic_write(staging / CONFIG_FILE, config.to_json())
+    return config
+
+
+def create_directory(
+    target: pathlib.Path, build: Callable[[pathlib.Path], CAConfig], *, checkpoint: Callable[[str], None]
+) -> CAConfig:
+    """Run ``build`` in a hidden sibling of ``target`` and rename it into place: the CA
+    directory is complete or absent, whatever happens (kill, full disk, error)."""
+    if target.exists():
+        if (target / CONFIG_FILE).exists():
+            raise CAError(f"a CA already exists in {target}; refusing to overwrite it")
+        if not target.is_dir() or any(target.iterdir()):
+            raise CAError(f"{target} exists and is not an empty directory; refusing to create a CA there")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        staging = pathlib.Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target.parent))
+    except OSError as exc:
+        raise CAError(f"cannot create {target}: {exc.strerror or exc}") from None
+    try:
+        config = build(staging)
+        checkpoint("init-before-rename")
+        try:
+            # rename() replaces an empty directory atomically and fails on a non-empty one.
+            os.rename(staging, target)
+        except OSError as exc:
+            raise CAError(f"cannot create the CA in {target}: {exc.strerror or exc}") from None
+        files.fsync_directory(target.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return config

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import json
+from dataclasses import dataclass
 from typing import Sequence
 
 from cryptography import x509
@@ -74,3 +76,34 @@ def build_crl(
         builder = builder.add_revoked_certificate(entry.build())
     crl = builder.sign(signing_key, signature_hash(signing_key))
     return crl.public_bytes(serialization.Encoding.PEM)
+
+
+@dataclass(frozen=True)
+class IntermediateRevocation:
+    """The CA's own intermediate was revoked: the root's CRL lists it (kept in the index's meta table)."""
+
+    serial: int
+    at: datetime.datetime
+    reason: str | None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"serial": format(self.serial, "x"), "at": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": self.reason}
+        )
+
+    @classmethod
+    def from_json(cls, raw: str) -> "IntermediateRevocation":
+        try:
+            value = json.loads(raw)
+            at = datetime.datetime.strptime(value["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+            reason = value.get("reason")
+            parse_reason(reason)
+            return cls(int(value["serial"], 16), at, reason)
+        except (ValueError, KeyError, TypeError, AttributeError, CAError):
+            raise CAError("the CA index's record of the intermediate's revocation is damaged") from None
+
+    def describe(self) -> str:
+        return f"on {self.at:%Y-%m-%d %H:%M} UTC" + (f", {reason_label(self.reason)}" if self.reason else "")
+
+    def entry(self) -> tuple[int, datetime.datetime, str | None]:
+        return self.serial, self.at, self.reason

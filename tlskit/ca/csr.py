@@ -9,7 +9,7 @@ from cryptography.x509.oid import NameOID
 
 from tlskit.ca.errors import CAError
 from tlskit.ca.keys import PublicKey, supported_public_key
-from tlskit.ca.profiles import parse_san, san_text
+from tlskit.ca.profiles import check_san_count, default_sans, parse_san, parse_sans, san_text, unique_sans
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ def parse_csr(data: bytes | str) -> CSRRequest:
         raw_sans = []
     except ValueError:
         raise CAError("the CSR's extensions cannot be parsed") from None
+    check_san_count(len(raw_sans))
     sans: list[x509.GeneralName] = []
     for name in raw_sans:
         if not isinstance(
@@ -65,7 +66,16 @@ def parse_csr(data: bytes | str) -> CSRRequest:
         ):
             raise CAError(f"the CSR asks for an unsupported subject alternative name type {type(name).__name__}")
         # Re-validate through the same parser as --san so a CSR cannot smuggle bad names.
-        checked = parse_san(san_text(name))
-        if checked not in sans:
-            sans.append(checked)
-    return CSRRequest(common_name, sans, public_key)
+        sans.append(parse_san(san_text(name)))
+    return CSRRequest(common_name, unique_sans(sans), public_key)
+
+
+def certificate_names(request: CSRRequest, sans: list[str]) -> list[x509.GeneralName]:
+    """The names a CSR's certificate gets: ``sans`` when given (the CA decides), else the
+    CSR's subject alternative names, else its CN when that is a host, IP or email address
+    (step-ca and mkcert do the same)."""
+    if sans:
+        return parse_sans(sans)
+    if request.sans:
+        return request.sans
+    return parse_sans(default_sans(request.common_name or ""))

@@ -9,7 +9,6 @@ at all (unencrypted, for tools that take the key from a protected place).
 
 from __future__ import annotations
 
-import pathlib
 from typing import Sequence
 
 from cryptography import x509

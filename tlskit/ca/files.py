@@ -16,6 +16,8 @@ import secrets
 import stat
 import warnings
 
+from cryptography import x509
+
 from tlskit.ca.errors import CAError, CAWarning
 
 PRIVATE_MODE = 0o600
@@ -140,3 +142,26 @@ def warn_if_loose(path: pathlib.Path) -> None:
             CAWarning,
             stacklevel=3,
         )
+
+
+def load_certificate_file(path: pathlib.Path, what: str) -> x509.Certificate:
+    data = read_file(path, what)
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise CAError(f"{what} {path} is not a PEM certificate (run: tlskit ca check)") from None
+
+
+def refuse_unless_crl(path: pathlib.Path) -> None:
+    """An existing ``path`` may be replaced only if it holds CRLs (older ones of ours)."""
+    if not os.path.lexists(path):
+        return
+    if path.is_dir():
+        raise CAError(f"{path} is a directory")
+    if not path.is_symlink():
+        try:
+            x509.load_pem_x509_crl(read_file(path, "CRL"))
+            return
+        except ValueError:
+            pass
+    raise CAError(f"{path} already exists and is not a CRL (use --force to replace it)")

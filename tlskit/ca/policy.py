@@ -30,6 +30,7 @@ from typing import Any, Iterable, Sequence
 from cryptography import x509
 
 from tlskit.ca.errors import CAError
+from tlskit.ca.profiles import dns_name, san_text
 
 _KINDS = ("dns", "ip", "email", "uri")
 _DURATION = re.compile(r"(\d+)([smhdw])")
@@ -90,8 +91,6 @@ def parse_fraction(text: str) -> float:
 
 def _dns_base(text: str, what: str) -> str:
     """A DNS subtree: an optional leading dot and a valid host name (A-labels)."""
-    from tlskit.ca.profiles import dns_name
-
     value = text.strip()
     dot = value.startswith(".")
     try:
@@ -229,8 +228,6 @@ class NamePolicy:
 
 
 def _show(san: x509.GeneralName) -> str:
-    from tlskit.ca.profiles import san_text
-
     return san_text(san)
 
 

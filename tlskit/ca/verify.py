@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime
 import os
 import pathlib
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Sequence
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tlskit.ca import files
 from tlskit.ca.errors import CAError
+from tlskit.ca.index import IndexRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     from tlskit.pki import VerifiedPath
@@ -78,12 +79,19 @@ def verify_with_ca(
     crl: str | os.PathLike[str] | bytes | None,
     usage: str | None,
     at: datetime.datetime | None,
-    revocations: Mapping[int, str],
+    revoked: Sequence[IndexRecord],
     intermediate_revoked: str | None,
 ) -> VerifiedPath:
-    """Validate with tlskit.pki, then consult the CA's own records: ``revocations`` maps a
-    revoked serial to a description, ``intermediate_revoked`` describes the intermediate's
-    revocation -- the CA knows its revocations without being handed a CRL."""
+    """Validate with tlskit.pki, then consult the CA's own records: ``revoked`` index
+    records and the intermediate's revocation -- the CA knows its revocations without
+    being handed a CRL."""
+    from tlskit.ca.crl import reason_label
+
+    revocations = {
+        r.serial_number: f"{r.revoked_at:%Y-%m-%d %H:%M} UTC" + (f", {reason_label(r.reason)}" if r.reason else "")
+        for r in revoked
+        if r.revoked_at is not None
+    }
     from tlskit.pki import TrustStore, verify_chain
     from tlskit.pki.errors import Revoked
 
