@@ -177,3 +177,95 @@ def test_every_command_documents_dir(command):
     result = CliRunner().invoke(app, ["ca", command, "--help"])
     assert result.exit_code == 0, result.stderr
     assert "--dir" in result.stdout
+
+
+# -- messages a new user met (issue 15, item 10) -------------------------------------------
+
+COMMANDS = ["init", "issue", "sign", "revoke", "crl", "list", "show", "verify", "export", "renew", "root", "check"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_no_bool_metavar_cut_text_or_undocumented_option(command):
+    import typer
+
+    from tlskit.cli import ca_cmd
+
+    result = CliRunner().invoke(app, ["ca", command, "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout.replace("--help", "")  # typer's own --help row aside
+    assert "…" not in result.stdout
+    group = typer.main.get_command(ca_cmd.app)
+    for param in group.commands[command].params:  # type: ignore[attr-defined]
+        if param.param_type_name == "option":
+            assert param.help, f"{command} {param.opts} has no help text"
+
+
+def test_reason_choices_are_listed_and_both_spellings_work(run, ca_dir):
+    help_text = " ".join(run("revoke", "--help").stdout.split())
+    assert "key-compromise" in help_text and "cessation-of-operation" in help_text
+    d = ("--dir", str(ca_dir))
+    run("issue", "a.test", *d)
+    run("issue", "b.test", *d)
+    assert "reason key-compromise" in run("revoke", "a.test", *d, "--reason", "key_compromise").stdout
+    assert "reason key-compromise" in run("revoke", "b.test", *d, "--reason", "key-compromise").stdout
+    run("issue", "c.test", *d)
+    bad = run("revoke", "c.test", *d, "--reason", "oops", ok=False)
+    assert "choose one of: unspecified, key-compromise" in bad.stderr
+
+
+def test_counts_are_singular_and_plural(run, ca_dir):
+    d = ("--dir", str(ca_dir))
+    assert "(0 certificates)" in run("check", *d).stdout
+    run("issue", "one.test", *d)
+    assert "(1 certificate)" in run("check", *d).stdout
+
+
+def test_show_of_a_pkcs12_file_says_what_it_is(run, ca_dir, tmp_path):
+    d = ("--dir", str(ca_dir))
+    run("issue", "p.test", *d)
+    (tmp_path / "pw").write_text("secret\n")
+    run("export", "p.test", *d, "--p12", str(tmp_path / "x.p12"), "--password-file", str(tmp_path / "pw"))
+    shown = run("show", str(tmp_path / "x.p12"), *d, ok=False)
+    # Before: a raw parser error.
+    assert "is a PKCS#12 bundle, not a certificate" in shown.stderr and "openssl pkcs12" in shown.stderr
+    key = run("show", str(ca_dir / "issued" / "p.test.key"), *d, ok=False)
+    assert "is a private key, not a certificate" in key.stderr
+
+
+def test_verify_of_the_ca_certificates_says_what_they_are(run, ca_dir):
+    d = ("--dir", str(ca_dir))
+    # Before: "server certificate has no subjectAltName".
+    assert "this CA's root certificate" in run("verify", str(ca_dir / "root.crt"), *d).stdout
+    assert "this CA's intermediate certificate" in run("verify", str(ca_dir / "intermediate.crt"), *d).stdout
+
+
+def test_cryptography_warnings_become_one_line_about_the_certificate(run, ca_dir, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not installed")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
+         "/CN=neg", "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "neg.crt"), "-set_serial", "-5",
+         "-days", "1"],
+        check=True, capture_output=True,
+    )
+    shown = run("show", str(tmp_path / "neg.crt"), "--dir", str(ca_dir))
+    warnings_ = [line for line in shown.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings_ == [
+        "warning: the certificate breaks RFC 5280: parsed a serial number which wasn't positive (i.e., it was"
+        " negative or zero), which is disallowed by RFC 5280."
+    ]
+    assert "CryptographyDeprecationWarning" not in shown.stderr and "future release" not in shown.stderr
+
+
+def test_ed25519_is_documented_as_not_for_browsers():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    for doc in (root / "docs" / "ca.md", root / "README.md"):
+        text = doc.read_text()
+        assert "Ed25519" in text and "browsers" in text, doc
+    help_text = " ".join(CliRunner().invoke(app, ["ca", "issue", "--help"]).stdout.replace("│", " ").split())
+    assert "Ed25519: not accepted by browsers" in help_text

@@ -4,12 +4,15 @@ never a stray ValueError/IndexError/sqlite3 traceback, and never a partial file.
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ca_support import damaged_ca
 from tlskit.ca import CAError, CertificateAuthority
 from tlskit.ca.csr import parse_csr
 from tlskit.ca.profiles import file_stem, parse_san
+from tlskit.cli.main import app
 from tlskit.errors import TLSError
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -254,3 +257,70 @@ def test_der_csr_is_not_searched_for_pem(tmp_path):
     assert parse_csr(outer.public_bytes(serialization.Encoding.DER)).common_name == "outer.test"
     assert parse_csr(outer.public_bytes(serialization.Encoding.PEM)).common_name == "outer.test"
     assert parse_csr(inner).common_name == "inner.test"
+
+
+# -- a damaged index row, hostile or hand-edited: one-line CAError, `ca check` reports it --
+
+DAMAGE = [
+    "UPDATE certificates SET not_after = 'garbage'",
+    "UPDATE certificates SET sans = '{['",
+    "UPDATE certificates SET sans = '[1, 2]'",
+    "UPDATE certificates SET sans = '\"DNS:x\"'",
+    "UPDATE certificates SET subject = x'00'",  # TEXT columns hold blobs as they are
+    "UPDATE certificates SET cert_pem = x'ff00'",
+    "UPDATE certificates SET status = 'revoked', revoked_at = 'zz'",
+    "UPDATE certificates SET key_path = x'2f'",
+    "UPDATE certificates SET status = 'revoked', revoked_at = '2026-01-01T00:00:00Z', reason = 'bogus'",
+    "UPDATE certificates SET serial = 'not-hex'",
+]
+
+
+@pytest.mark.parametrize("statement", DAMAGE)
+def test_damaged_index_row_is_a_caerror(tmp_path, statement):
+    ca = damaged_ca(tmp_path, statement)
+    with pytest.raises(CAError) as info:
+        ca.list()
+    assert "damaged" in str(info.value) and "\n" not in str(info.value)
+    for operation in (lambda: ca.find("victim.test"), lambda: ca.crl(), lambda: ca.renew("victim.test")):
+        try:
+            operation()
+        except CAError:
+            pass
+    problems = ca.check()
+    assert problems and any("damaged" in p for p in problems)
+
+
+@pytest.mark.parametrize("statement", DAMAGE)
+def test_cli_reports_damaged_index_in_one_line(tmp_path, statement):
+    ca = damaged_ca(tmp_path, statement)
+    runner = CliRunner()
+    for args in (["list"], ["show", "victim.test"], ["crl"], ["renew", "victim.test"], ["revoke", "victim.test"],
+                 ["check"]):
+        result = runner.invoke(app, ["ca", *args, "--dir", str(ca.directory)])
+        # Commands that do not read the damaged row may succeed; none may show a traceback.
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
+        if result.exit_code == 0:
+            continue
+        error_lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert len(error_lines) == 1, (args, result.stderr)
+    for args in (["list"], ["check"]):
+        assert runner.invoke(app, ["ca", *args, "--dir", str(ca.directory)]).exit_code == 1
+
+
+def test_renew_with_unreadable_stored_certificate_is_a_caerror(tmp_path):
+    ca = damaged_ca(tmp_path, "UPDATE certificates SET cert_pem = 'not a certificate'")
+    with pytest.raises(CAError, match="no readable certificate"):
+        ca.renew("victim.test")
+    assert any("does not parse" in p for p in ca.check())
+
+
+def test_renew_with_damaged_profile_or_key_type_is_a_caerror(tmp_path):
+    ca = damaged_ca(tmp_path, "UPDATE certificates SET profile = 'root'")
+    with pytest.raises(CAError, match="profile"):
+        ca.renew("victim.test")
+
+
+def test_export_with_unreadable_stored_certificate_is_a_caerror(tmp_path):
+    ca = damaged_ca(tmp_path, "UPDATE certificates SET cert_pem = 'not a certificate'")
+    with pytest.raises(CAError, match="no readable certificate"):
+        ca.export_p12("victim.test", tmp_path / "v.p12", b"pw")

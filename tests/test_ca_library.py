@@ -430,3 +430,74 @@ def test_default_directory_falls_back_to_platformdirs(tmp_path, monkeypatch):
     monkeypatch.delenv("TLSKIT_CA_DIR", raising=False)
     monkeypatch.setattr(platformdirs, "user_data_dir", lambda app: str(tmp_path / "data" / app))
     assert default_directory() == tmp_path / "data" / "tlskit" / "ca"
+
+
+def test_trust_store_from_the_ca_validates_its_certificates(tmp_path):
+    from tlskit.pki import verify_chain
+
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    issued = ca.issue("svc.test")
+    store = ca.trust_store()
+    assert len(store) == 1
+    path = verify_chain(issued.certificate, [ca.intermediate_certificate], store, server_name="svc.test")
+    assert path.certificates[-1] == ca.root_certificate
+
+
+@pytest.mark.parametrize("field", ["intermediate", "encrypted"])
+def test_config_flags_must_be_json_booleans(tmp_path, field):
+    import json
+
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    config = json.loads((ca.directory / "ca.json").read_text())
+    config[field] = "false"  # bool("false") is True
+    (ca.directory / "ca.json").write_text(json.dumps(config))
+    with pytest.raises(CAError, match="damaged"):
+        CertificateAuthority.load(ca.directory)
+
+
+
+def test_ca_modules_import_no_cycle():
+    """No module of tlskit.ca imports, even lazily or for type checking, one that imports it back
+    (issue 10: check, export and verify used to reach into the authority)."""
+    import ast
+    import pathlib
+
+    import tlskit.ca
+
+    package = pathlib.Path(tlskit.ca.__file__).parent
+    modules = {
+        ".".join(("tlskit.ca", *path.relative_to(package).with_suffix("").parts)).removesuffix(".__init__"): path
+        for path in package.rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # ``from tlskit.ca import files`` imports the submodule; ``from tlskit.ca import
+                # CAError`` runs the package's __init__ (which imports the authority).
+                targets = [
+                    f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                    for alias in node.names
+                ]
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
+            if nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])

@@ -24,6 +24,10 @@ class CSRRequest:
 def parse_csr(data: bytes | str) -> CSRRequest:
     if isinstance(data, str):
         data = data.encode("utf-8", "replace")
+    if data[:1] != b"\x30":
+        count = data.count(b"-----BEGIN CERTIFICATE REQUEST-----") + data.count(b"-----BEGIN NEW CERTIFICATE REQUEST-----")
+        if count > 1:
+            raise CAError(f"the file holds {count} certificate signing requests; give one per file")
     try:
         # DER starts with a SEQUENCE tag and is never searched for PEM text (an extension
         # could carry another request's PEM), as tlskit.pki loads certificates.
@@ -33,6 +37,15 @@ def parse_csr(data: bytes | str) -> CSRRequest:
             csr = x509.load_der_x509_csr(data)
     except ValueError:
         raise CAError("the CSR is not a readable PEM or DER certificate signing request") from None
+    try:
+        algorithm = csr.signature_hash_algorithm
+    except Exception:  # an algorithm cryptography does not know, or Ed25519 (no separate hash)
+        algorithm = None
+    if algorithm is not None and algorithm.name in ("sha1", "md5"):
+        raise CAError(
+            f"the CSR is signed with {algorithm.name.upper()}, which is too weak to accept;"
+            " re-create it with SHA-256 (openssl req -sha256)"
+        )
     try:
         valid = csr.is_signature_valid
     except Exception:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+import warnings
 import pathlib
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tlskit.ca import files
-from tlskit.ca.errors import CAError
+from tlskit.ca.errors import CAError, CAWarning
 from tlskit.ca.index import IndexRecord
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,6 +24,33 @@ def _read(source: str | os.PathLike[str] | bytes, what: str) -> bytes:
     if isinstance(source, bytes):
         return source
     return files.read_file(pathlib.Path(source).expanduser(), what)
+
+
+def cryptography_warning_text(message: object) -> str:
+    """A cryptography deprecation warning about an input (a negative serial, a malformed
+    field) as one line about the certificate, without the note about future releases."""
+    text = " ".join(str(message).split())
+    text = text.split(" Loading this certificate will")[0].split(" In a future version")[0]
+    return f"the certificate breaks RFC 5280: {text[:1].lower()}{text[1:]}"
+
+
+@contextlib.contextmanager
+def _certificate_warnings() -> Iterator[None]:
+    """Re-issue cryptography's warnings about parsed input as one CAWarning each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen = set()
+    for warning in caught:
+        text = str(warning.message)
+        if warning.category.__name__ == "CryptographyDeprecationWarning":
+            text = cryptography_warning_text(warning.message)
+            category: type[Warning] = CAWarning
+        else:
+            category = warning.category
+        if text not in seen:
+            seen.add(text)
+            warnings.warn(text, category, stacklevel=4)
 
 
 def load_pem_certificates(
@@ -35,7 +64,11 @@ def load_pem_certificates(
 
     data = _read(source, what)
     try:
-        return load_certificates(data)
+        with _certificate_warnings():
+            certs = load_certificates(data)
+            for cert in certs:  # cryptography parses lazily: touch what warns now
+                cert.serial_number
+        return certs
     except MalformedCertificate as exc:
         raise CAError(f"{what} is not a readable PEM or DER certificate ({exc})") from None
 

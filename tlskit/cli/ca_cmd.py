@@ -19,6 +19,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from tlskit.ca import KEY_TYPES, CAError, CertificateAuthority, IndexRecord, default_directory
 from tlskit.errors import TLSError
@@ -26,8 +27,27 @@ from tlskit.errors import TLSError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.serialization import Encoding
 
+class _Command(TyperCommand):
+    """Every ca command: its --help is a switch, so no ``<bool>`` value column."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Group(TyperGroup):
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
 app = typer.Typer(
     help="A small certificate authority: issue, sign, revoke and renew certificates.",
+    cls=_Group,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # never print passphrases from a traceback's locals
@@ -92,8 +112,16 @@ def cli_errors(func: F) -> F:
             except KeyboardInterrupt:
                 raise _fail("interrupted") from None
             finally:
+                seen = set()
                 for warning in caught:
-                    typer.echo(f"warning: {_one_line(warning.message)}", err=True)
+                    text = _one_line(warning.message)
+                    if warning.category.__name__ == "CryptographyDeprecationWarning":
+                        from tlskit.ca.verify import cryptography_warning_text
+
+                        text = _one_line(cryptography_warning_text(warning.message))
+                    if text not in seen:  # the same certificate read twice warns once
+                        seen.add(text)
+                        typer.echo(f"warning: {text}", err=True)
 
     return wrapper  # type: ignore[return-value]
 
@@ -193,16 +221,14 @@ def _print_issued(verb: str, issued: Any, profile: Optional[str], *, to_stderr: 
         typer.echo(line, err=to_stderr)
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def init(
     dir: Optional[pathlib.Path] = DirOption,
-    name: str = typer.Option("tlskit Root CA", "--name", help="Common name of the root certificate."),
-    key_type: str = typer.Option("ecdsa-p256", "--key-type", help=f"One of: {', '.join(KEY_TYPES)}."),
-    intermediate: bool = typer.Option(
-        True, "--intermediate/--no-intermediate", help="Sign leaves with an intermediate."
-    ),
-    days: int = typer.Option(3650, "--days", help="Validity of the CA certificates."),
+    name: str = typer.Option("tlskit Root CA", "--name", metavar="CN", help="Common name of the root certificate."),
+    key_type: str = typer.Option("ecdsa-p256", "--key-type", metavar="TYPE", help=f"One of: {', '.join(KEY_TYPES)} (Ed25519: not accepted by browsers)."),
+    no_intermediate: bool = _flag("--no-intermediate", "Sign leaves with the root itself (default: an intermediate)."),
+    days: int = typer.Option(3650, "--days", metavar="N", help="Validity of the CA certificates."),
     passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
     permit_dns: Optional[List[str]] = typer.Option(
         None, "--permit-dns", metavar="DOMAIN",
@@ -253,7 +279,7 @@ def init(
         dir if dir is not None else default_directory(),
         name=name,
         key_type=key_type,
-        intermediate=intermediate,
+        intermediate=not no_intermediate,
         days=days,
         passphrase=secret,
         name_constraints=policy,
@@ -275,7 +301,7 @@ def init(
     typer.echo(f"trust it elsewhere with: tlskit ca root --dir {ca.directory} --out root.pem")
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def issue(
     name: str = typer.Argument(..., help="Certificate name: host name, IP, email or label (always one of its names when it is a host, IP or email)."),
@@ -311,7 +337,7 @@ def issue(
     _print_issued("issued", issued, ca.find(issued.serial_hex)[0].profile)
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def sign(
     csr: pathlib.Path = typer.Argument(..., help="PEM or DER certificate signing request (one per file)."),
@@ -362,7 +388,7 @@ def _reason_help() -> str:
     return "Revocation reason, one of: " + ", ".join(REASON_CHOICES) + "."
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def revoke(
     target: Optional[str] = typer.Argument(None, metavar="SERIAL|NAME", help="Serial (hex) or name of the certificate."),
@@ -389,7 +415,7 @@ def revoke(
         typer.echo(f"revoked {record.name} (serial {record.serial}){suffix}")
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def crl(
     dir: Optional[pathlib.Path] = DirOption,
@@ -426,7 +452,7 @@ def _rows(records: list[IndexRecord]) -> list[list[str]]:
     ]
 
 
-@app.command("list")
+@app.command("list", cls=_Command)
 @cli_errors
 def list_(
     dir: Optional[pathlib.Path] = DirOption,
@@ -510,7 +536,7 @@ def _not_a_certificate(data: bytes, source: str) -> Optional[str]:
     return None
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def show(
     cert: str = typer.Argument(..., help="Certificate file, or a name or serial from the index."),
@@ -528,7 +554,7 @@ def show(
     typer.echo("\n\n".join(describe(c) for c in certs))
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def verify(
     cert: pathlib.Path = typer.Argument(..., help="Certificate (or chain) file to check."),
@@ -563,7 +589,7 @@ def verify(
     typer.echo(f"{cert}: OK ({chain})" + (f", valid for {host}" if host else ""))
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def export(
     name: str = typer.Argument(..., help="Name (or serial) of an issued certificate."),
@@ -602,7 +628,7 @@ def export(
 NOTHING_DUE_EXIT = 3
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def renew(
     name: Optional[str] = typer.Argument(None, help="Name or serial of an issued certificate (omit with --before)."),
@@ -646,7 +672,7 @@ def _renew_due(ca: CertificateAuthority, before: str, rekey: bool) -> None:
         raise typer.Exit(NOTHING_DUE_EXIT)
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def root(
     dir: Optional[pathlib.Path] = DirOption,
@@ -661,7 +687,7 @@ def root(
         typer.echo(f"wrote {ca.write_root(out, force=force)}")
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def check(
     dir: Optional[pathlib.Path] = DirOption,
