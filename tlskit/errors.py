@@ -37,6 +37,7 @@ class AlertDescription(enum.IntEnum):
     internal_error = 80
     inappropriate_fallback = 86
     user_canceled = 90
+    no_renegotiation = 100  # TLS 1.2 only (RFC 5246 7.2.2), always a warning
     missing_extension = 109
     unsupported_extension = 110
     unrecognized_name = 112

@@ -1,4 +1,4 @@
-"""``tlskit serve`` and ``tlskit connect``: a TLS 1.3 test server and client,
+"""``tlskit serve`` and ``tlskit connect``: a TLS 1.3 / TLS 1.2 test server and client,
 thin layers over :mod:`tlskit.io`.
 """
 
@@ -41,6 +41,16 @@ def _names(value: Optional[str]) -> Optional[list[str]]:
     if value is None:
         return None
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _version_options(value: Optional[str]) -> dict[str, str]:
+    """min_version/max_version for ``--tls-version 1.2|1.3`` (nothing when not given)."""
+    if value is None:
+        return {}
+    versions = {"1.2": "TLSv1.2", "1.3": "TLSv1.3", "TLSv1.2": "TLSv1.2", "TLSv1.3": "TLSv1.3"}
+    if value not in versions:
+        raise _fail(f"--tls-version must be 1.2 or 1.3, not {value!r}", 2)
+    return {"min_version": versions[value], "max_version": versions[value]}
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
@@ -257,7 +267,7 @@ def serve(
     key: Path = typer.Option(..., "--key", help="Private key of the leaf certificate (PEM)."),
     provider: str = typer.Option("cryptography", "--provider", help="Crypto provider (see `tlskit providers`)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Key-exchange groups, comma-separated, preferred first."),
-    ciphers: Optional[str] = typer.Option(None, "--ciphers", help="TLS 1.3 cipher suites, comma-separated."),
+    ciphers: Optional[str] = typer.Option(None, "--ciphers", help="Cipher suites (TLS 1.3 and TLS 1.2 names), comma-separated."),
     alpn: Optional[str] = typer.Option(None, "--alpn", help="ALPN protocols to accept, comma-separated."),
     client_ca: Optional[Path] = typer.Option(None, "--client-ca", help="Ask clients for a certificate issued under this CA (PEM)."),
     require_client_cert: bool = typer.Option(False, "--require-client-cert", help="With --client-ca: reject clients without a certificate."),
@@ -266,8 +276,11 @@ def serve(
     key_password_file: Optional[Path] = typer.Option(
         None, "--key-password-file", help=f"File holding the password of an encrypted --key (or set {KEY_PASSWORD_ENV})."
     ),
+    tls_version: Optional[str] = typer.Option(
+        None, "--tls-version", help="Speak only this TLS version: 1.2 or 1.3 (default: either, TLS 1.3 preferred)."
+    ),
 ) -> None:
-    """Run a TLS 1.3 server for testing clients: one log line per connection, Ctrl-C stops it."""
+    """Run a TLS 1.3 / 1.2 server for testing clients: one log line per connection, Ctrl-C stops it."""
     from tlskit.io import serve as open_server
 
     if require_client_cert and client_ca is None:
@@ -280,6 +293,7 @@ def serve(
         cipher_suites=_names(ciphers),
         alpn_protocols=_names(alpn) or (),
         require_client_auth=require_client_cert,
+        **_version_options(tls_version),
     )
     if client_ca is not None:
         options["client_cafile"] = str(client_ca)
@@ -452,7 +466,7 @@ def connect(
     servername: Optional[str] = typer.Option(None, "--servername", help="Name to send as SNI and to verify (default: HOST)."),
     provider: str = typer.Option("cryptography", "--provider", help="Crypto provider (see `tlskit providers`)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Key-exchange groups, comma-separated, preferred first."),
-    ciphers: Optional[str] = typer.Option(None, "--ciphers", help="TLS 1.3 cipher suites, comma-separated."),
+    ciphers: Optional[str] = typer.Option(None, "--ciphers", help="Cipher suites (TLS 1.3 and TLS 1.2 names), comma-separated."),
     alpn: Optional[str] = typer.Option(None, "--alpn", help="ALPN protocols to offer, comma-separated."),
     cert: Optional[Path] = typer.Option(None, "--cert", help="Client certificate chain (PEM) for mTLS."),
     key: Optional[Path] = typer.Option(None, "--key", help="Client private key (PEM)."),
@@ -469,6 +483,9 @@ def connect(
     keylog: Optional[Path] = typer.Option(None, "--keylog", help="Append TLS secrets to this NSS key log file (SSLKEYLOGFILE is also honoured)."),
     key_password_file: Optional[Path] = typer.Option(
         None, "--key-password-file", help=f"File holding the password of an encrypted --key (or set {KEY_PASSWORD_ENV})."
+    ),
+    tls_version: Optional[str] = typer.Option(
+        None, "--tls-version", help="Speak only this TLS version: 1.2 or 1.3 (default: either, TLS 1.3 preferred)."
     ),
 ) -> None:
     """Handshake with a TLS server, print what was negotiated and the server's
@@ -499,6 +516,7 @@ def connect(
         cipher_suites=_names(ciphers),
         alpn_protocols=_names(alpn) or (),
         insecure=insecure,
+        **_version_options(tls_version),
     )
     verified_paths: list[list[bytes]] = []
     try:

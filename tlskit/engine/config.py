@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Un
 
 from tlskit.engine.certs import PathOrBytes, leaf_names, load_chain, read_source, spki_of
 from tlskit.engine.keylog import check_keylog_file
+from tlskit.engine.tls12.versions import TLS12, TLS13, VERSION_CODES, resolve_tls12_suites, resolve_versions, split_suites
 from tlskit.errors import ConfigurationError, TLSError, UnsupportedAlgorithm
 from tlskit.providers.base import PrivateKey, Provider
 from tlskit.providers.names import CERTIFICATE_ONLY_SCHEMES, CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
@@ -191,6 +192,9 @@ class _CommonConfig:
     record_size_limit: Optional[int] = None
     #: pad protected records' inner plaintext to a multiple of this many bytes (0: off)
     pad_to: int = 0
+    #: protocol versions, "TLSv1.2" or "TLSv1.3"; TLS 1.3 is preferred when both ends have it
+    min_version: str = "TLSv1.2"
+    max_version: str = "TLSv1.3"
 
     if TYPE_CHECKING:
         # Set by _prepare() (object.__setattr__ on the frozen instance), not dataclass
@@ -202,6 +206,9 @@ class _CommonConfig:
         resolved_signature_schemes: tuple[str, ...] = field(init=False)
         resolved_alpn: tuple[bytes, ...] = field(init=False)
         resolved_key_share_groups: tuple[str, ...] = field(init=False)
+        resolved_tls12_suites: tuple[str, ...] = field(init=False)
+        min_version_code: int = field(init=False)
+        max_version_code: int = field(init=False)
         _verify_schemes: tuple[str, ...] = field(init=False)
 
     def _prepare(self) -> None:
@@ -210,9 +217,16 @@ class _CommonConfig:
         provider = get_provider(self.provider)
         self._set("resolved_provider", provider)
         self._set("resolved_groups", _resolve(GROUPS, provider.groups, self.groups, "group", provider))
+        low, high = resolve_versions(self.min_version, self.max_version)
+        self._set("min_version_code", VERSION_CODES[low])
+        self._set("max_version_code", VERSION_CODES[high])
+        tls13_suites, tls12_suites = split_suites(self.cipher_suites)
+        self._set("resolved_tls12_suites", resolve_tls12_suites(provider, tls12_suites))
         self._set(
             "resolved_cipher_suites",
-            _resolve(CIPHER_SUITES, provider.cipher_suites, self.cipher_suites, "cipher suite", provider),
+            _resolve(CIPHER_SUITES, provider.cipher_suites, tls13_suites, "cipher suite", provider)
+            if tls13_suites != []
+            else (),
         )
         schemes = _resolve(SIGNATURE_SCHEMES, provider.signature_schemes, self.signature_schemes, "signature scheme", provider)
         self._set("resolved_signature_schemes", schemes)
@@ -225,8 +239,16 @@ class _CommonConfig:
             raise TLSError("record_size_limit must be within 64..16385")
         if self.pad_to < 0 or self.pad_to > 2**14:
             raise TLSError("pad_to must be within 0..16384")
-        if not self.resolved_groups or not self.resolved_cipher_suites:
-            raise TLSError(f"provider {provider.name!r} offers no usable group or cipher suite")
+        if not self.resolved_groups:
+            raise TLSError(f"provider {provider.name!r} offers no usable group")
+        if self.max_version_code >= TLS13 and not self.resolved_cipher_suites:
+            if self.min_version_code >= TLS13 or not self.resolved_tls12_suites:
+                raise TLSError(f"provider {provider.name!r} offers no usable cipher suite")
+            self._set("max_version_code", TLS12)  # only TLS 1.2 suites configured
+        if self.min_version_code <= TLS12 and not self.resolved_tls12_suites:
+            if self.max_version_code <= TLS12:
+                raise TLSError(f"provider {provider.name!r} offers no usable TLS 1.2 cipher suite")
+            self._set("min_version_code", TLS13)  # only TLS 1.3 suites available
         if self.keylog_file is not None:
             try:
                 check_keylog_file(self.keylog_file)
