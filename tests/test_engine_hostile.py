@@ -237,7 +237,8 @@ def test_client_hello_version_checks(recorded):
         hello.extensions = [(t, b"\x02\x03\x03" if t == E.supported_versions else body) for t, body in hello.extensions]
 
     expect_alert(recorded.server(), replayed_client_hello(recorded, old_legacy_version), A.protocol_version)
-    expect_alert(recorded.server(), replayed_client_hello(recorded, no_tls13), A.protocol_version)
+    # without TLS 1.3 on offer, a TLS 1.3-only server refuses; at defaults it answers TLS 1.2
+    expect_alert(recorded.server(min_version="TLSv1.3"), replayed_client_hello(recorded, no_tls13), A.protocol_version)
 
 
 def test_client_hello_bad_compression_and_missing_extensions(recorded):
@@ -313,8 +314,8 @@ def _server_hello(recorded) -> ServerHello:
     return ServerHello.decode(recorded.server_hello[9:])
 
 
-def _client_with(recorded, hello: ServerHello, alert: A) -> None:
-    client = recorded.client()
+def _client_with(recorded, hello: ServerHello, alert: A, **config) -> None:
+    client = recorded.client(**config)
     client.data_to_send()
     expect_alert(client, record(22, hello.encode()), alert)
 
@@ -338,9 +339,13 @@ def test_server_hello_checks(recorded):
 
     hello = _server_hello(recorded)
     hello.extensions = [(t, b) for t, b in hello.extensions if t != E.supported_versions]
-    _client_with(recorded, hello, A.protocol_version)
+    # a TLS 1.2 answer: refused by a TLS 1.3-only client; a client at defaults (1.2 too)
+    # refuses it for its TLS 1.3 cipher suite
+    _client_with(recorded, hello, A.protocol_version, min_version="TLSv1.3")
+    _client_with(recorded, hello, A.illegal_parameter)
 
     hello.random = hello.random[:24] + DOWNGRADE_TLS12
+    _client_with(recorded, hello, A.illegal_parameter, min_version="TLSv1.3")
     _client_with(recorded, hello, A.illegal_parameter)
 
     hello = _server_hello(recorded)

@@ -70,9 +70,14 @@ def test_states_are_public_read_only_and_named_as_in_rfc8446(pki):
     assert client.state == "WAIT_SH" and str(server.state) == "START"  # str enums
     with pytest.raises(AttributeError):
         client.state = C.CONNECTED  # type: ignore[misc]
-    assert [s.name for s in C] == ["START", "WAIT_SH", "WAIT_EE", "WAIT_CERT_CR", "WAIT_CERT", "WAIT_CV", "WAIT_FINISHED", "CONNECTED"]
+    assert [s.name for s in C] == [
+        "START", "WAIT_SH", "WAIT_EE", "WAIT_CERT_CR", "WAIT_CERT", "WAIT_CV", "WAIT_FINISHED", "CONNECTED",
+        # TLS 1.2 (tls12/client.py)
+        "WAIT_SKE", "WAIT_CR_OR_SHD", "WAIT_SHD", "WAIT_NST", "WAIT_CCS",
+    ]
     assert [s.name for s in S] == [
         "START", "RECVD_CH", "NEGOTIATED", "WAIT_EOED", "WAIT_FLIGHT2", "WAIT_CERT", "WAIT_CV", "WAIT_FINISHED", "CONNECTED",
+        "WAIT_CKE", "WAIT_CCS",  # TLS 1.2 (tls12/server.py)
     ]
 
 

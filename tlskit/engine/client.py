@@ -44,6 +44,8 @@ from tlskit.engine.messages import (
 )
 from tlskit.engine.record import MAX_PLAINTEXT
 from tlskit.engine.states import ClientState, TransitionTable
+from tlskit.engine.tls12 import client as tls12_client
+from tlskit.engine.tls12.versions import TLS12, TLS13
 from tlskit.engine.verify import verify_peer
 from tlskit.errors import (
     ConfigurationError,
@@ -119,13 +121,14 @@ class ClientConnection(Connection):
         self._offer = offer = ClientOffer(
             random=provider.random(32),
             session_id=provider.random(32) if config.compatibility_mode else b"",
-            suites=[CIPHER_SUITES[n] for n in config.resolved_cipher_suites],
+            suites=_offered_suites(config),
             groups=[GROUPS[n] for n in config.resolved_groups],
             schemes=config.verify_schemes,
         )
         self._client_random = offer.random
-        for name in config.resolved_key_share_groups:
-            self._start_key_share(name)
+        if config.max_version_code >= TLS13:  # a TLS 1.2-only ClientHello carries no key shares
+            for name in config.resolved_key_share_groups:
+                self._start_key_share(name)
         self._sent_ccs = False
         #: set in WAIT_CERT_CR if the server asks for our certificate
         self._certificate_request: CertificateRequest | None = None
@@ -142,6 +145,8 @@ class ClientConnection(Connection):
             offer.random = self._client_random = parsed.random
             offer.extensions = {t for t, _ in parsed.extensions}
         self._send_handshake(hello)
+        #: the ClientHello as sent: a TLS 1.2 transcript starts with it
+        self._client_hello_raw = hello
         self._record.plaintext_version = b"\x03\x03"
         self._ccs_window = True
         self._state = S.WAIT_SH
@@ -159,7 +164,8 @@ class ClientConnection(Connection):
         extensions += before_shares
         offer = self._offer
         shares = [(code, kx.share) for code, kx in offer.key_exchanges.items()]
-        extensions.append((E.key_share, ext.encode_key_share_client(shares)))
+        if self._config.max_version_code >= TLS13:
+            extensions.append((E.key_share, ext.encode_key_share_client(shares)))
         if offer.cookie is not None:
             extensions.append((E.cookie, ext.encode_cookie(offer.cookie)))
         extensions += after_shares
@@ -173,12 +179,16 @@ class ClientConnection(Connection):
         hello = ServerHello.decode(body)
         offer = self._offer
         extensions = dict(hello.extensions)
+        if E.supported_versions not in extensions and self._config.min_version_code <= TLS12:
+            if offer.retry is not None:
+                raise IllegalParameter("TLS 1.2 ServerHello after a HelloRetryRequest")
+            return tls12_client.on_server_hello(self, hello, raw, self._client_hello_raw)
         if E.supported_versions not in extensions:
             # A TLS 1.2-or-older answer: refuse it, and say so loudly if it looks like a downgrade.
             if hello.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
                 raise IllegalParameter("downgrade sentinel in ServerHello.random")
             raise ProtocolVersionError("server does not speak TLS 1.3")
-        if ext.decode_u16(extensions[E.supported_versions]) != ext.TLS13:
+        if ext.decode_u16(extensions[E.supported_versions]) != ext.TLS13 or self._config.max_version_code < TLS13:
             raise IllegalParameter("server selected a version we did not offer")
         # RFC 8446 4.2.1: "clients MUST ignore the ServerHello.legacy_version value" once
         # supported_versions is present; only SSL 3.0 or less is refused (D.5).
@@ -382,6 +392,14 @@ TLS13_CLIENT: TransitionTable = {
 del C
 
 
+def _offered_suites(config: ClientConfig) -> list[int]:
+    """TLS 1.3 suites (if TLS 1.3 is enabled), then TLS 1.2 ones (if TLS 1.2 is)."""
+    suites = [CIPHER_SUITES[n] for n in config.resolved_cipher_suites] if config.max_version_code >= TLS13 else []
+    if config.min_version_code <= TLS12:
+        suites += tls12_client.tls12_suite_codes(config)
+    return suites
+
+
 def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], ...], tuple[tuple[int, bytes], ...]]:
     """The ClientHello extensions that depend on the config alone (encoded once per config):
     those sent before key_share, and those after it (psk_key_exchange_modes)."""
@@ -398,8 +416,14 @@ def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], .
             before.append((E.status_request, ext.STATUS_REQUEST_OCSP))
         limit = config.record_size_limit or MAX_PLAINTEXT + 1
         before.append((E.record_size_limit, limit.to_bytes(2, "big")))
-        before.append((E.supported_versions, ext.encode_supported_versions_client([ext.TLS13])))
-        after = ((E.psk_key_exchange_modes, b"\x01\x01"),)  # psk_dhe_ke, for future tickets
+        if config.max_version_code >= TLS13:
+            versions = [ext.TLS13] + ([TLS12] if config.min_version_code <= TLS12 else [])
+            before.append((E.supported_versions, ext.encode_supported_versions_client(versions)))
+        if config.min_version_code <= TLS12:
+            before += tls12_client.hello_extensions(config, None)
+        after: tuple[tuple[int, bytes], ...] = ()
+        if config.max_version_code >= TLS13:
+            after = ((E.psk_key_exchange_modes, b"\x01\x01"),)  # psk_dhe_ke, for future tickets
         cached = (tuple(before), after)
         object.__setattr__(config, "_client_hello_extensions", cached)
     return cached

@@ -23,7 +23,9 @@ from tlskit.engine.keylog import append_keylog
 from tlskit.engine.keyschedule import ApplicationSecrets, KeySchedule, Transcript
 from tlskit.engine.messages import HandshakeType, KeyUpdate, KeyUpdateRequest
 from tlskit.engine.record import ContentType, RecordLayer, parse_alert
-from tlskit.engine.states import State, TransitionTable
+from tlskit.engine.states import CHANGE_CIPHER_SPEC, State, TransitionTable
+from tlskit.engine.tls12.handshake import tls12_exporter
+from tlskit.engine.tls12.suites import Tls12CipherSuite
 from tlskit.errors import (
     AlertDescription,
     AlertReceivedError,
@@ -67,7 +69,9 @@ _RECORD_ALIGNED = frozenset(
 class Agreement:
     """What the handshake has settled so far (``negotiated`` reports it once complete)."""
 
-    suite: CipherSuite | None = None
+    #: "TLSv1.3", or "TLSv1.2" once a TLS 1.2 hello was exchanged
+    version: str = "TLSv1.3"
+    suite: CipherSuite | Tls12CipherSuite | None = None
     group: str = ""
     signature_scheme: str | None = None
     alpn: str | None = None
@@ -136,7 +140,7 @@ class Connection:
         if not self._handshake_complete or agreed.suite is None:
             return None
         return Negotiated(
-            version="TLSv1.3",
+            version=agreed.version,
             cipher_suite=agreed.suite.name,
             group=agreed.group,
             signature_scheme=agreed.signature_scheme,
@@ -158,10 +162,10 @@ class Connection:
         self._record.feed(data)
         events: list[Event] = []
         self._events = events
-        next_record = self._record.next_record
         try:
             while not self._received_close:
-                record = next_record()
+                # looked up per record: a TLS 1.2 hello replaces the record layer mid-batch
+                record = self._record.next_record()
                 if record is None:
                     break
                 content_type, payload = record
@@ -243,6 +247,9 @@ class Connection:
             raise TLSError("exporters are available once the handshake is complete")
         if isinstance(label, str):
             label = label.encode()
+        tls12 = getattr(self, "_tls12", None)
+        if tls12 is not None:
+            return tls12_exporter(tls12, label, context, length)  # RFC 5705 (with EMS: RFC 7627 5.4)
         return self._app.schedule.export(self._app.exporter_master_secret, label, context, length)
 
     # -- record dispatch ------------------------------------------------------
@@ -251,6 +258,14 @@ class Connection:
         if not content_type:  # record.SKIPPED: rejected 0-RTT data (RFC 8446 4.2.10)
             return
         if content_type == ContentType.change_cipher_spec:
+            handler = self._transitions.get((self._state, CHANGE_CIPHER_SPEC))
+            if handler is not None:
+                # TLS 1.2 (RFC 5246 7.1): ChangeCipherSpec is a step of the machine; it may not
+                # split a handshake message
+                if self._hs_buffer:
+                    raise UnexpectedMessage("change_cipher_spec inside a fragmented handshake message")
+                self._state = handler(self, payload, payload)
+                return
             # RFC 8446 5: only the compatibility CCS (one byte 0x01), only unprotected,
             # only between the first ClientHello and the peer's Finished.
             if not self._ccs_window or payload != b"\x01" or self._hs_buffer:
@@ -286,7 +301,8 @@ class Connection:
             if handler is None:
                 raise UnexpectedMessage(f"unexpected handshake message {_message_name(raw[0])} in state {self._state}")
             self._state = handler(self, raw[4:], raw)
-            if buf and (raw[0] in _RECORD_ALIGNED or self._record.read_epoch != epoch):
+            # (TLS 1.2 keys change at ChangeCipherSpec, a record of its own: its hellos may share records)
+            if buf and (self._record.read_epoch != epoch or (raw[0] in _RECORD_ALIGNED and self._agreed.version != "TLSv1.2")):
                 raise UnexpectedMessage(f"{_message_name(raw[0])} does not end its record (key change boundary)")
 
     def _handle_alert(self, payload: bytes) -> None:
@@ -296,6 +312,10 @@ class Connection:
         if description == AlertDescription.close_notify:
             self._received_close = True
             self._events.append(ConnectionClosed())
+            return
+        if level == 1 and description == AlertDescription.no_renegotiation and self._agreed.version == "TLSv1.2":
+            # RFC 5246 7.2.2: a warning; the peer declined to renegotiate (we never ask)
+            self._events.append(AlertReceived(describe(description), level))
             return
         if description == AlertDescription.user_canceled:
             self._events.append(AlertReceived(describe(description), level))

@@ -44,6 +44,8 @@ from tlskit.engine.messages import (
 )
 from tlskit.engine.record import MAX_PLAINTEXT, MAX_SKIPPED_EARLY_DATA
 from tlskit.engine.states import ServerState, TransitionTable
+from tlskit.engine.tls12 import server as tls12_server
+from tlskit.engine.tls12.versions import TLS12, select_version
 from tlskit.engine.verify import verify_peer
 from tlskit.errors import (
     CertificateRequired,
@@ -115,6 +117,8 @@ class ServerConnection(Connection):
         self._state = S.RECVD_CH
         hello = ClientHello.decode(body)
         extensions = dict(hello.extensions)
+        if self._retry is None and select_version(self._config, hello, extensions) == TLS12:
+            return tls12_server.on_client_hello(self, hello, raw, extensions)
         self._check_client_hello_basics(hello, extensions)
         self._ccs_window = True
         choice = self._negotiate(hello, raw, extensions)

@@ -31,6 +31,13 @@ class ClientState(str, enum.Enum):
     WAIT_CV = "WAIT_CV"
     WAIT_FINISHED = "WAIT_FINISHED"
     CONNECTED = "CONNECTED"
+    # TLS 1.2 (RFC 5246 7.3; tlskit/engine/tls12/client.py); WAIT_CERT, WAIT_FINISHED and
+    # CONNECTED are shared with TLS 1.3
+    WAIT_SKE = "WAIT_SKE"  # ServerKeyExchange (or CertificateStatus first)
+    WAIT_CR_OR_SHD = "WAIT_CR_OR_SHD"  # CertificateRequest or ServerHelloDone
+    WAIT_SHD = "WAIT_SHD"  # ServerHelloDone
+    WAIT_NST = "WAIT_NST"  # NewSessionTicket (RFC 5077), when the server said one comes
+    WAIT_CCS = "WAIT_CCS"  # the server's ChangeCipherSpec
 
     def __str__(self) -> str:
         return self.value
@@ -49,6 +56,10 @@ class ServerState(str, enum.Enum):
     WAIT_CV = "WAIT_CV"
     WAIT_FINISHED = "WAIT_FINISHED"
     CONNECTED = "CONNECTED"
+    # TLS 1.2 (RFC 5246 7.3; tlskit/engine/tls12/server.py); WAIT_CERT, WAIT_CV,
+    # WAIT_FINISHED and CONNECTED are shared with TLS 1.3
+    WAIT_CKE = "WAIT_CKE"  # ClientKeyExchange
+    WAIT_CCS = "WAIT_CCS"  # the client's ChangeCipherSpec
 
     def __str__(self) -> str:
         return self.value
@@ -56,9 +67,13 @@ class ServerState(str, enum.Enum):
 
 State = Union[ClientState, ServerState]
 
+#: The table key of TLS 1.2's ChangeCipherSpec: a record type, not a handshake message,
+#: given a code outside the handshake types (0..255) so the same table rules it.
+CHANGE_CIPHER_SPEC = 0x100 + 20
+
 #: handler(connection, body, raw message) -> the next state
 Handler = Callable[["Connection", bytes, bytes], State]
 #: (state, HandshakeType code) -> handler
 TransitionTable = Mapping[tuple[State, int], Handler]
 
-__all__ = ["ClientState", "Handler", "ServerState", "State", "TransitionTable"]
+__all__ = ["CHANGE_CIPHER_SPEC", "ClientState", "Handler", "ServerState", "State", "TransitionTable"]

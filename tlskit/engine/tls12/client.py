@@ -28,7 +28,7 @@ from tlskit.engine.extensions import ExtensionType as E
 from tlskit.engine.handshake import leaf_public_key
 from tlskit.engine.messages import DOWNGRADE_TLS11, DOWNGRADE_TLS12, ServerHello
 from tlskit.engine.record import MAX_PLAINTEXT, ContentType
-from tlskit.engine.states import ClientState, TransitionTable
+from tlskit.engine.states import CHANGE_CIPHER_SPEC, ClientState, TransitionTable
 from tlskit.engine.tls12 import messages as m12
 from tlskit.engine.tls12.handshake import (
     Keys12,
@@ -62,9 +62,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from tlskit.engine.client import ClientConnection
 
 S = ClientState
-#: ChangeCipherSpec is a record type, not a handshake message; it has its own key in the
-#: transition table (outside the 0..255 handshake type range) so the same table rules it.
-CHANGE_CIPHER_SPEC = 0x100 + ContentType.change_cipher_spec
 TLS12 = 0x0303
 
 
@@ -108,7 +105,7 @@ def hello_extensions(config: Any, session: Session12 | None) -> list[tuple[int, 
         (E12.extended_master_secret, b""),  # RFC 7627 5.1
         (E12.renegotiation_info, m12.EMPTY_RENEGOTIATION_INFO),  # RFC 5746 3.4
     ]
-    if config.tls12_tickets:
+    if getattr(config, "tls12_tickets", False):
         # RFC 5077 3.2: empty to ask for a ticket, the ticket itself to resume with it
         ticket = session.ticket if session is not None and session.ticket else b""
         extensions.append((E12.session_ticket, ticket))
@@ -138,7 +135,7 @@ def on_server_hello(conn: "ClientConnection", hello: ServerHello, raw: bytes, he
     suite = suites[info.name]
     conn._record = Tls12RecordLayer.take_over(conn._record)
     conn._transitions = TLS12_CLIENT
-    conn._version = "TLSv1.2"
+    conn._agreed.version = "TLSv1.2"
     conn._ccs_window = False  # TLS 1.2 CCS has meaning: the table rules it
     conn._agreed.suite = suite  # type: ignore[assignment]  # a TLS 1.2 suite has .name too
     state = conn._tls12 = Client12(

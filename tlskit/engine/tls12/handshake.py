@@ -106,6 +106,15 @@ def finished(suite: Tls12CipherSuite, master: bytes, client: bool, transcript: T
     return prf.verify_data(suite.hash, master, label, transcript.digest(suite))
 
 
+def tls12_exporter(state: "object", label: bytes, context: bytes, length: int) -> bytes:
+    """A connection's RFC 5705 exporter, from its TLS 1.2 handshake state."""
+    keys = getattr(state, "keys", None)
+    if keys is None:
+        raise IllegalParameter("no TLS 1.2 keys yet")
+    suite = getattr(state, "suite")
+    return exporter(suite, keys.master_secret, getattr(state, "client_random"), getattr(state, "server_random"), label, context, length)
+
+
 def exporter(suite: Tls12CipherSuite, master: bytes, client_random: bytes, server_random: bytes, label: bytes, context: bytes | None, length: int) -> bytes:
     """RFC 5705 4: PRF(master_secret, label, client_random + server_random [+ context_length + context])."""
     seed = client_random + server_random

@@ -32,7 +32,8 @@ from tlskit.engine.messages import DOWNGRADE_TLS12, ClientHello, ServerHello
 from tlskit.engine.record import ContentType
 from tlskit.engine.states import ServerState, TransitionTable
 from tlskit.engine.tls12 import messages as m12
-from tlskit.engine.tls12.client import CHANGE_CIPHER_SPEC, send_no_renegotiation
+from tlskit.engine.states import CHANGE_CIPHER_SPEC
+from tlskit.engine.tls12.client import send_no_renegotiation
 from tlskit.engine.tls12.handshake import (
     Keys12,
     Transcript12,
@@ -120,7 +121,7 @@ def on_client_hello(conn: "ServerConnection", hello: ClientHello, raw: bytes, ex
 
     record = conn._record = Tls12RecordLayer.take_over(conn._record)
     conn._transitions = TLS12_SERVER
-    conn._version = "TLSv1.2"
+    conn._agreed.version = "TLSv1.2"
     conn._ccs_window = False
     conn._client_random = hello.random
     conn._agreed.server_name = host

@@ -7,15 +7,18 @@ configs (ConfigurationError) and on the wire (protocol_version, RFC 8996).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
+
+from tlskit.engine.extensions import decode_supported_versions_client
 
 from tlskit.engine.tls12.suites import SUITE_TABLE, provider_suites
-from tlskit.errors import ConfigurationError, UnsupportedAlgorithm
+from tlskit.errors import ConfigurationError, ProtocolVersionError, UnsupportedAlgorithm
 from tlskit.providers.base import Provider
 from tlskit.providers.names import CIPHER_SUITES
 
 TLS12 = 0x0303
 TLS13 = 0x0304
+E_SUPPORTED_VERSIONS = 43
 VERSION_CODES = {"TLSv1.2": TLS12, "TLSv1.3": TLS13}
 VERSION_NAMES = {code: name for name, code in VERSION_CODES.items()}
 _ALIASES = {"1.2": "TLSv1.2", "1.3": "TLSv1.3", "TLS1.2": "TLSv1.2", "TLS1.3": "TLSv1.3"}
@@ -63,6 +66,24 @@ def resolve_tls12_suites(provider: Provider, wanted: Optional[list[str]]) -> tup
         if name not in names:
             names.append(name)
     return tuple(names)
+
+
+def select_version(config: Any, hello: Any, extensions: dict[int, bytes]) -> int:
+    """The version a server answers a ClientHello with (RFC 8446 4.2.1, RFC 5246 E.1):
+    the highest both sides enable, TLS 1.3 preferred; protocol_version if there is none."""
+    if E_SUPPORTED_VERSIONS in extensions:
+        offered = decode_supported_versions_client(extensions[E_SUPPORTED_VERSIONS])
+    elif hello.legacy_version >= TLS12:
+        offered = [TLS12]  # a TLS 1.2 ClientHello without supported_versions (RFC 5246 7.4.1.2)
+    else:
+        offered = []
+    for version in (TLS13, TLS12):
+        if version in offered and config.min_version_code <= version <= config.max_version_code:
+            return version
+    if TLS13 in offered or TLS12 in offered:
+        raise ProtocolVersionError("client offers no TLS version this server is configured for")
+    # RFC 8996: TLS 1.0 and 1.1 (and SSL 3.0) are refused
+    raise ProtocolVersionError("client offers only TLS versions before 1.2")
 
 
 def is_tls13_suite(name: str) -> bool:
