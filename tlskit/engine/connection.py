@@ -241,8 +241,10 @@ class Connection:
         request = KeyUpdateRequest.update_requested if request_peer else KeyUpdateRequest.update_not_requested
         self._send_key_update(request)
 
-    def export_keying_material(self, label: bytes | str, context: bytes = b"", length: int = 32) -> bytes:
-        """TLS-Exporter(label, context, length) of RFC 8446 section 7.5."""
+    def export_keying_material(self, label: bytes | str, context: bytes | None = None, length: int = 32) -> bytes:
+        """TLS-Exporter(label, context, length) of RFC 8446 section 7.5; on a TLS 1.2
+        connection the RFC 5705 exporter, where no context (None, as OpenSSL's
+        ``-keymatexport``) and an empty one differ. In TLS 1.3 they are the same."""
         if not self._handshake_complete:
             raise TLSError("exporters are available once the handshake is complete")
         if isinstance(label, str):
@@ -250,7 +252,7 @@ class Connection:
         tls12 = getattr(self, "_tls12", None)
         if tls12 is not None:
             return tls12_exporter(tls12, label, context, length)  # RFC 5705 (with EMS: RFC 7627 5.4)
-        return self._app.schedule.export(self._app.exporter_master_secret, label, context, length)
+        return self._app.schedule.export(self._app.exporter_master_secret, label, context or b"", length)
 
     # -- record dispatch ------------------------------------------------------
 

@@ -106,7 +106,7 @@ def finished(suite: Tls12CipherSuite, master: bytes, client: bool, transcript: T
     return prf.verify_data(suite.hash, master, label, transcript.digest(suite))
 
 
-def tls12_exporter(state: "object", label: bytes, context: bytes, length: int) -> bytes:
+def tls12_exporter(state: "object", label: bytes, context: bytes | None, length: int) -> bytes:
     """A connection's RFC 5705 exporter, from its TLS 1.2 handshake state."""
     keys = getattr(state, "keys", None)
     if keys is None:
