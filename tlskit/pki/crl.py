@@ -20,11 +20,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
 from tlskit.pki import algorithms, der
+from tlskit.pki.budget import Budget
 from tlskit.pki.certinfo import CertInfo
 from tlskit.pki.errors import InvalidCRL, PathBuildingExhausted, Revoked
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tlskit.pki.verify import _Budget
     from tlskit.providers.base import Provider
 
 _KNOWN_CRL_EXTENSIONS = {ExtensionOID.CRL_NUMBER.dotted_string, ExtensionOID.AUTHORITY_KEY_IDENTIFIER.dotted_string}
@@ -88,7 +88,7 @@ class RevocationChecker:
             error = f"CRL extensions do not parse: {exc}"
         return _ParsedCRL(crl, issuer_der, signed, error, aki)
 
-    def check(self, provider: Provider, subject: CertInfo, issuer: CertInfo, budget: _Budget) -> None:
+    def check(self, provider: Provider, subject: CertInfo, issuer: CertInfo, budget: Budget) -> None:
         """Raise Revoked if ``issuer``'s CRL lists ``subject``; InvalidCRL for a bad CRL."""
         for parsed in self._by_issuer.get(subject.issuer_der, ()):
             if parsed.issuer_der != issuer.subject_der:
@@ -120,7 +120,7 @@ class RevocationChecker:
                 )
 
     @staticmethod
-    def _validate(provider: Provider, parsed: _ParsedCRL, issuer: CertInfo, budget: _Budget) -> InvalidCRL | None:
+    def _validate(provider: Provider, parsed: _ParsedCRL, issuer: CertInfo, budget: Budget) -> InvalidCRL | None:
         if parsed.error is not None or parsed.signed is None:
             return InvalidCRL(parsed.error or "malformed CRL", issuer.cert, rule="crl")
         ku = issuer.key_usage

@@ -4,7 +4,8 @@ The search starts at the leaf and walks up through candidate issuers (trust anch
 first, then the intermediates the peer sent, in the order AKI/SKI suggests), depth first,
 backtracking when a candidate fails any rule, until a trust anchor is reached. The work
 is bounded: at most ``max_depth`` intermediates, ``MAX_SIGNATURE_CHECKS`` signature
-verifications and ``MAX_CANDIDATES`` candidate issuers examined per call.
+verifications and ``MAX_CANDIDATES`` candidate issuers examined per call (tlskit.pki.budget,
+shared with the CRL checker).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from cryptography import x509
 
 from tlskit.pki import algorithms, policy
+from tlskit.pki.budget import MAX_CANDIDATES, MAX_SIGNATURE_CHECKS, Budget
 from tlskit.pki.certinfo import CertInfo
 from tlskit.pki.crl import RevocationChecker
 from tlskit.pki.errors import (
@@ -32,10 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Default for ``max_depth`` (most intermediates in a path), as in pyca/cryptography.
 DEFAULT_MAX_DEPTH = 8
-#: Signature verifications allowed per verify_chain call (webpki uses the same figure).
-MAX_SIGNATURE_CHECKS = 100
-#: Candidate issuers examined per call, whatever their fate.
-MAX_CANDIDATES = 1000
 
 
 @dataclass(frozen=True)
@@ -61,27 +59,6 @@ class VerifiedPath:
 
 
 @dataclass
-class _Budget:
-    signatures: int = MAX_SIGNATURE_CHECKS
-    candidates: int = MAX_CANDIDATES
-
-    def spend_signature(self) -> None:
-        self.signatures -= 1
-        if self.signatures < 0:
-            raise PathBuildingExhausted(
-                f"gave up after {MAX_SIGNATURE_CHECKS} signature checks without finding a valid path",
-                rule="work-limit",
-            )
-
-    def spend_candidate(self) -> None:
-        self.candidates -= 1
-        if self.candidates < 0:
-            raise PathBuildingExhausted(
-                f"gave up after examining {MAX_CANDIDATES} candidate issuers", rule="work-limit"
-            )
-
-
-@dataclass
 class _Search:
     store: TrustStore
     by_subject: dict[bytes, list[CertInfo]]
@@ -90,7 +67,7 @@ class _Search:
     max_depth: int
     provider: "Provider"
     revocation: RevocationChecker | None
-    budget: _Budget = field(default_factory=_Budget)
+    budget: Budget = field(default_factory=Budget)
     signature_verdicts: dict[tuple[bytes, bytes], CertificateError | None] = field(default_factory=dict)
     best_error: CertificateError | None = None
     best_depth: int = -1
