@@ -408,7 +408,8 @@ def test_x25519mlkem768_layout_and_hostile_halves() -> None:
 
 # -- RSASSA-PSS keys, passwords, cross-backend signatures ------------------------
 
-from tlskit.providers._common import OID_RSASSA_PSS, der_encode  # noqa: E402
+from tlskit._der import encode as der_encode, encode_oid  # noqa: E402
+from tlskit._oids import RSASSA_PSS  # noqa: E402
 
 _SHA256_PSS_PARAMS = bytes.fromhex(
     # RSASSA-PSS-params: hashAlgorithm sha256, maskGenAlgorithm mgf1(sha256), saltLength 32
@@ -422,7 +423,7 @@ def _pss_pkcs8(key: rsa.RSAPrivateKey, params: bytes = b"") -> bytes:
     inner = key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     )
-    alg = der_encode(0x30, der_encode(0x06, OID_RSASSA_PSS) + params)
+    alg = der_encode(0x30, der_encode(0x06, encode_oid(RSASSA_PSS)) + params)
     return der_encode(0x30, b"\x02\x01\x00" + alg + der_encode(0x04, inner))
 
 

@@ -25,8 +25,10 @@ from typing import Any, Callable
 import pytest
 
 from tlskit.errors import BadRecordMac, BadSignatureError, IllegalParameter, TLSError
+from tlskit._der import parse_spki
+from tlskit._oids import RSA_ENCRYPTION
 from tlskit.providers import KeyExchange, Provider, available_providers, get_provider
-from tlskit.providers._common import OID_RSA_ENCRYPTION, parse_spki, rsassa_pss_spki
+from tlskit.providers._common import rsassa_pss_spki
 
 VECTORS = Path(__file__).parent / "vectors" / "wycheproof"
 
@@ -307,7 +309,7 @@ def run_sig(p: Provider, file: str, tally: Tally) -> None:
             spki = _h(group["publicKeyDer"])
             if scheme_name.startswith("rsa_pss_pss"):
                 parsed = parse_spki(spki)
-                assert parsed.algorithm == OID_RSA_ENCRYPTION
+                assert parsed.algorithm == RSA_ENCRYPTION
                 spki = rsassa_pss_spki(parsed.key)
             _verify_case(scheme, spki, tally, t)
         if scheme_name.startswith("rsa_pss_"):

@@ -121,7 +121,7 @@ def test_rsassa_pss_with_an_md5_hash_is_a_bad_certificate():
     from tlskit.errors import AlertDescription
     from tlskit.pki import ForbiddenSignatureAlgorithm
     from tlskit.pki.algorithms import scheme_for
-    from tlskit.pki.der import AlgorithmIdentifier
+    from tlskit._der import AlgorithmIdentifier
 
     def tlv(tag: int, content: bytes) -> bytes:
         assert len(content) < 128

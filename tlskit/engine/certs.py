@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 from typing import Union
 
+from tlskit import _der, _oids
 from tlskit.errors import ConfigurationError, DecodeError, TLSError
+from tlskit.providers.names import SIGNATURE_SCHEMES
 
 PathOrBytes = Union[str, "os.PathLike[str]", bytes]
 
@@ -43,26 +45,12 @@ def load_chain(source: PathOrBytes) -> tuple[bytes, ...]:
 def spki_of(cert_der: bytes) -> bytes:
     """The DER SubjectPublicKeyInfo of a certificate (raises DecodeError if malformed).
 
-    Only the path to the SPKI is read (with tlskit.pki's DER reader), so a leaf the peer's
+    Only the path to the SPKI is read (with tlskit's DER reader), so a leaf the peer's
     verifier accepted is not refused here for a fault elsewhere in it."""
-    from tlskit.pki import der
-
     try:
-        cert = der.read_tlv(cert_der, 0)
-        if cert.tag != der.TAG_SEQUENCE:
-            raise DecodeError("certificate is not a SEQUENCE")
-        tbs = der.read_tlv(cert_der, cert.content_start, cert.end)
-        if tbs.tag != der.TAG_SEQUENCE:
-            raise DecodeError("tbsCertificate is not a SEQUENCE")
-        fields = der.children(cert_der, tbs)
-    except der.DERError as exc:
+        return _der.certificate_spki(cert_der)
+    except _der.DERError as exc:
         raise DecodeError(f"malformed certificate: {exc}") from None
-    if fields and fields[0].tag == 0xA0:  # explicit version
-        fields = fields[1:]
-    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
-    if len(fields) < 6 or fields[5].tag != der.TAG_SEQUENCE:
-        raise DecodeError("certificate has no SubjectPublicKeyInfo")
-    return fields[5].raw(cert_der)
 
 
 def leaf_names(cert_der: bytes) -> list[str]:
@@ -90,21 +78,24 @@ def name_matches(server_name: str, dns_names: tuple[str, ...]) -> bool:
     return any(dns_san_matches(pattern, host) for pattern in dns_names)
 
 
-#: Certificate signatureAlgorithm OID -> the TLS SignatureScheme codes naming it (RFC 8446 4.2.3).
+#: Certificate signatureAlgorithm OID -> the TLS SignatureScheme codes naming it (RFC 8446
+#: 4.2.3), from tlskit's one OID table (SHA-1 ones included: a client may offer them).
 _SIGNATURE_OID_SCHEMES = {
-    "1.2.840.113549.1.1.5": frozenset({0x0201}),  # sha1WithRSAEncryption
-    "1.2.840.113549.1.1.11": frozenset({0x0401}),
-    "1.2.840.113549.1.1.12": frozenset({0x0501}),
-    "1.2.840.113549.1.1.13": frozenset({0x0601}),
-    "1.2.840.10045.4.1": frozenset({0x0203}),  # ecdsa-with-SHA1
-    "1.2.840.10045.4.3.2": frozenset({0x0403}),
-    "1.2.840.10045.4.3.3": frozenset({0x0503}),
-    "1.2.840.10045.4.3.4": frozenset({0x0603}),
-    "1.3.101.112": frozenset({0x0807}),
-    "1.3.101.113": frozenset({0x0808}),
+    oid: frozenset({SIGNATURE_SCHEMES[known.scheme]})
+    for oid, known in _oids.SIGNATURE_ALGORITHMS.items()
+    if known.scheme is not None
 }
-#: RSASSA-PSS by hash: rsae or pss depending on the issuer's key, either name fits.
-_PSS_SCHEMES = {"sha256": frozenset({0x0804, 0x0809}), "sha384": frozenset({0x0805, 0x080A}), "sha512": frozenset({0x0806, 0x080B})}
+
+
+def _pss_scheme_codes(parameters: bytes | None) -> frozenset[int]:
+    """RSASSA-PSS by its hash: rsae or pss depending on the issuer's key, either name fits."""
+    if parameters is None:
+        return frozenset()
+    try:
+        hash_name = _der.parse_pss_params(parameters).hash_name
+    except _der.DERError:
+        return frozenset()
+    return frozenset(SIGNATURE_SCHEMES[name] for name in _oids.pss_schemes(hash_name) if name in SIGNATURE_SCHEMES)
 
 
 def chain_signature_schemes(chain: tuple[bytes, ...]) -> tuple[frozenset[int], ...]:
@@ -119,12 +110,11 @@ def chain_signature_schemes(chain: tuple[bytes, ...]) -> tuple[frozenset[int], .
             cert = x509.load_der_x509_certificate(der)
             if cert.issuer == cert.subject:
                 continue
-            oid = cert.signature_algorithm_oid.dotted_string
-            if oid == "1.2.840.113549.1.1.10":
-                hash_algorithm = cert.signature_hash_algorithm
-                schemes = _PSS_SCHEMES.get(hash_algorithm.name if hash_algorithm else "", frozenset())
+            algorithm = _der.parse_signed(der).outer_algorithm
+            if algorithm.oid == _oids.RSASSA_PSS:
+                schemes = _pss_scheme_codes(algorithm.parameters)
             else:
-                schemes = _SIGNATURE_OID_SCHEMES.get(oid, frozenset())
+                schemes = _SIGNATURE_OID_SCHEMES.get(algorithm.oid, frozenset())
         except Exception:  # unparsable or unsupported: no scheme the client could have offered
             schemes = frozenset()
         result.append(schemes)

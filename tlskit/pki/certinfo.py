@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
-from tlskit.pki import der
+from tlskit import _der
 from tlskit.pki.errors import MalformedCertificate
 
 
@@ -42,17 +42,17 @@ class CertInfo:
 
     # -- raw DER fields ---------------------------------------------------------------
     @cached_property
-    def _signed(self) -> der.SignedParts:
+    def _signed(self) -> _der.SignedParts:
         try:
-            return der.parse_signed(self.der)
-        except der.DERError as exc:
+            return _der.parse_signed(self.der)
+        except _der.DERError as exc:
             raise self.malformed(f"certificate structure: {exc}") from None
 
     @cached_property
-    def _tbs(self) -> der.TBSFields:
+    def _tbs(self) -> _der.TBSFields:
         try:
-            return der.parse_tbs_certificate(self._signed.tbs)
-        except der.DERError as exc:
+            return _der.parse_tbs_certificate(self._signed.tbs)
+        except _der.DERError as exc:
             raise self.malformed(f"TBSCertificate: {exc}") from None
 
     @property
@@ -64,11 +64,11 @@ class CertInfo:
         return self._signed.signature
 
     @property
-    def signature_algorithm(self) -> der.AlgorithmIdentifier:
+    def signature_algorithm(self) -> _der.AlgorithmIdentifier:
         return self._signed.outer_algorithm
 
     @property
-    def inner_signature_algorithm(self) -> der.AlgorithmIdentifier:
+    def inner_signature_algorithm(self) -> _der.AlgorithmIdentifier:
         return self._tbs.inner_algorithm
 
     @property

@@ -19,7 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
-from tlskit.pki import algorithms, der
+from tlskit import _der
+from tlskit.pki import algorithms
 from tlskit.pki.budget import Budget
 from tlskit.pki.certinfo import CertInfo
 from tlskit.pki.errors import InvalidCRL, PathBuildingExhausted, Revoked
@@ -38,7 +39,7 @@ _KNOWN_ENTRY_EXTENSIONS = {
 class _ParsedCRL:
     crl: x509.CertificateRevocationList
     issuer_der: bytes
-    signed: der.SignedParts | None
+    signed: _der.SignedParts | None
     error: str | None
     aki: bytes | None = None
     checked_against: dict[bytes, InvalidCRL | None] = field(default_factory=dict)
@@ -63,9 +64,9 @@ class RevocationChecker:
         except Exception:
             issuer_der = b""
         try:
-            signed = der.parse_signed(crl.public_bytes(Encoding.DER))
-            inner = der.parse_tbs_crl_algorithm(signed.tbs)
-        except der.DERError as exc:
+            signed = _der.parse_signed(crl.public_bytes(Encoding.DER))
+            inner = _der.parse_tbs_crl_algorithm(signed.tbs)
+        except _der.DERError as exc:
             return _ParsedCRL(crl, issuer_der, None, f"malformed CRL: {exc}")
         if inner.raw != signed.outer_algorithm.raw:
             return _ParsedCRL(crl, issuer_der, signed, "CRL signature algorithm inside the TBS differs from the outer one")

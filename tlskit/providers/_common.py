@@ -1,5 +1,5 @@
-"""Pieces every backend shares: peer-input checks, a strict DER reader for
-SubjectPublicKeyInfo/PKCS#8 headers, the KEM-shaped group skeletons and the
+"""Pieces every backend shares: peer-input checks, the key-type rules read from a
+SubjectPublicKeyInfo/PKCS#8 header (with tlskit._der), the KEM-shaped group skeletons and the
 X25519MLKEM768 / SecP256r1MLKEM768 hybrid combiner.
 
 Nothing here does cryptography itself; backends plug their library's
@@ -15,8 +15,17 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from tlskit.errors import BadSignatureError, IllegalParameter, InternalError, KeyLoadError
-from tlskit.providers.base import AEAD, AEADAlgorithm, CipherSuite, HashAlgorithm, KeyExchange, KeyExchangeGroup
+from tlskit import _der, _oids
+from tlskit.errors import BadSignatureError, IllegalParameter, InternalError, KeyLoadError, UnsupportedAlgorithm
+from tlskit.providers.base import (
+    AEAD,
+    AEADAlgorithm,
+    CipherSuite,
+    HashAlgorithm,
+    KeyExchange,
+    KeyExchangeGroup,
+    PrivateKey,
+)
 from tlskit.providers.names import CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
 
 
@@ -113,130 +122,27 @@ CURVE_SCHEME = {
     "secp384r1": "ecdsa_secp384r1_sha384",
     "secp521r1": "ecdsa_secp521r1_sha512",
 }
-HASH_LENGTHS = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
+HASH_LENGTHS = {info.name: info.length for info in _oids.HASHES.values()}
 
 # ---------------------------------------------------------------------------
-# Minimal strict DER reader. Only what is needed to look at the algorithm
-# identifier of a SubjectPublicKeyInfo / PKCS#8 PrivateKeyInfo (e.g. to tell an
-# RSASSA-PSS key from an rsaEncryption one, which the libraries hide).
-
-
-class DERError(ValueError):
-    pass
-
-
-def der_read(data: bytes, pos: int = 0) -> tuple[int, bytes, int]:
-    """Read one TLV at ``pos``: (tag, content, next_pos). Definite, minimal lengths only."""
-    try:
-        tag = data[pos]
-        first = data[pos + 1]
-    except IndexError:
-        raise DERError("truncated DER") from None
-    pos += 2
-    if first < 0x80:
-        length = first
-    elif first == 0x80 or first > 0x84:
-        raise DERError("unsupported DER length")
-    else:
-        n = first & 0x7F
-        raw = data[pos : pos + n]
-        if len(raw) != n or raw[0] == 0:
-            raise DERError("bad DER length")
-        length = int.from_bytes(raw, "big")
-        if length < 0x80:
-            raise DERError("non-minimal DER length")
-        pos += n
-    end = pos + length
-    if end > len(data):
-        raise DERError("truncated DER")
-    return tag, data[pos:end], end
-
-
-def der_encode(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(raw)]) + raw + content
-
-
-OID_RSA_ENCRYPTION = bytes.fromhex("2a864886f70d010101")
-OID_RSASSA_PSS = bytes.fromhex("2a864886f70d01010a")
-OID_EC_PUBLIC_KEY = bytes.fromhex("2a8648ce3d0201")
-OID_ED25519 = bytes.fromhex("2b6570")
-OID_ED448 = bytes.fromhex("2b6571")
-CURVE_OIDS = {
-    bytes.fromhex("2a8648ce3d030107"): "secp256r1",
-    bytes.fromhex("2b81040022"): "secp384r1",
-    bytes.fromhex("2b81040023"): "secp521r1",
-}
-
-
-@dataclass(frozen=True)
-class SPKI:
-    algorithm: bytes  # OID content bytes
-    parameters: bytes | None  # full TLV of the parameters, if any
-    key: bytes  # BIT STRING payload without the unused-bits byte
-
-    @property
-    def curve(self) -> str | None:
-        if self.algorithm != OID_EC_PUBLIC_KEY or self.parameters is None:
-            return None
-        try:
-            tag, content, _ = der_read(self.parameters)
-        except DERError:
-            return None
-        return CURVE_OIDS.get(content) if tag == 0x06 else None
-
-
-def parse_spki(der: bytes) -> SPKI:
-    """Parse a DER SubjectPublicKeyInfo strictly; raise DERError if malformed."""
-    tag, body, end = der_read(der)
-    if tag != 0x30 or end != len(der):
-        raise DERError("SPKI is not a single SEQUENCE")
-    tag, alg, pos = der_read(body)
-    if tag != 0x30:
-        raise DERError("bad AlgorithmIdentifier")
-    tag, key_bits, rest = der_read(body, pos)
-    if tag != 0x03 or rest != len(body) or not key_bits or key_bits[0] != 0:
-        raise DERError("bad subjectPublicKey")
-    tag, oid, apos = der_read(alg)
-    if tag != 0x06:
-        raise DERError("bad algorithm OID")
-    params = alg[apos:] or None
-    if params is not None:
-        _, _, pend = der_read(params)
-        if pend != len(params):
-            raise DERError("trailing data in AlgorithmIdentifier")
-    return SPKI(oid, params, key_bits[1:])
-
+# Keys, read with tlskit's DER reader (tlskit._der) and OID table (tlskit._oids):
+# the algorithm identifier of a SubjectPublicKeyInfo / PKCS#8 PrivateKeyInfo tells
+# an RSASSA-PSS key from an rsaEncryption one, which the libraries hide.
 
 def pkcs8_algorithm_identifier(der: bytes) -> bytes | None:
     """The whole AlgorithmIdentifier TLV of an unencrypted PKCS#8 PrivateKeyInfo, or None."""
     try:
-        tag, body, _ = der_read(der)
-        if tag != 0x30:
-            return None
-        tag, _version, pos = der_read(body)
-        if tag != 0x02:
-            return None
-        tag, _, end = der_read(body, pos)
-        return body[pos:end] if tag == 0x30 else None
-    except DERError:
+        return _der.parse_pkcs8(der).algorithm.raw
+    except _der.DERError:
         return None
 
 
-def pkcs8_algorithm(der: bytes) -> bytes | None:
+def pkcs8_algorithm(der: bytes) -> str | None:
     """The algorithm OID of an unencrypted PKCS#8 PrivateKeyInfo, or None."""
-    identifier = pkcs8_algorithm_identifier(der)
-    if identifier is None:
-        return None
     try:
-        _, alg, _ = der_read(identifier)
-        tag, oid, _ = der_read(alg)
-    except DERError:
+        return _der.parse_pkcs8(der).algorithm.oid
+    except _der.DERError:
         return None
-    return oid if tag == 0x06 else None
 
 
 def rsassa_pss_spki(rsa_public_key_pkcs1: bytes, algorithm_identifier: bytes | None = None) -> bytes:
@@ -245,44 +151,25 @@ def rsassa_pss_spki(rsa_public_key_pkcs1: bytes, algorithm_identifier: bytes | N
     ``algorithm_identifier`` (the key's own, with its RSASSA-PSS-params) is kept
     byte for byte so the SPKI matches the one in the key's certificate.
     """
-    alg = algorithm_identifier or der_encode(0x30, der_encode(0x06, OID_RSASSA_PSS))
-    return der_encode(0x30, alg + der_encode(0x03, b"\x00" + rsa_public_key_pkcs1))
-
-
-HASH_OIDS = {
-    bytes.fromhex("608648016503040201"): "sha256",
-    bytes.fromhex("608648016503040202"): "sha384",
-    bytes.fromhex("608648016503040203"): "sha512",
-    bytes.fromhex("2b0e03021a"): "sha1",
-}
+    alg = algorithm_identifier or _der.algorithm_identifier(_oids.RSASSA_PSS)
+    return _der.encode_spki(alg, rsa_public_key_pkcs1)
 
 
 def pss_key_hash(parameters: bytes | None) -> str | None:
     """The hash an RSASSA-PSS key is restricted to by its parameters (RFC 4055),
     or None when the key carries no parameters (any hash). An absent
-    hashAlgorithm means SHA-1; an unknown one gives "unknown". Raises DERError."""
+    hashAlgorithm means SHA-1; one not in the OID table gives "unknown".
+    Raises DERError."""
     if parameters is None:
         return None
-    tag, body, end = der_read(parameters)
-    if tag != 0x30 or end != len(parameters):
-        raise DERError("bad RSASSA-PSS-params")
-    if not body or body[0] != 0xA0:
-        return "sha1"
-    _, explicit, _ = der_read(body)
-    tag, alg, _ = der_read(explicit)
-    if tag != 0x30:
-        raise DERError("bad hashAlgorithm")
-    tag, oid, _ = der_read(alg)
-    if tag != 0x06:
-        raise DERError("bad hashAlgorithm OID")
-    return HASH_OIDS.get(oid, "unknown")
+    return _der.parse_pss_params(parameters).hash_name
 
 
 def pss_key_schemes(parameters: bytes | None) -> tuple[str, ...]:
     """The rsa_pss_pss_* schemes an RSASSA-PSS key may sign with."""
     try:
         restricted = pss_key_hash(parameters)
-    except DERError:
+    except _der.DERError:
         raise KeyLoadError("RSASSA-PSS key has malformed parameters") from None
     if restricted is None:
         return RSA_PSS_PSS_SCHEMES
@@ -296,20 +183,20 @@ def signing_schemes(spki_der: bytes) -> tuple[str, ...]:
     public key's SubjectPublicKeyInfo (an RSASSA-PSS key's with its parameters,
     as rsassa_pss_spki builds it). Raises KeyLoadError for other key types."""
     try:
-        spki = parse_spki(spki_der)
-    except DERError:
+        spki = _der.parse_spki(spki_der)
+    except _der.DERError:
         raise KeyLoadError("the key's public part is not a valid SubjectPublicKeyInfo") from None
-    if spki.algorithm == OID_RSA_ENCRYPTION:
+    if spki.algorithm == _oids.RSA_ENCRYPTION:
         return RSA_PSS_RSAE_SCHEMES
-    if spki.algorithm == OID_RSASSA_PSS:
+    if spki.algorithm == _oids.RSASSA_PSS:
         return pss_key_schemes(spki.parameters)
-    if spki.algorithm == OID_EC_PUBLIC_KEY:
+    if spki.algorithm == _oids.EC_PUBLIC_KEY:
         if spki.curve is None:
             raise KeyLoadError("EC key on a curve TLS 1.3 cannot sign with")
         return (CURVE_SCHEME[spki.curve],)
-    if spki.algorithm == OID_ED25519:
+    if spki.algorithm == _oids.ED25519:
         return ("ed25519",)
-    if spki.algorithm == OID_ED448:
+    if spki.algorithm == _oids.ED448:
         return ("ed448",)
     raise KeyLoadError("unsupported private key type (RSA, EC on P-256/384/521, Ed25519 and Ed448 can sign)")
 
@@ -321,23 +208,55 @@ def legacy_signing_schemes(spki_der: bytes) -> tuple[str, ...]:
     """The TLS 1.2-only schemes (PrivateKey.legacy_schemes) a key can sign with: RSA
     PKCS#1 v1.5 for an rsaEncryption key, nothing for any other key."""
     try:
-        spki = parse_spki(spki_der)
-    except DERError:
+        spki = _der.parse_spki(spki_der)
+    except _der.DERError:
         return ()
-    return RSA_PKCS1_SCHEMES if spki.algorithm == OID_RSA_ENCRYPTION else ()
+    return RSA_PKCS1_SCHEMES if spki.algorithm == _oids.RSA_ENCRYPTION else ()
+
+
+class BackendPrivateKey(PrivateKey):
+    """What every backend's private key shares, written once: the schemes it may sign
+    with are read from its SubjectPublicKeyInfo by the rules above (the same for every
+    library), ``sign`` refuses any other scheme before the library sees the message,
+    and ``repr`` never shows key material. A backend subclass names its provider and
+    implements ``_sign`` with its library's key object (``self._key``)."""
+
+    #: the backend's provider name, for UnsupportedAlgorithm
+    provider_name: str
+
+    def __init__(self, key: Any, spki: bytes) -> None:
+        self._key = key
+        self._spki = spki
+        self.schemes = signing_schemes(spki)
+        self.legacy_schemes = legacy_signing_schemes(spki)
+
+    def sign(self, scheme: str, message: bytes) -> bytes:
+        if scheme not in self.schemes and scheme not in self.legacy_schemes:
+            raise UnsupportedAlgorithm(self.provider_name, "signature scheme for this key", scheme)
+        return self._sign(SCHEME_INFO[scheme], message)
+
+    @abc.abstractmethod
+    def _sign(self, info: SchemeInfo, message: bytes) -> bytes:
+        """Sign ``message`` with the scheme ``info`` describes (one of this key's)."""
+
+    def public_key_der(self) -> bytes:
+        return self._spki
+
+    def __repr__(self) -> str:  # never show key material
+        return f"<{type(self).__name__} schemes={self.schemes}>"
 
 
 def check_pss_key_allows(scheme: str, hash_name: str, parameters: bytes | None) -> None:
     """Verification side of pss_key_schemes: the key's parameters must allow the scheme's hash."""
     try:
         restricted = pss_key_hash(parameters)
-    except DERError:
+    except _der.DERError:
         raise BadSignatureError(f"{scheme}: malformed RSASSA-PSS parameters") from None
     if restricted is not None and restricted != hash_name:
         raise BadSignatureError(f"{scheme}: key is restricted to {restricted}")
 
 
-def check_scheme_key(info: SchemeInfo, spki: SPKI, *, strict_curve: bool) -> None:
+def check_scheme_key(info: SchemeInfo, spki: _der.SubjectPublicKeyInfo, *, strict_curve: bool) -> None:
     """The key-type rules for verifying with ``info``'s scheme (RFC 8446 4.2.3),
     read from the SubjectPublicKeyInfo alone so that every backend applies them
     the same way before its library verifies: ECDSA wants an EC key on a TLS
@@ -351,13 +270,13 @@ def check_scheme_key(info: SchemeInfo, spki: SPKI, *, strict_curve: bool) -> Non
         if strict_curve and spki.curve != info.curve:
             raise BadSignatureError(f"{name}: key is on {spki.curve}")
     elif info.kind in ("rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1"):
-        wanted = OID_RSASSA_PSS if info.kind == "rsa_pss_pss" else OID_RSA_ENCRYPTION
+        wanted = _oids.RSASSA_PSS if info.kind == "rsa_pss_pss" else _oids.RSA_ENCRYPTION
         if spki.algorithm != wanted:
             raise BadSignatureError(f"{name}: wrong RSA key type")
         if info.kind == "rsa_pss_pss":
             check_pss_key_allows(name, info.hash_name, spki.parameters)
     elif info.kind in ("ed25519", "ed448"):
-        if spki.algorithm != (OID_ED25519 if info.kind == "ed25519" else OID_ED448):
+        if spki.algorithm != (_oids.ED25519 if info.kind == "ed25519" else _oids.ED448):
             raise BadSignatureError(f"{name}: not an {info.kind.capitalize()} key")
     else:  # pragma: no cover - table and code out of sync
         raise BadSignatureError(f"{name}: unsupported")
@@ -376,16 +295,16 @@ class PublicKeyCache:
 
     def __init__(
         self,
-        load: Callable[[SPKI, bytes], Any],
+        load: Callable[[_der.SubjectPublicKeyInfo, bytes], Any],
         errors: tuple[type[BaseException], ...],
         size: int = 256,
     ) -> None:
         self._load = load
-        self._errors: tuple[type[BaseException], ...] = (DERError, *errors)
+        self._errors: tuple[type[BaseException], ...] = (_der.DERError, *errors)
         self._size = size
-        self._keys: dict[bytes, tuple[SPKI, Any]] = {}
+        self._keys: dict[bytes, tuple[_der.SubjectPublicKeyInfo, Any]] = {}
 
-    def get(self, scheme: str, der: bytes) -> tuple[SPKI, Any]:
+    def get(self, scheme: str, der: bytes) -> tuple[_der.SubjectPublicKeyInfo, Any]:
         """(parsed SPKI, the library's key object) or BadSignatureError naming ``scheme``."""
         cacheable = type(der) is bytes  # hashable and immutable: safe as a key
         if cacheable:
@@ -393,7 +312,7 @@ class PublicKeyCache:
             if cached is not None:
                 return cached
         try:
-            spki = parse_spki(der)
+            spki = _der.parse_spki(der)
             entry = (spki, self._load(spki, der))
         except self._errors:
             raise BadSignatureError(f"{scheme}: public key is not a valid SubjectPublicKeyInfo") from None
@@ -427,13 +346,7 @@ def is_encrypted_private_key(data: bytes) -> bool:
     der, label = pem_to_der(data)
     if label is not None:
         return label == "ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in data
-    try:
-        tag, body, _ = der_read(der)
-        first_tag, _, _ = der_read(body)
-    except DERError:
-        return False
-    # PrivateKeyInfo starts with INTEGER version; EncryptedPrivateKeyInfo with a SEQUENCE
-    return tag == 0x30 and first_tag == 0x30
+    return _der.is_encrypted_pkcs8(der)
 
 
 def check_password_use(data: bytes, password: bytes | None) -> None:

@@ -30,20 +30,19 @@ from cryptography.hazmat.primitives.asymmetric import x448, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
+from tlskit import _der, _oids
 from tlskit.errors import (
     BadRecordMac,
     BadSignatureError,
     IllegalParameter,
     InternalError,
     KeyLoadError,
-    UnsupportedAlgorithm,
 )
 from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
     AEADAlgorithm,
     HashAlgorithm,
-    PrivateKey,
     Provider,
     SignatureScheme,
 )
@@ -220,7 +219,7 @@ class CryptographyMLKEM768(c.MLKEMGroup):
 # Signatures
 
 
-def _load_public(spki: c.SPKI, der: bytes) -> Any:
+def _load_public(spki: _der.SubjectPublicKeyInfo, der: bytes) -> Any:
     return serialization.load_der_public_key(der)
 
 
@@ -258,17 +257,10 @@ class CryptographySignatureScheme(SignatureScheme):
             raise BadSignatureError(f"{self.name} signature did not verify") from None
 
 
-class CryptographyPrivateKey(PrivateKey):
-    def __init__(self, key: Any, schemes: tuple[str, ...], spki: bytes) -> None:
-        self._key = key
-        self.schemes = schemes
-        self.legacy_schemes = c.legacy_signing_schemes(spki)
-        self._spki = spki
+class CryptographyPrivateKey(c.BackendPrivateKey):
+    provider_name = NAME
 
-    def sign(self, scheme: str, message: bytes) -> bytes:
-        if scheme not in self.schemes and scheme not in self.legacy_schemes:
-            raise UnsupportedAlgorithm(NAME, "signature scheme for this key", scheme)
-        info = c.SCHEME_INFO[scheme]
+    def _sign(self, info: c.SchemeInfo, message: bytes) -> bytes:
         if info.kind == "ecdsa":
             return self._key.sign(message, ec.ECDSA(_HASHES[info.hash_name]()))
         if info.kind == "rsa_pkcs1":  # TLS 1.2 only (legacy_schemes)
@@ -276,12 +268,6 @@ class CryptographyPrivateKey(PrivateKey):
         if info.kind in ("rsa_pss_rsae", "rsa_pss_pss"):
             return self._key.sign(message, _pss(info.hash_name), _HASHES[info.hash_name]())
         return self._key.sign(message)
-
-    def public_key_der(self) -> bytes:
-        return self._spki
-
-    def __repr__(self) -> str:  # never show key material
-        return f"<CryptographyPrivateKey schemes={self.schemes}>"
 
 
 def load_private_key(data: bytes, password: bytes | None = None) -> CryptographyPrivateKey:
@@ -299,12 +285,12 @@ def load_private_key(data: bytes, password: bytes | None = None) -> Cryptography
         # around a 32-byte key ("key setup failed")
         raise KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
     public = key.public_key()
-    if isinstance(key, rsa.RSAPrivateKey) and c.pkcs8_algorithm(der) == c.OID_RSASSA_PSS:
+    if isinstance(key, rsa.RSAPrivateKey) and c.pkcs8_algorithm(der) == _oids.RSASSA_PSS:
         pkcs1 = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
         spki = c.rsassa_pss_spki(pkcs1, c.pkcs8_algorithm_identifier(der))
     else:
         spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return CryptographyPrivateKey(key, c.signing_schemes(spki), spki)
+    return CryptographyPrivateKey(key, spki)
 
 
 # ---------------------------------------------------------------------------

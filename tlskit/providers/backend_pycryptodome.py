@@ -38,20 +38,19 @@ from Crypto.PublicKey import ECC, MLKEM, RSA
 from Crypto.Random import get_random_bytes
 from Crypto.Signature import DSS, eddsa, pkcs1_15, pss
 
+from tlskit import _der, _oids
 from tlskit.errors import (
     BadRecordMac,
     BadSignatureError,
     IllegalParameter,
     InternalError,
     KeyLoadError,
-    UnsupportedAlgorithm,
 )
 from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
     AEADAlgorithm,
     HashAlgorithm,
-    PrivateKey,
     Provider,
     SignatureScheme,
 )
@@ -218,12 +217,12 @@ class PycryptodomeMLKEM768(c.MLKEMGroup):
 # Signatures
 
 
-def _load_public(spki: c.SPKI, der: bytes) -> Any:
-    if spki.algorithm == c.OID_RSASSA_PSS:
+def _load_public(spki: _der.SubjectPublicKeyInfo, der: bytes) -> Any:
+    if spki.algorithm == _oids.RSASSA_PSS:
         # PyCryptodome does not know the RSASSA-PSS OID; the key itself is
         # a plain PKCS#1 RSAPublicKey inside the BIT STRING.
         return RSA.import_key(spki.key)
-    if spki.algorithm == c.OID_RSA_ENCRYPTION:
+    if spki.algorithm == _oids.RSA_ENCRYPTION:
         return RSA.import_key(der)
     # ECC.import_key (point decoding and validation in Python) is the costly one
     return ECC.import_key(der)
@@ -266,17 +265,10 @@ class PycryptodomeSignatureScheme(SignatureScheme):
             raise BadSignatureError(f"{self.name} signature did not verify") from None
 
 
-class PycryptodomePrivateKey(PrivateKey):
-    def __init__(self, key: Any, schemes: tuple[str, ...], spki: bytes) -> None:
-        self._key = key
-        self.schemes = schemes
-        self.legacy_schemes = c.legacy_signing_schemes(spki)
-        self._spki = spki
+class PycryptodomePrivateKey(c.BackendPrivateKey):
+    provider_name = NAME
 
-    def sign(self, scheme: str, message: bytes) -> bytes:
-        if scheme not in self.schemes and scheme not in self.legacy_schemes:
-            raise UnsupportedAlgorithm(NAME, "signature scheme for this key", scheme)
-        info = c.SCHEME_INFO[scheme]
+    def _sign(self, info: c.SchemeInfo, message: bytes) -> bytes:
         if info.kind == "rsa_pkcs1":  # TLS 1.2 only (legacy_schemes)
             return pkcs1_15.new(self._key).sign(_HASH_MODULES[info.hash_name].new(message))
         if info.kind == "ecdsa":
@@ -286,40 +278,28 @@ class PycryptodomePrivateKey(PrivateKey):
             return _pss(self._key, info.hash_name).sign(_HASH_MODULES[info.hash_name].new(message))
         return eddsa.new(self._key, "rfc8032").sign(message)
 
-    def public_key_der(self) -> bytes:
-        return self._spki
-
-    def __repr__(self) -> str:  # never show key material
-        return f"<PycryptodomePrivateKey schemes={self.schemes}>"
-
 
 def _rsa_from_pss_pkcs8(der: bytes) -> Any:
     """The RSAPrivateKey inside an unencrypted RSASSA-PSS PKCS#8 PrivateKeyInfo."""
-    _, body, _ = c.der_read(der)
-    _, _, pos = c.der_read(body)  # version
-    _, _, pos = c.der_read(body, pos)  # algorithm
-    tag, inner, _ = c.der_read(body, pos)
-    if tag != 0x04:
-        raise c.DERError("no privateKey OCTET STRING")
-    return RSA.import_key(inner)
+    return RSA.import_key(_der.parse_pkcs8(der).private_key)
 
 
 def load_private_key(data: bytes, password: bytes | None = None) -> PycryptodomePrivateKey:
     der, _ = c.pem_to_der(data)
     c.check_password_use(data, password)
     try:
-        if c.pkcs8_algorithm(der) == c.OID_RSASSA_PSS:
+        if c.pkcs8_algorithm(der) == _oids.RSASSA_PSS:
             key = _rsa_from_pss_pkcs8(der)
-            pkcs1 = c.parse_spki(key.public_key().export_key(format="DER")).key
+            pkcs1 = _der.parse_spki(key.public_key().export_key(format="DER")).key
             spki = c.rsassa_pss_spki(pkcs1, c.pkcs8_algorithm_identifier(der))
         else:
             key = _import_any(data, password)
             if not key.has_private():
                 raise KeyLoadError("this is a public key, not a private key")
             spki = key.public_key().export_key(format="DER")
-    except (c.DERError, *_PARSE_ERRORS):
+    except (_der.DERError, *_PARSE_ERRORS):
         raise KeyLoadError("cannot load private key (bad encoding or wrong password)") from None
-    return PycryptodomePrivateKey(key, c.signing_schemes(spki), spki)
+    return PycryptodomePrivateKey(key, spki)
 
 
 def _import_any(data: bytes, password: bytes | None) -> Any:

@@ -39,20 +39,19 @@ import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.utils
 
+from tlskit import _der, _oids
 from tlskit.errors import (
     BadRecordMac,
     BadSignatureError,
     IllegalParameter,
     InternalError,
     KeyLoadError,
-    UnsupportedAlgorithm,
 )
 from tlskit.providers import _common as c
 from tlskit.providers.base import (
     AEAD,
     AEADAlgorithm,
     HashAlgorithm,
-    PrivateKey,
     Provider,
     SignatureScheme,
 )
@@ -177,8 +176,7 @@ class SodiumX25519(c.DHGroup):
 
 
 def _ed25519_spki(public: bytes) -> bytes:
-    alg = c.der_encode(0x30, c.der_encode(0x06, c.OID_ED25519))
-    return c.der_encode(0x30, alg + c.der_encode(0x03, b"\x00" + public))
+    return _der.encode_spki(_der.algorithm_identifier(_oids.ED25519), public)  # RFC 8410 4
 
 
 class SodiumEd25519(SignatureScheme):
@@ -189,10 +187,10 @@ class SodiumEd25519(SignatureScheme):
         self, public_key: bytes, message: bytes, signature: bytes, *, strict_curve: bool = True
     ) -> None:
         try:
-            spki = c.parse_spki(public_key)
-        except c.DERError:
+            spki = _der.parse_spki(public_key)
+        except _der.DERError:
             raise BadSignatureError("ed25519: public key is not a valid SubjectPublicKeyInfo") from None
-        if spki.algorithm != c.OID_ED25519 or spki.parameters is not None or len(spki.key) != 32:
+        if spki.algorithm != _oids.ED25519 or spki.parameters is not None or len(spki.key) != 32:
             raise BadSignatureError("ed25519: not an Ed25519 public key")
         # crypto_sign_open takes sig||msg: pin the signature length first so a
         # short or long signature is rejected as such, not as a shifted message.
@@ -204,22 +202,15 @@ class SodiumEd25519(SignatureScheme):
             raise BadSignatureError("ed25519 signature did not verify") from None
 
 
-class SodiumEd25519PrivateKey(PrivateKey):
-    schemes = ("ed25519",)
+class SodiumEd25519PrivateKey(c.BackendPrivateKey):
+    provider_name = NAME
 
     def __init__(self, seed: bytes) -> None:
-        self._public, self._secret = sodium.crypto_sign_seed_keypair(seed)
+        public, secret = sodium.crypto_sign_seed_keypair(seed)
+        super().__init__(secret, _ed25519_spki(public))
 
-    def sign(self, scheme: str, message: bytes) -> bytes:
-        if scheme != "ed25519":
-            raise UnsupportedAlgorithm(NAME, "signature scheme for this key", scheme)
-        return sodium.crypto_sign(bytes(message), self._secret)[:64]
-
-    def public_key_der(self) -> bytes:
-        return _ed25519_spki(self._public)
-
-    def __repr__(self) -> str:  # never show key material
-        return "<SodiumEd25519PrivateKey>"
+    def _sign(self, info: c.SchemeInfo, message: bytes) -> bytes:
+        return sodium.crypto_sign(bytes(message), self._key)[:64]  # ed25519, the only scheme
 
 
 def load_private_key(data: bytes, password: bytes | None = None) -> SodiumEd25519PrivateKey:
@@ -231,21 +222,18 @@ def load_private_key(data: bytes, password: bytes | None = None) -> SodiumEd2551
     algorithm = c.pkcs8_algorithm(der)
     if algorithm is None:
         raise KeyLoadError("cannot load private key: not an unencrypted PKCS#8 key")
-    if algorithm != c.OID_ED25519:
+    if algorithm != _oids.ED25519:
         raise KeyLoadError("the pynacl provider loads Ed25519 keys only")
     try:
-        _, body, end = c.der_read(der)
-        if end != len(der):
-            raise c.DERError("trailing data")
-        _, version, pos = c.der_read(body)
-        _, _, pos = c.der_read(body, pos)  # AlgorithmIdentifier
-        tag, wrapped, _ = c.der_read(body, pos)
-        inner_tag, seed, inner_end = c.der_read(wrapped)
-        if version not in (b"\x00", b"\x01") or tag != 0x04 or inner_tag != 0x04:
-            raise c.DERError("bad PKCS#8 structure")
-        if inner_end != len(wrapped) or len(seed) != 32:
-            raise c.DERError("bad Ed25519 private key")
-    except c.DERError as exc:
+        info = _der.parse_pkcs8(der)
+        if info.version not in (0, 1):
+            raise _der.DERError("bad PKCS#8 structure")
+        # RFC 8410 7: privateKey holds CurvePrivateKey, an OCTET STRING of the 32-byte seed
+        wrapped = info.private_key
+        seed = _der.read_single(wrapped, _der.TAG_OCTET_STRING).content(wrapped)
+        if len(seed) != 32:
+            raise _der.DERError("bad Ed25519 private key")
+    except _der.DERError as exc:
         raise KeyLoadError(f"cannot load private key: {exc}") from None
     return SodiumEd25519PrivateKey(seed)
 
