@@ -714,3 +714,43 @@ def check(
     if problems:
         raise _fail(f"{_plural(len(problems), 'problem')} found in {ca.directory}")
     typer.echo(f"{ca.directory}: consistent ({_plural(len(ca.list()), 'certificate')})")
+
+
+@app.command()
+@cli_errors
+def acme(
+    dir: Optional[pathlib.Path] = DirOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; also the host of the directory URL."),
+    port: int = typer.Option(14000, "--port", help="HTTPS port of the ACME server."),
+    validation_address: Optional[str] = typer.Option(
+        None, "--validation-address", help="Validate every identifier at this IP instead of resolving it (tests)."
+    ),
+    http01_port: int = typer.Option(80, "--http-01-port", help="Port the http-01 validator connects to."),
+    tls_alpn01_port: int = typer.Option(443, "--tls-alpn-01-port", help="Port the tls-alpn-01 validator connects to."),
+    days: int = typer.Option(90, "--days", help="Validity of the certificates issued through ACME."),
+    passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
+) -> None:
+    """Serve ACME (RFC 8555) for this CA at https://HOST:PORT/directory until interrupted."""
+    import signal
+
+    from tlskit.ca.acme import AcmeServer
+
+    ca = _open(dir, passphrase_file, signing=True)
+    server = AcmeServer(
+        ca, host, port, validation_address=validation_address,
+        http01_port=http01_port, tls_alpn01_port=tls_alpn01_port, days=days,
+    )
+
+    def _stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    typer.echo(f"ACME directory: {server.directory_url}")
+    typer.echo(f"trust anchor:   {ca.root_path}")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
