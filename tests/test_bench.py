@@ -71,6 +71,10 @@ def test_quick_run_has_every_section(tmp_path):
             assert row["negotiated"]["group"] == "x25519"
         if "ratio" in row:
             assert row["ratio"] > 0
+    # the TLS 1.2 handshake line: tlskit against ssl, both at TLS 1.2
+    tls12 = [row for row in result["results"] if row["suite"] == runner.TLS12_AES128 and row["kind"] == "handshake"]
+    assert {row["stack"] for row in tls12} >= {"ssl", "tlskit"}
+    assert all(row["negotiated"]["version"] == "TLSv1.2" for row in tls12 if row["stack"] in ("ssl", "tlskit"))
     floor = result["floors"][0]
     assert floor["handshake_us"] > floor["keyexchange_us"] > 0
     assert {f["suite"] for f in result["aead_floors"]} == set(runner.SUITES)

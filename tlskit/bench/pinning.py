@@ -33,10 +33,36 @@ Groups = {group}
 """
 
 
+_TEMPLATE_TLS12 = """\
+# Written by tlskit.bench: pins the stdlib ssl module of one worker process to TLS 1.2.
+openssl_conf = openssl_init
+
+[openssl_init]
+ssl_conf = ssl_sect
+
+[ssl_sect]
+system_default = system_default_sect
+
+[system_default_sect]
+MinProtocol = TLSv1.2
+MaxProtocol = TLSv1.2
+CipherString = {suite}
+# TLS 1.2 OpenSSL also wants the ECDSA certificate's curve among the groups (RFC 4492 5.1)
+Groups = {group}:P-256
+"""
+
+#: OpenSSL's names of the TLS 1.2 suites the benchmark measures
+OPENSSL_TLS12_NAMES = {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256"}
+
+
 def write_config(directory: pathlib.Path, suite: str, group: str = "x25519") -> pathlib.Path:
-    """An OpenSSL configuration file that pins ``suite`` and ``group``."""
+    """An OpenSSL configuration file that pins ``suite`` (TLS 1.3, or TLS 1.2 by IANA name) and ``group``."""
     path = pathlib.Path(directory) / f"openssl-{suite}.cnf"
-    path.write_text(_TEMPLATE.format(suite=suite, group=_OPENSSL_GROUP_NAMES.get(group, group)))
+    if suite in OPENSSL_TLS12_NAMES:
+        text = _TEMPLATE_TLS12.format(suite=OPENSSL_TLS12_NAMES[suite], group=_OPENSSL_GROUP_NAMES.get(group, group))
+    else:
+        text = _TEMPLATE.format(suite=suite, group=_OPENSSL_GROUP_NAMES.get(group, group))
+    path.write_text(text)
     return path
 
 

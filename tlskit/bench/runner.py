@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 AES128 = "TLS_AES_128_GCM_SHA256"
 CHACHA20 = "TLS_CHACHA20_POLY1305_SHA256"
 SUITES = (AES128, CHACHA20)
+#: the TLS 1.2 reference handshake: the same ECDSA P-256 chain and x25519, AES-128-GCM
+TLS12_AES128 = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
 KX = "x25519"
 HYBRID = "X25519MLKEM768"
 #: the reference handshake of the issue: ECDSA P-256 leaf + intermediate, x25519, AES-128-GCM
@@ -59,7 +61,10 @@ def _provider_table(names: list[str]) -> dict[str, Provider]:
 
 
 def _lacks(provider: Provider, suite: str, group: str, key_type: str | None) -> list[str]:
-    missing = [suite] if suite not in provider.cipher_suites else []
+    from tlskit.engine.tls12.suites import SUITE_TABLE, provider_suites
+
+    offered = provider_suites(provider) if suite in SUITE_TABLE else provider.cipher_suites
+    missing = [suite] if suite not in offered else []
     if group not in provider.groups:
         missing.append(group)
     if key_type is not None:
@@ -135,7 +140,7 @@ class Planner:
     def jobs(self) -> dict[str, dict]:
         opts = self.options
         parts = set(opts.parts)
-        scenarios: dict[str, list[dict]] = {suite: [] for suite in SUITES}
+        scenarios: dict[str, list[dict]] = {suite: [] for suite in (*SUITES, TLS12_AES128)}
         floors: list[dict] = []
         aead_floors: list[dict] = []
         memory_specs: dict[str, list[dict]] = {suite: [] for suite in SUITES}
@@ -148,6 +153,9 @@ class Planner:
                 # pynacl has no AES-128-GCM: its Ed25519 handshake (and the cryptography
                 # one it is compared with) runs under ChaCha20-Poly1305.
                 scenarios[CHACHA20].append(self._scenario("handshake", CHACHA20, "ed25519", "ed25519"))
+            if PRIMARY_KEY_TYPE in opts.key_types:
+                # TLS 1.2 full handshakes, tlskit against ssl at TLS 1.2 (issue 12)
+                scenarios[TLS12_AES128].append(self._scenario("handshake", TLS12_AES128, PRIMARY_KEY_TYPE, PRIMARY_KEY_TYPE))
         if "bulk" in parts:
             for suite in SUITES:
                 scenarios[suite].append(self._scenario("bulk", suite, PRIMARY_KEY_TYPE, suite))
@@ -190,7 +198,7 @@ class Planner:
             "record": RECORD_SIZE,
         }
         jobs: dict[str, dict] = {}
-        for suite in SUITES:
+        for suite in (*SUITES, TLS12_AES128):
             job = {**base, "suite": suite, "scenarios": [s for s in scenarios[suite] if s is not None]}
             if suite == AES128:  # floors do not depend on the pin; measure them once
                 job["floors"], job["aead_floors"] = floors, aead_floors

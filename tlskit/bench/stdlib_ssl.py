@@ -13,24 +13,37 @@ import ssl
 from dataclasses import dataclass
 
 from tlskit.bench.certs import SERVER_NAME, BenchPKI
+from tlskit.bench.pinning import OPENSSL_TLS12_NAMES
 from tlskit.bench.wire import server_hello_group
 
+_IANA = {openssl: iana for iana, openssl in OPENSSL_TLS12_NAMES.items()}
 #: a handshake between two in-memory peers never needs more flights than this
 _MAX_FLIGHTS = 16
 
 
-def server_context(pki: BenchPKI) -> ssl.SSLContext:
+def _versions(ctx: ssl.SSLContext, suite: str | None) -> None:
+    """TLS 1.3, or TLS 1.2 alone for a TLS 1.2 suite (what the worker's OPENSSL_CONF pins too)."""
+    if suite in OPENSSL_TLS12_NAMES:
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(OPENSSL_TLS12_NAMES[suite])
+    else:
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+
+
+def server_context(pki: BenchPKI, suite: str | None = None) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    _versions(ctx, suite)
     ctx.load_cert_chain(str(pki.chain_file), str(pki.key_file))
-    # "No resumption": OpenSSL would otherwise mint two tickets per handshake.
+    # "No resumption": OpenSSL would otherwise mint two tickets per handshake
+    # (TLS 1.3), or one RFC 5077 ticket (TLS 1.2).
     ctx.num_tickets = 0
+    ctx.options |= ssl.OP_NO_TICKET
     return ctx
 
 
-def client_context(pki: BenchPKI) -> ssl.SSLContext:
+def client_context(pki: BenchPKI, suite: str | None = None) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the chain and the host name
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    _versions(ctx, suite)
     ctx.load_verify_locations(cafile=str(pki.ca_file))
     return ctx
 
@@ -107,7 +120,8 @@ def negotiated(pair: MemoryPair) -> dict[str, str | None]:
     cipher = pair.client.cipher()
     return {
         "version": pair.client.version(),
-        "cipher_suite": cipher[0] if cipher else None,
+        # TLS 1.2 suites come back under OpenSSL's names: report the IANA one
+        "cipher_suite": _IANA.get(cipher[0], cipher[0]) if cipher else None,
         # Python 3.11 has no accessor for the group; the ServerHello says it in clear.
         "group": server_hello_group(pair.first_server_flight),
     }

@@ -35,12 +35,16 @@ def make_configs(pki: BenchPKI, params: Params) -> Configs:
     # Imported here, not at module level: the engine is optional for the stdlib-only
     # parts of the benchmark (and for `tlskit bench --help`).
     from tlskit import ClientConfig, ServerConfig
+    from tlskit.engine.tls12.suites import SUITE_TABLE
 
+    # a TLS 1.2 suite: both ends at TLS 1.2 only, as the stdlib side
+    versions = {"min_version": "TLSv1.2", "max_version": "TLSv1.2"} if params.suite in SUITE_TABLE else {}
     client = ClientConfig(
         cafile=str(pki.ca_file),
         provider=params.provider,
         groups=[params.group],
         cipher_suites=[params.suite],
+        **versions,
     )
     server = ServerConfig(
         certfile=str(pki.chain_file),
@@ -48,6 +52,7 @@ def make_configs(pki: BenchPKI, params: Params) -> Configs:
         provider=params.provider,
         groups=[params.group],
         cipher_suites=[params.suite],
+        **versions,
     )
     return Configs(client, server)
 

@@ -15,6 +15,7 @@ _SUITE_NAMES = {code: name for name, code in CIPHER_SUITES.items()}
 _KEY_SHARE = 51
 _HANDSHAKE_RECORD = 22
 _SERVER_HELLO = 2
+_SERVER_KEY_EXCHANGE = 12
 
 
 def _u16(data: bytes, pos: int) -> int:
@@ -42,5 +43,25 @@ def parse_server_hello(flight: bytes) -> dict[str, str | None]:
     return {"cipher_suite": _SUITE_NAMES.get(suite, f"0x{suite:04x}"), "group": group}
 
 
+def _tls12_ske_group(flight: bytes) -> str | None:
+    """The named curve of a TLS 1.2 ServerKeyExchange (RFC 8422 5.4) in a plaintext flight."""
+    data = b""
+    pos = 0
+    while pos + 5 <= len(flight):  # the handshake records' contents, joined
+        length = _u16(flight, pos + 3)
+        if flight[pos] == _HANDSHAKE_RECORD:
+            data += flight[pos + 5 : pos + 5 + length]
+        pos += 5 + length
+    pos = 0
+    while pos + 4 <= len(data):
+        msg_type, length = data[pos], int.from_bytes(data[pos + 1 : pos + 4], "big")
+        if msg_type == _SERVER_KEY_EXCHANGE and length >= 3 and data[pos + 4] == 3:  # named_curve
+            code = _u16(data, pos + 5)
+            return _GROUP_NAMES.get(code, f"0x{code:04x}")
+        pos += 4 + length
+    return None
+
+
 def server_hello_group(flight: bytes) -> str | None:
-    return parse_server_hello(flight)["group"]
+    """The group: in the ServerHello's key_share (TLS 1.3) or the ServerKeyExchange (TLS 1.2)."""
+    return parse_server_hello(flight)["group"] or _tls12_ske_group(flight)

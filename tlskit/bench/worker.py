@@ -79,7 +79,7 @@ class Worker:
         label, group = side["label"], side["group"]
         open_stream: Callable[[int], loopback.Stream]
         if side["stack"] == "ssl":
-            client_ctx, server_ctx = stdlib_ssl.client_context(pki), stdlib_ssl.server_context(pki)
+            client_ctx, server_ctx = stdlib_ssl.client_context(pki, self.suite), stdlib_ssl.server_context(pki, self.suite)
             negotiated, handshake, bulk = self._in_memory(
                 label,
                 group,
