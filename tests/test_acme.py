@@ -467,7 +467,9 @@ def test_account_deactivation(env):
     c.register()
     problem(c.post(c.kid, {"status": "revoked"}), "malformed", 400)
     assert c.post(c.kid, {"status": "deactivated"}).json()["status"] == "deactivated"
-    problem(c.order(("dns", "gone.test")), "unauthorized", 403)
+    # section 7.3.6: 401 for every request of a deactivated account, newAccount included
+    problem(c.order(("dns", "gone.test")), "unauthorized", 401)
+    problem(c.post(c.directory["newAccount"], {"onlyReturnExisting": True}, jwk=True), "unauthorized", 401)
 
 
 # -- key rollover and revocation ------------------------------------------------------------------
@@ -622,3 +624,72 @@ def test_cli_refuses_bad_options(tmp_path):
     assert result.exit_code == 1 and "validation-address" in result.output
     result = CliRunner().invoke(app, ["ca", "acme", "--dir", str(tmp_path / "none"), "--port", "0"])
     assert result.exit_code == 1 and "no CA" in result.output
+
+
+def test_a_validation_cut_short_runs_again_after_a_restart(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    responder = Responder()
+    key = new_key("ES256")
+    try:
+        def start() -> AcmeService:
+            return AcmeService(ca, "https://acme.test", store=AcmeStore(state_path(ca.directory)),
+                               validation_address="127.0.0.1", http01_port=responder.port, validation_timeout=2.0)  # fmt: skip
+
+        first = start()
+        call(first, "/acme/new-account", json.dumps(signed(first, "/acme/new-account", b"{}", key)))
+        account = first.store.account_for_key(thumbprint(key.public_key()))
+        kid = first.account_url(account)
+        payload = json.dumps({"identifiers": [{"type": "dns", "value": "resume.test"}]}).encode()
+        status, order = call(first, "/acme/new-order", json.dumps(signed(first, "/acme/new-order", payload, key, kid=kid)))
+        assert status == 201
+        authz_id = order["authorizations"][0].rsplit("/", 1)[1]
+        [(chall_id, chall)] = [(c, first.store.get("challenge", c)) for c in first.store.get("authz", authz_id)["challenges"]
+                               if first.store.get("challenge", c)["type"] == "http-01"]  # fmt: skip
+        responder.resources[chall["token"]] = f"{chall['token']}.{rfc7638_thumbprint(key)}".encode()
+        # as if the server was killed while validating: the challenge says processing
+        first.store.put("challenge", chall_id, {**chall, "status": "processing"}, account=account)
+        first.close()
+        first.store.close()
+        second = start()
+        try:
+            for _ in range(200):  # bounded: one validation with a 2 s timeout
+                if second.store.get("authz", authz_id)["status"] != "pending":
+                    break
+                time.sleep(0.05)
+            assert second.store.get("authz", authz_id)["status"] == "valid"
+        finally:
+            second.close()
+            second.store.close()
+    finally:
+        responder.close()
+
+
+def test_http_transport_rules(env):
+    import socket
+    import ssl
+
+    ca, server, _ = env
+    context = ssl.create_default_context(cafile=str(ca.root_path))
+
+    def exchange(raw: bytes) -> bytes:
+        with socket.create_connection(server.address, timeout=10) as sock:
+            with context.wrap_socket(sock, server_hostname="127.0.0.1") as tls:
+                tls.sendall(raw)
+                received = b""
+                while True:
+                    try:
+                        chunk = tls.recv(65536)
+                    except (ssl.SSLError, OSError):
+                        break
+                    if not chunk:
+                        break
+                    received += chunk
+                return received
+
+    # keep-alive: two requests, two answers, on one connection
+    two = exchange(b"GET /directory HTTP/1.1\r\nHost: x\r\n\r\nHEAD /acme/new-nonce HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert two.count(b"HTTP/1.1 200") == 2 and b"Replay-Nonce" in two
+    assert exchange(b"NOT HTTP AT ALL\r\n\r\n").startswith(b"HTTP/1.1 400")
+    big = b"x" * (70 * 1024)
+    head = b"POST /acme/new-order HTTP/1.1\r\nHost: x\r\nContent-Type: application/jose+json\r\n"
+    assert exchange(head + b"Content-Length: %d\r\n\r\n" % len(big) + big).startswith(b"HTTP/1.1 413")

@@ -18,7 +18,6 @@ import pathlib
 from typing import Any
 
 import h11
-from cryptography import x509
 
 from tlskit.ca.acme.jws import MAX_BODY
 from tlskit.ca.acme.service import AcmeService, Response
@@ -35,7 +34,7 @@ MAX_REQUESTS_PER_CONNECTION = 1000
 RENEW_MARGIN = datetime.timedelta(days=7)
 _READ_SIZE = 16384
 _STATUS_REASONS = {
-    200: b"OK", 201: b"Created", 204: b"No Content", 400: b"Bad Request", 403: b"Forbidden",
+    200: b"OK", 201: b"Created", 204: b"No Content", 400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden",
     404: b"Not Found", 405: b"Method Not Allowed", 409: b"Conflict", 413: b"Payload Too Large",
     415: b"Unsupported Media Type", 429: b"Too Many Requests", 500: b"Internal Server Error",
 }

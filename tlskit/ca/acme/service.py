@@ -24,16 +24,12 @@ import json
 import logging
 import secrets
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import josepy
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-
 from tlskit.ca.acme import identifiers as idents
-from tlskit.ca.acme.jws import JWKOKP, SignedRequest, b64decode, decode_jwk, parse_request, thumbprint
+from tlskit.ca.acme.issuance import IssuanceHandlers
+from tlskit.ca.acme.jws import SignedRequest, decode_jwk, parse_request, thumbprint
+from tlskit.ca.acme.objects import Response, new_id, now, parse_timestamp, timestamp
 from tlskit.ca.acme.problems import AcmeProblem
 from tlskit.ca.acme.store import AcmeStore
 from tlskit.ca.acme.validation import VALIDATORS, Target
@@ -44,68 +40,14 @@ logger = logging.getLogger("tlskit.ca.acme")
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 JOSE_JSON = "application/jose+json"
-PEM_CHAIN = "application/pem-certificate-chain"
 
 #: how many unused nonces are remembered; the oldest are forgotten first (a client
 #: holding one gets badNonce and retries with the fresh nonce sent alongside)
 MAX_NONCES = 10_000
 CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
-#: RFC 5280 section 5.3.1 reason codes, by the names tlskit.ca's revoke() understands
-#: (8, removeFromCRL, is for delta CRLs and never a reason to revoke)
-REVOCATION_REASONS = {
-    0: None,
-    1: "keyCompromise",
-    2: "cACompromise",
-    3: "affiliationChanged",
-    4: "superseded",
-    5: "cessationOfOperation",
-    6: "certificateHold",
-    9: "privilegeWithdrawn",
-    10: "aACompromise",
-}
 
 
-@dataclass
-class Response:
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def _timestamp(when: datetime.datetime) -> str:
-    # RFC 8555 section 7.1: RFC 3339 date-time
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_timestamp(text: str) -> datetime.datetime:
-    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-
-
-def _new_id() -> str:
-    return secrets.token_urlsafe(12)
-
-
-def _jwk_of_public_key(public_key: Any) -> josepy.JWK | None:
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return josepy.JWKRSA(key=public_key)
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return josepy.JWKEC(key=public_key)
-    if isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        return JWKOKP(key=public_key)
-    return None
-
-
-class AcmeService:
+class AcmeService(IssuanceHandlers):
     """RFC 8555 over a :class:`tlskit.ca.CertificateAuthority`.
 
     ``base_url`` is the origin the clients use (``https://host:port``); the directory
@@ -149,6 +91,7 @@ class AcmeService:
             ("/acme/revoke-cert", self._revoke_cert, True),
             ("/acme/key-change", self._key_change, False),
         ]
+        self._resume_validations()
 
     # -- URLs -----------------------------------------------------------------------------
 
@@ -270,9 +213,10 @@ class AcmeService:
         account = self.store.get("account", account_id)
         if account is None:
             raise AcmeProblem("accountDoesNotExist", "no account has this kid")
-        if account["status"] != "valid":
-            raise AcmeProblem("unauthorized", f"the account is {account['status']}")
         request.verify(decode_jwk(account["jwk"]))
+        if account["status"] != "valid":
+            # Section 7.3.6: requests of a deactivated account get 401 unauthorized
+            raise AcmeProblem("unauthorized", f"the account is {account['status']}", status=401)
         return request, account_id
 
     def _account_id_from_kid(self, kid: str | None) -> str:
@@ -335,6 +279,8 @@ class AcmeService:
             if existing is not None:
                 # Section 7.3.1: the account of this key, with 200 and its URL
                 stored = self.store.get("account", existing) or {}
+                if stored.get("status") != "valid":
+                    raise AcmeProblem("unauthorized", f"the account of this key is {stored.get('status')}", status=401)
                 return self._json(200, self._account_view(existing, stored), location=self.account_url(existing))
             if payload.get("onlyReturnExisting") is True:
                 raise AcmeProblem("accountDoesNotExist", "no account exists with this key")
@@ -342,13 +288,13 @@ class AcmeService:
             agreed = payload.get("termsOfServiceAgreed")
             if agreed is not None and not isinstance(agreed, bool):
                 raise AcmeProblem("malformed", "termsOfServiceAgreed must be a boolean")
-            ident = _new_id()
+            ident = new_id()
             data = {
                 "status": "valid",
                 "contact": contacts,
                 "termsOfServiceAgreed": bool(agreed),
                 "jwk": request.jwk.public_key().to_json(),
-                "createdAt": _timestamp(_now()),
+                "createdAt": timestamp(now()),
                 "account": ident,
             }
             self.store.put("account", ident, data, account=ident)
@@ -454,7 +400,7 @@ class AcmeService:
 
     def _refresh_authz(self, ident: str, authz: dict[str, Any]) -> dict[str, Any]:
         """Section 7.1.6: a pending or valid authorization past its expiry is expired."""
-        if authz["status"] in ("pending", "valid") and _parse_timestamp(authz["expires"]) <= _now():
+        if authz["status"] in ("pending", "valid") and parse_timestamp(authz["expires"]) <= now():
             authz["status"] = "expired"
             self.store.put("authz", ident, authz, account=authz["account"])
         return authz
@@ -465,15 +411,18 @@ class AcmeService:
         with self.store.transaction():
             fresh = self.store.get("order", ident) or order
             status = fresh["status"]
-            if status in ("pending", "ready") and _parse_timestamp(fresh["expires"]) <= _now():
+            if status in ("pending", "ready") and parse_timestamp(fresh["expires"]) <= now():
                 status = "invalid"
                 fresh["error"] = AcmeProblem("malformed", "the order expired").document()
             elif status == "pending":
-                states = [self._refresh_authz(a, self.store.get("authz", a) or {"status": "invalid", "expires": fresh["expires"], "account": None})["status"] for a in fresh["authorizations"]]
-                if any(s != "valid" and s != "pending" for s in states):
+                states = []
+                for authz_id in fresh["authorizations"]:
+                    authz = self.store.get("authz", authz_id)
+                    states.append(self._refresh_authz(authz_id, authz)["status"] if authz else "invalid")
+                if any(state not in ("valid", "pending") for state in states):
                     status = "invalid"
                     fresh["error"] = AcmeProblem("unauthorized", "an authorization of this order failed").document()
-                elif all(s == "valid" for s in states):
+                elif all(state == "valid" for state in states):
                     status = "ready"
             if status != fresh["status"]:
                 fresh["status"] = status
@@ -497,16 +446,16 @@ class AcmeService:
             # Section 7.4: a server that cannot honour them must refuse; the CA sets validity
             raise AcmeProblem("malformed", f"notBefore/notAfter are not supported: certificates last {self.days} days")
         self._check_policy(identifiers)
-        now = _now()
-        expires = _timestamp(now + self.order_lifetime)
-        order_id = _new_id()
+        created = now()
+        expires = timestamp(created + self.order_lifetime)
+        order_id = new_id()
         authz_ids = []
         with self.store.transaction():
             for ident in identifiers:
-                authz_id = _new_id()
+                authz_id = new_id()
                 challenge_ids = []
                 for kind in CHALLENGE_TYPES:
-                    cid = _new_id()
+                    cid = new_id()
                     # Section 8.1: a token of at least 128 bits of entropy, base64url
                     chall = {"type": kind, "status": "pending", "token": secrets.token_urlsafe(32), "authz": authz_id, "account": account}
                     self.store.put("challenge", cid, chall, account=account)
@@ -585,6 +534,12 @@ class AcmeService:
         self._validations.submit(self._validate, ident)
         return chall
 
+    def _resume_validations(self) -> None:
+        """Validations cut short by a stop (their challenges say "processing") run again."""
+        for ident, chall in self.store.each("challenge"):
+            if chall.get("status") == "processing":
+                self._validations.submit(self._validate, ident)
+
     def _validate(self, ident: str) -> None:
         chall = self.store.get("challenge", ident)
         if chall is None:  # pragma: no cover - challenges are never deleted
@@ -617,7 +572,7 @@ class AcmeService:
                 return
             if error is None:
                 chall["status"] = "valid"
-                chall["validated"] = _timestamp(_now())
+                chall["validated"] = timestamp(now())
                 if authz.get("status") == "pending":
                     authz["status"] = "valid"
                     # Section 7.1.4: a valid authorization has the expiry of the validation it rests on
@@ -629,137 +584,6 @@ class AcmeService:
             self.store.put("challenge", ident, chall, account=chall["account"])
             if authz:
                 self.store.put("authz", chall["authz"], authz, account=authz["account"])
-
-    # -- finalization and certificates (RFC 8555 sections 7.4, 7.4.2) ---------------------------------
-
-    def _finalize(self, request: SignedRequest, account: str, ident: str) -> Response:
-        payload = request.json_payload()
-        csr_der = b64decode(payload.get("csr"), "csr")
-        with self.store.transaction():
-            order = self._refresh_order(ident, self.store.get("order", ident) or {})
-            if order["status"] != "ready":
-                raise AcmeProblem("orderNotReady", f"the order is {order['status']}, not ready")
-            try:
-                csr = x509.load_der_x509_csr(csr_der)
-            except ValueError:
-                raise AcmeProblem("badCSR", "the CSR is not a DER certificate signing request") from None
-            self._check_csr(csr, order, account)
-            order["status"] = "processing"
-            self.store.put("order", ident, order, account=account)
-        name = order["identifiers"][0]["value"]
-        try:
-            with self._issue_lock:
-                issued = self.ca.sign_csr(csr.public_bytes(serialization.Encoding.PEM), profile="server", days=self.days, name=name)
-        except CAError as exc:
-            self._set_order_status(ident, "ready")
-            raise AcmeProblem("badCSR", str(exc)) from None
-        except BaseException:
-            self._set_order_status(ident, "ready")
-            raise
-        serial = format(issued.serial, "x")
-        chain = issued.certificate.public_bytes(serialization.Encoding.PEM) + self.ca.intermediates_pem()
-        with self.store.transaction():
-            self.store.put("cert", serial, {"account": account, "order": ident, "chain": chain.decode("ascii")}, account=account)
-            order = self.store.get("order", ident) or order
-            order["status"] = "valid"
-            order["certificate"] = serial
-            self.store.put("order", ident, order, account=account)
-        return self._json(200, self._order_view(ident, order), location=self.url(f"/acme/order/{ident}"))
-
-    def _set_order_status(self, ident: str, status: str) -> None:
-        with self.store.transaction():
-            order = self.store.get("order", ident)
-            if order is not None:
-                order["status"] = status
-                self.store.put("order", ident, order, account=order["account"])
-
-    def _check_csr(self, csr: x509.CertificateSigningRequest, order: dict[str, Any], account: str) -> None:
-        """Section 7.4: the CSR names exactly the order's identifiers, and is properly self-signed."""
-        try:
-            valid = csr.is_signature_valid
-        except Exception:
-            valid = False
-        if not valid:
-            raise AcmeProblem("badCSR", "the CSR's self-signature does not verify")
-        try:
-            sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            names = idents.from_general_names(sans)
-        except x509.ExtensionNotFound:
-            names = set()
-        except ValueError:
-            raise AcmeProblem("badCSR", "the CSR's extensions cannot be parsed") from None
-        try:
-            cns = [str(a.value) for a in csr.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
-        except ValueError:
-            raise AcmeProblem("badCSR", "the CSR's subject cannot be parsed") from None
-        wanted = {(i["type"], i["value"]) for i in order["identifiers"]}
-        for cn in cns:
-            if not any(cn.lower().rstrip(".") == value for _, value in wanted):
-                raise AcmeProblem("badCSR", f"the CSR's common name {cn[:64]!r} is not an identifier of the order")
-        if names != wanted:
-            raise AcmeProblem("badCSR", "the CSR's subjectAltName must list exactly the order's identifiers")
-        # Section 11.1: the account key must not also be a certificate key
-        account_data = self.store.get("account", account) or {}
-        try:
-            csr_jwk = _jwk_of_public_key(csr.public_key())
-        except Exception:
-            raise AcmeProblem("badCSR", "the CSR's public key cannot be parsed") from None
-        if csr_jwk is not None and account_data.get("jwk") and thumbprint(csr_jwk) == thumbprint(decode_jwk(account_data["jwk"])):
-            raise AcmeProblem("badCSR", "the certificate key must not be the account key")
-
-    def _certificate(self, request: SignedRequest, account: str | None, ident: str, sub: str | None) -> Response:
-        account = self._require_account(account)
-        if sub is not None or not request.post_as_get:
-            raise AcmeProblem("malformed", "a certificate is read with POST-as-GET", status=405 if sub is None else 404)
-        cert = self._owned("cert", ident, account)
-        return Response(200, [("Content-Type", PEM_CHAIN)], cert["chain"].encode("ascii"))
-
-    # -- revocation (RFC 8555 section 7.6) ----------------------------------------------------------
-
-    def _revoke_cert(self, request: SignedRequest, account: str | None) -> Response:
-        payload = request.json_payload()
-        der = b64decode(payload.get("certificate"), "certificate")
-        reason_code = payload.get("reason", 0)
-        if not isinstance(reason_code, int) or isinstance(reason_code, bool) or reason_code not in REVOCATION_REASONS:
-            raise AcmeProblem("badRevocationReason", f"reason must be one of {sorted(REVOCATION_REASONS)}")
-        try:
-            cert = x509.load_der_x509_certificate(der)
-        except ValueError:
-            raise AcmeProblem("malformed", "certificate is not a DER X.509 certificate") from None
-        records = self.ca.find(cert.serial_number)
-        record = records[0] if records else None
-        if record is None or record.certificate() != cert:
-            raise AcmeProblem("malformed", "this certificate was not issued by this CA", status=404)
-        if account is None:
-            # Signed by the certificate's key (jwk): the key itself is the proof
-            jwk = _jwk_of_public_key(cert.public_key())
-            if jwk is None or request.jwk is None or thumbprint(jwk) != thumbprint(request.jwk):
-                raise AcmeProblem("unauthorized", "the JWS key is neither an account's key nor the certificate's")
-        elif not self._may_revoke(account, format(cert.serial_number, "x"), cert):
-            raise AcmeProblem("unauthorized", "this account neither obtained this certificate nor holds authorizations for its names")
-        if record.revoked:
-            raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
-        try:
-            self.ca.revoke(cert.serial_number, REVOCATION_REASONS[reason_code])
-        except CAError as exc:
-            raise AcmeProblem("serverInternal", str(exc)) from None
-        return Response(200, [])
-
-    def _may_revoke(self, account: str, serial: str, cert: x509.Certificate) -> bool:
-        issued = self.store.get("cert", serial)
-        if issued is not None and issued.get("account") == account:
-            return True
-        # Section 7.6: or the account holds valid authorizations for every name in the certificate
-        try:
-            names = idents.from_general_names(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
-        except (x509.ExtensionNotFound, AcmeProblem, ValueError):
-            return False
-        authorized = {
-            (a["identifier"]["type"], a["identifier"]["value"])
-            for aid, a in self.store.owned_by("authz", account)
-            if self._refresh_authz(aid, a)["status"] == "valid"
-        }
-        return bool(names) and names <= authorized
 
     def close(self) -> None:
         """Wait for validations in flight (each bounded by its timeout), then stop."""

@@ -128,6 +128,13 @@ class AcmeStore:
             ).fetchall()
         return [(ident, json.loads(data)) for ident, data in rows]
 
+    def each(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """(id, data) of every ``kind`` object (used once at start-up)."""
+        self._check_kind(kind)
+        with self._lock:
+            rows = self._conn.execute("SELECT id, data FROM objects WHERE kind=? ORDER BY rowid", (kind,)).fetchall()
+        return [(ident, json.loads(data)) for ident, data in rows]
+
     def account_for_key(self, thumbprint: str) -> str | None:
         with self._lock:
             row = self._conn.execute("SELECT account FROM account_keys WHERE thumbprint=?", (thumbprint,)).fetchone()
