@@ -693,3 +693,18 @@ def test_http_transport_rules(env):
     big = b"x" * (70 * 1024)
     head = b"POST /acme/new-order HTTP/1.1\r\nHost: x\r\nContent-Type: application/jose+json\r\n"
     assert exchange(head + b"Content-Length: %d\r\n\r\n" % len(big) + big).startswith(b"HTTP/1.1 413")
+
+
+def test_the_server_certificate_is_reused_and_replaced(tmp_path):
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    with AcmeServer(ca, "127.0.0.1", 0, state="memory") as first:
+        chain = first.certificate_chain
+    with AcmeServer(ca, "127.0.0.1", 0, state="memory") as second:
+        assert second.certificate_chain == chain
+    [record] = ca.find("127.0.0.1")
+    chain.unlink()  # damaged: the next start issues a new one and revokes the old as superseded
+    with AcmeServer(ca, "127.0.0.1", 0, state="memory") as third:
+        assert third.certificate_chain.exists()
+    records = {r.serial: r for r in ca.find("127.0.0.1")}
+    assert len(records) == 2 and records[record.serial].revoked
+    assert sum(not r.revoked for r in records.values()) == 1

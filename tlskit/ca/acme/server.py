@@ -18,6 +18,7 @@ import pathlib
 from typing import Any
 
 import h11
+from cryptography.exceptions import InvalidSignature
 
 from tlskit.ca.acme.jws import MAX_BODY
 from tlskit.ca.acme.service import AcmeService, Response
@@ -56,23 +57,32 @@ def server_certificate(ca: Any, host: str) -> tuple[pathlib.Path, pathlib.Path]:
     """(chain, key) paths of the ACME server's own certificate for ``host``, issued by ``ca``.
 
     A certificate issued before is reused while it is valid for more than a week, still
-    chains to the CA's current issuer and is not revoked; otherwise a new one replaces it.
+    chains to the CA's current issuer and is not revoked; otherwise a new one replaces it
+    and the one it replaces is revoked as superseded (its files are overwritten).
     """
     out = ca.directory / STATE_DIR / "tls"
-    issued_name = host
-    found = [r for r in ca.find(issued_name) if not r.revoked and r.chain_path is not None and r.key_path is not None]
-    for record in reversed(found):
-        if record.chain_path.parent != out or not record.chain_path.exists() or not record.key_path.exists():
+    mine = [
+        r for r in ca.find(host)
+        if not r.revoked and r.chain_path is not None and r.key_path is not None and r.chain_path.parent == out
+    ]  # fmt: skip
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for record in reversed(mine):
+        if not record.chain_path.exists() or not record.key_path.exists():
             continue
         try:
             cert = record.certificate()
             cert.verify_directly_issued_by(ca.issuer_certificate)
-        except (CAError, ValueError, TypeError, Exception):
-            continue
-        now = datetime.datetime.now(datetime.timezone.utc)
+        except (CAError, ValueError, TypeError, InvalidSignature):
+            continue  # damaged, or from an issuer the CA no longer uses: replace it
         if cert.not_valid_after_utc - now > RENEW_MARGIN:
             return record.chain_path, record.key_path
-    issued = ca.issue(issued_name, sans=[_san_for(host)], out_dir=out, days=90, force=True)
+    issued = ca.issue(host, sans=[_san_for(host)], out_dir=out, days=90, force=True)
+    for record in mine:
+        if record.serial_number != issued.serial:
+            try:
+                ca.revoke(record.serial_number, "superseded")
+            except CAError as exc:  # already revoked by someone else: nothing to do
+                logger.info("could not revoke the superseded ACME server certificate %s: %s", record.serial, exc)
     return issued.chain_path, issued.key_path
 
 
@@ -118,7 +128,11 @@ class AcmeServer:
         # close_notify, as HTTP clients commonly do, is not an error here
         self._tls = TLSServer(host, port, timeout=30.0, allow_truncation=True, **options)
         bound_port = self._tls.address[1]
-        self.store = AcmeStore(state_path(ca.directory) if state == "disk" else None)
+        try:
+            self.store = AcmeStore(state_path(ca.directory) if state == "disk" else None)
+        except BaseException:
+            self._tls.close()
+            raise
         self.service = AcmeService(
             ca,
             f"https://{_url_host(host)}:{bound_port}",
