@@ -39,7 +39,7 @@ from tlskit.engine.messages import (
     EncryptedExtensions,
     Finished,
     HandshakeType,
-    NewSessionTicket,
+    NewSessionTicketMessage,
     ServerHello,
 )
 from tlskit.engine.record import MAX_PLAINTEXT
@@ -52,7 +52,6 @@ from tlskit.errors import (
     DecodeError,
     DecryptError,
     IllegalParameter,
-    MissingExtension,
     ProtocolVersionError,
     TLSError,
     UnexpectedMessage,
@@ -103,7 +102,7 @@ class ClientConnection(Connection):
     ) -> None:
         if server_name is None and config.verifier is None and not config.insecure:
             # Without a name, chain validation would accept any certificate from a trusted CA.
-            raise TLSError("a server_name is needed to check the server certificate (or insecure=True, or a verifier)")
+            raise ConfigurationError("a server_name is needed to check the server certificate (or insecure=True, or a verifier)")
         # RFC 6066 3: the HostName sent is the name's A-label form without its trailing dot;
         # never an IP literal (even one written with a trailing dot), never an invalid name
         # (refused here, not sent)
@@ -178,17 +177,17 @@ class ClientConnection(Connection):
     def _on_server_hello(self, body: bytes, raw: bytes) -> ClientState:
         hello = ServerHello.decode(body)
         offer = self._offer
-        extensions = dict(hello.extensions)
-        if E.supported_versions not in extensions and self._config.min_version_code <= TLS12:
+        version = hello.extensions.supported_versions
+        if version is None and self._config.min_version_code <= TLS12:
             if offer.retry is not None:
                 raise IllegalParameter("TLS 1.2 ServerHello after a HelloRetryRequest")
             return tls12_client.on_server_hello(self, hello, raw, self._client_hello_raw)
-        if E.supported_versions not in extensions:
+        if version is None:
             # A TLS 1.2-or-older answer: refuse it, and say so loudly if it looks like a downgrade.
             if hello.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
                 raise IllegalParameter("downgrade sentinel in ServerHello.random")
             raise ProtocolVersionError("server does not speak TLS 1.3")
-        if ext.decode_u16(extensions[E.supported_versions]) != ext.TLS13 or self._config.max_version_code < TLS13:
+        if version != ext.TLS13 or self._config.max_version_code < TLS13:
             raise IllegalParameter("server selected a version we did not offer")
         # RFC 8446 4.2.1: "clients MUST ignore the ServerHello.legacy_version value" once
         # supported_versions is present; only SSL 3.0 or less is refused (D.5).
@@ -208,18 +207,15 @@ class ClientConnection(Connection):
         offer = self._offer
         if offer.retry is not None:
             raise UnexpectedMessage("second HelloRetryRequest")
-        extensions = ext.check_server_extensions(
-            "hello_retry_request", hello.extensions, offer.extensions | {E.cookie}
-        )
-        if E.key_share not in extensions and E.cookie not in extensions:
+        extensions = hello.extensions
+        extensions.check(offered=offer.extensions | {E.cookie})
+        selected, cookie = extensions.key_share, extensions.cookie
+        if selected is None and cookie is None:
             raise IllegalParameter("HelloRetryRequest would not change the ClientHello")
-        selected = None
-        if E.key_share in extensions:
-            selected = ext.decode_u16(extensions[E.key_share])
-            if selected not in offer.groups or selected in offer.key_exchanges:
-                raise IllegalParameter("HelloRetryRequest selected an unacceptable group")
-        if E.cookie in extensions:
-            offer.cookie = ext.decode_cookie(extensions[E.cookie])
+        if selected is not None and (selected not in offer.groups or selected in offer.key_exchanges):
+            raise IllegalParameter("HelloRetryRequest selected an unacceptable group")
+        if cookie is not None:
+            offer.cookie = cookie
         suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[hello.cipher_suite]]  # an offered suite: checked
         self._transcript.start(suite.hash)
         self._transcript.restart_with_message_hash()
@@ -236,12 +232,11 @@ class ClientConnection(Connection):
 
     def _on_real_server_hello(self, hello: ServerHello, raw: bytes) -> ClientState:
         offer = self._offer
-        extensions = ext.check_server_extensions("server_hello", hello.extensions, offer.extensions)
+        hello.extensions.check(offered=offer.extensions)
         if offer.retry is not None:
             if hello.cipher_suite != offer.retry[0]:
                 raise IllegalParameter("ServerHello cipher suite differs from HelloRetryRequest")
-        key_share = ext.require(extensions, E.key_share, "ServerHello")
-        group_code, share = ext.decode_key_share_server(key_share)
+        group_code, share = ext.present(hello.extensions.key_share, E.key_share, "ServerHello")
         exchange = offer.key_exchanges.get(group_code)
         if exchange is None:
             raise IllegalParameter("server key share for a group we sent no share for")
@@ -266,19 +261,16 @@ class ClientConnection(Connection):
     # -- server's encrypted flight --------------------------------------------
 
     def _on_encrypted_extensions(self, body: bytes, raw: bytes) -> ClientState:
-        message = EncryptedExtensions.decode(body)
-        extensions = ext.check_server_extensions(
-            "encrypted_extensions", message.extensions, self._offer.extensions
-        )
-        if E.server_name in extensions and extensions[E.server_name]:
-            raise DecodeError("server_name in EncryptedExtensions must be empty")
-        if E.application_layer_protocol_negotiation in extensions:
-            protocols = ext.decode_alpn(extensions[E.application_layer_protocol_negotiation])
+        extensions = EncryptedExtensions.decode(body).extensions
+        extensions.check(offered=self._offer.extensions)
+        _ = extensions.server_name  # decoding checks it: an acknowledgement is empty (RFC 6066 3)
+        protocols = extensions.alpn
+        if protocols is not None:
             if len(protocols) != 1 or protocols[0] not in self._config.resolved_alpn:
                 raise IllegalParameter("server selected an ALPN protocol we did not offer")
             self._agreed.alpn = protocols[0].decode("ascii", "replace")
-        if E.record_size_limit in extensions:
-            peer_limit = ext.decode_record_size_limit(extensions[E.record_size_limit])
+        peer_limit = extensions.record_size_limit
+        if peer_limit is not None:
             self._record.max_fragment_out = min(MAX_PLAINTEXT, peer_limit - 1)
             self._record.max_inner_plaintext_in = self._config.record_size_limit or MAX_PLAINTEXT + 1
         self._transcript.add(raw)
@@ -288,14 +280,8 @@ class ClientConnection(Connection):
         message = CertificateRequest.decode(body)
         if message.context:
             raise IllegalParameter("certificate_request_context must be empty during the handshake")
-        extensions: dict[int, bytes] = {}
-        for ext_type, ext_body in message.extensions:
-            if ext_type in ext.KNOWN and ext_type not in ext.ALLOWED_IN["certificate_request"]:
-                raise IllegalParameter(f"extension {ext_type} not allowed in CertificateRequest")
-            extensions[ext_type] = ext_body
-        if E.signature_algorithms not in extensions:
-            raise MissingExtension("CertificateRequest lacks signature_algorithms")
-        ext.decode_u16_list(extensions[E.signature_algorithms])
+        message.extensions.check()
+        ext.present(message.extensions.signature_algorithms, E.signature_algorithms, "CertificateRequest")
         self._certificate_request = message
         self._transcript.add(raw)
         return S.WAIT_CERT
@@ -345,7 +331,7 @@ class ClientConnection(Connection):
 
     def _send_client_certificate(self, request: CertificateRequest) -> None:
         identity = self._config.identity
-        requested = ext.decode_u16_list(dict(request.extensions)[E.signature_algorithms])
+        requested = request.extensions.signature_algorithms  # present: checked in WAIT_CERT_CR
         scheme = None if identity is None else signing_scheme(self._offer.schemes, identity.key.schemes, requested)
         if identity is None or scheme is None:
             # RFC 8446 4.4.2: no suitable certificate -> an empty Certificate message
@@ -360,10 +346,8 @@ class ClientConnection(Connection):
     # -- post-handshake -------------------------------------------------------
 
     def _on_new_session_ticket(self, body: bytes, raw: bytes) -> ClientState:
-        message = NewSessionTicket.decode(body)
-        for ext_type, _ in message.extensions:
-            if ext_type in ext.KNOWN and ext_type not in ext.ALLOWED_IN["new_session_ticket"]:
-                raise IllegalParameter("extension not allowed in NewSessionTicket")
+        message = NewSessionTicketMessage.decode(body)
+        message.extensions.check()
         event = NewSessionTicketEvent(message.ticket, message.lifetime, message.age_add, message.nonce)
         self.session_tickets = (self.session_tickets + [event])[-_MAX_KEPT_TICKETS:]
         self._events.append(event)
@@ -407,15 +391,15 @@ def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], .
     cached = config.__dict__.get("_client_hello_extensions")
     if cached is None:
         before: list[tuple[int, bytes]] = [
-            (E.supported_groups, ext.encode_u16_list([GROUPS[n] for n in config.resolved_groups])),
-            (E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.resolved_signature_schemes))),
+            (E.supported_groups, ext.encode_supported_groups([GROUPS[n] for n in config.resolved_groups])),
+            (E.signature_algorithms, ext.encode_signature_algorithms(scheme_codes(config.resolved_signature_schemes))),
         ]
         if config.resolved_alpn:
             before.append((E.application_layer_protocol_negotiation, ext.encode_alpn(list(config.resolved_alpn))))
         if config.request_ocsp:
-            before.append((E.status_request, ext.STATUS_REQUEST_OCSP))
+            before.append((E.status_request, ext.encode_status_request_ocsp()))
         limit = config.record_size_limit or MAX_PLAINTEXT + 1
-        before.append((E.record_size_limit, limit.to_bytes(2, "big")))
+        before.append((E.record_size_limit, ext.encode_record_size_limit(limit)))
         if config.max_version_code >= TLS13:
             versions = [ext.TLS13] + ([TLS12] if config.min_version_code <= TLS12 else [])
             before.append((E.supported_versions, ext.encode_supported_versions_client(versions)))
@@ -423,7 +407,8 @@ def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], .
             before += tls12_client.hello_extensions(config, None)
         after: tuple[tuple[int, bytes], ...] = ()
         if config.max_version_code >= TLS13:
-            after = ((E.psk_key_exchange_modes, b"\x01\x01"),)  # psk_dhe_ke, for future tickets
+            # psk_dhe_ke, for future tickets (RFC 8446 4.2.9)
+            after = ((E.psk_key_exchange_modes, ext.encode_psk_key_exchange_modes([ext.PSK_DHE_KE])),)
         cached = (tuple(before), after)
         object.__setattr__(config, "_client_hello_extensions", cached)
     return cached

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Un
 from tlskit.engine.certs import PathOrBytes, leaf_names, load_chain, read_source, spki_of
 from tlskit.engine.keylog import check_keylog_file
 from tlskit.engine.tls12.versions import TLS12, TLS13, VERSION_CODES, resolve_tls12_suites, resolve_versions, split_suites
+from tlskit.engine.trust import build_trust_store
 from tlskit.errors import ConfigurationError, TLSError, UnsupportedAlgorithm
 from tlskit.providers.base import PrivateKey, Provider
 from tlskit.providers.names import CERTIFICATE_ONLY_SCHEMES, CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
@@ -68,7 +69,7 @@ def _resolve(table: dict[str, int], offered: Mapping[str, object], wanted: Seque
         if name not in names:
             names.append(name)
     if not names:
-        raise TLSError(f"no {kind} configured")
+        raise ConfigurationError(f"no {kind} configured")
     return tuple(names)
 
 
@@ -149,7 +150,7 @@ def _load_anchors(
     A file that cannot be read or holds no certificate is refused here (before, the
     first peer certificate to verify found out, with a misleading bad_certificate).
     Without system roots the trust store itself is built now; the system roots are
-    read lazily, at the first verification (see tlskit.engine.verify).
+    read lazily, at the first verification (see tlskit.engine.verify and engine.trust).
     """
     if cafile is None and cadata is None:
         anchors: tuple[Any, ...] = ()
@@ -171,8 +172,6 @@ def _load_anchors(
         anchors = tuple(certs)
     object.__setattr__(config, f"_anchors_{usage}", anchors)
     if not system:
-        from tlskit.engine.verify import build_trust_store
-
         object.__setattr__(config, f"_trust_store_{usage}", build_trust_store(anchors, system=False))
 
 
@@ -233,21 +232,21 @@ class _CommonConfig:
         self._set("_verify_schemes", tuple(s for s in schemes if s not in CERTIFICATE_ONLY_SCHEMES))
         alpn = tuple(p.encode() if isinstance(p, str) else bytes(p) for p in self.alpn_protocols)
         if any(not 0 < len(p) < 256 for p in alpn):
-            raise TLSError("ALPN protocol names must be 1..255 bytes")
+            raise ConfigurationError("ALPN protocol names must be 1..255 bytes")
         self._set("resolved_alpn", alpn)
         if self.record_size_limit is not None and not 64 <= self.record_size_limit <= 2**14 + 1:
-            raise TLSError("record_size_limit must be within 64..16385")
+            raise ConfigurationError("record_size_limit must be within 64..16385")
         if self.pad_to < 0 or self.pad_to > 2**14:
-            raise TLSError("pad_to must be within 0..16384")
+            raise ConfigurationError("pad_to must be within 0..16384")
         if not self.resolved_groups:
-            raise TLSError(f"provider {provider.name!r} offers no usable group")
+            raise ConfigurationError(f"provider {provider.name!r} offers no usable group")
         if self.max_version_code >= TLS13 and not self.resolved_cipher_suites:
             if self.min_version_code >= TLS13 or not self.resolved_tls12_suites:
-                raise TLSError(f"provider {provider.name!r} offers no usable cipher suite")
+                raise ConfigurationError(f"provider {provider.name!r} offers no usable cipher suite")
             self._set("max_version_code", TLS12)  # only TLS 1.2 suites configured
         if self.min_version_code <= TLS12 and not self.resolved_tls12_suites:
             if self.max_version_code <= TLS12:
-                raise TLSError(f"provider {provider.name!r} offers no usable TLS 1.2 cipher suite")
+                raise ConfigurationError(f"provider {provider.name!r} offers no usable TLS 1.2 cipher suite")
             self._set("min_version_code", TLS13)  # only TLS 1.3 suites available
         if self.keylog_file is not None:
             try:
@@ -294,14 +293,14 @@ class ClientConfig(_CommonConfig):
             shares = self.resolved_groups[:1]
         else:
             if not set(self.key_share_groups) <= set(self.resolved_groups):
-                raise TLSError("key_share_groups must be a subset of groups")
+                raise ConfigurationError("key_share_groups must be a subset of groups")
             # RFC 8446 4.2.8: shares MUST appear in supported_groups order, one per group
             wanted = set(self.key_share_groups)
             shares = tuple(g for g in self.resolved_groups if g in wanted)
         self._set("resolved_key_share_groups", shares)
         identity = None
         if (self.certfile is None) != (self.keyfile is None):
-            raise TLSError("certfile and keyfile go together")
+            raise ConfigurationError("certfile and keyfile go together")
         if self.certfile is not None and self.keyfile is not None:
             identity = _certified_key(provider, self.certfile, self.keyfile, self.key_password)
         self._set("identity", identity)
@@ -339,12 +338,12 @@ class ServerConfig(_CommonConfig):
         provider = self.resolved_provider
         pairs: list[tuple[PathOrBytes, PathOrBytes]] = []
         if (self.certfile is None) != (self.keyfile is None):
-            raise TLSError("certfile and keyfile go together")
+            raise ConfigurationError("certfile and keyfile go together")
         if self.certfile is not None and self.keyfile is not None:
             pairs.append((self.certfile, self.keyfile))
         pairs.extend(self.certificates)
         if not pairs:
-            raise TLSError("a server needs a certificate chain and key")
+            raise ConfigurationError("a server needs a certificate chain and key")
         keys = tuple(_certified_key(provider, chain, key, self.key_password) for chain, key in pairs)
         self._set("identities", keys)
         if self.key_share_groups is None:
@@ -352,10 +351,10 @@ class ServerConfig(_CommonConfig):
         else:
             shares = tuple(g for g in self.key_share_groups if g in self.resolved_groups)
             if not shares:
-                raise TLSError("key_share_groups has no configured group")
+                raise ConfigurationError("key_share_groups has no configured group")
         self._set("resolved_key_share_groups", shares)
         if self.require_client_auth and not (self.client_cafile or self.client_cadata or self.verifier):
-            raise TLSError("require_client_auth needs client_cafile (or a verifier)")
+            raise ConfigurationError("require_client_auth needs client_cafile (or a verifier)")
         _load_anchors(self, "client", ("client_cafile", "client_cadata"), self.client_cafile, self.client_cadata, False)
 
     @property

@@ -1,5 +1,12 @@
-"""TLS 1.3 extensions: type codes, which message may carry which, and one
-encode/decode pair per extension body (RFC 8446 section 4.2, RFC 8449, RFC 6066, RFC 7301).
+"""TLS 1.3 extensions: type codes, which message may carry which, one encode/decode
+pair per extension body (RFC 8446 section 4.2, RFC 8449, RFC 6066, RFC 7301), and the
+typed view of each message's extensions.
+
+A message's ``extensions`` is an :class:`ExtensionList`: still the wire-order list of
+``(type, body)`` pairs (unknown extensions included, raw, for the trace), plus typed
+properties decoded once on first use (``hello.extensions.key_share``). Which message
+may carry which recognised extension is checked in one place, :func:`check_extensions`,
+from ``ALLOWED_IN``.
 """
 
 from __future__ import annotations
@@ -8,9 +15,10 @@ import enum
 import ipaddress
 import re
 import struct
+from typing import Any, Callable, Iterable, TypeVar
 
 from tlskit.engine.buffer import Reader, pull_u16_list, u8, u16, u16_list, vec8, vec16, vec24
-from tlskit.errors import IllegalParameter, MissingExtension, TLSError, UnsupportedExtension
+from tlskit.errors import DecodeError, IllegalParameter, MissingExtension, TLSError, UnsupportedExtension
 
 TLS13 = 0x0304
 
@@ -79,8 +87,6 @@ ALLOWED_IN = {
 }
 
 KNOWN = frozenset(int(e) for e in ExtensionType)
-#: Recognized extensions that may not appear in a ClientHello (RFC 8446 4.2 table).
-NOT_IN_CLIENT_HELLO = KNOWN - ALLOWED_IN["client_hello"]
 
 Extensions = list[tuple[int, bytes]]
 
@@ -96,10 +102,14 @@ def encode_extensions(extensions: Extensions) -> bytes:
 _TYPE_LENGTH = struct.Struct(">HH")
 
 
-def decode_extensions(reader: Reader) -> Extensions:
-    """Parse an ``Extension extensions<0..2^16-1>`` block; duplicates are illegal_parameter."""
+ListT = TypeVar("ListT", bound="ExtensionList")
+
+
+def decode_extensions(reader: Reader, kind: "type[ListT]") -> "ListT":
+    """Parse an ``Extension extensions<0..2^16-1>`` block into ``kind`` (the message's typed
+    view); duplicates are illegal_parameter (RFC 8446 4.2)."""
     block = reader.pull_reader(2)
-    result: Extensions = []
+    result = kind()
     seen: set[int] = set()
     while not block.eof():
         ext_type = block.pull_u16()
@@ -111,22 +121,26 @@ def decode_extensions(reader: Reader) -> Extensions:
     return result
 
 
-def check_server_extensions(message: str, extensions: Extensions, offered: set[int] | frozenset[int]) -> dict[int, bytes]:
-    """Validate the extensions of a server message against what the client offered.
+def check_extensions(message: str, extensions: Extensions, offered: Iterable[int] | None = None) -> None:
+    """The one place where RFC 8446 4.2's placement rules are enforced.
 
-    Recognized but not allowed in ``message`` -> illegal_parameter; allowed but not
-    offered by us -> unsupported_extension (RFC 8446 4.2); unknown ones too, since a
-    server may only answer extensions the client sent.
+    A recognised extension not allowed in ``message`` (``ALLOWED_IN``) -> illegal_parameter.
+    With ``offered`` (what we sent, for a message answering ours): anything else we did not
+    offer -> unsupported_extension, unknown types too, since a peer may only answer
+    extensions we sent. Without it, unknown extensions are ignored (4.2: "MUST ignore").
     """
     allowed = ALLOWED_IN[message]
-    result: dict[int, bytes] = {}
-    for ext_type, body in extensions:
+    sent = None if offered is None else frozenset(offered)
+    for ext_type, _ in extensions:
         if ext_type in KNOWN and ext_type not in allowed:
             raise IllegalParameter(f"extension {ExtensionType(ext_type).name} not allowed in {message}")
-        if ext_type not in offered:
+        if sent is not None and ext_type not in sent:
             raise UnsupportedExtension(f"unsolicited extension {ext_type} in {message}")
-        result[ext_type] = body
-    return result
+
+
+def is_grease(value: int) -> bool:
+    """Whether a 16-bit code point is GREASE (RFC 8701: 0x0A0A, 0x1A1A, ... 0xFAFA)."""
+    return value & 0x0F0F == 0x0A0A and value >> 8 == value & 0xFF
 
 
 def _whole(body: bytes) -> Reader:
@@ -235,6 +249,16 @@ def encode_u16_list(values: list[int]) -> bytes:
     return u16_list(values)
 
 
+def encode_signature_algorithms(schemes: list[int]) -> bytes:
+    """signature_algorithms / signature_algorithms_cert (RFC 8446 4.2.3)."""
+    return u16_list(schemes)
+
+
+def encode_supported_groups(groups: list[int]) -> bytes:
+    """supported_groups (RFC 8446 4.2.7)."""
+    return u16_list(groups)
+
+
 def decode_u16_list(body: bytes) -> list[int]:
     r = _whole(body)
     values = pull_u16_list(r, 2, minimum=2)
@@ -253,6 +277,15 @@ def decode_supported_versions_client(body: bytes) -> list[int]:
     return versions
 
 
+def encode_u16(value: int) -> bytes:
+    return u16(value)
+
+
+def encode_supported_versions_server(version: int) -> bytes:
+    """ServerHello/HelloRetryRequest supported_versions: the selected version (RFC 8446 4.2.1)."""
+    return u16(version)
+
+
 def decode_u16(body: bytes) -> int:
     r = _whole(body)
     value = r.pull_u16()
@@ -263,7 +296,13 @@ def decode_u16(body: bytes) -> int:
 # -- key_share (RFC 8446 4.2.8) -----------------------------------------------
 
 def encode_key_share_entry(group: int, share: bytes) -> bytes:
+    """ServerHello key_share: one KeyShareEntry (RFC 8446 4.2.8)."""
     return u16(group) + vec16(share)
+
+
+def encode_key_share_hrr(group: int) -> bytes:
+    """HelloRetryRequest key_share: the selected group alone (RFC 8446 4.2.8)."""
+    return u16(group)
 
 
 def encode_key_share_client(shares: list[tuple[int, bytes]]) -> bytes:
@@ -323,6 +362,11 @@ def decode_cookie(body: bytes) -> bytes:
     return cookie
 
 
+def encode_record_size_limit(limit: int) -> bytes:
+    """RFC 8449 4: the largest TLSInnerPlaintext (TLS 1.3) we accept."""
+    return u16(limit)
+
+
 def decode_record_size_limit(body: bytes) -> int:
     value = decode_u16(body)
     if value < 64:  # RFC 8449 section 4
@@ -332,6 +376,37 @@ def decode_record_size_limit(body: bytes) -> int:
 
 #: CertificateStatusRequest for OCSP with no responder ids and no extensions.
 STATUS_REQUEST_OCSP = u8(1) + vec16(b"") + vec16(b"")
+#: CertificateStatusType ocsp (RFC 6066 8)
+STATUS_TYPE_OCSP = 1
+#: PskKeyExchangeMode psk_dhe_ke (RFC 8446 4.2.9)
+PSK_DHE_KE = 1
+
+
+def encode_status_request_ocsp() -> bytes:
+    """status_request (RFC 6066 8): OCSP, no responder ids, no request extensions."""
+    return STATUS_REQUEST_OCSP
+
+
+def encode_psk_key_exchange_modes(modes: list[int]) -> bytes:
+    return vec8(b"".join(u8(m) for m in modes))
+
+
+def decode_psk_key_exchange_modes(body: bytes) -> list[int]:
+    r = _whole(body)
+    modes = list(r.pull_vector(1, minimum=1))
+    r.expect_end()
+    return modes
+
+
+def encode_server_name_ack() -> bytes:
+    """EncryptedExtensions server_name: empty, saying the server used the name (RFC 6066 3)."""
+    return b""
+
+
+def decode_server_name_ack(body: bytes) -> bool:
+    if body:
+        raise DecodeError("server_name in EncryptedExtensions must be empty")
+    return True
 
 
 def decode_status_request(body: bytes) -> int:
@@ -356,9 +431,213 @@ def decode_certificate_status(body: bytes) -> bytes:
     return response
 
 
+T = TypeVar("T")
+
+
+def present(value: T | None, ext_type: ExtensionType, message: str) -> T:
+    """A typed extension value that must be present (RFC 8446 4.2: missing_extension)."""
+    if value is None:
+        raise MissingExtension(f"{message} lacks {ext_type.name}")
+    return value
+
+
 def require(extensions: dict[int, bytes], ext_type: ExtensionType, message: str) -> bytes:
+    """The raw body of an extension that must be present, from a ``{type: body}`` dict."""
     try:
         return extensions[ext_type]
     except KeyError:
         raise MissingExtension(f"{message} lacks {ext_type.name}") from None
+
+
+# -- typed views -----------------------------------------------------------------------
+
+
+class ExtensionList(list):  # type: ignore[type-arg]  # list[tuple[int, bytes]]
+    """A message's extensions: the wire-order ``(type, body)`` list, plus typed values.
+
+    Each typed property decodes its extension the first time it is read (a malformed one
+    raises the TLSError its decoder gives) and returns None when the extension is absent.
+    Subclasses say how each message's bodies read (a key_share is a list of entries in a
+    ClientHello, one entry in a ServerHello, a group in a HelloRetryRequest).
+    """
+
+    #: the ALLOWED_IN key of the message these extensions belong to
+    message = ""
+
+    def __init__(self, items: Iterable[tuple[int, bytes]] = ()) -> None:
+        super().__init__(items)
+        self._decoded: dict[int, Any] = {}
+
+    def body(self, ext_type: int) -> bytes | None:
+        """The raw body of ``ext_type`` (None if absent)."""
+        for t, body in self:
+            if t == ext_type:
+                return body
+        return None
+
+    def types(self) -> set[int]:
+        return {t for t, _ in self}
+
+    def __contains__(self, ext_type: object) -> bool:  # ``E.cookie in hello.extensions``
+        if isinstance(ext_type, tuple):
+            return list.__contains__(self, ext_type)
+        return any(t == ext_type for t, _ in self)
+
+    @property
+    def unknown(self) -> list[tuple[int, bytes]]:
+        """Extensions tlskit does not recognise (GREASE among them, see is_grease), raw."""
+        return [(t, b) for t, b in self if t not in KNOWN]
+
+    def check(self, offered: Iterable[int] | None = None) -> None:
+        """RFC 8446 4.2 placement rules for this message (see check_extensions)."""
+        check_extensions(self.message, self, offered)
+
+    def _get(self, ext_type: ExtensionType, decode: Callable[[bytes], Any]) -> Any:
+        if ext_type in self._decoded:
+            return self._decoded[ext_type]
+        body = self.body(ext_type)
+        value = None if body is None else decode(body)
+        self._decoded[ext_type] = value
+        return value
+
+
+class ClientHelloExtensions(ExtensionList):
+    message = "client_hello"
+
+    @property
+    def server_name(self) -> str | None:
+        """The host_name (None if absent, or an IP literal, which RFC 6066 3 does not allow)."""
+        return self._get(E.server_name, decode_server_name)  # type: ignore[no-any-return]
+
+    @property
+    def supported_versions(self) -> list[int] | None:
+        return self._get(E.supported_versions, decode_supported_versions_client)  # type: ignore[no-any-return]
+
+    @property
+    def supported_groups(self) -> list[int] | None:
+        return self._get(E.supported_groups, decode_u16_list)  # type: ignore[no-any-return]
+
+    @property
+    def signature_algorithms(self) -> list[int] | None:
+        return self._get(E.signature_algorithms, decode_u16_list)  # type: ignore[no-any-return]
+
+    @property
+    def signature_algorithms_cert(self) -> list[int] | None:
+        return self._get(E.signature_algorithms_cert, decode_u16_list)  # type: ignore[no-any-return]
+
+    @property
+    def key_share(self) -> list[tuple[int, bytes]] | None:
+        return self._get(E.key_share, decode_key_share_client)  # type: ignore[no-any-return]
+
+    @property
+    def alpn(self) -> list[bytes] | None:
+        return self._get(E.application_layer_protocol_negotiation, decode_alpn)  # type: ignore[no-any-return]
+
+    @property
+    def record_size_limit(self) -> int | None:
+        return self._get(E.record_size_limit, decode_record_size_limit)  # type: ignore[no-any-return]
+
+    @property
+    def status_request(self) -> int | None:
+        """The CertificateStatusType asked for (1: OCSP)."""
+        return self._get(E.status_request, decode_status_request)  # type: ignore[no-any-return]
+
+    @property
+    def cookie(self) -> bytes | None:
+        return self._get(E.cookie, decode_cookie)  # type: ignore[no-any-return]
+
+    @property
+    def psk_key_exchange_modes(self) -> list[int] | None:
+        return self._get(E.psk_key_exchange_modes, decode_psk_key_exchange_modes)  # type: ignore[no-any-return]
+
+    @property
+    def early_data(self) -> bool:
+        return E.early_data in self
+
+
+class ServerHelloExtensions(ExtensionList):
+    message = "server_hello"
+
+    @property
+    def supported_versions(self) -> int | None:
+        return self._get(E.supported_versions, decode_u16)  # type: ignore[no-any-return]
+
+    @property
+    def key_share(self) -> tuple[int, bytes] | None:
+        return self._get(E.key_share, decode_key_share_server)  # type: ignore[no-any-return]
+
+
+class HelloRetryRequestExtensions(ExtensionList):
+    message = "hello_retry_request"
+
+    @property
+    def supported_versions(self) -> int | None:
+        return self._get(E.supported_versions, decode_u16)  # type: ignore[no-any-return]
+
+    @property
+    def key_share(self) -> int | None:
+        """The group the server selected."""
+        return self._get(E.key_share, decode_u16)  # type: ignore[no-any-return]
+
+    @property
+    def cookie(self) -> bytes | None:
+        return self._get(E.cookie, decode_cookie)  # type: ignore[no-any-return]
+
+
+class EncryptedExtensionsList(ExtensionList):
+    message = "encrypted_extensions"
+
+    @property
+    def server_name(self) -> bool:
+        """Whether the server acknowledged our server_name (the body must be empty)."""
+        return bool(self._get(E.server_name, decode_server_name_ack))
+
+    @property
+    def alpn(self) -> list[bytes] | None:
+        return self._get(E.application_layer_protocol_negotiation, decode_alpn)  # type: ignore[no-any-return]
+
+    @property
+    def record_size_limit(self) -> int | None:
+        return self._get(E.record_size_limit, decode_record_size_limit)  # type: ignore[no-any-return]
+
+    @property
+    def early_data(self) -> bool:
+        return E.early_data in self
+
+
+class CertificateRequestExtensions(ExtensionList):
+    message = "certificate_request"
+
+    @property
+    def signature_algorithms(self) -> list[int] | None:
+        return self._get(E.signature_algorithms, decode_u16_list)  # type: ignore[no-any-return]
+
+    @property
+    def signature_algorithms_cert(self) -> list[int] | None:
+        return self._get(E.signature_algorithms_cert, decode_u16_list)  # type: ignore[no-any-return]
+
+
+class CertificateEntryExtensions(ExtensionList):
+    message = "certificate"
+
+    @property
+    def status_request(self) -> bytes | None:
+        """The stapled OCSP response (CertificateStatus, RFC 8446 4.4.2.1)."""
+        return self._get(E.status_request, decode_certificate_status)  # type: ignore[no-any-return]
+
+
+class NewSessionTicketExtensions(ExtensionList):
+    message = "new_session_ticket"
+
+    @property
+    def early_data(self) -> int | None:
+        """max_early_data_size (RFC 8446 4.2.10)."""
+        return self._get(E.early_data, _decode_u32)  # type: ignore[no-any-return]
+
+
+def _decode_u32(body: bytes) -> int:
+    r = _whole(body)
+    value = r.pull_u32()
+    r.expect_end()
+    return value
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Collection, Iterable
 
 from tlskit.engine.certs import spki_of
-from tlskit.engine.extensions import ALLOWED_IN, KNOWN, ExtensionType, decode_certificate_status
+from tlskit.engine.extensions import ExtensionType
 from tlskit.engine.messages import Certificate
-from tlskit.errors import AlertDescription, DecodeError, IllegalParameter, TLSError, UnsupportedExtension
+from tlskit.errors import AlertDescription, DecodeError, TLSError
 from tlskit.providers.names import SIGNATURE_SCHEME_NAMES, SIGNATURE_SCHEMES
 
 SERVER_CONTEXT = b"TLS 1.3, server CertificateVerify"
@@ -39,18 +39,14 @@ def signing_scheme(preferred: Iterable[str], key_schemes: Collection[str], peer_
 
 def certificate_chain(message: Certificate, status_requested: bool) -> tuple[tuple[bytes, ...], bytes | None]:
     """DER chain and stapled OCSP response of a Certificate message, with its
-    per-entry extensions checked (RFC 8446 4.4.2)."""
+    per-entry extensions checked (RFC 8446 4.4.2): status_request only if we asked."""
+    offered = (ExtensionType.status_request,) if status_requested else ()
     ocsp: bytes | None = None
     for index, entry in enumerate(message.entries):
-        for ext_type, body in entry.extensions:
-            if ext_type in KNOWN and ext_type not in ALLOWED_IN["certificate"]:
-                raise IllegalParameter(f"extension {ext_type} not allowed in a CertificateEntry")
-            if ext_type == ExtensionType.status_request and status_requested:
-                response = decode_certificate_status(body)
-                if index == 0:
-                    ocsp = response
-                continue
-            raise UnsupportedExtension(f"unsolicited extension {ext_type} in a CertificateEntry")
+        entry.extensions.check(offered=offered)
+        response = entry.extensions.status_request
+        if index == 0:
+            ocsp = response
     return tuple(entry.cert_data for entry in message.entries), ocsp
 
 

@@ -2,6 +2,9 @@
 
 ``decode_*`` functions take the message *body* (without the 4-byte handshake header)
 and raise :class:`tlskit.errors.DecodeError` (or IllegalParameter) on malformed input.
+A decoded message's ``extensions`` is its typed view (extensions.ExtensionList): the
+``(type, body)`` list with properties such as ``hello.extensions.key_share``. Messages
+built to be sent take a plain list of ``(type, encoded body)`` pairs.
 """
 
 from __future__ import annotations
@@ -10,7 +13,18 @@ import enum
 from dataclasses import dataclass, field
 
 from tlskit.engine.buffer import Reader, u8, u16, u24, u32_bytes, vec8, vec16, vec24
-from tlskit.engine.extensions import Extensions, decode_extensions, encode_extensions
+from tlskit.engine.extensions import (
+    CertificateEntryExtensions,
+    CertificateRequestExtensions,
+    ClientHelloExtensions,
+    EncryptedExtensionsList,
+    Extensions,
+    HelloRetryRequestExtensions,
+    NewSessionTicketExtensions,
+    ServerHelloExtensions,
+    decode_extensions,
+    encode_extensions,
+)
 from tlskit.errors import DecodeError, IllegalParameter
 
 
@@ -76,7 +90,7 @@ class ClientHello:
         suites = [int.from_bytes(suites_raw[i : i + 2], "big") for i in range(0, len(suites_raw), 2)]
         compression = r.pull_vector(1, minimum=1)
         # A ClientHello without extensions is a pre-TLS-1.2 hello: legal bytes, no TLS 1.3.
-        extensions = decode_extensions(r) if not r.eof() else []
+        extensions = decode_extensions(r, ClientHelloExtensions) if not r.eof() else ClientHelloExtensions()
         r.expect_end()
         return cls(random, session_id, suites, extensions, legacy_version, compression)
 
@@ -113,7 +127,8 @@ class ServerHello:
         session_id = r.pull_vector(1, maximum=32)
         suite = r.pull_u16()
         compression = r.pull_u8()
-        extensions = decode_extensions(r) if not r.eof() else []
+        kind = HelloRetryRequestExtensions if random == HRR_RANDOM else ServerHelloExtensions
+        extensions = decode_extensions(r, kind) if not r.eof() else kind()
         r.expect_end()
         return cls(random, session_id, suite, extensions, legacy_version, compression)
 
@@ -128,7 +143,7 @@ class EncryptedExtensions:
     @classmethod
     def decode(cls, body: bytes) -> "EncryptedExtensions":
         r = Reader(body)
-        extensions = decode_extensions(r)
+        extensions = decode_extensions(r, EncryptedExtensionsList)
         r.expect_end()
         return cls(extensions)
 
@@ -145,7 +160,7 @@ class CertificateRequest:
     def decode(cls, body: bytes) -> "CertificateRequest":
         r = Reader(body)
         context = r.pull_vector(1)
-        extensions = decode_extensions(r)
+        extensions = decode_extensions(r, CertificateRequestExtensions)
         r.expect_end()
         return cls(context, extensions)
 
@@ -174,7 +189,7 @@ class Certificate:
         entries = []
         while not entries_reader.eof():
             cert_data = entries_reader.pull_vector(3, minimum=1)
-            extensions = decode_extensions(entries_reader)
+            extensions = decode_extensions(entries_reader, CertificateEntryExtensions)
             entries.append(CertificateEntry(cert_data, extensions))
         return cls(context, entries)
 
@@ -211,7 +226,10 @@ class Finished:
 
 
 @dataclass
-class NewSessionTicket:
+class NewSessionTicketMessage:
+    """The handshake message (RFC 8446 4.6.1); the event a client reports is
+    ``tlskit.events.NewSessionTicket``."""
+
     lifetime: int
     age_add: int
     nonce: bytes
@@ -229,13 +247,13 @@ class NewSessionTicket:
         return frame(HandshakeType.new_session_ticket, body)
 
     @classmethod
-    def decode(cls, body: bytes) -> "NewSessionTicket":
+    def decode(cls, body: bytes) -> "NewSessionTicketMessage":
         r = Reader(body)
         lifetime = r.pull_u32()
         age_add = r.pull_u32()
         nonce = r.pull_vector(1)
         ticket = r.pull_vector(2, minimum=1)
-        extensions = decode_extensions(r)
+        extensions = decode_extensions(r, NewSessionTicketExtensions)
         r.expect_end()
         if lifetime > 604800:  # RFC 8446 4.6.1: at most seven days
             raise IllegalParameter("ticket lifetime over seven days")

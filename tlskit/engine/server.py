@@ -17,6 +17,7 @@ from tlskit.engine import extensions as ext
 from tlskit.engine.certs import chain_signature_schemes, name_matches
 from tlskit.engine.config import CertifiedKey, ServerConfig
 from tlskit.engine.connection import Connection
+from tlskit.engine.extensions import ClientHelloExtensions
 from tlskit.engine.extensions import ExtensionType as E
 from tlskit.engine.handshake import (
     CLIENT_CONTEXT,
@@ -116,15 +117,15 @@ class ServerConnection(Connection):
     def _on_client_hello(self, body: bytes, raw: bytes) -> ServerState:
         self._state = S.RECVD_CH
         hello = ClientHello.decode(body)
-        extensions = dict(hello.extensions)
-        if self._retry is None and select_version(self._config, hello, extensions) == TLS12:
-            return tls12_server.on_client_hello(self, hello, raw, extensions)
+        extensions = hello.extensions
+        if self._retry is None and select_version(self._config, hello, dict(extensions)) == TLS12:
+            return tls12_server.on_client_hello(self, hello, raw, dict(extensions))
         self._check_client_hello_basics(hello, extensions)
         self._ccs_window = True
         choice = self._negotiate(hello, raw, extensions)
         if choice is not None:
             self._send_server_flight(hello, raw, extensions, choice)
-        if E.early_data in extensions:
+        if extensions.early_data:
             # We never accept 0-RTT: skip what the client sends before its next flight, by
             # failed deprotection or, after a HelloRetryRequest, by type (RFC 8446 4.2.10).
             # (Set after the flight: installing the handshake read keys clears it.)
@@ -135,11 +136,8 @@ class ServerConnection(Connection):
         return S.WAIT_CERT if self._config.requests_client_certificate else S.WAIT_FINISHED
 
     @staticmethod
-    def _check_client_hello_basics(hello: ClientHello, extensions: dict[int, bytes]) -> None:
-        versions = []
-        if E.supported_versions in extensions:
-            versions = ext.decode_supported_versions_client(extensions[E.supported_versions])
-        if ext.TLS13 not in versions:
+    def _check_client_hello_basics(hello: ClientHello, extensions: ClientHelloExtensions) -> None:
+        if ext.TLS13 not in (extensions.supported_versions or ()):
             raise ProtocolVersionError("client does not offer TLS 1.3")
         # RFC 8446 4.2.1: with supported_versions present legacy_version plays no part in
         # negotiation (clients set 0x0303); only SSL 3.0 or less is refused (D.5).
@@ -147,18 +145,16 @@ class ServerConnection(Connection):
             raise ProtocolVersionError("ClientHello.legacy_version is SSL 3.0 or less")
         if hello.legacy_compression_methods != b"\x00":
             raise IllegalParameter("TLS 1.3 ClientHello must offer only null compression")
-        for ext_type in ext.NOT_IN_CLIENT_HELLO.intersection(extensions):
-            # RFC 8446 4.2: a recognized extension where it is not specified
-            raise IllegalParameter(f"extension {ext_type} not allowed in ClientHello")
+        extensions.check()
         if E.pre_shared_key in extensions:
             # We never select a PSK and ignore the offer (4.2.11), but the offer must still be
             # well formed: pre_shared_key last (4.2.11) and with psk_key_exchange_modes (4.2.9).
-            if hello.extensions[-1][0] != E.pre_shared_key:
+            if extensions[-1][0] != E.pre_shared_key:
                 raise IllegalParameter("pre_shared_key must be the last extension")
             if E.psk_key_exchange_modes not in extensions:
                 raise MissingExtension("pre_shared_key offered without psk_key_exchange_modes")
 
-    def _negotiate(self, hello: ClientHello, raw: bytes, extensions: dict[int, bytes]) -> "_Choice | None":
+    def _negotiate(self, hello: ClientHello, raw: bytes, extensions: ClientHelloExtensions) -> "_Choice | None":
         """Pick suite, group, certificate, scheme and ALPN; None if a HelloRetryRequest was sent."""
         config = self._config
         suite_code = next(
@@ -167,11 +163,11 @@ class ServerConnection(Connection):
         )
         if suite_code is None:
             raise HandshakeFailure("no cipher suite in common")
-        client_schemes = ext.decode_u16_list(ext.require(extensions, E.signature_algorithms, "ClientHello"))
-        client_groups = ext.decode_u16_list(ext.require(extensions, E.supported_groups, "ClientHello"))
-        shares = dict(ext.decode_key_share_client(ext.require(extensions, E.key_share, "ClientHello")))
+        client_schemes = ext.present(extensions.signature_algorithms, E.signature_algorithms, "ClientHello")
+        client_groups = ext.present(extensions.supported_groups, E.supported_groups, "ClientHello")
+        shares = dict(ext.present(extensions.key_share, E.key_share, "ClientHello"))
         _check_share_order(list(shares), client_groups)
-        host = ext.decode_server_name(extensions[E.server_name]) if E.server_name in extensions else None
+        host = extensions.server_name
 
         mutual = [n for n in config.resolved_groups if GROUPS[n] in client_groups]
         acceptable = [n for n in config.resolved_key_share_groups if n in mutual]
@@ -186,20 +182,15 @@ class ServerConnection(Connection):
             return None
         assert chosen is not None
 
-        alpn = self._choose_alpn(extensions)
-        cert_schemes = client_schemes
-        if E.signature_algorithms_cert in extensions:  # else signature_algorithms covers certificates (4.2.3)
-            cert_schemes = ext.decode_u16_list(extensions[E.signature_algorithms_cert])
+        alpn = self._choose_alpn(extensions.alpn)
+        # without signature_algorithms_cert, signature_algorithms covers certificates (4.2.3)
+        cert_schemes = extensions.signature_algorithms_cert or client_schemes
         identity, scheme = self._choose_identity(host, client_schemes, cert_schemes)
-        staple = (
-            bool(config.ocsp_response)
-            and E.status_request in extensions
-            and ext.decode_status_request(extensions[E.status_request]) == 1
-        )
+        staple = bool(config.ocsp_response) and extensions.status_request == ext.STATUS_TYPE_OCSP
         return _Choice(suite_code, chosen, shares[GROUPS[chosen]], host, alpn, identity, scheme, staple)
 
     def _check_second_client_hello(
-        self, hello: ClientHello, extensions: dict[int, bytes], suite_code: int, shares: dict[int, bytes]
+        self, hello: ClientHello, extensions: ClientHelloExtensions, suite_code: int, shares: dict[int, bytes]
     ) -> None:
         retry = self._retry
         assert retry is not None
@@ -211,11 +202,11 @@ class ServerConnection(Connection):
         if list(shares) != [retry.group]:
             raise IllegalParameter("second ClientHello must carry exactly the requested key share")
         if retry.cookie is not None:
-            cookie = ext.decode_cookie(ext.require(extensions, E.cookie, "second ClientHello"))
+            cookie = ext.present(extensions.cookie, E.cookie, "second ClientHello")
             if not hmac.compare_digest(cookie, retry.cookie):
                 raise IllegalParameter("cookie does not match")
 
-    def _send_server_flight(self, hello: ClientHello, raw: bytes, extensions: dict[int, bytes], choice: "_Choice") -> None:
+    def _send_server_flight(self, hello: ClientHello, raw: bytes, extensions: ClientHelloExtensions, choice: "_Choice") -> None:
         """ServerHello, then EncryptedExtensions .. Finished under the handshake keys."""
         config = self._config
         server_share, shared_secret = self._provider.groups[choice.group].encapsulate(choice.client_share)
@@ -237,7 +228,7 @@ class ServerConnection(Connection):
             choice.suite_code,
             [
                 (E.key_share, ext.encode_key_share_entry(GROUPS[choice.group], server_share)),
-                (E.supported_versions, ext.TLS13.to_bytes(2, "big")),
+                (E.supported_versions, ext.encode_supported_versions_server(ext.TLS13)),
             ],
         )
         self._send_handshake(server_hello.encode())
@@ -252,7 +243,7 @@ class ServerConnection(Connection):
 
         self._send_handshake(EncryptedExtensions(self._encrypted_extensions(extensions, choice.host, choice.alpn)).encode())
         if config.requests_client_certificate:
-            request_extensions: list[tuple[int, bytes]] = [(E.signature_algorithms, ext.encode_u16_list(scheme_codes(config.verify_schemes)))]
+            request_extensions = [(E.signature_algorithms, ext.encode_signature_algorithms(scheme_codes(config.verify_schemes)))]
             self._send_handshake(CertificateRequest(b"", request_extensions).encode())
         self._send_handshake(_certificate_message(config, choice.identity, choice.staple))
         content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
@@ -280,20 +271,17 @@ class ServerConnection(Connection):
         self._transcript.add(raw)
         self._transcript.restart_with_message_hash()
         extensions: list[tuple[int, bytes]] = [
-            (E.supported_versions, ext.TLS13.to_bytes(2, "big")),
-            (E.key_share, group.to_bytes(2, "big")),
+            (E.supported_versions, ext.encode_supported_versions_server(ext.TLS13)),
+            (E.key_share, ext.encode_key_share_hrr(group)),
         ]
         if cookie is not None:
             extensions.append((E.cookie, ext.encode_cookie(cookie)))
         self._send_handshake(ServerHello(HRR_RANDOM, hello.legacy_session_id, suite_code, extensions).encode())
         self._send_compatibility_ccs(hello)
 
-    def _choose_alpn(self, extensions: dict[int, bytes]) -> bytes | None:
+    def _choose_alpn(self, theirs: list[bytes] | None) -> bytes | None:
         ours = self._config.resolved_alpn
-        if E.application_layer_protocol_negotiation not in extensions:
-            return None
-        theirs = ext.decode_alpn(extensions[E.application_layer_protocol_negotiation])
-        if not ours:
+        if theirs is None or not ours:
             return None
         for protocol in ours:
             if protocol in theirs:
@@ -325,16 +313,16 @@ class ServerConnection(Connection):
 
         return usable[min(range(len(usable)), key=rank)]
 
-    def _encrypted_extensions(self, extensions: dict[int, bytes], host: str | None, alpn: bytes | None) -> list[tuple[int, bytes]]:
+    def _encrypted_extensions(self, extensions: ClientHelloExtensions, host: str | None, alpn: bytes | None) -> list[tuple[int, bytes]]:
         result: list[tuple[int, bytes]] = []
         if host is not None:
-            result.append((E.server_name, b""))  # RFC 6066 3: acknowledge that SNI was used
+            result.append((E.server_name, ext.encode_server_name_ack()))  # RFC 6066 3: SNI was used
         if alpn is not None:
             result.append((E.application_layer_protocol_negotiation, ext.encode_alpn([alpn])))
-        if E.record_size_limit in extensions:
-            peer_limit = ext.decode_record_size_limit(extensions[E.record_size_limit])
+        peer_limit = extensions.record_size_limit
+        if peer_limit is not None:
             own_limit = self._config.record_size_limit or MAX_PLAINTEXT + 1
-            result.append((E.record_size_limit, own_limit.to_bytes(2, "big")))
+            result.append((E.record_size_limit, ext.encode_record_size_limit(own_limit)))
             self._record.max_fragment_out = min(MAX_PLAINTEXT, peer_limit - 1)
             self._record.max_inner_plaintext_in = own_limit
         return result

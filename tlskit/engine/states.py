@@ -14,10 +14,7 @@ entries under ``CONNECTED``.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Callable, Mapping, Union
-
-if TYPE_CHECKING:  # pragma: no cover
-    from tlskit.engine.connection import Connection
+from typing import Any, Callable, Mapping, Union
 
 
 class ClientState(str, enum.Enum):
@@ -71,8 +68,9 @@ State = Union[ClientState, ServerState]
 #: given a code outside the handshake types (0..255) so the same table rules it.
 CHANGE_CIPHER_SPEC = 0x100 + 20
 
-#: handler(connection, body, raw message) -> the next state
-Handler = Callable[["Connection", bytes, bytes], State]
+#: handler(connection, body, raw message) -> the next state; the connection is the side's
+#: own class (ClientConnection or ServerConnection), hence Any here
+Handler = Callable[[Any, bytes, bytes], State]
 #: (state, HandshakeType code) -> handler
 TransitionTable = Mapping[tuple[State, int], Handler]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Sequence, Union
 
+from tlskit.engine.trust import build_trust_store
 from tlskit.errors import AlertDescription, TLSError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cryptography import x509
-
     from tlskit.engine.config import ClientConfig, ServerConfig
     from tlskit.pki import TrustStore
     from tlskit.pki.certinfo import CertInfo
@@ -17,16 +16,6 @@ if TYPE_CHECKING:  # pragma: no cover
     AnyConfig = Union[ClientConfig, ServerConfig]
 
 _trust_lock = threading.Lock()
-
-
-def build_trust_store(anchors: Sequence[x509.Certificate], system: bool) -> TrustStore:
-    """A pki TrustStore of ``anchors`` (x509 certificates), plus the system roots if asked."""
-    from tlskit import pki
-
-    certs = list(anchors)
-    if system:
-        certs.extend(pki.TrustStore.system().certificates())
-    return pki.TrustStore(certs)
 
 
 def _trust_store(config: AnyConfig, usage: str) -> TrustStore:
