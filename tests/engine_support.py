@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import pathlib
+from dataclasses import dataclass
 
 import pytest
 from certs import make_pki
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tlskit import ClientConnection, ServerConnection
+from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection, TLSError
+from tlskit.engine.messages import ClientHello
 from tlskit.engine.keyschedule import TrafficKeys
 from tlskit.engine.record import ContentType, RecordLayer
-from tlskit.errors import IllegalParameter
+from tlskit.errors import AlertDescription as A
+from tlskit.errors import ConnectionClosedError, IllegalParameter
 from tlskit.events import Event
 from tlskit.providers import get_provider
 from tlskit.providers.base import KeyExchange, KeyExchangeGroup, Provider
@@ -145,3 +148,131 @@ def encrypt_handshake(plaintext: bytes, suite, secret: bytes, content_type: int 
     layer.set_write_keys(TrafficKeys(suite, secret))
     layer.write(content_type, plaintext)
     return layer.take_output()
+
+
+# -- a recorded, replayable handshake (fixed randoms and keys) -----------------------------
+#
+# The hostile and RFC 8446 tests replay it with one field of one message changed.
+
+CLIENT_KEY = bytes(range(1, 33))
+SERVER_KEY = bytes(range(101, 133))
+
+
+@dataclass
+class Recorded:
+    pki: object
+    client_hello: bytes  # the ClientHello record
+    server_hello: bytes  # the ServerHello record
+    server_encrypted: list[bytes]  # EE .. Finished records
+    client_flight: bytes  # client Finished record(s)
+    secrets: dict[str, bytes]
+    suite: object
+
+    def client(self, **kwargs) -> ClientConnection:
+        config = ClientConfig(
+            provider=deterministic_provider("cryptography", CLIENT_KEY, b"\xc1"),
+            cafile=self.pki.ca_file,
+            **kwargs,
+        )
+        return ClientConnection(config, server_name="localhost")
+
+    def server(self, **kwargs) -> ServerConnection:
+        config = ServerConfig(
+            provider=deterministic_provider("cryptography", SERVER_KEY, b"\x5e"),
+            certfile=self.pki.chain_file,
+            keyfile=self.pki.key_file,
+            **kwargs,
+        )
+        return ServerConnection(config)
+
+    def server_flight_plaintext(self) -> bytes:
+        return decrypt_records(self.server_encrypted, self.suite, self.secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"])
+
+    def reencrypted_server_flight(self, plaintext: bytes) -> bytes:
+        return self.server_hello + encrypt_handshake(plaintext, self.suite, self.secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"])
+
+    def client_after_server_hello(self) -> ClientConnection:
+        client = self.client()
+        client.data_to_send()
+        client.receive_data(self.server_hello)
+        return client
+
+    def server_after_client_hello(self) -> ServerConnection:
+        server = self.server()
+        server.receive_data(self.client_hello)
+        server.data_to_send()
+        return server
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> Recorded:
+    pki = pki_for(tmp_path_factory.mktemp("hostile"), "ed25519")
+    secrets: dict[str, bytes] = {}
+    shell = Recorded(pki, b"", b"", [], b"", secrets, None)
+    client = shell.client(keylog_callback=lambda label, random, secret: secrets.__setitem__(label, secret))
+    server = shell.server()
+    hello = client.data_to_send()
+    server.receive_data(hello)
+    flight = split_records(server.data_to_send())
+    client.receive_data(b"".join(flight))
+    client_flight = client.data_to_send()
+    server.receive_data(client_flight)
+    assert client.handshake_complete and server.handshake_complete
+    suite = get_provider("cryptography").cipher_suites[client.negotiated.cipher_suite]
+    return Recorded(pki, hello, flight[0], flight[1:], client_flight, secrets, suite)
+
+
+def split_messages(plaintext: bytes) -> list[bytes]:
+    messages, pos = [], 0
+    while pos < len(plaintext):
+        length = int.from_bytes(plaintext[pos + 1 : pos + 4], "big")
+        messages.append(plaintext[pos : pos + 4 + length])
+        pos += 4 + length
+    return messages
+
+
+def record(content_type: int, payload: bytes, version: bytes = b"\x03\x03") -> bytes:
+    return bytes([content_type]) + version + len(payload).to_bytes(2, "big") + payload
+
+
+def expect_alert(connection, data: bytes, alert: A) -> TLSError:
+    with pytest.raises(TLSError) as caught:
+        connection.receive_data(data)
+    assert caught.value.alert == alert, repr(caught.value)
+    assert connection.closed
+    with pytest.raises(ConnectionClosedError):
+        connection.receive_data(b"\x17\x03\x03\x00\x00")
+    return caught.value
+
+
+def sent_alert(connection) -> int:
+    """The description of the (plaintext) alert a connection queued."""
+    out = connection.data_to_send()
+    assert out[:1] == b"\x15" and len(out) == 7, out
+    return out[6]
+
+
+def replayed_client_hello(recorded: Recorded, mutate) -> bytes:
+    hello = ClientHello.decode(recorded.client_hello[9:])
+    mutate(hello)
+    message = hello.encode()
+    return record(ContentType.handshake, message, b"\x03\x01")
+
+
+def connected_pair(recorded):
+    client = recorded.client()
+    client.data_to_send()
+    client.receive_data(recorded.server_hello + b"".join(recorded.server_encrypted))
+    server = recorded.server()
+    server.receive_data(recorded.client_hello)
+    server.data_to_send()
+    server.receive_data(client.data_to_send())
+    assert client.handshake_complete and server.handshake_complete
+    return client, server
+
+
+def client_with_flight(recorded, messages: list[bytes], alert: A):
+    client = recorded.client()
+    client.data_to_send()
+    error = expect_alert(client, recorded.reencrypted_server_flight(b"".join(messages)), alert)
+    return client, error

@@ -8,125 +8,36 @@ secrets (from the key log) can decrypt, alter and re-encrypt the protected fligh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
-from engine_support import decrypt_records, deterministic_provider, encrypt_handshake, pki_for, split_records
+from engine_support import (  # noqa: F401 (recorded: a shared fixture)
+    client_with_flight,
+    connected_pair,
+    decrypt_records,
+    deterministic_provider,
+    encrypt_handshake,
+    expect_alert,
+    pki_for,
+    pump,
+    record,
+    recorded,
+    replayed_client_hello,
+    sent_alert,
+    split_messages,
+    split_records,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection, TLSError
+from tlskit.engine.buffer import vec16
 from tlskit.engine.extensions import ExtensionType as E
+from tlskit.engine.extensions import is_dns_host_name
 from tlskit.engine.messages import DOWNGRADE_TLS12, ClientHello, EncryptedExtensions, ServerHello
 from tlskit.engine.record import ContentType
 from tlskit.errors import AlertDescription as A
-from tlskit.errors import AlertReceivedError, ConnectionClosedError
-from tlskit.providers import get_provider
+from tlskit.errors import AlertReceivedError, IllegalParameter
 
-CLIENT_KEY = bytes(range(1, 33))
-SERVER_KEY = bytes(range(101, 133))
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-
-
-@dataclass
-class Recorded:
-    pki: object
-    client_hello: bytes  # the ClientHello record
-    server_hello: bytes  # the ServerHello record
-    server_encrypted: list[bytes]  # EE .. Finished records
-    client_flight: bytes  # client Finished record(s)
-    secrets: dict[str, bytes]
-    suite: object
-
-    def client(self, **kwargs) -> ClientConnection:
-        config = ClientConfig(
-            provider=deterministic_provider("cryptography", CLIENT_KEY, b"\xc1"),
-            cafile=self.pki.ca_file,
-            **kwargs,
-        )
-        return ClientConnection(config, server_name="localhost")
-
-    def server(self, **kwargs) -> ServerConnection:
-        config = ServerConfig(
-            provider=deterministic_provider("cryptography", SERVER_KEY, b"\x5e"),
-            certfile=self.pki.chain_file,
-            keyfile=self.pki.key_file,
-            **kwargs,
-        )
-        return ServerConnection(config)
-
-    def server_flight_plaintext(self) -> bytes:
-        return decrypt_records(self.server_encrypted, self.suite, self.secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"])
-
-    def reencrypted_server_flight(self, plaintext: bytes) -> bytes:
-        return self.server_hello + encrypt_handshake(plaintext, self.suite, self.secrets["SERVER_HANDSHAKE_TRAFFIC_SECRET"])
-
-    def client_after_server_hello(self) -> ClientConnection:
-        client = self.client()
-        client.data_to_send()
-        client.receive_data(self.server_hello)
-        return client
-
-    def server_after_client_hello(self) -> ServerConnection:
-        server = self.server()
-        server.receive_data(self.client_hello)
-        server.data_to_send()
-        return server
-
-
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory) -> Recorded:
-    pki = pki_for(tmp_path_factory.mktemp("hostile"), "ed25519")
-    secrets: dict[str, bytes] = {}
-    shell = Recorded(pki, b"", b"", [], b"", secrets, None)
-    client = shell.client(keylog_callback=lambda label, random, secret: secrets.__setitem__(label, secret))
-    server = shell.server()
-    hello = client.data_to_send()
-    server.receive_data(hello)
-    flight = split_records(server.data_to_send())
-    client.receive_data(b"".join(flight))
-    client_flight = client.data_to_send()
-    server.receive_data(client_flight)
-    assert client.handshake_complete and server.handshake_complete
-    suite = get_provider("cryptography").cipher_suites[client.negotiated.cipher_suite]
-    return Recorded(pki, hello, flight[0], flight[1:], client_flight, secrets, suite)
-
-
-def split_messages(plaintext: bytes) -> list[bytes]:
-    messages, pos = [], 0
-    while pos < len(plaintext):
-        length = int.from_bytes(plaintext[pos + 1 : pos + 4], "big")
-        messages.append(plaintext[pos : pos + 4 + length])
-        pos += 4 + length
-    return messages
-
-
-def record(content_type: int, payload: bytes, version: bytes = b"\x03\x03") -> bytes:
-    return bytes([content_type]) + version + len(payload).to_bytes(2, "big") + payload
-
-
-def expect_alert(connection, data: bytes, alert: A) -> TLSError:
-    with pytest.raises(TLSError) as caught:
-        connection.receive_data(data)
-    assert caught.value.alert == alert, repr(caught.value)
-    assert connection.closed
-    with pytest.raises(ConnectionClosedError):
-        connection.receive_data(b"\x17\x03\x03\x00\x00")
-    return caught.value
-
-
-def sent_alert(connection) -> int:
-    """The description of the (plaintext) alert a connection queued."""
-    out = connection.data_to_send()
-    assert out[:1] == b"\x15" and len(out) == 7, out
-    return out[6]
-
-
-def replayed_client_hello(recorded: Recorded, mutate) -> bytes:
-    hello = ClientHello.decode(recorded.client_hello[9:])
-    mutate(hello)
-    message = hello.encode()
-    return record(ContentType.handshake, message, b"\x03\x01")
 
 
 # -- targeted: record layer ---------------------------------------------------
@@ -387,17 +298,10 @@ def test_hello_retry_request_checks(recorded):
 # -- targeted: the server's encrypted flight (re-encrypted by a man in the middle) ---
 
 
-def _client_with_flight(recorded, messages: list[bytes], alert: A):
-    client = recorded.client()
-    client.data_to_send()
-    error = expect_alert(client, recorded.reencrypted_server_flight(b"".join(messages)), alert)
-    return client, error
-
-
 def test_bad_finished(recorded):
     messages = split_messages(recorded.server_flight_plaintext())
     messages[-1] = messages[-1][:-1] + bytes([messages[-1][-1] ^ 1])
-    client, _ = _client_with_flight(recorded, messages, A.decrypt_error)
+    client, _ = client_with_flight(recorded, messages, A.decrypt_error)
     assert not client.handshake_complete
 
 
@@ -406,13 +310,13 @@ def test_bad_signature(recorded):
     certificate_verify = bytearray(messages[2])
     certificate_verify[-5] ^= 0x10
     messages[2] = bytes(certificate_verify)
-    _client_with_flight(recorded, messages, A.decrypt_error)
+    client_with_flight(recorded, messages, A.decrypt_error)
 
 
 def test_signature_scheme_not_offered(recorded):
     messages = split_messages(recorded.server_flight_plaintext())
     messages[2] = messages[2][:4] + b"\x04\x01" + messages[2][6:]  # rsa_pkcs1_sha256: never valid in CertificateVerify
-    _client_with_flight(recorded, messages, A.illegal_parameter)
+    client_with_flight(recorded, messages, A.illegal_parameter)
 
 
 def test_encrypted_extensions_rules(recorded):
@@ -424,14 +328,14 @@ def test_encrypted_extensions_rules(recorded):
         ([(E.record_size_limit, b"\x00\x10")], A.illegal_parameter),  # below 64
     ):
         changed = [EncryptedExtensions(extensions).encode()] + messages[1:]
-        _client_with_flight(recorded, changed, alert)
+        client_with_flight(recorded, changed, alert)
 
 
 def test_empty_server_certificate_and_reordered_flight(recorded):
     messages = split_messages(recorded.server_flight_plaintext())
-    _client_with_flight(recorded, [messages[0], b"\x0b\x00\x00\x04\x00\x00\x00\x00"] + messages[2:], A.decode_error)
-    _client_with_flight(recorded, [messages[0], messages[2], messages[1], messages[3]], A.unexpected_message)
-    _client_with_flight(recorded, [messages[0], messages[3]], A.unexpected_message)  # Finished without a certificate
+    client_with_flight(recorded, [messages[0], b"\x0b\x00\x00\x04\x00\x00\x00\x00"] + messages[2:], A.decode_error)
+    client_with_flight(recorded, [messages[0], messages[2], messages[1], messages[3]], A.unexpected_message)
+    client_with_flight(recorded, [messages[0], messages[3]], A.unexpected_message)  # Finished without a certificate
 
 
 def test_fatal_alert_from_peer(recorded):
@@ -556,18 +460,6 @@ def test_any_record_fragmentation_completes(recorded, cuts, chunk):
 # -- targeted: after the handshake ----------------------------------------------------
 
 
-def _connected(recorded):
-    client = recorded.client()
-    client.data_to_send()
-    client.receive_data(recorded.server_hello + b"".join(recorded.server_encrypted))
-    server = recorded.server()
-    server.receive_data(recorded.client_hello)
-    server.data_to_send()
-    server.receive_data(client.data_to_send())
-    assert client.handshake_complete and server.handshake_complete
-    return client, server
-
-
 def test_application_data_under_handshake_keys_to_client(recorded):
     client = recorded.client()
     client.data_to_send()
@@ -587,7 +479,7 @@ def test_application_data_under_handshake_keys_to_client(recorded):
     ids=["keyupdate-value", "keyupdate-trailing", "certificate-request", "ticket-lifetime", "client-hello"],
 )
 def test_bad_post_handshake_messages_to_client(recorded, message, alert):
-    client, server = _connected(recorded)
+    client, server = connected_pair(recorded)
     data = encrypt_handshake(message, recorded.suite, recorded.secrets["SERVER_TRAFFIC_SECRET_0"])
     expect_alert(client, data, alert)
     out = client.data_to_send()
@@ -595,6 +487,69 @@ def test_bad_post_handshake_messages_to_client(recorded, message, alert):
 
 
 def test_new_session_ticket_from_client_is_unexpected(recorded):
-    client, server = _connected(recorded)
+    client, server = connected_pair(recorded)
     ticket = b"\x04\x00\x00\x0f\x00\x00\x0e\x10\x00\x00\x00\x00\x00\x00\x02\x41\x41\x00\x00"
     expect_alert(server, encrypt_handshake(ticket, recorded.suite, recorded.secrets["CLIENT_TRAFFIC_SECRET_0"]), A.unexpected_message)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return pki_for(tmp_path_factory.mktemp("sni"))
+
+
+# -- server_name: HostName must be a DNS host name (RFC 6066 3) ---------------------------
+
+
+def _client_sending_server_name(pki, name: bytes, **config_options):
+    """A client whose ClientHello carries ``name`` as host_name (fixed key share and random,
+    so the rewritten hello still matches the client's state)."""
+    config = ClientConfig(
+        provider=deterministic_provider("cryptography", bytes(range(1, 33)), b"\xc1"), cafile=pki.ca_file, **config_options
+    )
+    return ClientConnection(config, server_name="localhost", _client_hello_override=_hello_with_server_name(config, name))
+
+
+def _hello_with_server_name(config, name: bytes) -> bytes:
+    raw = ClientConnection(config, server_name="localhost").data_to_send()
+    hello = ClientHello.decode(raw[9:])
+    body = vec16(b"\x00" + vec16(name))
+    hello.extensions = [(t, body if t == E.server_name else b) for t, b in hello.extensions]
+    return hello.encode()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"evil\x1b[31m.example",  # a terminal escape sequence
+        b"a b.example",
+        b"a..example",
+        b".example",
+        b"-lead.example",
+        b"trail-.example",
+        b"a/b.example",
+        b"x" * 64 + b".example",  # label over 63
+        (b"a" * 62 + b".") * 4 + b"abc",  # 254 characters
+        b"1.2.3.999",  # all-numeric last label, not an IP literal
+    ],
+)
+def test_server_refuses_a_server_name_that_is_not_a_dns_host_name(pki, name):
+    # Before: accepted and exposed as negotiated.server_name (escape sequences included).
+    client = _client_sending_server_name(pki, name)
+    server = ServerConnection(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
+    with pytest.raises(IllegalParameter, match="not a DNS host name") as info:
+        server.receive_data(client.data_to_send())
+    assert info.value.alert == A.illegal_parameter
+    assert server.data_to_send()[-2:] == bytes([2, A.illegal_parameter])
+    assert server.closed
+
+
+@pytest.mark.parametrize(
+    "name",
+    [b"localhost", b"xn--bcher-kva.example", b"_srv.x_y.example", b"a-b.c1", b"A.EXAMPLE", (b"a" * 63 + b".") * 3 + b"a" * 61],
+)
+def test_server_accepts_dns_host_names(pki, name):
+    assert is_dns_host_name(name.decode())
+    client = _client_sending_server_name(pki, name)
+    server = ServerConnection(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
+    pump(client, server)
+    assert server.handshake_complete and server.negotiated.server_name == name.decode()

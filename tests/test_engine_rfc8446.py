@@ -8,8 +8,19 @@ message can be changed and the answer observed.
 from __future__ import annotations
 
 import pytest
-from engine_support import deterministic_provider, encrypt_handshake
-from test_engine_hostile import CLIENT_KEY, Recorded, expect_alert, record, recorded, replayed_client_hello  # noqa: F401
+from engine_support import (  # noqa: F401 (recorded: a shared fixture)
+    CLIENT_KEY,
+    Recorded,
+    client_with_flight,
+    connected_pair,
+    deterministic_provider,
+    encrypt_handshake,
+    expect_alert,
+    record,
+    recorded,
+    replayed_client_hello,
+    split_messages,
+)
 
 from tlskit import ClientConfig, ClientConnection
 from tlskit.engine.buffer import vec8, vec16
@@ -452,11 +463,10 @@ def test_key_update_before_finished_is_unexpected(recorded):
 def test_update_requested_is_answered_once_with_update_not_requested(recorded):
     # RFC 8446 4.6.3: answer update_requested with a KeyUpdate(update_not_requested)
     # before the next application data, under the old key, then switch
-    from test_engine_hostile import _connected
 
     from tlskit.events import KeyUpdated
 
-    client, server = _connected(recorded)
+    client, server = connected_pair(recorded)
     client.update_keys(request_peer=True)
     assert server.receive_data(client.data_to_send()) == [KeyUpdated()]
     server.send(b"data")
@@ -495,7 +505,6 @@ def test_server_hello_after_retry_must_keep_suite_and_group(recorded):
 
 def test_unsolicited_certificate_entry_extension(recorded):
     # RFC 8446 4.4.2: server CertificateEntry extensions must answer ClientHello ones
-    from test_engine_hostile import _client_with_flight, split_messages
 
     from tlskit.engine.messages import Certificate
 
@@ -503,7 +512,7 @@ def test_unsolicited_certificate_entry_extension(recorded):
     certificate = Certificate.decode(messages[1][4:])
     certificate.entries[0].extensions.append((E.status_request, b"\x01\x00\x00\x01\x00"))
     messages[1] = certificate.encode()
-    _client_with_flight(recorded, messages, A.unsupported_extension)
+    client_with_flight(recorded, messages, A.unsupported_extension)
 
 
 # -- 6: alert levels ----------------------------------------------------------------------
@@ -529,11 +538,10 @@ def test_alert_level_is_ignored(recorded):
 def test_several_update_requests_in_one_batch_get_one_answer(recorded):
     # RFC 8446 4.6.3: the mechanism "causes an implementation which receives multiple
     # KeyUpdates while it is silent to respond with a single update"
-    from test_engine_hostile import _connected
 
     from tlskit.events import KeyUpdated
 
-    client, server = _connected(recorded)
+    client, server = connected_pair(recorded)
     for _ in range(3):
         client.update_keys(request_peer=True)
     assert server.receive_data(client.data_to_send()) == [KeyUpdated()] * 3

@@ -1,6 +1,6 @@
-"""Review findings on the engine's configs and handshake, each pinned by a test that
-failed before its fix: key log permissions, configuration mistakes refused when the
-config is built, and SNI host names."""
+"""Configuration: every mistake in a ClientConfig/ServerConfig (or a connection's own
+arguments) is a ConfigurationError raised when the config is built, naming what is wrong;
+key log files; trust anchors, chains and keys loaded once, with the config."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from engine_support import other_key, pki_for, pump  # noqa: F401 (other_key: a shared fixture)
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
-from tlskit.errors import ConfigurationError
+from tlskit.errors import ConfigurationError, TLSError
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,38 @@ def _handshake(client_config, server_config, server_name="localhost"):
     pump(client, server)
     assert client.handshake_complete and server.handshake_complete
     return client, server
+
+
+# -- every configuration mistake is a ConfigurationError ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: ClientConfig(cafile=p.ca_file, groups=[]), "no group configured"),
+        (lambda p: ClientConfig(cafile=p.ca_file, alpn_protocols=[b""]), "ALPN protocol names"),
+        (lambda p: ClientConfig(cafile=p.ca_file, alpn_protocols=["x" * 256]), "ALPN protocol names"),
+        (lambda p: ClientConfig(cafile=p.ca_file, record_size_limit=63), "record_size_limit"),
+        (lambda p: ServerConfig(certfile=p.chain_file, keyfile=p.key_file, record_size_limit=2**14 + 2), "record_size_limit"),
+        (lambda p: ClientConfig(cafile=p.ca_file, pad_to=-1), "pad_to"),
+        (lambda p: ClientConfig(cafile=p.ca_file, groups=["x25519"], key_share_groups=["secp256r1"]), "subset of groups"),
+        (lambda p: ClientConfig(cafile=p.ca_file, certfile=p.chain_file), "go together"),
+        (lambda p: ServerConfig(keyfile=p.key_file), "go together"),
+        (lambda p: ServerConfig(), "needs a certificate chain and key"),
+        (lambda p: ServerConfig(certfile=p.chain_file, keyfile=p.key_file, groups=["x25519"], key_share_groups=["secp256r1"]), "no configured group"),
+        (lambda p: ServerConfig(certfile=p.chain_file, keyfile=p.key_file, require_client_auth=True), "require_client_auth"),
+        (lambda p: ClientConnection(ClientConfig(cafile=p.ca_file)), "server_name is needed"),
+    ],
+    ids=[
+        "no-groups", "empty-alpn", "long-alpn", "small-record-limit", "large-record-limit", "pad-to",
+        "client-key-share-groups", "client-cert-without-key", "server-key-without-cert", "server-without-identity",
+        "server-key-share-groups", "client-auth-without-ca", "no-server-name",
+    ],
+)
+def test_configuration_mistakes_raise_configuration_error(pki, make, message):
+    with pytest.raises(ConfigurationError, match=message) as info:
+        make(pki)
+    assert isinstance(info.value, TLSError)  # still caught by "except TLSError"
 
 
 # -- key log file ------------------------------------------------------------------------
@@ -173,72 +205,7 @@ def test_trust_anchors_are_parsed_once_when_the_config_is_built(pki, monkeypatch
     _handshake(client_config, ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
 
 
-# -- SNI: HostName must be a DNS host name (RFC 6066 3) ----------------------------------
-
-
-def _client_sending_server_name(pki, name: bytes, **config_options) -> ClientConnection:
-    """A client whose ClientHello carries ``name`` as host_name (fixed key share and random,
-    so the rewritten hello still matches the client's state)."""
-    from engine_support import deterministic_provider
-
-    config = ClientConfig(
-        provider=deterministic_provider("cryptography", bytes(range(1, 33)), b"\xc1"), cafile=pki.ca_file, **config_options
-    )
-    return ClientConnection(config, server_name="localhost", _client_hello_override=_hello_with_server_name(config, name))
-
-
-def _hello_with_server_name(config, name: bytes) -> bytes:
-    from tlskit.engine.buffer import vec16
-    from tlskit.engine.extensions import ExtensionType as E
-    from tlskit.engine.messages import ClientHello
-
-    raw = ClientConnection(config, server_name="localhost").data_to_send()
-    hello = ClientHello.decode(raw[9:])
-    body = vec16(b"\x00" + vec16(name))
-    hello.extensions = [(t, body if t == E.server_name else b) for t, b in hello.extensions]
-    return hello.encode()
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        b"evil\x1b[31m.example",  # a terminal escape sequence
-        b"a b.example",
-        b"a..example",
-        b".example",
-        b"-lead.example",
-        b"trail-.example",
-        b"a/b.example",
-        b"x" * 64 + b".example",  # label over 63
-        (b"a" * 62 + b".") * 4 + b"abc",  # 254 characters
-        b"1.2.3.999",  # all-numeric last label, not an IP literal
-    ],
-)
-def test_server_refuses_a_server_name_that_is_not_a_dns_host_name(pki, name):
-    # Before: accepted and exposed as negotiated.server_name (escape sequences included).
-    from tlskit.errors import AlertDescription, IllegalParameter
-
-    client = _client_sending_server_name(pki, name)
-    server = ServerConnection(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
-    with pytest.raises(IllegalParameter, match="not a DNS host name") as info:
-        server.receive_data(client.data_to_send())
-    assert info.value.alert == AlertDescription.illegal_parameter
-    assert server.data_to_send()[-2:] == bytes([2, AlertDescription.illegal_parameter])
-    assert server.closed
-
-
-@pytest.mark.parametrize(
-    "name",
-    [b"localhost", b"xn--bcher-kva.example", b"_srv.x_y.example", b"a-b.c1", b"A.EXAMPLE", (b"a" * 63 + b".") * 3 + b"a" * 61],
-)
-def test_server_accepts_dns_host_names(pki, name):
-    from tlskit.engine import extensions
-
-    assert extensions.is_dns_host_name(name.decode())
-    client = _client_sending_server_name(pki, name)
-    server = ServerConnection(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
-    pump(client, server)
-    assert server.handshake_complete and server.negotiated.server_name == name.decode()
+# -- SNI: a client never sends a name that is not a DNS host name (RFC 6066 3) -----
 
 
 @pytest.mark.parametrize("name", ["evil\x1b[31m.example", "a b.example", "a..example", "x" * 64 + ".example", "1.2.3.999"])
@@ -257,8 +224,6 @@ def test_client_still_accepts_host_names_and_ip_literals(pki, name):
 
 
 def test_chain_file_is_read_by_pkis_pem_reader_and_errors_name_the_file(pki, tmp_path):
-    from tlskit.errors import TLSError
-
     # other PEM blocks and text around the certificates are skipped (the key first, here)
     combined = tmp_path / "combined.pem"
     combined.write_bytes(b"comment\n" + pki.key_file.read_bytes() + pki.chain_file.read_bytes())
