@@ -59,7 +59,9 @@ from tlskit.events import NewSessionTicket as NewSessionTicketEvent
 from tlskit.providers.names import GROUP_NAMES, GROUPS, SIGNATURE_SCHEMES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tlskit.engine.client import ClientConnection
+    # tlskit.engine.client imports this module, so the connection is typed by its base
+    # class here: importing tlskit.engine.client back, even for typing, is an import cycle
+    from tlskit.engine.connection import Connection as ClientConnection
 
 S = ClientState
 TLS12 = 0x0303

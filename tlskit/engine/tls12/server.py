@@ -66,7 +66,9 @@ from tlskit.errors import (
 from tlskit.providers.names import GROUPS, SIGNATURE_SCHEMES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tlskit.engine.server import ServerConnection
+    # tlskit.engine.server imports this module, so the connection is typed by its base
+    # class here: importing tlskit.engine.server back, even for typing, is an import cycle
+    from tlskit.engine.connection import Connection as ServerConnection
 
 S = ServerState
 TLS12 = 0x0303
