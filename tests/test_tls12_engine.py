@@ -497,3 +497,44 @@ def test_mutated_client_flight_gets_an_alert_never_a_crash(ca, certs, transcript
         server.receive_data(_mutate(client_flight, data.draw))
     except TLSError as exc:
         assert isinstance(exc.alert, AlertDescription) and exc.alert != AlertDescription.internal_error
+
+
+# -- resumption ------------------------------------------------------------------------------------
+
+
+def test_resumption_by_ticket_in_memory(ca, certs):
+    client_config = ca.client_config(**TLS12_ONLY)
+    server_config = ca.server_config(certs["ecdsa-p256"])
+    first = ClientConnection(client_config, server_name="localhost"), ServerConnection(server_config)
+    pump(*first)
+    assert not first[0].negotiated.resumed
+    second = ClientConnection(client_config, server_name="localhost"), ServerConnection(server_config)
+    hello = ClientHello.decode(second[0].data_to_send()[9:])
+    assert len(dict(hello.extensions)[35]) > 32  # the RFC 5077 ticket from the first connection
+    second[1].receive_data(plain_records(hello.encode()))
+    flight = second[1].data_to_send()
+    # abbreviated: ServerHello, NewSessionTicket, then ChangeCipherSpec and Finished at once
+    assert [m[0] for m in handshake_messages(flight)] == [2, 4]
+    second[0].receive_data(flight)
+    pump(*second)
+    for side in second:
+        assert side.negotiated.resumed and side.negotiated.version == "TLSv1.2"
+    assert second[0].negotiated.peer_certificates == first[0].negotiated.peer_certificates
+    exchange_data(*second)
+
+
+def test_resumption_refused_for_another_name_or_a_forged_ticket(ca, certs):
+    client_config = ca.client_config(**TLS12_ONLY)
+    server_config = ca.server_config(certs["ecdsa-p256"])
+    pump(ClientConnection(client_config, server_name="localhost"), ServerConnection(server_config))
+    # the session was made for "localhost": asking for "a.example" means a full handshake
+    other = ClientConnection(client_config, server_name="a.example"), ServerConnection(server_config)
+    pump(*other)
+    assert not other[1].negotiated.resumed
+    # a forged ticket is no error either: a full handshake
+    client = ClientConnection(client_config, server_name="localhost")
+    hello = ClientHello.decode(client.data_to_send()[9:])
+    hello.extensions = [(t, bytes(len(b)) if t == 35 else b) for t, b in hello.extensions]
+    server = ServerConnection(server_config)
+    server.receive_data(plain_records(hello.encode()))
+    assert [m[0] for m in handshake_messages(server.data_to_send())][:2] == [2, 11]  # ServerHello, Certificate

@@ -307,3 +307,52 @@ def test_version_matrix_against_ssl(ca, certs):
             _ssl_client_context(ca).wrap_socket(raw, server_hostname="localhost")
     only13.join()
     assert only13.errors and only13.errors[0].alert.name == "protocol_version"
+
+
+# -- resumption: by session id and by RFC 5077 ticket, both directions ------------------------------
+
+
+@pytest.mark.parametrize("by", ["ticket", "session id"])
+def test_tlskit_client_resumes_with_ssl_server(ca, certs, by):
+    context = _ssl_server_context(certs["ECDSA"])
+    if by == "session id":
+        context.options |= ssl.OP_NO_TICKET  # the server keeps sessions by id (its session cache)
+    server = StdlibServer12(context, echo, connections=2)
+    config = ca.client_config(**TLS12_ONLY)
+    resumed = []
+    with server:
+        for _ in range(2):
+            with tlskit.connect("127.0.0.1", server.port, server_name="localhost", config=config, timeout=20, keylog_from_env=False) as stream:
+                stream.sendall(b"ping")
+                received = b""
+                while len(received) < 4:
+                    received += stream.recv()
+                resumed.append(stream.negotiated.resumed)
+    assert not server.errors, server.errors
+    assert resumed == [False, True]
+    assert [r[2] for r in server.results] == [False, True]  # ssl's session_reused
+
+
+@pytest.mark.parametrize("by", ["ticket", "session id"])
+def test_ssl_client_resumes_with_tlskit_server(ca, certs, by):
+    import socket
+
+    server = TlskitServer(ca.server_config(certs["ECDSA"]), connections=2)
+    context = _ssl_client_context(ca)
+    if by == "session id":
+        context.options |= ssl.OP_NO_TICKET  # no session_ticket extension: resumption by id
+    session = None
+    reused = []
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+                tls.sendall(b"ping")
+                while tls.recv(4096):
+                    pass
+                reused.append(tls.session_reused)
+                session = tls.session
+                assert session.has_ticket == (by == "ticket")
+    server.join()
+    assert not server.errors, server.errors
+    assert reused == [False, True]
+    assert [c.negotiated.resumed for c in server.conns] == [False, True]

@@ -125,6 +125,13 @@ class ClientConnection(Connection):
             schemes=config.verify_schemes,
         )
         self._client_random = offer.random
+        #: a TLS 1.2 session offered for resumption, and the session_ticket extension body
+        self._tls12_session = None
+        self._tls12_ticket = b""
+        if config.min_version_code <= TLS12:
+            self._tls12_session, session_id, self._tls12_ticket = tls12_client.resumption_offer(config, server_name, provider.random)
+            if self._tls12_session is not None:
+                offer.session_id = session_id
         if config.max_version_code >= TLS13:  # a TLS 1.2-only ClientHello carries no key shares
             for name in config.resolved_key_share_groups:
                 self._start_key_share(name)
@@ -167,6 +174,9 @@ class ClientConnection(Connection):
             extensions.append((E.key_share, ext.encode_key_share_client(shares)))
         if offer.cookie is not None:
             extensions.append((E.cookie, ext.encode_cookie(offer.cookie)))
+        if self._config.min_version_code <= TLS12:
+            # RFC 5077 3.2: empty asks a TLS 1.2 server for a ticket; else the ticket to resume with
+            extensions.append((tls12_client.SESSION_TICKET, self._tls12_ticket))
         extensions += after_shares
         offer.extensions = {t for t, _ in extensions}
         hello = ClientHello(offer.random, offer.session_id, offer.suites, extensions)
@@ -404,7 +414,7 @@ def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], .
             versions = [ext.TLS13] + ([TLS12] if config.min_version_code <= TLS12 else [])
             before.append((E.supported_versions, ext.encode_supported_versions_client(versions)))
         if config.min_version_code <= TLS12:
-            before += tls12_client.hello_extensions(config, None)
+            before += tls12_client.hello_extensions(config)
         after: tuple[tuple[int, bytes], ...] = ()
         if config.max_version_code >= TLS13:
             # psk_dhe_ke, for future tickets (RFC 8446 4.2.9)

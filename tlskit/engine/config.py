@@ -43,6 +43,8 @@ class Negotiated:
     server_name: str | None
     peer_certificates: tuple[bytes, ...]
     ocsp_response: bytes | None = None
+    #: an earlier session was resumed instead of a full handshake
+    resumed: bool = False
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,8 @@ class Agreement:
     server_name: str | None = None
     peer_certificates: tuple[bytes, ...] = ()
     ocsp_response: bytes | None = None
+    #: an earlier session was resumed (TLS 1.2: session id or RFC 5077 ticket)
+    resumed: bool = False
 
 
 class Connection:
@@ -148,6 +150,7 @@ class Connection:
             server_name=agreed.server_name,
             peer_certificates=agreed.peer_certificates,
             ocsp_response=agreed.ocsp_response,
+            resumed=agreed.resumed,
         )
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:

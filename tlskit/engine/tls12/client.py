@@ -43,7 +43,7 @@ from tlskit.engine.tls12.handshake import (
 from tlskit.engine.tls12.messages import ExtensionType12 as E12, HandshakeType12 as H12
 from tlskit.engine.tls12.prf import check_verify_data
 from tlskit.engine.tls12.record import Tls12RecordLayer
-from tlskit.engine.tls12.session import Session12
+from tlskit.engine.tls12.session import Session12, client_sessions
 from tlskit.engine.tls12.suites import SUITE_BY_CODE, TLS12_GROUPS, Tls12CipherSuite, provider_suites
 from tlskit.engine.verify import verify_peer
 from tlskit.errors import (
@@ -65,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 S = ClientState
 TLS12 = 0x0303
+SESSION_TICKET = 35
 
 
 @dataclass
@@ -100,18 +101,28 @@ def tls12_suite_codes(config: Any) -> list[int]:
 SUITE_BY_NAME_CODE = {s.name: s.code for s in SUITE_BY_CODE.values()}
 
 
-def hello_extensions(config: Any, session: Session12 | None) -> list[tuple[int, bytes]]:
-    """TLS 1.2 extensions a client adds to its ClientHello when it offers TLS 1.2."""
-    extensions = [
+def hello_extensions(config: Any) -> list[tuple[int, bytes]]:
+    """TLS 1.2 extensions a client adds to its ClientHello when it offers TLS 1.2
+    (the same for every connection of a config)."""
+    return [
         (E12.ec_point_formats, m12.EC_POINT_FORMATS_UNCOMPRESSED),  # RFC 8422 5.1.2
         (E12.extended_master_secret, b""),  # RFC 7627 5.1
         (E12.renegotiation_info, m12.EMPTY_RENEGOTIATION_INFO),  # RFC 5746 3.4
     ]
-    if getattr(config, "tls12_tickets", False):
-        # RFC 5077 3.2: empty to ask for a ticket, the ticket itself to resume with it
-        ticket = session.ticket if session is not None and session.ticket else b""
-        extensions.append((E12.session_ticket, ticket))
-    return extensions
+
+
+def resumption_offer(config: Any, server_name: str | None, random: Any) -> tuple[Session12 | None, bytes, bytes]:
+    """(session, session_id, session_ticket extension body) for a new ClientHello.
+
+    A session with a ticket is offered with the ticket and a fresh session id, which the
+    server echoes if it accepts the ticket (RFC 5077 3.4); one without, by its session id
+    (RFC 5246 7.4.1.2). Without a session: an empty session_ticket asks for a ticket."""
+    session = client_sessions(config).get(server_name)
+    if session is None:
+        return None, b"", b""
+    if session.ticket:
+        return session, random(32), session.ticket
+    return session, session.session_id, b""
 
 
 def on_server_hello(conn: "ClientConnection", hello: ServerHello, raw: bytes, hello_raw: bytes) -> ClientState:
@@ -152,16 +163,16 @@ def on_server_hello(conn: "ClientConnection", hello: ServerHello, raw: bytes, he
     state.ticket_acked = E12.session_ticket in extensions
     offer.key_exchanges.clear()  # TLS 1.3 key shares: not needed
     session = getattr(conn, "_tls12_session", None)
-    if session is not None and session.matches(hello, suite.name):
+    if session is not None and offer.session_id and hmac.compare_digest(hello.legacy_session_id_echo, offer.session_id):
         # RFC 5246 7.4.1.3 / RFC 5077 3.4: the server resumes when it echoes our session id
-        if not session.extended_master_secret:  # pragma: no cover - sessions we store always are
-            raise HandshakeFailure("resuming a session without EMS")
+        if suite.name != session.suite:
+            raise IllegalParameter("server resumed the session with another cipher suite")
         state.resumed = session
         state.keys = keys_from_master(suite, session.master_secret, state.client_random, state.server_random)
         conn._agreed.peer_certificates = session.peer_certificates
         conn._agreed.signature_scheme = None
         conn._agreed.group = session.group
-        conn._resumed = True
+        conn._agreed.resumed = True
         return S.WAIT_NST if state.ticket_acked else S.WAIT_CCS
     return S.WAIT_CERT
 
@@ -334,8 +345,6 @@ def _on_finished(conn: "ClientConnection", body: bytes, raw: bytes) -> ClientSta
 def _remember_session(conn: "ClientConnection", state: Client12) -> None:
     """Keep what resumption needs (RFC 5246 7.3, RFC 5077 3.4) in the config's cache."""
     assert state.keys is not None
-    cache = getattr(conn._config, "tls12_session_cache", None)
-    store = getattr(conn, "_store_tls12_session", None)
     ticket = state.new_ticket.ticket if state.new_ticket is not None else b""
     if state.resumed is not None and not ticket:
         ticket = state.resumed.ticket  # RFC 5077 3.4: the old ticket stays usable
@@ -349,14 +358,12 @@ def _remember_session(conn: "ClientConnection", state: Client12) -> None:
         extended_master_secret=True,
         peer_certificates=conn._agreed.peer_certificates,
         group=conn._agreed.group,
-        created=time.time(),
+        created=time.time() if state.resumed is None or state.new_ticket is not None else state.resumed.created,
         lifetime=state.new_ticket.lifetime_hint if state.new_ticket is not None and state.new_ticket.lifetime_hint else 7200,
+        server_name=conn._agreed.server_name,
+        alpn=conn._agreed.alpn,
     )
-    conn.tls12_session = session
-    if store is not None:
-        store(session)
-    elif cache is not None:  # pragma: no cover - the connection provides the store hook
-        cache.put(conn._agreed.server_name, None, session)
+    client_sessions(conn._config).put(conn._agreed.server_name, session)
     if state.new_ticket is not None and state.new_ticket.ticket:
         conn._events.append(NewSessionTicketEvent(state.new_ticket.ticket, state.new_ticket.lifetime_hint))
 

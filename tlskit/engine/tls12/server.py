@@ -47,7 +47,7 @@ from tlskit.engine.tls12.handshake import (
 from tlskit.engine.tls12.messages import ExtensionType12 as E12, HandshakeType12 as H12
 from tlskit.engine.tls12.prf import check_verify_data
 from tlskit.engine.tls12.record import Tls12RecordLayer
-from tlskit.engine.tls12.session import Session12
+from tlskit.engine.tls12.session import Session12, server_session_ids, server_ticket_store
 from tlskit.engine.tls12.suites import (
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
     TLS_FALLBACK_SCSV,
@@ -145,10 +145,10 @@ def on_client_hello(conn: "ServerConnection", hello: ClientHello, raw: bytes, ex
         response_extensions.append((E.application_layer_protocol_negotiation, ext.encode_alpn([alpn])))
     if host is not None:
         response_extensions.append((E.server_name, b""))  # RFC 6066 3: SNI was used
-    tickets = getattr(conn, "_tls12_ticket_store", None)
+    tickets = server_ticket_store(config)
     wants_ticket = tickets is not None and E12.session_ticket in extensions
 
-    resumed = _find_session(conn, hello, extensions, tickets)
+    resumed = _find_session(conn, hello, extensions, tickets, host)
     if resumed is not None:
         return _resume(conn, hello, raw, server_random, resumed, response_extensions, wants_ticket)
 
@@ -163,8 +163,7 @@ def on_client_hello(conn: "ServerConnection", hello: ClientHello, raw: bytes, ex
         response_extensions.append((E.status_request, b""))
     if wants_ticket:
         response_extensions.append((E12.session_ticket, b""))  # RFC 5077 3.2: a ticket will follow
-    cache = getattr(conn, "_tls12_session_ids", None)
-    session_id = provider.random(32) if cache is not None else b""
+    session_id = provider.random(32)  # RFC 5246 7.4.1.3: the session can be resumed by this id
 
     state = conn._tls12 = Server12(suite, hello.random, server_random, Transcript12(raw), session_id=session_id)
     state.issue_ticket = wants_ticket
@@ -228,18 +227,24 @@ def _choose_identity_and_suite(
     raise HandshakeFailure("no TLS 1.2 cipher suite, certificate and signature scheme in common")
 
 
-def _find_session(conn: "ServerConnection", hello: ClientHello, extensions: dict[int, bytes], tickets: Any) -> Optional[Session12]:
-    """A session the client asks to resume and we still accept (ticket first, RFC 5077 3.4)."""
+def _find_session(
+    conn: "ServerConnection", hello: ClientHello, extensions: dict[int, bytes], tickets: Any, host: Optional[str]
+) -> Optional[Session12]:
+    """A session the client asks to resume and we still accept (ticket first, RFC 5077 3.4);
+    anything unknown, expired or not matching means a full handshake, never an error."""
     session = None
     ticket = extensions.get(E12.session_ticket, b"")
     if ticket and tickets is not None:
         state = tickets.redeem(ticket)
         session = Session12.from_state(state) if state is not None else None
     if session is None and hello.legacy_session_id:
-        cache = getattr(conn, "_tls12_session_ids", None)
-        session = cache.get(hello.legacy_session_id) if cache is not None else None
+        session = server_session_ids(conn._config).get(hello.legacy_session_id)
     if session is None or not session.is_valid():
         return None
+    if (session.server_name or None) != (host or None):
+        return None  # RFC 6066 3: resume only for the name the session was made for
+    if session.alpn is not None and conn._agreed.alpn != session.alpn:
+        return None  # the application protocol must not change under a resumed session
     info = provider_suites(conn._provider).get(session.suite)
     # RFC 5246 7.4.1.2: the client MUST still offer the session's suite; we must still allow it
     if info is None or info.code not in hello.cipher_suites or session.suite not in conn._config.resolved_tls12_suites:
@@ -263,7 +268,7 @@ def _resume(
     state = conn._tls12 = Server12(suite, hello.random, server_random, Transcript12(raw), session_id=hello.legacy_session_id)
     state.issue_ticket = wants_ticket
     state.resumed = session
-    conn._resumed = True
+    conn._agreed.resumed = True
     conn._agreed.suite = suite  # type: ignore[assignment]
     conn._agreed.group = session.group
     conn._agreed.peer_certificates = session.peer_certificates
@@ -350,15 +355,17 @@ def _session_of(conn: "ServerConnection", state: Server12) -> Session12:
         master_secret=state.keys.master_secret,
         group=conn._agreed.group,
         peer_certificates=conn._agreed.peer_certificates,
-        created=time.time(),
+        created=time.time() if state.resumed is None else state.resumed.created,
         lifetime=TICKET_LIFETIME_HINT,
+        server_name=conn._agreed.server_name,
+        alpn=conn._agreed.alpn,
     )
 
 
 def _send_ticket_and_finished(conn: "ServerConnection", state: Server12) -> None:
     assert state.keys is not None
     if state.issue_ticket:
-        tickets = getattr(conn, "_tls12_ticket_store", None)
+        tickets = server_ticket_store(conn._config)
         ticket = tickets.issue(_session_of(conn, state).to_state()) if tickets is not None else b""
         _send(conn, m12.NewSessionTicket12(TICKET_LIFETIME_HINT if ticket else 0, ticket).encode())
     conn._record.write_change_cipher_spec()
@@ -368,9 +375,8 @@ def _send_ticket_and_finished(conn: "ServerConnection", state: Server12) -> None
 
 
 def _store_session(conn: "ServerConnection", state: Server12) -> None:
-    cache = getattr(conn, "_tls12_session_ids", None)
-    if cache is not None and state.session_id:
-        cache.put(state.session_id, _session_of(conn, state))
+    if state.session_id:
+        server_session_ids(conn._config).put(state.session_id, _session_of(conn, state))
 
 
 def _on_client_hello_after_handshake(conn: "ServerConnection", body: bytes, raw: bytes) -> ServerState:

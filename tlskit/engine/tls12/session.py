@@ -18,9 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from tlskit.engine.buffer import Reader, u8, u16, vec8, vec16, vec24
-from tlskit.engine.messages import ServerHello
-from tlskit.errors import DecodeError, IllegalParameter
+from tlskit.engine.buffer import Reader, u8, vec8, vec16, vec24
+from tlskit.errors import DecodeError
 
 #: RFC 5077 / common practice: a TLS 1.2 session is resumable for at most a day here
 MAX_SESSION_LIFETIME = 86400
@@ -38,22 +37,13 @@ class Session12:
     group: str = ""
     created: float = 0.0
     lifetime: int = 7200
-    #: on the client: the session id sent with a ticket (RFC 5077 3.4) to spot acceptance
-    offered_session_id: bytes = b""
+    #: the SNI of the original handshake: a resumption must ask for the same name (RFC 6066 3)
+    server_name: Optional[str] = None
+    alpn: Optional[str] = None
 
     def is_valid(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now
         return now < self.created + min(self.lifetime, MAX_SESSION_LIFETIME)
-
-    def matches(self, hello: ServerHello, suite: str) -> bool:
-        """Did the server resume this session? (it echoed the session id we sent)"""
-        sent = self.offered_session_id or self.session_id
-        if not sent or hello.legacy_session_id_echo != sent:
-            return False
-        if suite != self.suite:
-            # RFC 5246 7.4.1.3: a resumed session keeps its cipher suite
-            raise IllegalParameter("server resumed the session with another cipher suite")
-        return True
 
     # -- server-side state (sealed into a ticket or kept in the cache) -------------------
 
@@ -66,6 +56,8 @@ class Session12:
             + vec8(self.group.encode("ascii"))
             + int(self.created).to_bytes(8, "big")
             + self.lifetime.to_bytes(4, "big")
+            + vec16((self.server_name or "").encode("utf-8"))
+            + vec8((self.alpn or "").encode("utf-8"))
             + vec24(certs)
         )
 
@@ -81,6 +73,8 @@ class Session12:
             group = r.pull_vector(1).decode("ascii")
             created = r.pull_uint(8)
             lifetime = r.pull_u32()
+            server_name = r.pull_vector(2).decode("utf-8") or None
+            alpn = r.pull_vector(1).decode("utf-8") or None
             certs_reader = r.pull_reader(3)
             r.expect_end()
             certs = []
@@ -90,7 +84,10 @@ class Session12:
             return None
         if len(master) != 48:
             return None
-        return cls(suite, master, group=group, created=float(created), lifetime=lifetime, peer_certificates=tuple(certs))
+        return cls(
+            suite, master, group=group, created=float(created), lifetime=lifetime,
+            peer_certificates=tuple(certs), server_name=server_name, alpn=alpn,
+        )  # fmt: skip
 
 
 class SessionIdCache:
@@ -158,3 +155,39 @@ class ClientSessionCache12:
                 self._entries.pop(server_name, None)
             return None
         return session
+
+
+def _attached(config: object, name: str, factory: Callable[[], object]) -> object:
+    """A store kept on a (frozen, shared) config object, made on first use."""
+    store = config.__dict__.get(name)
+    if store is None:
+        store = factory()
+        object.__setattr__(config, name, store)
+    return store
+
+
+def server_session_ids(config: object) -> SessionIdCache:
+    """The server config's TLS 1.2 session-id cache (shared by its connections)."""
+    return _attached(config, "_tls12_session_ids", SessionIdCache)  # type: ignore[return-value]
+
+
+def server_ticket_store(config: object) -> object | None:
+    """Where TLS 1.2 tickets are sealed: the config's ticket store (the one TLS 1.3 uses),
+    or None when the server issues no tickets (``tickets=0``)."""
+    if getattr(config, "tickets", 1) == 0:
+        return None
+    store = getattr(config, "resolved_ticket_store", None)
+    if store is not None:
+        return store
+
+    def default() -> object:
+        from tlskit.engine.tickets import StatelessTicketStore, TicketKeyRing
+
+        return StatelessTicketStore(TicketKeyRing(getattr(config, "resolved_provider")))
+
+    return _attached(config, "_tls12_ticket_store", default)
+
+
+def client_sessions(config: object) -> ClientSessionCache12:
+    """The client config's TLS 1.2 sessions (shared by its connections)."""
+    return _attached(config, "_tls12_sessions", ClientSessionCache12)  # type: ignore[return-value]
