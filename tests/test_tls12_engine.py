@@ -10,7 +10,6 @@ from hypothesis import given, settings, strategies as st
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tlskit.ca import EphemeralCA
-from tlskit.engine.buffer import Reader
 from tlskit.engine.messages import DOWNGRADE_TLS12, ClientHello, ServerHello
 from tlskit.engine.tls12 import messages as m12
 from tlskit.engine.tls12.suites import SUITE_TABLE, provider_suites
@@ -538,3 +537,68 @@ def test_resumption_refused_for_another_name_or_a_forged_ticket(ca, certs):
     server = ServerConnection(server_config)
     server.receive_data(plain_records(hello.encode()))
     assert [m[0] for m in handshake_messages(server.data_to_send())][:2] == [2, 11]  # ServerHello, Certificate
+
+
+def test_client_refuses_change_cipher_spec_before_the_server_key_exchange(ca, certs):
+    client, server = make_pair(ca, certs["ecdsa-p256"], client=TLS12_ONLY)
+    server.receive_data(client.data_to_send())
+    messages = handshake_messages(server.data_to_send())
+    flight = plain_records(*messages[:2]) + b"\x14\x03\x03\x00\x01\x01"
+    assert _alert_of(lambda: client.receive_data(flight)) == AlertDescription.unexpected_message
+
+
+def test_client_refuses_a_plaintext_finished_instead_of_change_cipher_spec(ca, certs):
+    client, server = make_pair(ca, certs["ecdsa-p256"], client=TLS12_ONLY)
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    client.data_to_send()
+    assert _alert_of(lambda: client.receive_data(plain_records(m12.Finished12(bytes(12)).encode()))) == AlertDescription.unexpected_message
+
+
+def _server_hello_variant(ca, certs, mutate):
+    client, server = make_pair(ca, certs["ecdsa-p256"], client=TLS12_ONLY)
+    server.receive_data(client.data_to_send())
+    messages = handshake_messages(server.data_to_send())
+    hello = ServerHello.decode(messages[0][4:])
+    mutate(hello)
+    return _alert_of(lambda: client.receive_data(plain_records(hello.encode(), *messages[1:])))
+
+
+def test_tls12_server_hello_checks(ca, certs):
+    def unoffered_extension(hello):
+        hello.extensions.append((0x0F, b"\x01"))  # heartbeat: we never offer it
+
+    def renegotiated_connection(hello):
+        hello.extensions = [(t, b"\x0c" + bytes(12) if t == 0xFF01 else b) for t, b in hello.extensions]
+
+    def unoffered_suite(hello):
+        hello.cipher_suite = 0x009C  # TLS_RSA_WITH_AES_128_GCM_SHA256: RSA key transport, never offered
+
+    def compression(hello):
+        hello.legacy_compression_method = 1
+
+    def tls11(hello):
+        hello.legacy_version = 0x0302
+
+    assert _server_hello_variant(ca, certs, unoffered_extension) == AlertDescription.unsupported_extension
+    assert _server_hello_variant(ca, certs, renegotiated_connection) == AlertDescription.handshake_failure
+    assert _server_hello_variant(ca, certs, unoffered_suite) == AlertDescription.illegal_parameter
+    assert _server_hello_variant(ca, certs, compression) == AlertDescription.illegal_parameter
+    assert _server_hello_variant(ca, certs, tls11) == AlertDescription.protocol_version
+
+
+def test_server_refuses_fallback_scsv_when_it_could_do_better(ca, certs):
+    client, server = make_pair(ca, certs["ecdsa-p256"], client=TLS12_ONLY)
+    hello = ClientHello.decode(client.data_to_send()[9:])
+    hello.cipher_suites.append(0x5600)  # RFC 7507 TLS_FALLBACK_SCSV
+    assert _alert_of(lambda: server.receive_data(plain_records(hello.encode()))) == AlertDescription.inappropriate_fallback
+
+
+def test_client_without_renegotiation_info_extension_but_with_scsv_is_accepted(ca, certs):
+    client, server = make_pair(ca, certs["ecdsa-p256"], client=TLS12_ONLY)
+    hello = ClientHello.decode(client.data_to_send()[9:])
+    hello.extensions = [(t, b) for t, b in hello.extensions if t != 0xFF01]
+    hello.cipher_suites.append(0x00FF)  # RFC 5746 3.3: the SCSV says the same
+    server.receive_data(plain_records(hello.encode()))
+    server_hello = ServerHello.decode(handshake_messages(server.data_to_send())[0][4:])
+    assert dict(server_hello.extensions)[0xFF01] == b"\x00"

@@ -19,7 +19,6 @@ from tls12_peers import (
 )
 
 import tlskit
-from tlskit import ClientConnection
 from tlskit.ca import EphemeralCA
 from tlskit.engine.tls12.suites import provider_suites
 from tlskit.providers import available_providers, get_provider

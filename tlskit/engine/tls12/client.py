@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tlskit.engine import extensions as ext
-from tlskit.engine.alerts import encode_alert
 from tlskit.engine.extensions import ExtensionType as E
 from tlskit.engine.handshake import leaf_public_key
 from tlskit.engine.messages import DOWNGRADE_TLS11, DOWNGRADE_TLS12, ServerHello
@@ -37,7 +36,6 @@ from tlskit.engine.tls12.handshake import (
     derive_keys,
     finished,
     keys_from_master,
-    scheme_fits_suite,
     scheme_from_code,
 )
 from tlskit.engine.tls12.messages import ExtensionType12 as E12, HandshakeType12 as H12
@@ -56,7 +54,7 @@ from tlskit.errors import (
     UnsupportedExtension,
 )
 from tlskit.events import NewSessionTicket as NewSessionTicketEvent
-from tlskit.providers.names import GROUP_NAMES, GROUPS, SIGNATURE_SCHEMES
+from tlskit.providers.names import GROUP_NAMES, SIGNATURE_SCHEMES
 
 if TYPE_CHECKING:  # pragma: no cover
     # tlskit.engine.client imports this module, so the connection is typed by its base

@@ -18,7 +18,6 @@ we asked for it, its certificate and CertificateVerify).
 
 from __future__ import annotations
 
-import hmac
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
