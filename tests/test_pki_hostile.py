@@ -141,3 +141,17 @@ def test_der_carrying_pem_text_is_parsed_as_der():
     assert load_certificates(smuggler.der) == [smuggler.cert]
     with pytest.raises(CertificateError):
         _verify(smuggler.der, [ICA_DER])
+
+
+def test_pem_scanning_is_linear_in_unterminated_begin_lines():
+    """A regex with a lazy body and a back-reference rescanned the rest of the input
+    for each BEGIN line lacking its END: 224 KB of them took ~40 s. Hostile PEM reaches
+    this parser through verify_chain(PEM bytes), `tlskit ca verify/show` and cafiles."""
+    import time
+
+    for line in (b"-----BEGIN CERTIFICATE-----\n", b"-----BEGIN X509 CRL-----\n", b"-----BEGIN A-----\n"):
+        data = line * 40000  # ~1 MB
+        started = time.perf_counter()
+        with pytest.raises(CertificateError):
+            load_certificates(data)
+        assert time.perf_counter() - started < 5.0

@@ -167,3 +167,32 @@ def test_private_key_errors_name_the_file(tmp_path):
 def test_naive_and_aware_times_accepted_only_when_aware():
     aware = datetime.datetime(2026, 6, 1, 14, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
     verify_chain(CHAIN.leaf.cert, CHAIN.untrusted, [CHAIN.root.cert], at=aware)
+
+
+def test_unreadable_trust_directory_or_bundle_is_a_certificate_error(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from tlskit.pki import CertificateError
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    # (running as root, permissions cannot be used to provoke it)
+    monkeypatch.setattr(Path, "iterdir", denied)
+    with pytest.raises(CertificateError, match="cannot list"):
+        TrustStore.from_directory(tmp_path)
+    monkeypatch.undo()
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(b"")
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(CertificateError, match="cannot read"):
+        TrustStore._from_bundle_skipping_bad(str(bundle))
+
+
+def test_pem_scanning_still_finds_blocks_between_noise():
+    chain = f.chain(1, tag=" pem")
+    leaf_pem = chain.leaf.cert.public_bytes(serialization.Encoding.PEM)
+    noise = b"# comment\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+    unterminated = b"-----BEGIN X509 CERTIFICATE-----\nno end\n-----BEGIN FOO-----\n"
+    certs = load_certificates(noise + leaf_pem + b"trailing\n" + leaf_pem + unterminated)
+    assert [c.serial_number for c in certs] == [chain.leaf.cert.serial_number] * 2

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tlskit.pki import names
+import pki_factory as f
+from tlskit.pki import NameMismatch, names, verify_chain
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 LABEL = st.one_of(
@@ -95,3 +96,34 @@ def test_invalid_dns_constraints_fail_closed(constraint):
 def test_invalid_mailboxes_fail_closed(mailbox):
     with pytest.raises(names.InvalidName):
         names.email_constraint_covers("example.com", mailbox)
+
+
+# -- a name with a trailing newline is not a DNS name ------------------------------------
+
+
+@pytest.mark.parametrize("name", ["example.com\n", "com\n", "foo\n.example.com", "a.b\n.c"])
+def test_a_trailing_newline_is_not_a_valid_dns_label(name):
+    # re.match with "$" accepted "com\n": the reference "foo\n.example.com" matched "*.example.com".
+    assert not names.is_valid_dns_name(name)
+    assert names.parse_reference(name) is None
+
+
+def test_a_presented_name_with_a_newline_never_matches():
+    # (references are validated by parse_reference, which now refuses the newline)
+    assert not names.dns_san_matches("example.com\n", "example.com\n")
+    assert not names.dns_san_matches("*.example.com\n", "a.example.com\n")
+
+
+def test_verify_chain_rejects_a_server_name_with_a_newline():
+    chain = f.chain(1, tag=" newline")
+    with pytest.raises(NameMismatch, match="not a valid DNS name"):
+        verify_chain(
+            chain.leaf.der, [i.der for i in chain.intermediates], [chain.root.cert],
+            server_name="example.com\n", at=f.NOW,
+        )
+
+
+def test_a_san_with_a_trailing_newline_cannot_slip_past_an_excluded_subtree():
+    # "evil.com\n" must not pass as a valid name outside evil.com, which an excluded subtree would miss.
+    with pytest.raises(names.InvalidName):
+        names.dns_constraint_covers("evil.com", "evil.com\n", excluded=True)

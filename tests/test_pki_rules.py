@@ -572,3 +572,49 @@ def test_pinned_self_signed_ca_style_leaf():
     ca_leaf = f.issue("localhost", root, ca=True, sans=["localhost"])
     with pytest.raises(NotAuthorizedForUsage, match="CA certificate"):
         verify_chain(ca_leaf.cert, [], [root.cert], at=NOW)
+
+
+# -- RFC 8446 4.4.2.4: MD5-signed certificates abort with bad_certificate ----------------
+
+
+def _relabelled(leaf, new_oid_hex: str) -> bytes:
+    # cryptography will not sign with MD5: relabel sha256WithRSAEncryption (same OID
+    # length, inner and outer) so the policy must decide before any signature check
+    sha256_rsa = bytes.fromhex("2a864886f70d01010b")
+    assert leaf.der.count(sha256_rsa) == 2
+    return leaf.der.replace(sha256_rsa, bytes.fromhex(new_oid_hex))
+
+
+def test_an_md5_signed_certificate_is_a_bad_certificate():
+    from tlskit.pki import ForbiddenSignatureAlgorithm
+
+    root = f.issue("Root MD5", ca=True, key_kind="rsa2048", slot=1)
+    leaf = f.issue("example.com", root)
+    # not unsupported_certificate: RFC 8446 4.4.2.4 says "MUST abort the handshake with a
+    # bad_certificate alert".
+    with pytest.raises(ForbiddenSignatureAlgorithm, match="md5WithRSAEncryption") as info:
+        verify_chain(_relabelled(leaf, "2a864886f70d010104"), [], [root.cert], at=f.NOW)
+    assert info.value.alert == AlertDescription.bad_certificate
+    assert isinstance(info.value, UnsupportedCertificateAlgorithm)  # still an algorithm-policy refusal
+    # SHA-1: the same refusal and alert, which 4.4.2.4 RECOMMENDS (docs/pki.md)
+    with pytest.raises(ForbiddenSignatureAlgorithm, match="SHA-1") as info:
+        verify_chain(_relabelled(leaf, "2a864886f70d010105"), [], [root.cert], at=f.NOW)
+    assert info.value.alert == AlertDescription.bad_certificate
+
+
+def test_rsassa_pss_with_an_md5_hash_is_a_bad_certificate():
+    from tlskit._der import AlgorithmIdentifier
+    from tlskit.pki import ForbiddenSignatureAlgorithm
+    from tlskit.pki.algorithms import scheme_for
+
+    def tlv(tag: int, content: bytes) -> bytes:
+        assert len(content) < 128
+        return bytes([tag, len(content)]) + content
+
+    md5 = tlv(0x30, bytes.fromhex("06082a864886f70d0205") + b"\x05\x00")  # AlgorithmIdentifier md5, NULL
+    mgf1_md5 = tlv(0x30, bytes.fromhex("06092a864886f70d010108") + md5)
+    params = tlv(0x30, tlv(0xA0, md5) + tlv(0xA1, mgf1_md5) + tlv(0xA2, bytes.fromhex("020110")))
+    algorithm = AlgorithmIdentifier("1.2.840.113549.1.1.10", params, tlv(0x30, bytes.fromhex("06092a864886f70d01010a") + params))
+    with pytest.raises(ForbiddenSignatureAlgorithm, match="MD5") as info:
+        scheme_for(algorithm, "1.2.840.113549.1.1.1")
+    assert info.value.alert == AlertDescription.bad_certificate
