@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from certs import make_pki
+from engine_support import other_key  # noqa: F401 (a shared fixture)
 from io_peers import (  # noqa: F401 (pki, ed_pki, client_pki: shared fixtures)
     OPENSSL,
     TIMEOUT,
@@ -323,3 +324,15 @@ def test_http_responder_handles_any_request_bytes(chunks):
     stream = _FakeStream([c for c in chunks if c])
     net_cmd._http(net_cmd._Counting(stream))  # must return, never raise
     assert stream.sent == b"" or stream.sent.startswith(b"HTTP/1.")
+
+
+def test_cli_serve_config_errors_are_one_line_without_an_alert_name(pki, other_key, tmp_path):
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"junk")
+    base = ["serve", "--port", "0", "--cert", str(pki.chain_file)]
+    for extra in (["--key", str(other_key)], ["--key", str(pki.key_file), "--client-ca", str(junk)],
+                  ["--key", str(pki.key_file), "--keylog", str(tmp_path / "no" / "k.log")]):
+        result = runner.invoke(app, base + extra)
+        assert result.exit_code == 1, (extra, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "(alert" not in lines[0], (extra, lines)

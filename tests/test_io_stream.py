@@ -3,12 +3,16 @@ itself and against Python's ssl module (OpenSSL)."""
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 import struct
 import threading
+import time
 
 import pytest
 
+from engine_support import other_key  # noqa: F401 (a shared fixture)
 from io_peers import (  # noqa: F401 (pki, ed_pki, client_pki: shared fixtures)
     TIMEOUT,
     StdlibServer,
@@ -404,3 +408,191 @@ def test_connection_refused_is_a_tls_error():
         connect("127.0.0.1", port, timeout=TIMEOUT, insecure=True)
     assert isinstance(failure.value, ConnectionError)
 
+
+# -- deadlines against trickling peers; failures leave no socket or thread behind ------
+
+
+# A TLS handshake record header announcing 512 bytes, then the bytes one at a time.
+_RECORD_PREFIX = b"\x16\x03\x01\x02\x00"
+_TRICKLE_INTERVAL = 0.2
+
+
+def _trickle(sock: socket.socket, stop: threading.Event) -> None:
+    """Send a byte every _TRICKLE_INTERVAL: never idle long enough for a per-read timeout."""
+    try:
+        sock.sendall(_RECORD_PREFIX)
+        while not stop.wait(_TRICKLE_INTERVAL):
+            sock.sendall(b"\x00")
+    except OSError:
+        pass
+
+
+def test_server_handshake_timeout_bounds_the_whole_handshake(pki):
+    failed = threading.Event()
+    errors: list[BaseException] = []
+
+    def on_error(address, exc):
+        errors.append(exc)
+        failed.set()
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, handshake_timeout=1.0) as server:
+        server.serve_in_background(lambda stream: None, on_error=on_error)
+        stop = threading.Event()
+        with socket.create_connection(server.address) as sock:
+            trickler = threading.Thread(target=_trickle, args=(sock, stop), daemon=True)
+            started = time.monotonic()
+            trickler.start()
+            try:
+                # A per-read timeout would restart with each byte: the 512-byte record would
+                # take ~100 s to trickle in. The deadline bounds the whole handshake.
+                assert failed.wait(30.0), "a trickling client kept the server handshake alive"
+                elapsed = time.monotonic() - started
+            finally:
+                stop.set()
+                trickler.join()
+    assert isinstance(errors[0], TLSTimeoutError), errors
+    assert elapsed < 15.0
+
+
+def test_connect_timeout_bounds_the_whole_handshake():
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    accepted: list[socket.socket] = []
+
+    def server() -> None:
+        conn, _ = listener.accept()
+        accepted.append(conn)
+        _trickle(conn, stop)
+
+    thread = threading.Thread(target=server, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TLSTimeoutError):
+            connect(*listener.getsockname(), server_name="localhost", timeout=1.0, keylog_from_env=False)
+        assert time.monotonic() - started < 15.0  # per-read timeouts: ~100 s
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+# -- configuration mistakes are refused before any connection ------------------------
+
+
+def test_serve_refuses_a_key_that_does_not_match_the_certificate(pki, other_key):
+    # not a server whose every handshake fails at the client with decrypt_error
+    with pytest.raises(TLSError, match="does not match the certificate"):
+        serve(certfile=pki.chain_file, keyfile=other_key)
+
+
+def test_connect_refuses_a_client_key_that_does_not_match(pki, other_key):
+    with pytest.raises(TLSError, match="does not match the certificate"):
+        connect("127.0.0.1", 9, cafile=pki.ca_file, certfile=pki.chain_file, keyfile=other_key, timeout=1.0)
+
+
+def test_serve_refuses_an_unusable_client_ca_file(pki, tmp_path):
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"not a certificate\n")
+    # refused at once, not found out by the first client that sends a certificate
+    with pytest.raises(TLSError):
+        serve(certfile=pki.chain_file, keyfile=pki.key_file, client_cafile=junk)
+
+
+def test_keylog_file_is_created_private_and_an_unwritable_one_is_refused(pki, tmp_path):
+    keylog = tmp_path / "keys.log"
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, keylog_file=keylog):
+        pass
+    assert stat.S_IMODE(os.stat(keylog).st_mode) == 0o600
+    # refused at once, not an internal_error in every handshake
+    with pytest.raises(TLSError, match="key log"):
+        serve(certfile=pki.chain_file, keyfile=pki.key_file, keylog_file=tmp_path / "missing-dir" / "keys.log")
+
+
+def test_server_survives_a_failed_thread_start(pki, monkeypatch):
+    """Thread exhaustion drops the one client (socket closed, reported) instead of
+    ending serve_forever and leaking the accepted socket."""
+    import tlskit.io.server as server_module
+
+    real_thread = threading.Thread
+    failures = [1]
+
+    class FlakyThread(real_thread):
+        def start(self):
+            if self.name.startswith("tlskit-conn-") and failures:
+                failures.pop()
+                raise RuntimeError("can't start new thread")
+            super().start()
+
+    monkeypatch.setattr(server_module.threading, "Thread", FlakyThread)
+    reported = threading.Event()
+    errors: list[BaseException] = []
+
+    def on_error(address, exc):
+        errors.append(exc)
+        reported.set()
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, timeout=10.0) as server:
+        server.serve_in_background(echo, on_error=on_error)
+        host, port = server.address
+        with socket.create_connection((host, port)) as dropped:
+            assert reported.wait(10.0)
+            dropped.settimeout(10.0)
+            assert dropped.recv(1) == b""  # the server closed it at once
+        assert "connection thread" in str(errors[0])
+        assert server.active_connections == 0
+        with connect(host, port, server_name="localhost", cafile=pki.ca_file, timeout=10.0) as stream:
+            stream.sendall(b"still serving")
+            assert stream.recv() == b"still serving"
+
+
+def test_a_read_timeout_after_the_handshake_leaves_the_stream_usable(pki):
+    """Like ssl.SSLSocket: a recv() timeout consumed nothing, so the next recv() works
+    (the stream is not marked failed for good)."""
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, timeout=10.0) as server:
+        server.serve_in_background(echo)
+        host, port = server.address
+        with connect(host, port, server_name="localhost", cafile=pki.ca_file, timeout=10.0) as stream:
+            stream.settimeout(0.1)
+            with pytest.raises(TLSTimeoutError):
+                stream.recv()
+            stream.settimeout(10.0)
+            stream.sendall(b"still alive")
+            assert stream.recv() == b"still alive"
+
+
+def test_server_construction_failure_closes_the_listener(pki, monkeypatch):
+    import tlskit.io.server as server_module
+
+    created: list[socket.socket] = []
+    real_create_server = socket.create_server
+
+    def tracking_create_server(*args, **kwargs):
+        sock = real_create_server(*args, **kwargs)
+        created.append(sock)
+        return sock
+
+    def no_socketpair(*args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(server_module.socket, "create_server", tracking_create_server)
+    monkeypatch.setattr(server_module.socket, "socketpair", no_socketpair)
+    with pytest.raises(TLSError, match="Too many open files"):
+        serve(certfile=pki.chain_file, keyfile=pki.key_file)
+    assert created and all(sock.fileno() == -1 for sock in created)
+
+
+def test_a_stale_sslkeylogfile_warns_instead_of_breaking_connections(pki, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "gone" / "keys.log"))
+    with pytest.warns(RuntimeWarning, match="SSLKEYLOGFILE"):
+        server = serve(certfile=pki.chain_file, keyfile=pki.key_file)
+    with server:
+        assert server.config.keylog_file is None
+    good = tmp_path / "keys.log"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(good))
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        assert server.config.keylog_file == str(good)
+    assert stat.S_IMODE(os.stat(good).st_mode) == 0o600
