@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from certs import make_pki
+from cli_support import run_main
 from engine_support import other_key  # noqa: F401 (a shared fixture)
 from io_peers import (  # noqa: F401 (pki, ed_pki, client_pki: shared fixtures)
     OPENSSL,
@@ -336,3 +337,53 @@ def test_cli_serve_config_errors_are_one_line_without_an_alert_name(pki, other_k
         assert result.exit_code == 1, (extra, result.output)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and "(alert" not in lines[0], (extra, lines)
+
+
+def test_serve_and_connect_take_an_encrypted_key_password_from_a_file_or_env(monkeypatch, tmp_path, capsys):
+    """An encrypted key needs a password, and the commands have ways to give one."""
+    import tlskit.io
+    from tlskit.errors import TLSError
+
+    seen = {}
+
+    def fake_serve(host, port, **options):
+        seen.update(options)
+        raise TLSError("stop here")
+
+    monkeypatch.setattr(tlskit.io, "serve", fake_serve)
+    password_file = tmp_path / "pw"
+    password_file.write_bytes(b"s3cret\n")
+    base = ["serve", "--port", "0", "--cert", "c.pem", "--key", "k.pem"]
+    code, _, err = run_main(base + ["--key-password-file", str(password_file)], capsys)
+    assert code == 1 and seen["key_password"] == b"s3cret" and "s3cret" not in err
+    seen.clear()
+    monkeypatch.setenv("TLSKIT_KEY_PASSWORD", "from-env")
+    run_main(base, capsys)
+    assert seen["key_password"] == b"from-env"
+    monkeypatch.delenv("TLSKIT_KEY_PASSWORD")
+    (tmp_path / "empty").write_bytes(b"\n")
+    code, _, err = run_main(base + ["--key-password-file", str(tmp_path / "empty")], capsys)
+    assert code == 1 and err.startswith("error: ") and "empty" in err
+    code, _, err = run_main(["connect", "localhost:1", "--key-password-file", str(password_file)], capsys)
+    assert code == 2 and "--cert" in err
+
+
+def test_connect_cafile_may_be_a_directory(tmp_path):
+    import shutil
+
+    from tlskit.io import serve
+
+    pki = make_pki(tmp_path / "pki")
+    anchors = tmp_path / "anchors"
+    anchors.mkdir()
+    shutil.copy(pki.ca_file, anchors / "root.pem")
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, timeout=10.0) as server:
+        server.serve_in_background(lambda stream: None)
+        host, port = server.address
+        ok = runner.invoke(app, ["connect", f"{host}:{port}", "--servername", "localhost", "--cafile", str(anchors)])
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        refused = runner.invoke(app, ["connect", f"{host}:{port}", "--servername", "localhost", "--cafile", str(empty)])
+    assert ok.exit_code == 0, ok.output
+    assert "verified: yes" in ok.stdout
+    assert refused.exit_code == 1 and "no certificate found" in refused.stderr
