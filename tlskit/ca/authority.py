@@ -47,6 +47,7 @@ from tlskit.ca.create import (
     pem as _pem,
     url_for,
 )
+from tlskit.ca.crlserver import Publication
 from tlskit.ca.csr import certificate_names, parse_csr
 from tlskit.ca.crl import IntermediateRevocation, build_crl, parse_reason
 from tlskit.ca.errors import CAError, CAWarning
@@ -805,6 +806,12 @@ class CertificateAuthority:
         self.refuse_own_files([target])
         files.atomic_write(target, data, private=True, overwrite=force)
         return target
+
+    def publication(self) -> Publication:
+        """The CRLs and CA certificates ``tlskit ca serve-crl`` publishes (see :mod:`tlskit.ca.crlserver`)."""
+        return Publication(
+            self.root_path, self.intermediate_path, self.crl_path, self.root_crl_path if self.config.intermediate else None
+        )
 
     def check(self) -> builtins.list[str]:
         """Consistency problems of the CA directory (empty when all is well): damaged CA

@@ -82,6 +82,9 @@ def build_ca(
         path_length=1 if intermediate else 0,
         permit_dns=None,
         constraints=constraints,
+        # A self-signed root's own status is on its CRL too: `openssl verify -crl_check_all
+        # -crl_download` looks for a CRL at every depth, the anchor included.
+        crl_url=url_for(crl_url, "root.crl"),
     ).sign(root_key, signature_hash(root_key))
     files.atomic_write(staging / ROOT_KEY, private_key_pem(root_key, secret), private=True)
     files.atomic_write(staging / ROOT_CERT, pem(root))

@@ -5,14 +5,19 @@ RFC 5280 4.2.1.10) *and* enforced when issuing, so a name the certificate chain 
 make invalid is refused with a clear message instead of producing a certificate that
 every verifier rejects.
 
-Matching rules (RFC 5280 4.2.1.10; a leading dot as OpenSSL and Go read it for DNS):
+Matching rules (RFC 5280 4.2.1.10):
 
-* DNS ``corp.test`` covers ``corp.test`` and every name below it; ``.corp.test`` covers
-  only names below it (``a.corp.test``), not ``corp.test`` itself.
+* DNS ``corp.test`` covers ``corp.test`` and every name below it. RFC 5280 gives a leading
+  dot no meaning for DNS names (x509-limbo's ``invalid-dnsname-leading-period``: strict
+  verifiers reject such a constraint), so ``--permit-dns .corp.test`` -- only names below
+  corp.test -- is enforced by the CA at issuance, while the certificate carries the nearest
+  valid constraint, ``corp.test``. An excluded DNS subtree always covers the domain itself:
+  a leading dot there is refused rather than silently widened.
 * IP ``10.0.0.0/8`` (an address alone is a /32 or /128) covers the addresses in it.
-* email ``bob@corp.test`` is that mailbox, ``corp.test`` any mailbox at that host,
-  ``.corp.test`` any mailbox at a host below it.
-* URI constraints apply to the URI's host: ``corp.test`` that host, ``.corp.test`` hosts below it.
+* email ``bob@corp.test`` is that mailbox, ``corp.test`` any mailbox at that host (not
+  below it), ``.corp.test`` any mailbox at a host below it.
+* URI constraints apply to the URI's host: ``corp.test`` that host, ``.corp.test`` hosts
+  below it; a URI without a host (``urn:...``) satisfies no URI constraint.
 
 Excluded subtrees win over permitted ones; for each name type with permitted subtrees,
 a name of that type must be in one of them (types without permitted subtrees are free).
@@ -108,6 +113,12 @@ def _in_domain(host: str, base: str) -> bool:
     return host == base or host.endswith("." + base)
 
 
+def _host_matches(host: str, base: str) -> bool:
+    """URI and email constraints (RFC 5280 4.2.1.10): ``host`` that host only, ``.host`` hosts below it."""
+    host = host.lower().rstrip(".")
+    return host.endswith(base) if base.startswith(".") else host == base
+
+
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(text.strip(), strict=True)
@@ -119,7 +130,7 @@ def _email(text: str) -> str:
     value = text.strip()
     if "@" in value:
         local, _, host = value.rpartition("@")
-        if not local or not local.isprintable() or not local.isascii():
+        if not local or "@" in local or not local.isprintable() or not local.isascii():
             raise CAError(f"bad email constraint {text!r}")
         return f"{local}@{_dns_base(host, 'email').lstrip('.')}"
     return _dns_base(value, "email")
@@ -152,6 +163,11 @@ class NamePolicy:
                     raise CAError(f"empty {kind} constraint")
                 if kind == "dns":
                     value = _dns_base(text, "DNS")
+                    if value.startswith(".") and key == "exclude_dns":
+                        raise CAError(
+                            f"an excluded DNS subtree covers the domain and everything below it: write"
+                            f" {value[1:]!r}, not {text!r} (RFC 5280 4.2.1.10 has no leading dot for DNS names)"
+                        )
                 elif kind == "ip":
                     value = str(_network(text))
                 elif kind == "email":
@@ -185,7 +201,8 @@ class NamePolicy:
 
     def _subtrees(self, prefix: str) -> list[x509.GeneralName]:
         names: list[x509.GeneralName] = []
-        names += [x509.DNSName(v) for v in getattr(self, f"{prefix}_dns")]
+        # A leading dot is not valid in a dNSName constraint (see the module docstring).
+        names += [x509.DNSName(v) for v in dict.fromkeys(v.lstrip(".") for v in getattr(self, f"{prefix}_dns"))]
         names += [x509.IPAddress(ipaddress.ip_network(v)) for v in getattr(self, f"{prefix}_ip")]
         names += [x509.RFC822Name(v) for v in getattr(self, f"{prefix}_email")]
         names += [x509.UniformResourceIdentifier(v) for v in getattr(self, f"{prefix}_uri")]
@@ -224,6 +241,12 @@ class NamePolicy:
                 values = getattr(self, f"{p}_{k}")
                 if values:
                     lines.append(f"{word} {k}: {', '.join(values)}")
+        below = [v for v in self.permit_dns if v.startswith(".")]
+        if below:
+            lines.append(
+                f"note: {', '.join(below)} (only names below) is enforced when issuing; the certificates say"
+                f" {', '.join(v[1:] for v in below)} (RFC 5280 has no leading dot for DNS names)"
+            )
         return lines
 
 
@@ -257,10 +280,10 @@ def _matcher(san: x509.GeneralName) -> tuple[str | None, Any]:
         mailbox = san.value
         local, _, host = mailbox.rpartition("@")
         return "email", lambda base, excluded: (
-            mailbox.lower() == base.lower() if "@" in base else _in_domain(host, base)
+            mailbox.lower() == base.lower() if "@" in base else _host_matches(host, base)
         )
     if isinstance(san, x509.UniformResourceIdentifier):
         host = (urllib.parse.urlsplit(san.value).hostname or "").lower()
         # A URI without a host cannot satisfy a URI constraint (RFC 5280 4.2.1.10).
-        return "uri", lambda base, excluded: bool(host) and _in_domain(host, base)
+        return "uri", lambda base, excluded: bool(host) and _host_matches(host, base)
     return None, None

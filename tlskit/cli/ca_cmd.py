@@ -716,7 +716,7 @@ def check(
     typer.echo(f"{ca.directory}: consistent ({_plural(len(ca.list()), 'certificate')})")
 
 
-@app.command()
+@app.command(cls=_Command)
 @cli_errors
 def acme(
     dir: Optional[pathlib.Path] = DirOption,
@@ -752,5 +752,31 @@ def acme(
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        server.close()
+
+
+@app.command("serve-crl", cls=_Command)
+@cli_errors
+def serve_crl(
+    dir: Optional[pathlib.Path] = DirOption,
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", metavar="PORT", help="TCP port (0: any free port)."),
+    passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
+) -> None:
+    """Publish the CRLs and CA certificates over HTTP at the paths `init --crl-url/--aia-url` name
+    (/root.crl, /intermediate.crl, /root.crt, /intermediate.crt, /crl.pem, /ca.pem)."""
+    from tlskit.ca.crlserver import CRLServer
+
+    ca = _open(dir, passphrase_file)
+    publication = ca.publication()
+    if not publication.leaf_crl.exists() or (publication.root_crl is not None and not publication.root_crl.exists()):
+        # Nothing published yet: sign the first CRLs (this needs the CA keys).
+        ca = _open(dir, passphrase_file, signing=True)
+        ca.crl()
+    server = CRLServer(publication, host, port, log=lambda line: typer.echo(line, err=True))
+    typer.echo(f"serving CRLs and CA certificates of {ca.name!r} at {server.url}/ (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
     finally:
         server.close()
