@@ -431,10 +431,8 @@ class AcmeService(IssuanceHandlers):
 
     def _check_policy(self, identifiers: list[tuple[str, str]]) -> None:
         """Refuse at once what the CA's name constraints would refuse at finalization."""
-        from tlskit.ca.profiles import check_permitted
-
         try:
-            check_permitted([idents.to_general_name(i) for i in identifiers], self.ca.config.permit_dns)
+            self.ca.policy.check([idents.to_general_name(i) for i in identifiers])
         except CAError as exc:
             raise AcmeProblem("rejectedIdentifier", str(exc)) from None
 
