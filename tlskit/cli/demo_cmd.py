@@ -18,6 +18,8 @@ from typing import Any, Callable, Optional, Union
 
 import typer
 
+from tlskit.cli.trace_opts import TraceFormat, cli_trace, trace_diagram_option, trace_format_option, trace_option
+
 MESSAGE = b"Hello, world!"
 #: every provider can sign and verify Ed25519 (PyNaCl can do nothing else), so the
 #: demo's certificates use it and every provider runs the same handshake
@@ -101,8 +103,11 @@ def _trust(value: PathOrPEM, prefix: str = "") -> dict[str, Any]:
     return {f"{prefix}cafile": str(value)}
 
 
-def run_one(provider: Any, certs: DemoCertificates) -> DemoRow:
-    """One mTLS handshake and echo, tlskit server and client both using ``provider``."""
+def run_one(provider: Any, certs: DemoCertificates, trace: Optional[Callable[[Any], None]] = None) -> DemoRow:
+    """One mTLS handshake and echo, tlskit server and client both using ``provider``.
+
+    With ``trace`` both ends trace into it and the warm-up connection is left out (the
+    trace shows one handshake; its time then includes the first-use costs)."""
     from tlskit.io import connect, serve
 
     row = DemoRow(provider.name)
@@ -123,6 +128,7 @@ def run_one(provider: Any, certs: DemoCertificates) -> DemoRow:
             handshake_timeout=TIMEOUT,
             timeout=TIMEOUT,
             keylog_from_env=False,
+            trace=trace,
         ) as server:
             server.serve_in_background(echo, on_error=lambda address, exc: None)
             host, port = server.address
@@ -134,11 +140,13 @@ def run_one(provider: Any, certs: DemoCertificates) -> DemoRow:
                 keyfile=_source(certs.client_key),
                 provider=provider,
                 keylog_from_env=False,
+                trace=trace,
             )
             # A first connection warms up lazy imports and caches, so the
             # reported time is the handshake's and not Python's start-up.
-            with connect(host, port, **client_options) as warm_up:
-                _echo_once(warm_up)
+            if trace is None:
+                with connect(host, port, **client_options) as warm_up:
+                    _echo_once(warm_up)
             started = time.perf_counter()
             with connect(host, port, **client_options) as stream:
                 row.handshake_ms = (time.perf_counter() - started) * 1000
@@ -233,9 +241,15 @@ def demo(
     keep: Optional[Path] = typer.Option(
         None, "--keep", help="Create the CA in this (new or empty) directory and keep it; default: a throwaway CA in memory."
     ),
+    trace: bool = trace_option(),
+    trace_format: TraceFormat = trace_format_option(),
+    trace_diagram: Optional[Path] = trace_diagram_option(),
 ) -> None:
     """Show tlskit working: a throwaway CA, then an mTLS handshake and "Hello, world!"
-    over loopback with every crypto provider (and one composed provider)."""
+    over loopback with every crypto provider (and one composed provider).
+
+    --trace / --trace-diagram: after the table, one more handshake (the first provider)
+    traced on both ends, client and server."""
     from tlskit.ca import CAError
 
     interactive = sys.stdout.isatty()
@@ -260,6 +274,16 @@ def demo(
     if not all(row.ok for row in rows):
         raise typer.Exit(1)
     typer.echo(f'{len(rows)} providers: mTLS handshake and "Hello, world!" echoed over loopback')
+    tracing = cli_trace(trace, trace_format, trace_diagram, title="tlskit demo: an mTLS handshake")
+    if tracing is not None:
+        provider = demo_providers()[0]
+        traced = run_one(provider, certs, trace=tracing.log)
+        tracing.write_diagram(client_label="tlskit client", server_label="tlskit server")
+        if not traced.ok:
+            typer.echo(f"error: traced handshake ({provider.name}): {traced.error}", err=True)
+            raise typer.Exit(1)
+        if trace_diagram is not None:
+            typer.echo(f"diagram of the {provider.name} handshake: {trace_diagram}")
 
 
 def _run_with_progress(directory: Optional[Path]) -> tuple[DemoCertificates, list[DemoRow]]:

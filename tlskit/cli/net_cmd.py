@@ -17,6 +17,7 @@ from typing import Any, Optional
 import typer
 
 from tlskit.ca.inspect import printable  # escapes peer-chosen text before it is printed
+from tlskit.cli.trace_opts import TraceFormat, cli_trace, trace_diagram_option, trace_format_option, trace_option
 from tlskit.errors import AlertDescription, AlertReceivedError, TLSError
 
 #: environment variable holding the password of an encrypted --key
@@ -279,8 +280,14 @@ def serve(
     tls_version: Optional[str] = typer.Option(
         None, "--tls-version", help="Speak only this TLS version: 1.2 or 1.3 (default: either, TLS 1.3 preferred)."
     ),
+    trace: bool = trace_option(),
+    trace_format: TraceFormat = trace_format_option(),
+    trace_diagram: Optional[Path] = trace_diagram_option(),
 ) -> None:
-    """Run a TLS 1.3 / 1.2 server for testing clients: one log line per connection, Ctrl-C stops it."""
+    """Run a TLS 1.3 / 1.2 server for testing clients: one log line per connection, Ctrl-C stops it.
+
+    With --trace every handshake step goes to stderr; --trace-diagram rewrites the diagram
+    after each connection (it shows the latest)."""
     from tlskit.io import serve as open_server
 
     if require_client_cert and client_ca is None:
@@ -302,6 +309,9 @@ def serve(
     password = _key_password(key_password_file)
     if password is not None:
         options["key_password"] = password
+    tracing = cli_trace(trace, trace_format, trace_diagram, title=f"tlskit serve on port {port}")
+    if tracing is not None:
+        options["trace"] = tracing.log
     try:
         server = open_server(host, port, handshake_timeout=HANDSHAKE_TIMEOUT, timeout=IDLE_TIMEOUT, **options)
     except (TLSError, OSError, ValueError) as exc:
@@ -320,10 +330,15 @@ def serve(
         except Exception as exc:
             log(f"{peer} {fields} in={conn.received} out={conn.sent} error={_describe_error(exc)!r}")
             return
+        finally:
+            if tracing is not None:
+                tracing.write_diagram(server_label="tlskit serve")
         log(f"{peer} {fields} in={conn.received} out={conn.sent} end=close_notify")
 
     def on_error(address: Any, exc: BaseException) -> None:
         log(f"{_peer(address)} handshake failed: {_describe_error(exc)}")
+        if tracing is not None:
+            tracing.write_diagram(server_label="tlskit serve")
 
     bound_host, bound_port = server.address
     log(f"listening on {_peer((bound_host, bound_port))} (provider {provider}, mode {mode.value}); Ctrl-C stops")
@@ -487,6 +502,9 @@ def connect(
     tls_version: Optional[str] = typer.Option(
         None, "--tls-version", help="Speak only this TLS version: 1.2 or 1.3 (default: either, TLS 1.3 preferred)."
     ),
+    trace: bool = trace_option(),
+    trace_format: TraceFormat = trace_format_option(),
+    trace_diagram: Optional[Path] = trace_diagram_option(),
 ) -> None:
     """Handshake with a TLS server, print what was negotiated and the server's
     certificates, send data and print the reply.
@@ -531,6 +549,11 @@ def connect(
         options["keylog_file"] = str(keylog)
     if password is not None:
         options["key_password"] = password
+    tracing = cli_trace(trace, trace_format, trace_diagram, title=f"tlskit connect {target}")
+    if tracing is not None:
+        options["trace"] = tracing.log
+        # drawn when the command ends, a failed handshake included: the diagram shows the alert
+        tracing.write_diagram_at_exit(client_label="tlskit connect", server_label=target)
     try:
         stream = open_connection(
             host, port, server_name=servername or host, timeout=timeout, allow_truncation=allow_truncation, **options

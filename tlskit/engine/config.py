@@ -23,6 +23,8 @@ from tlskit.providers.names import CERTIFICATE_ONLY_SCHEMES, CIPHER_SUITES, GROU
 
 Verifier = Callable[[Sequence[bytes], Optional[str]], None]
 KeylogCallback = Callable[[str, bytes, bytes], None]
+#: receives one tlskit.engine.trace record per handshake step (see tlskit.trace)
+TraceCallback = Callable[[Any], None]
 Clock = Callable[[], datetime.datetime]
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -196,6 +198,11 @@ class _CommonConfig:
     #: protocol versions, "TLSv1.2" or "TLSv1.3"; TLS 1.3 is preferred when both ends have it
     min_version: str = "TLSv1.2"
     max_version: str = "TLSv1.3"
+    #: called with one structured record per handshake step (tlskit.engine.trace); None: no
+    #: tracing, at no cost. A callback that raises fails the connection like any bug would.
+    trace: Optional[TraceCallback] = None
+    #: put secret values (hex) in the trace's key-schedule records: as sensitive as a key log
+    trace_secrets: bool = False
 
     if TYPE_CHECKING:
         # Set by _prepare() (object.__setattr__ on the frozen instance), not dataclass

@@ -133,15 +133,14 @@ def _lock(x: float, y: float, color: str) -> str:
 
 
 def one_connection(entries: Iterable[TraceEntry], conn: int | None = None) -> list[TraceEntry]:
-    """The entries of connection ``conn`` (default: the last one traced), so a server's log
-    holding several connections draws one handshake."""
+    """The entries of one handshake: connection ``conn``, or by default the last connection
+    traced on each side (a server's log holding many connections draws the latest; a
+    log of both ends of one handshake, as ``tlskit demo`` makes, draws both)."""
     entries = list(entries)
-    conns = [e.record.conn for e in entries]
-    if conn is None:
-        if len(set(conns)) <= 1:
-            return entries
-        conn = conns[-1]
-    return [e for e in entries if e.record.conn == conn]
+    if conn is not None:
+        return [e for e in entries if e.record.conn == conn]
+    last = {e.record.side: e.record.conn for e in entries}
+    return [e for e in entries if last[e.record.side] == e.record.conn]
 
 
 def render_svg(

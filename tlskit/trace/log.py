@@ -37,15 +37,24 @@ class TraceLog:
     """A ``trace=`` callable that timestamps and keeps records and feeds ``sinks``.
 
     Thread-safe: a server's connections may trace into one log from several threads.
-    ``clock`` is injectable for tests (defaults to ``time.perf_counter``).
+    ``clock`` is injectable for tests (defaults to ``time.perf_counter``). ``keep=False``
+    keeps nothing (the sinks see everything); ``max_entries`` bounds what is kept (the
+    oldest go first), for a long-running server.
     """
 
-    def __init__(self, *sinks: Sink, clock: Callable[[], float] = time.perf_counter, keep: bool = True) -> None:
+    def __init__(
+        self,
+        *sinks: Sink,
+        clock: Callable[[], float] = time.perf_counter,
+        keep: bool = True,
+        max_entries: int | None = None,
+    ) -> None:
         self.entries: list[TraceEntry] = []
         self._sinks = list(sinks)
         self._clock = clock
         self._start: float | None = None
         self._keep = keep
+        self._max = max_entries
         self._lock = threading.Lock()
 
     def __call__(self, record: TraceRecord) -> None:
@@ -56,6 +65,8 @@ class TraceLog:
             entry = TraceEntry(now - self._start, record)
             if self._keep:
                 self.entries.append(entry)
+                if self._max is not None and len(self.entries) > 2 * self._max:
+                    del self.entries[: len(self.entries) - self._max]
             for sink in self._sinks:
                 sink(entry)
 
