@@ -13,7 +13,7 @@ from engine_support import pki_for, pump
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection, TLSError
 from tlskit.engine import trace as trace_module
 from tlskit.engine import tracefields
-from tlskit.engine.trace import Alert, Check, HandshakeMessage, KeyScheduleStep, KeysInUse, Negotiated, RecordBoundary, StateChange
+from tlskit.engine.trace import RECORD_TYPES, Alert, Check, HandshakeMessage, KeyScheduleStep, KeysInUse, Negotiated, RecordBoundary, StateChange
 from tlskit.providers import available_providers
 from tlskit.trace import TraceLog, schema
 
@@ -160,6 +160,8 @@ def test_a_failed_handshake_traces_up_to_and_including_the_alert(tmp_path, pki):
     alert = records[-1] if isinstance(records[-1], Alert) else next(r for r in reversed(records) if isinstance(r, Alert))
     assert alert.direction == "sent" and alert.level == "fatal" and alert.reason
     assert records.index(check) < records.index(alert)
+    with pytest.raises(TLSError):  # the alert reaches the server, which traces it too
+        server.receive_data(client.data_to_send())
     server_alert = [r for r in server_log.records if isinstance(r, Alert)]
     assert [(a.direction, a.description) for a in server_alert] == [("received", alert.description)]
 
@@ -184,34 +186,36 @@ class _Counter:
 
 def test_tracing_off_allocates_no_trace_record(pki, monkeypatch):
     counter = _Counter()
-    original_new = object.__new__
 
-    def counting_new(cls, *args, **kwargs):
-        counter.records += 1
-        return original_new(cls)
+    def counting(init):
+        def wrapper(self, *args, **kwargs):
+            counter.records += 1
+            init(self, *args, **kwargs)
+
+        return wrapper
 
     def counting_describe(raw):
         counter.decoded += 1
         return ("x", {})
 
+    for cls in RECORD_TYPES.values():  # every record class's own (dataclass) constructor
+        monkeypatch.setattr(cls, "__init__", counting(cls.__init__))
     monkeypatch.setattr(tracefields, "describe_message", counting_describe)
-    trace_module._Record.__new__ = counting_new  # type: ignore[method-assign]
-    try:
-        client = ClientConnection(ClientConfig(cafile=pki.ca_file), server_name="localhost")
-        server = ServerConnection(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
-        pump(client, server)
-        client.send(b"hello")
-        client.update_keys()
-        pump(client, server)
-        client.close()
-        pump(client, server)
-        assert server.recv() == b"hello"
-        assert (counter.records, counter.decoded) == (0, 0)
-        gc.collect()
-        assert not [o for o in gc.get_objects() if isinstance(o, trace_module._Record)]
-        # the same exchange traced does build its records through the counted constructor
-        client, server, client_log, server_log = traced_handshake(pki)
-        pump(client, server)
-        assert counter.records == len(client_log.records) + len(server_log.records) > 0
-    finally:
-        del trace_module._Record.__new__
+    client = ClientConnection(ClientConfig(cafile=pki.ca_file), server_name="localhost")
+    server = ServerConnection(ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file))
+    pump(client, server)
+    client.send(b"hello")
+    client.update_keys()
+    pump(client, server)
+    client.close()
+    pump(client, server)
+    assert server.recv() == b"hello"
+    assert (counter.records, counter.decoded) == (0, 0)
+    assert client._tracer is None and server._tracer is None
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, trace_module._Record)]
+    # the same exchange traced builds its records through the counted constructors
+    client, server, client_log, server_log = traced_handshake(pki)
+    pump(client, server)
+    assert counter.records == len(client_log.records) + len(server_log.records) > 0
+    assert counter.decoded == sum(isinstance(r, HandshakeMessage) for r in client_log.records + server_log.records)

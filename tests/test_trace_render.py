@@ -204,10 +204,11 @@ def test_svg_renders_in_headless_chromium(entries, tmp_path):
     svg_file = tmp_path / "trace.svg"
     write_diagram(svg_file, entries)
     screenshot = tmp_path / "shot.png"
-    height = int(ET.parse(svg_file).getroot().get("height"))
+    root = ET.parse(svg_file).getroot()
+    width, height = int(root.get("width")), int(root.get("height"))
     subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={screenshot}",
-         f"--window-size=1000,{height}", f"--user-data-dir={tmp_path / 'profile'}", svg_file.as_uri()],
+         f"--window-size={width},{height}", f"--user-data-dir={tmp_path / 'profile'}", svg_file.as_uri()],
         check=True, capture_output=True, timeout=120,
     )
     png = screenshot.read_bytes()
@@ -215,7 +216,7 @@ def test_svg_renders_in_headless_chromium(entries, tmp_path):
     from PIL import Image  # matplotlib (test extra) brings Pillow
 
     image = Image.open(screenshot).convert("RGB")
-    assert image.size == (1000, height)
+    assert image.size == (width, height)
     colours = {colour for _, colour in image.getcolors(maxcolors=1 << 20)}
     # the arrows' colours made it to the screen: client blue, HRR amber, alert red
     for wanted in ((0x1F, 0x5F, 0xA8), (0xC7, 0x77, 0x00), (0xC6, 0x28, 0x28)):

@@ -476,6 +476,7 @@ def _path_capturing_verifier(cafile: Optional[Path], provider: str, paths: list[
 
 
 def connect(
+    ctx: typer.Context,
     target: str = typer.Argument(..., metavar="HOST:PORT", help="Server address, e.g. localhost:8443 or [::1]:8443."),
     cafile: Optional[Path] = typer.Option(None, "--cafile", help="Trust anchors (PEM file or a directory of them); default: the system roots (certifi if installed)."),
     servername: Optional[str] = typer.Option(None, "--servername", help="Name to send as SNI and to verify (default: HOST)."),
@@ -553,7 +554,7 @@ def connect(
     if tracing is not None:
         options["trace"] = tracing.log
         # drawn when the command ends, a failed handshake included: the diagram shows the alert
-        tracing.write_diagram_at_exit(client_label="tlskit connect", server_label=target)
+        tracing.write_diagram_at_exit(ctx, client_label="tlskit connect", server_label=target)
     try:
         stream = open_connection(
             host, port, server_name=servername or host, timeout=timeout, allow_truncation=allow_truncation, **options

@@ -67,14 +67,11 @@ class CliTrace:
             typer.echo(f"error: cannot write the diagram {self.diagram}: {exc.strerror or exc}", err=True)
 
 
-    def write_diagram_at_exit(self, **labels: str) -> None:
-        """Draw the diagram when the command ends, however it ends (click closes its context
-        on success, on typer.Exit and on errors alike)."""
-        if self.diagram is None:
-            return
-        import click
-
-        click.get_current_context().call_on_close(lambda: self.write_diagram(**labels))
+    def write_diagram_at_exit(self, ctx: typer.Context, **labels: str) -> None:
+        """Draw the diagram when the command ends, however it ends (the command's context
+        is closed on success, on typer.Exit and on errors alike)."""
+        if self.diagram is not None:
+            ctx.call_on_close(lambda: self.write_diagram(**labels))
 
 
 def cli_trace(enabled: bool, fmt: TraceFormat, diagram: Optional[Path], *, title: str) -> Optional[CliTrace]:

@@ -155,7 +155,7 @@ class ClientConnection(Connection):
         self._client_hello_raw = hello
         self._record.plaintext_version = b"\x03\x03"
         self._ccs_window = True
-        self._state = S.WAIT_SH
+        self._enter(S.WAIT_SH)
 
     # -- ClientHello ----------------------------------------------------------
 
@@ -226,6 +226,10 @@ class ClientConnection(Connection):
             raise IllegalParameter("HelloRetryRequest selected an unacceptable group")
         if cookie is not None:
             offer.cookie = cookie
+        if self._tracer is not None:
+            group = GROUP_NAMES.get(selected) if selected is not None else None
+            reason = f"the server asks for a key share for {group}" if group else "the server asks to see its cookie again"
+            self._tracer.retry(reason, group, cookie is not None)
         suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[hello.cipher_suite]]  # an offered suite: checked
         self._transcript.start(suite.hash)
         self._transcript.restart_with_message_hash()
@@ -260,12 +264,17 @@ class ClientConnection(Connection):
         self._transcript.add(raw)
         hs = self._hs = HandshakeSecrets(suite, shared_secret, self._transcript.digest())
         self._keylog(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.client), ("SERVER_HANDSHAKE_TRAFFIC_SECRET", hs.server))
+        if self._tracer is not None:
+            self._tracer.handshake_schedule(hs.schedule, hs.client, hs.server)
         self._record.set_read_keys(hs.schedule.traffic_keys(hs.server))
         # Alerts from here on must be protected; the compatibility CCS is written raw first.
         if self._config.compatibility_mode and not self._sent_ccs:
             self._record.write_change_cipher_spec()
             self._sent_ccs = True
         self._record.set_write_keys(hs.schedule.traffic_keys(hs.client))
+        if self._tracer is not None:
+            self._trace_keys("read", "handshake")
+            self._trace_keys("write", "handshake")
         return S.WAIT_EE
 
     # -- server's encrypted flight --------------------------------------------
@@ -304,7 +313,9 @@ class ClientConnection(Connection):
             raise DecodeError("server sent an empty Certificate")
         chain, ocsp = certificate_chain(message, self._config.request_ocsp)
         self._transcript.add(raw)
-        verify_peer(self._config, chain, self._agreed.server_name, "server")
+        name = self._agreed.server_name
+        detail = f"{len(chain)} certificate(s), valid for {name}" if name else f"{len(chain)} certificate(s)"
+        self._checked("certificate_chain", detail, verify_peer, self._config, chain, name, "server")
         self._peer_spki = leaf_public_key(chain)
         self._agreed.peer_certificates = chain
         self._agreed.ocsp_response = ocsp
@@ -316,7 +327,8 @@ class ClientConnection(Connection):
         if name is None or name not in self._offer.schemes:
             raise IllegalParameter("server signed with a scheme we did not offer")
         content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
-        self._provider.signature_schemes[name].verify(self._peer_spki, content, message.signature)
+        verify = self._provider.signature_schemes[name].verify
+        self._checked("certificate_verify", f"{name} signature by the server's key", verify, self._peer_spki, content, message.signature)
         self._agreed.signature_scheme = name
         self._transcript.add(raw)
         return S.WAIT_FINISHED
@@ -325,17 +337,31 @@ class ClientConnection(Connection):
         hs = self._hs
         schedule = hs.schedule
         message = Finished.decode(body, schedule.hash.digest_size)
+        tracer = self._tracer
+        if tracer is not None:
+            tracer.step("derive", "server_finished_key", "finished")
         if not schedule.verify_finished(hs.server, self._transcript.digest(), message.verify_data):
+            if tracer is not None:
+                tracer.check("finished", False, "server Finished does not verify")
             raise DecryptError("server Finished does not verify")
+        if tracer is not None:
+            tracer.check("finished", True, "server Finished matches the transcript")
         self._transcript.add(raw)
         app = self._start_application_secrets(schedule, self._transcript.digest())
         self._record.set_read_keys(schedule.traffic_keys(app.read))
+        if tracer is not None:
+            self._trace_keys("read", "application")
         if self._certificate_request is not None:
             self._send_client_certificate(self._certificate_request)
+        if tracer is not None:
+            tracer.step("derive", "client_finished_key", "finished")
         verify_data = schedule.finished_verify_data(hs.client, self._transcript.digest())
         self._send_handshake(Finished(verify_data).encode())
         self._record.set_write_keys(schedule.traffic_keys(app.write))
+        if tracer is not None:
+            self._trace_keys("write", "application")
         app.resumption_hash = self._transcript.digest()  # resumption secret derived on demand
+        self._trace_resumption_secret(app)
         self._complete_handshake()
         return S.CONNECTED
 

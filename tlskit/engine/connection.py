@@ -15,7 +15,7 @@ all. An event-driven caller that never calls ``recv()`` can pass
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from tlskit.engine.alerts import describe, encode_alert
 from tlskit.engine.config import ClientConfig, Negotiated, ServerConfig
@@ -26,6 +26,7 @@ from tlskit.engine.record import ContentType, RecordLayer, parse_alert
 from tlskit.engine.states import CHANGE_CIPHER_SPEC, State, TransitionTable
 from tlskit.engine.tls12.handshake import tls12_exporter
 from tlskit.engine.tls12.suites import Tls12CipherSuite
+from tlskit.engine.tracer import Tracer, make_tracer
 from tlskit.errors import (
     AlertDescription,
     AlertReceivedError,
@@ -98,6 +99,8 @@ class Connection:
         self._config = config
         self._provider = config.resolved_provider
         self._state = state
+        #: None unless the config traces: every trace hook is behind this check
+        self._tracer: Tracer | None = make_tracer(config, self.is_client)
         #: {(state, HandshakeType): handler}; a version-specific table may replace it
         self._transitions = transitions
         self._record = RecordLayer()
@@ -165,12 +168,18 @@ class Connection:
         self._record.feed(data)
         events: list[Event] = []
         self._events = events
+        tracer = self._tracer
         try:
             while not self._received_close:
+                if tracer is not None:
+                    buffered = self._record.buffered_input
+                    protected = self._record_protected("read")
                 # looked up per record: a TLS 1.2 hello replaces the record layer mid-batch
                 record = self._record.next_record()
                 if record is None:
                     break
+                if tracer is not None:
+                    tracer.record_in(record[0], buffered - self._record.buffered_input - 5, protected)
                 content_type, payload = record
                 if content_type == 23 and self._handshake_complete and not self._hs_buffer:
                     # application data, the bulk case (_handle_record's last branch)
@@ -189,15 +198,18 @@ class Connection:
             self._failed = True
             raise
         except TLSError as exc:
-            self._fail(exc.alert)
+            self._fail(exc.alert, str(exc))
             raise
         except Exception as exc:  # a bug or an unmapped library error: still a clean TLS failure
-            self._fail(AlertDescription.internal_error)
+            self._fail(AlertDescription.internal_error, f"{type(exc).__name__}: {exc}")
             raise InternalError(f"internal error: {type(exc).__name__}: {exc}") from exc
         return events
 
     def data_to_send(self) -> bytes:
-        return self._record.take_output()
+        data = self._record.take_output()
+        if self._tracer is not None and data:
+            self._tracer.records_out(data)
+        return data
 
     def send(self, data: bytes | bytearray | memoryview | str) -> None:
         """Queue application data (str is UTF-8 encoded); held back until the handshake completes."""
@@ -302,10 +314,12 @@ class Connection:
             raw = bytes(buf[: 4 + length])
             del buf[: 4 + length]
             epoch = self._record.read_epoch
+            if self._tracer is not None:  # before judging it: a fatal message is traced too
+                self._tracer.message("received", raw, self._record_protected("read"))
             handler = self._transitions.get((self._state, raw[0]))
             if handler is None:
                 raise UnexpectedMessage(f"unexpected handshake message {_message_name(raw[0])} in state {self._state}")
-            self._state = handler(self, raw[4:], raw)
+            self._enter(handler(self, raw[4:], raw))
             # (TLS 1.2 keys change at ChangeCipherSpec, a record of its own: its hellos may share records)
             if buf and (self._record.read_epoch != epoch or (raw[0] in _RECORD_ALIGNED and self._agreed.version != "TLSv1.2")):
                 raise UnexpectedMessage(f"{_message_name(raw[0])} does not end its record (key change boundary)")
@@ -314,6 +328,8 @@ class Connection:
         # RFC 8446 6: the level "can safely be ignored": closure alerts are closure alerts and
         # every other one is an error whatever level it claims (so no alert goes back to it).
         level, description = parse_alert(payload)
+        if self._tracer is not None:
+            self._tracer.alert("received", level, description)
         if description == AlertDescription.close_notify:
             self._received_close = True
             self._events.append(ConnectionClosed())
@@ -330,18 +346,57 @@ class Connection:
 
     # -- output helpers -------------------------------------------------------
 
-    def _send_alert(self, description: int) -> None:
-        self._record.write(ContentType.alert, encode_alert(description))
+    def _send_alert(self, description: int, reason: str | None = None) -> None:
+        alert = encode_alert(description)
+        if self._tracer is not None:
+            self._tracer.alert("sent", alert[0], description, reason)
+        self._record.write(ContentType.alert, alert)
 
-    def _fail(self, description: int) -> None:
+    def _fail(self, description: int, reason: str | None = None) -> None:
         if not self._failed and not self._sent_close:
             try:
-                self._send_alert(description)
+                self._send_alert(description, reason)
             except Exception:  # the alert is best effort; the error itself is what matters
                 pass
         self._failed = True
 
+    def _record_protected(self, direction: str) -> bool:
+        """Whether the record layer protects ``direction`` ("read"/"write") now (for the trace)."""
+        layer = self._record
+        flag = getattr(layer, "reading_protected" if direction == "read" else "writing_protected", None)
+        if isinstance(flag, bool):  # the TLS 1.2 layer says so itself
+            return flag
+        return (layer._read if direction == "read" else layer._write).keys is not None
+
+    def _trace_keys(self, direction: str, epoch: str) -> None:
+        """Trace a key change of the record layer (callers check ``self._tracer`` first)."""
+        assert self._tracer is not None
+        suite = self._agreed.suite
+        self._tracer.keys(direction, epoch, suite.name if suite is not None else "-")
+
+    def _checked(self, what: str, detail: str, check: Callable[..., Any], *args: Any) -> Any:
+        """``check(*args)``, its outcome traced as a Check record (a TLSError it raises is
+        traced as a failure, then raised on)."""
+        tracer = self._tracer
+        if tracer is None:
+            return check(*args)
+        try:
+            result = check(*args)
+        except TLSError as exc:
+            tracer.check(what, False, str(exc))
+            raise
+        tracer.check(what, True, detail)
+        return result
+
+    def _enter(self, state: State) -> None:
+        """Move to ``state`` (traced)."""
+        if self._tracer is not None:
+            self._tracer.state(self._state, state)
+        self._state = state
+
     def _send_handshake(self, message: bytes) -> None:
+        if self._tracer is not None:
+            self._tracer.message("sent", message, self._record_protected("write"))
         self._transcript.add(message)
         self._record.queue_handshake(message)
 
@@ -373,15 +428,30 @@ class Connection:
                 ("SERVER_TRAFFIC_SECRET_0", app.server_0),
                 ("EXPORTER_SECRET", app.exporter_master_secret),
             )
+        if self._tracer is not None:
+            self._tracer.application_schedule(app)
         return app
 
+    def _trace_resumption_secret(self, app: ApplicationSecrets) -> None:
+        """Trace resumption_master_secret (derived here when tracing: the engine otherwise
+        derives it only when a ticket needs it)."""
+        if self._tracer is not None:
+            self._tracer.step("derive", "resumption_master_secret", "res master", app.resumption_master_secret())
+
     def _send_key_update(self, request: KeyUpdateRequest) -> None:
-        self._record.write(ContentType.handshake, KeyUpdate(request).encode())
+        message = KeyUpdate(request).encode()
+        if self._tracer is not None:
+            self._tracer.message("sent", message, True)
+        self._record.write(ContentType.handshake, message)
         self._record.set_write_keys(self._app.next_write())
+        if self._tracer is not None:
+            self._tracer.key_update("write", self._app.write, self._app.schedule.suite.name)
 
     def _on_key_update(self, body: bytes, raw: bytes) -> State:
         message = KeyUpdate.decode(body)
         self._record.set_read_keys(self._app.next_read())
+        if self._tracer is not None:
+            self._tracer.key_update("read", self._app.read, self._app.schedule.suite.name)
         if message.request_update == KeyUpdateRequest.update_requested:
             self._key_update_owed = True  # sent at the end of receive_data
         self._events.append(KeyUpdated())
@@ -394,6 +464,11 @@ class Connection:
     def _complete_handshake(self) -> None:
         self._handshake_complete = True
         self._ccs_window = False
+        if self._tracer is not None:
+            n = self.negotiated
+            if n is not None:
+                resumed = bool(getattr(n, "resumed", False))
+                self._tracer.negotiated(n.version, n.cipher_suite, n.group, n.signature_scheme, n.alpn, n.server_name, resumed)
         self._events.append(HandshakeComplete())
         self._flush_pending_app_data()
 

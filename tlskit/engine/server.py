@@ -57,7 +57,7 @@ from tlskit.errors import (
     NoApplicationProtocol,
     ProtocolVersionError,
 )
-from tlskit.providers.names import CIPHER_SUITE_NAMES, CIPHER_SUITES, GROUPS
+from tlskit.providers.names import CIPHER_SUITE_NAMES, CIPHER_SUITES, GROUP_NAMES, GROUPS
 
 H = HandshakeType
 S = ServerState
@@ -115,7 +115,7 @@ class ServerConnection(Connection):
     # -- ClientHello ----------------------------------------------------------
 
     def _on_client_hello(self, body: bytes, raw: bytes) -> ServerState:
-        self._state = S.RECVD_CH
+        self._enter(S.RECVD_CH)
         hello = ClientHello.decode(body)
         extensions = hello.extensions
         if self._retry is None and select_version(self._config, hello, dict(extensions)) == TLS12:
@@ -178,6 +178,13 @@ class ServerConnection(Connection):
         if self._retry is not None:
             self._check_second_client_hello(hello, extensions, suite_code, shares)
         elif chosen is None:
+            if self._tracer is not None:
+                offered = ", ".join(GROUP_NAMES.get(g, f"{g:#06x}") for g in shares) or "no group"
+                reason = (
+                    f"the ClientHello has key shares for {offered}, none of them a group this server "
+                    f"takes ({', '.join(acceptable)}); it asks for {acceptable[0]}"
+                )
+                self._tracer.retry(reason, acceptable[0], self._config.hrr_cookie)
             self._send_hello_retry_request(hello, raw, suite_code, GROUPS[acceptable[0]])
             return None
         assert chosen is not None
@@ -237,9 +244,14 @@ class ServerConnection(Connection):
         hs = self._hs = HandshakeSecrets(suite, shared_secret, self._transcript.digest())
         schedule = hs.schedule
         self._keylog(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.client), ("SERVER_HANDSHAKE_TRAFFIC_SECRET", hs.server))
+        if self._tracer is not None:
+            self._tracer.handshake_schedule(schedule, hs.client, hs.server)
         self._record.set_write_keys(schedule.traffic_keys(hs.server))
         self._record.set_read_keys(schedule.traffic_keys(hs.client))
-        self._state = S.NEGOTIATED
+        if self._tracer is not None:
+            self._trace_keys("write", "handshake")
+            self._trace_keys("read", "handshake")
+        self._enter(S.NEGOTIATED)
 
         self._send_handshake(EncryptedExtensions(self._encrypted_extensions(extensions, choice.host, choice.alpn)).encode())
         if config.requests_client_certificate:
@@ -249,12 +261,16 @@ class ServerConnection(Connection):
         content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
         signature = choice.identity.key.sign(choice.scheme, content)
         self._send_handshake(CertificateVerify(scheme_codes([choice.scheme])[0], signature).encode())
+        if self._tracer is not None:
+            self._tracer.step("derive", "server_finished_key", "finished")
         verify_data = schedule.finished_verify_data(hs.server, self._transcript.digest())
         self._send_handshake(Finished(verify_data).encode())
 
         app = self._start_application_secrets(schedule, self._transcript.digest())
         self._record.set_write_keys(schedule.traffic_keys(app.write))
-        self._state = S.WAIT_FLIGHT2
+        if self._tracer is not None:
+            self._trace_keys("write", "application")
+        self._enter(S.WAIT_FLIGHT2)
 
     def _send_compatibility_ccs(self, hello: ClientHello) -> None:
         """Middlebox compatibility (RFC 8446 D.4): one CCS after our first handshake message,
@@ -339,7 +355,7 @@ class ServerConnection(Connection):
             if self._config.require_client_auth:
                 raise CertificateRequired("client sent no certificate")
             return S.WAIT_FINISHED
-        verify_peer(self._config, chain, None, "client")
+        self._checked("certificate_chain", f"{len(chain)} certificate(s), a client certificate", verify_peer, self._config, chain, None, "client")
         self._peer_spki = leaf_public_key(chain)
         self._agreed.peer_certificates = chain
         return S.WAIT_CV
@@ -350,18 +366,29 @@ class ServerConnection(Connection):
         if name is None or name not in self._config.verify_schemes:
             raise IllegalParameter("client signed with a scheme we did not ask for")
         content = certificate_verify_content(CLIENT_CONTEXT, self._transcript.digest())
-        self._provider.signature_schemes[name].verify(self._peer_spki, content, message.signature)
+        verify = self._provider.signature_schemes[name].verify
+        self._checked("certificate_verify", f"{name} signature by the client's key", verify, self._peer_spki, content, message.signature)
         self._transcript.add(raw)
         return S.WAIT_FINISHED
 
     def _on_client_finished(self, body: bytes, raw: bytes) -> ServerState:
         hs = self._hs
         message = Finished.decode(body, hs.schedule.hash.digest_size)
+        tracer = self._tracer
+        if tracer is not None:
+            tracer.step("derive", "client_finished_key", "finished")
         if not hs.schedule.verify_finished(hs.client, self._transcript.digest(), message.verify_data):
+            if tracer is not None:
+                tracer.check("finished", False, "client Finished does not verify")
             raise DecryptError("client Finished does not verify")
+        if tracer is not None:
+            tracer.check("finished", True, "client Finished matches the transcript")
         self._transcript.add(raw)
         self._app.resumption_hash = self._transcript.digest()  # resumption secret derived on demand
+        self._trace_resumption_secret(self._app)
         self._record.set_read_keys(hs.schedule.traffic_keys(self._app.read))
+        if tracer is not None:
+            self._trace_keys("read", "application")
         self._complete_handshake()
         return S.CONNECTED
 

@@ -46,7 +46,7 @@ def alert_name(code: int) -> str:
 class Tracer:
     """Builds trace records for one connection and hands them to the config's callback."""
 
-    __slots__ = ("emit", "side", "conn", "secrets")
+    __slots__ = ("emit", "side", "conn", "secrets", "_generation")
 
     def __init__(self, callback: TraceCallback, is_client: bool, secrets: bool = False) -> None:
         self.emit = callback
@@ -54,6 +54,8 @@ class Tracer:
         self.conn = next(_CONNECTIONS)
         #: report secret values (hex) in key-schedule records; only when the config asked
         self.secrets = secrets
+        #: application traffic secret generation per direction (RFC 8446 7.2: N in _N)
+        self._generation = {"read": 0, "write": 0}
 
     # -- messages and records ---------------------------------------------------------
 
@@ -117,6 +119,21 @@ class Tracer:
 
     def keys(self, direction: str, epoch: str, cipher_suite: str) -> None:
         self.emit(KeysInUse(self.side, direction, epoch, cipher_suite, conn=self.conn))
+
+    def application_schedule(self, app: Any) -> None:
+        """The application traffic secrets and the exporter master secret (derived here
+        even though the engine otherwise derives it on demand, so the trace shows the
+        schedule of RFC 8446 7.1 whole); ``app`` is the ApplicationSecrets."""
+        self.step("derive", "client_application_traffic_secret_0", "c ap traffic", app.client_0)
+        self.step("derive", "server_application_traffic_secret_0", "s ap traffic", app.server_0)
+        self.step("derive", "exporter_master_secret", "exp master", app.exporter_master_secret)
+
+    def key_update(self, direction: str, secret: bytes, cipher_suite: str) -> None:
+        """application_traffic_secret_N+1 for one direction (RFC 8446 7.2) and its keys."""
+        generation = self._generation[direction] = self._generation[direction] + 1
+        writer = "client" if (direction == "write") == (self.side == "client") else "server"
+        self.step("derive", f"{writer}_application_traffic_secret_{generation}", "traffic upd", secret)
+        self.keys(direction, f"application_{generation}", cipher_suite)
 
     # -- decisions and outcomes -------------------------------------------------------
 

@@ -22,13 +22,13 @@ from tlskit.engine.trace import Alert, Check, HandshakeMessage, HelloRetry, KeyS
 from tlskit.trace.log import TraceEntry
 from tlskit.trace.summary import display_name, message_summary, record_summary
 
-WIDTH = 1000
-CLIENT_X = 260
-SERVER_X = 820
+WIDTH = 1100
+CLIENT_X = 330
+SERVER_X = 770
 MID_X = (CLIENT_X + SERVER_X) // 2
 TOP = 96
 #: characters of key-schedule text per line beside a column
-_SCHEDULE_LINE = 40
+_SCHEDULE_LINE = 46
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 COLORS = {
@@ -112,7 +112,7 @@ def _rows(entries: Sequence[TraceEntry]) -> list[_Row]:
         elif isinstance(r, Check) and not r.ok:
             rows.append(_Row("note", e.t, r.side, record_summary(r), color=COLORS["alert"], height=20))
         elif isinstance(r, Negotiated):
-            rows.append(_Row("negotiated", e.t, r.side, record_summary(r), height=24))
+            rows.append(_Row("negotiated", e.t, r.side, f"{r.side}: {record_summary(r)}", height=24))
     return rows
 
 
@@ -190,7 +190,7 @@ def render_svg(
             out.append(f'<text x="{MID_X}" y="{arrow_y - 7}" text-anchor="middle" font-weight="bold" fill="{row.color}">{_esc(row.title)}</text>')
             if row.detail:
                 out.append(
-                    f'<text x="{MID_X}" y="{arrow_y + 16}" text-anchor="middle" font-size="11" fill="#333333">{_esc(_clip(row.detail, 92))}</text>'
+                    f'<text x="{MID_X}" y="{arrow_y + 16}" text-anchor="middle" font-size="11" fill="#333333">{_esc(_clip(row.detail, 100))}</text>'
                 )
             if row.protected:
                 out.append(_lock(start + (14 if end > start else -14), arrow_y - 8, COLORS["keys"]))
@@ -216,12 +216,12 @@ def render_svg(
             anchor, tx = ("end", x - 10) if row.side == "client" else ("start", x + 10)
             text = f"{row.title} {row.detail}".strip() if row.kind != "state" else f"\u2192 {row.title}"
             size = 10 if row.kind != "note" else 11
-            clipped = _clip(text, 40 if row.kind != "note" else 70)
+            clipped = _clip(text, 48 if row.kind != "note" else 80)
             if row.kind == "note":
                 anchor, tx = "middle", MID_X
             out.append(f'<text x="{tx}" y="{y + 12}" text-anchor="{anchor}" font-size="{size}" fill="{row.color}" class="{row.kind}">{_esc(clipped)}</text>')
         elif row.kind == "negotiated":
-            out.append(f'<text x="{MID_X}" y="{y + 16}" text-anchor="middle" font-size="12" font-weight="bold" fill="#2e7d32">{_esc(_clip(row.title, 110))}</text>')
+            out.append(f'<text x="{MID_X}" y="{y + 16}" text-anchor="middle" font-size="12" font-weight="bold" fill="#2e7d32">{_esc(_clip(row.title, 120))}</text>')
         y += row.height
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -148,8 +148,7 @@ def record_summary(record: TraceRecord) -> str:
     if isinstance(record, KeysInUse):
         return f"keys: {record.direction} now under {record.epoch} keys ({record.cipher_suite})"
     if isinstance(record, HelloRetry):
-        extra = f", asks for {record.group}" if record.group else ""
-        return f"HelloRetryRequest: {record.reason}{extra}{', with cookie' if record.cookie else ''}"
+        return f"HelloRetryRequest: {record.reason}{' (with a cookie)' if record.cookie else ''}"
     if isinstance(record, Check):
         return f"{'verified' if record.ok else 'FAILED'} {record.what}" + (f": {record.detail}" if record.detail else "")
     if isinstance(record, Alert):
