@@ -194,7 +194,7 @@ def test_tracing_off_allocates_no_trace_record(pki, monkeypatch):
 
         return wrapper
 
-    def counting_describe(raw):
+    def counting_describe(raw, **options):
         counter.decoded += 1
         return ("x", {})
 
@@ -219,3 +219,28 @@ def test_tracing_off_allocates_no_trace_record(pki, monkeypatch):
     pump(client, server)
     assert counter.records == len(client_log.records) + len(server_log.records) > 0
     assert counter.decoded == sum(isinstance(r, HandshakeMessage) for r in client_log.records + server_log.records)
+
+
+def test_tls12_handshakes_trace_through_the_same_hooks(pki):
+    client, server, client_log, server_log = traced_handshake(pki, client_options=dict(max_version="TLSv1.2"))
+    pump(client, server)
+    assert client.negotiated.version == "TLSv1.2"
+    assert messages(client_log) == [
+        ("sent", "client_hello"), ("received", "server_hello"), ("received", "certificate"),
+        ("received", "server_key_exchange"), ("received", "server_hello_done"), ("sent", "client_key_exchange"),
+        ("sent", "finished"), ("received", "change_cipher_spec"), ("received", "finished"),
+    ]  # fmt: skip
+    assert [(d, "server_hello" if n == "server_hello" else n) for d, n in messages(server_log)][:2] == [
+        ("received", "client_hello"), ("sent", "server_hello"),
+    ]  # fmt: skip
+    ske = next(r for r in client_log.records if isinstance(r, HandshakeMessage) and r.name == "server_key_exchange")
+    assert ske.fields["group"] == "x25519" and ske.fields["signature_scheme"] == "ed25519"
+    cert = next(r for r in client_log.records if isinstance(r, HandshakeMessage) and r.name == "certificate")
+    assert cert.fields["certificates"][0]["subject"] == "CN=localhost"
+    sent = [r for r in client_log.records if isinstance(r, RecordBoundary) and r.direction == "sent"]
+    assert [(r.content_type, r.protected) for r in sent][-2:] == [("change_cipher_spec", False), ("handshake", True)]
+    (negotiated,) = kinds_of(client_log, Negotiated)
+    assert negotiated.version == "TLSv1.2"
+    for log in (client_log, server_log):
+        for entry in log.entries:
+            VALIDATOR.validate(entry.to_dict())

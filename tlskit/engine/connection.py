@@ -179,6 +179,7 @@ class Connection:
                 if record is None:
                     break
                 if tracer is not None:
+                    tracer.tls12 = self._agreed.version == "TLSv1.2"
                     tracer.record_in(record[0], buffered - self._record.buffered_input - 5, protected)
                 content_type, payload = record
                 if content_type == 23 and self._handshake_complete and not self._hs_buffer:
@@ -208,6 +209,7 @@ class Connection:
     def data_to_send(self) -> bytes:
         data = self._record.take_output()
         if self._tracer is not None and data:
+            self._tracer.tls12 = self._agreed.version == "TLSv1.2"
             self._tracer.records_out(data)
         return data
 
@@ -281,7 +283,9 @@ class Connection:
                 # split a handshake message
                 if self._hs_buffer:
                     raise UnexpectedMessage("change_cipher_spec inside a fragmented handshake message")
-                self._state = handler(self, payload, payload)
+                if self._tracer is not None:  # a step of the TLS 1.2 machine, traced as one
+                    self._tracer.message("received", b"", self._record_protected("read"), name="change_cipher_spec", fields={})
+                self._enter(handler(self, payload, payload))
                 return
             # RFC 8446 5: only the compatibility CCS (one byte 0x01), only unprotected,
             # only between the first ClientHello and the peer's Finished.
@@ -315,6 +319,7 @@ class Connection:
             del buf[: 4 + length]
             epoch = self._record.read_epoch
             if self._tracer is not None:  # before judging it: a fatal message is traced too
+                self._tracer.tls12 = self._agreed.version == "TLSv1.2"
                 self._tracer.message("received", raw, self._record_protected("read"))
             handler = self._transitions.get((self._state, raw[0]))
             if handler is None:

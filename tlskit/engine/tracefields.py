@@ -490,8 +490,69 @@ _MESSAGE_DECODERS: dict[int, Callable[[Reader, dict[str, Any]], str]] = {
 }
 
 
-def describe_message(raw: bytes) -> tuple[str, dict[str, Any]]:
-    """(name, fields) of one handshake message (header included); never raises."""
+def _certificate12(r: Reader, out: dict[str, Any]) -> str:
+    """TLS 1.2 Certificate (RFC 5246 7.4.2): a bare list of DER certificates."""
+    entries = r.pull_reader(3)
+    certs: list[dict[str, Any]] = []
+    out["certificates"] = certs
+    while not entries.eof():
+        certs.append(certificate_summary(entries.pull_vector(3)))
+    return "certificate"
+
+
+def _server_key_exchange12(r: Reader, out: dict[str, Any]) -> str:
+    """ECDHE ServerKeyExchange (RFC 8422 5.4): named curve, public key, signature."""
+    curve_type = r.pull_u8()
+    if curve_type != 3:
+        out["curve_type"] = curve_type
+        out["body_length"] = len(r.pull_rest())
+        return "server_key_exchange"
+    out["group"] = code_name(GROUP_NAMES, r.pull_u16())
+    out["public_key_size"] = len(r.pull_vector(1))
+    out["signature_scheme"] = code_name(SIGNATURE_SCHEME_NAMES, r.pull_u16())
+    out["signature_length"] = len(r.pull_vector(2))
+    return "server_key_exchange"
+
+
+def _client_key_exchange12(r: Reader, out: dict[str, Any]) -> str:
+    out["public_key_size"] = len(r.pull_vector(1))
+    return "client_key_exchange"
+
+
+def _certificate_request12(r: Reader, out: dict[str, Any]) -> str:
+    out["certificate_types"] = list(r.pull_vector(1))
+    out["signature_algorithms"] = [code_name(SIGNATURE_SCHEME_NAMES, c) for c in _pull_u16_list(r.pull_reader(2))]
+    out["certificate_authorities_length"] = len(r.pull_vector(2))
+    return "certificate_request"
+
+
+def _new_session_ticket12(r: Reader, out: dict[str, Any]) -> str:
+    out["lifetime_hint"] = r.pull_u32()
+    out["ticket_length"] = len(r.pull_vector(2))
+    return "new_session_ticket"
+
+
+def _empty_body(name: str) -> Callable[[Reader, dict[str, Any]], str]:
+    def decode(r: Reader, out: dict[str, Any]) -> str:
+        return name
+
+    return decode
+
+
+#: TLS 1.2 shapes where they differ from TLS 1.3's (RFC 5246 7.4, RFC 5077 3.3)
+_TLS12_DECODERS: dict[int, Callable[[Reader, dict[str, Any]], str]] = {
+    4: _new_session_ticket12,
+    11: _certificate12,
+    12: _server_key_exchange12,
+    13: _certificate_request12,
+    14: _empty_body("server_hello_done"),
+    16: _client_key_exchange12,
+}
+
+
+def describe_message(raw: bytes, *, tls12: bool = False) -> tuple[str, dict[str, Any]]:
+    """(name, fields) of one handshake message (header included); never raises.
+    ``tls12``: decode the TLS 1.2 shape of messages that differ between the versions."""
     if len(raw) < 4:
         return "truncated", {"malformed": "shorter than a handshake header", "length": len(raw)}
     msg_type = raw[0]
@@ -499,7 +560,7 @@ def describe_message(raw: bytes) -> tuple[str, dict[str, Any]]:
     body = raw[4:]
     fields: dict[str, Any] = {}
     r = Reader(body)
-    decoder = _MESSAGE_DECODERS.get(msg_type)
+    decoder = (_TLS12_DECODERS.get(msg_type) if tls12 else None) or _MESSAGE_DECODERS.get(msg_type)
     try:
         if decoder is not None:
             name = decoder(r, fields)

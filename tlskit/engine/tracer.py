@@ -46,7 +46,7 @@ def alert_name(code: int) -> str:
 class Tracer:
     """Builds trace records for one connection and hands them to the config's callback."""
 
-    __slots__ = ("emit", "side", "conn", "secrets", "_generation")
+    __slots__ = ("emit", "side", "conn", "secrets", "_generation", "tls12", "_tls12_write_protected")
 
     def __init__(self, callback: TraceCallback, is_client: bool, secrets: bool = False) -> None:
         self.emit = callback
@@ -56,6 +56,10 @@ class Tracer:
         self.secrets = secrets
         #: application traffic secret generation per direction (RFC 8446 7.2: N in _N)
         self._generation = {"read": 0, "write": 0}
+        #: set by the connection once TLS 1.2 is negotiated: messages and records then
+        #: have the TLS 1.2 shapes (RFC 5246 7.4; records keep their type when protected)
+        self.tls12 = False
+        self._tls12_write_protected = False
 
     # -- messages and records ---------------------------------------------------------
 
@@ -71,7 +75,7 @@ class Tracer:
         """A handshake message (raw: header included). ``name``/``fields`` replace the
         built-in decoding, for messages it does not know (TLS 1.2 ones)."""
         if fields is None:
-            decoded_name, decoded = tracefields.describe_message(raw)
+            decoded_name, decoded = tracefields.describe_message(raw, tls12=self.tls12)
             fields = decoded
             name = name or decoded_name
         elif name is None:
@@ -83,7 +87,7 @@ class Tracer:
         """A record read: ``content_type`` is its (inner) type, ``wire_length`` its fragment
         length on the wire (header excluded)."""
         inner = tracefields.content_type_name(content_type) if content_type else "skipped_early_data"
-        outer = "application_data" if protected else inner
+        outer = "application_data" if protected and not self.tls12 else inner
         self.emit(RecordBoundary(self.side, "received", outer, wire_length, protected, inner if protected else None, conn=self.conn))
 
     def records_out(self, data: bytes) -> None:
@@ -93,7 +97,13 @@ class Tracer:
         while pos + 5 <= len(data):
             content_type = data[pos]
             length = (data[pos + 3] << 8) | data[pos + 4]
-            protected = content_type == 23
+            if self.tls12:
+                # RFC 5246 7.1: everything after our ChangeCipherSpec is protected
+                protected = self._tls12_write_protected
+                if content_type == 20:
+                    self._tls12_write_protected = True
+            else:
+                protected = content_type == 23
             self.emit(
                 RecordBoundary(self.side, "sent", tracefields.content_type_name(content_type), length, protected, conn=self.conn)
             )

@@ -123,6 +123,10 @@ def message_summary(name: str, fields: Mapping[str, Any]) -> str:
         parts.append(str(fields.get("signature_scheme")))
     elif name == "new_session_ticket":
         parts.append(f"lifetime {fields.get('lifetime')}s, ticket {fields.get('ticket_length')}B")
+    elif name == "server_key_exchange":
+        parts.append(f"{fields.get('group')}({fields.get('public_key_size')}B), signed {fields.get('signature_scheme')}")
+    elif name == "client_key_exchange":
+        parts.append(f"public key {fields.get('public_key_size')}B")
     elif name == "key_update":
         parts.append(str(fields.get("request_update")))
     if "malformed" in fields:

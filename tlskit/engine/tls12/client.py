@@ -294,6 +294,9 @@ def _on_server_hello_done(conn: "ClientConnection", body: bytes, raw: bytes) -> 
 
 
 def _send(conn: "ClientConnection", message: bytes) -> None:
+    if conn._tracer is not None:
+        conn._tracer.tls12 = True
+        conn._tracer.message("sent", message, conn._record_protected("write"))
     conn._tls12.transcript.add(message)
     conn._record.write(ContentType.handshake, message)
 
@@ -303,6 +306,8 @@ def _send_finished(conn: "ClientConnection", state: Client12) -> None:
     conn._record.write_change_cipher_spec()
     record: Tls12RecordLayer = conn._record  # type: ignore[assignment]
     record.activate_write(state.keys.client_write)
+    if conn._tracer is not None:
+        conn._trace_keys("write", "application")
     _send(conn, m12.Finished12(finished(state.suite, state.keys.master_secret, True, state.transcript)).encode())
 
 
@@ -323,6 +328,8 @@ def _on_change_cipher_spec(conn: "ClientConnection", body: bytes, raw: bytes) ->
     assert state.keys is not None
     record: Tls12RecordLayer = conn._record  # type: ignore[assignment]
     record.activate_read(state.keys.server_write)
+    if conn._tracer is not None:
+        conn._trace_keys("read", "application")
     return S.WAIT_FINISHED
 
 
