@@ -228,8 +228,11 @@ def test_tls12_handshakes_trace_through_the_same_hooks(pki):
     assert messages(client_log) == [
         ("sent", "client_hello"), ("received", "server_hello"), ("received", "certificate"),
         ("received", "server_key_exchange"), ("received", "server_hello_done"), ("sent", "client_key_exchange"),
-        ("sent", "finished"), ("received", "change_cipher_spec"), ("received", "finished"),
+        ("sent", "finished"), ("received", "new_session_ticket"), ("received", "change_cipher_spec"),
+        ("received", "finished"),
     ]  # fmt: skip
+    ticket = next(r for r in client_log.records if isinstance(r, HandshakeMessage) and r.name == "new_session_ticket")
+    assert ticket.fields["ticket_length"] > 0 and "lifetime_hint" in ticket.fields
     assert [(d, "server_hello" if n == "server_hello" else n) for d, n in messages(server_log)][:2] == [
         ("received", "client_hello"), ("sent", "server_hello"),
     ]  # fmt: skip
