@@ -708,3 +708,84 @@ def test_the_server_certificate_is_reused_and_replaced(tmp_path):
     records = {r.serial: r for r in ca.find("127.0.0.1")}
     assert len(records) == 2 and records[record.serial].revoked
     assert sum(not r.revoked for r in records.values()) == 1
+
+
+def _b64_text():
+    from hypothesis import strategies as st
+
+    return st.one_of(st.binary(max_size=64).map(b64), st.text(max_size=20))
+
+
+def test_fuzzed_requests_never_fail_the_server(service):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+        max_leaves=8,
+    )
+    headers = st.fixed_dictionaries(
+        {},
+        optional={
+            "alg": st.sampled_from(["ES256", "RS256", "EdDSA", "none", "HS256"]) | json_values,
+            "jwk": json_values | st.just({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}),
+            "kid": st.just("https://acme.test/acme/acct/x") | json_values,
+            "nonce": st.builds(lambda: service.new_nonce()) | json_values,
+            "url": st.just("https://acme.test/acme/new-order") | json_values,
+            "crit": json_values,
+        },
+    )
+    bodies = st.one_of(
+        st.binary(max_size=200),
+        st.builds(
+            lambda h, p, s: json.dumps({"protected": b64(json.dumps(h).encode()), "payload": p, "signature": s}).encode(),
+            headers, _b64_text(), _b64_text(),
+        ),
+    )
+    paths = st.sampled_from(["/acme/new-account", "/acme/new-order", "/acme/revoke-cert", "/acme/key-change",
+                             "/acme/order/x", "/acme/acct/x/orders", "/acme/chall/x"])  # fmt: skip
+
+    @settings(max_examples=150)
+    @given(path=paths, body=bodies)
+    def run(path, body):
+        response = service.handle("POST", path, {"content-type": "application/jose+json"}, body)
+        assert 400 <= response.status < 500, response.body
+        assert json.loads(response.body)["type"].startswith(ERR)
+
+    run()
+
+
+def test_fuzzed_signed_payloads_get_problem_documents(service):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    key = new_key("ES256")
+    call(service, "/acme/new-account", json.dumps(signed(service, "/acme/new-account", b"{}", key)))
+    account = service.store.account_for_key(thumbprint(key.public_key()))
+    kid = service.account_url(account)
+    leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=12) | st.binary(max_size=40).map(b64)
+    json_values = st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["type", "value", "kty"]), inner, max_size=3),
+        max_leaves=8,
+    )
+    payloads = st.dictionaries(
+        st.sampled_from(["identifiers", "csr", "certificate", "reason", "contact", "status", "onlyReturnExisting",
+                         "account", "oldKey", "notAfter", "termsOfServiceAgreed"]),
+        json_values, max_size=4,
+    )  # fmt: skip
+    paths = st.sampled_from(["/acme/new-order", "/acme/revoke-cert", "/acme/key-change", f"/acme/acct/{account}",
+                             f"/acme/acct/{account}/orders"])  # fmt: skip
+
+    @settings(max_examples=80)
+    @given(path=paths, payload=payloads | st.just(None))
+    def run(path, payload):
+        data = b"" if payload is None else json.dumps(payload).encode()
+        body = json.dumps(signed(service, path, data, key, kid=kid))
+        response = service.handle("POST", path, {"content-type": "application/jose+json"}, body.encode())
+        assert response.status < 500, response.body
+        if response.status >= 400:
+            assert json.loads(response.body)["type"].startswith(ERR)
+
+    run()
