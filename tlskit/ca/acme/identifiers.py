@@ -27,7 +27,9 @@ def _dns_name(value: str) -> str:
         name = name[:-1]
     if name.startswith("*."):
         # RFC 8555 section 7.1.3: a wildcard can be validated by dns-01 only, not offered here
-        raise AcmeProblem("rejectedIdentifier", f"{value}: wildcard names need dns-01, which this server does not offer")
+        raise AcmeProblem(
+            "rejectedIdentifier", f"{value}: wildcard names need dns-01, which this server does not offer"
+        )
     try:
         ipaddress.ip_address(name)
     except ValueError:

@@ -77,7 +77,8 @@ class IssuanceHandlers:
         name = order["identifiers"][0]["value"]
         try:
             with self._issue_lock:
-                issued = self.ca.sign_csr(csr.public_bytes(serialization.Encoding.PEM), profile="server", days=self.days, name=name)
+                csr_pem = csr.public_bytes(serialization.Encoding.PEM)
+                issued = self.ca.sign_csr(csr_pem, profile="server", days=self.days, name=name)
         except CAError as exc:
             self._set_order_status(ident, "ready")
             raise AcmeProblem("badCSR", str(exc)) from None
@@ -87,7 +88,8 @@ class IssuanceHandlers:
         serial = format(issued.serial, "x")
         chain = issued.certificate.public_bytes(serialization.Encoding.PEM) + self.ca.intermediates_pem()
         with self.store.transaction():
-            self.store.put("cert", serial, {"account": account, "order": ident, "chain": chain.decode("ascii")}, account=account)
+            record = {"account": account, "order": ident, "chain": chain.decode("ascii")}
+            self.store.put("cert", serial, record, account=account)
             order = self.store.get("order", ident) or order
             order["status"] = "valid"
             order["certificate"] = serial
@@ -132,7 +134,8 @@ class IssuanceHandlers:
             csr_jwk = jwk_of_public_key(csr.public_key())
         except Exception:
             raise AcmeProblem("badCSR", "the CSR's public key cannot be parsed") from None
-        if csr_jwk is not None and account_data.get("jwk") and thumbprint(csr_jwk) == thumbprint(decode_jwk(account_data["jwk"])):
+        account_jwk = account_data.get("jwk")
+        if csr_jwk is not None and account_jwk and thumbprint(csr_jwk) == thumbprint(decode_jwk(account_jwk)):
             raise AcmeProblem("badCSR", "the certificate key must not be the account key")
 
     def _certificate(self, request: SignedRequest, account: str | None, ident: str, sub: str | None) -> Response:
@@ -164,7 +167,9 @@ class IssuanceHandlers:
             if jwk is None or request.jwk is None or thumbprint(jwk) != thumbprint(request.jwk):
                 raise AcmeProblem("unauthorized", "the JWS key is neither an account's key nor the certificate's")
         elif not self._may_revoke(account, format(cert.serial_number, "x"), cert):
-            raise AcmeProblem("unauthorized", "this account neither obtained this certificate nor holds authorizations for its names")
+            raise AcmeProblem(
+                "unauthorized", "this account neither obtained this certificate nor holds authorizations for its names"
+            )
         if record.revoked:
             raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
         try:
@@ -179,7 +184,8 @@ class IssuanceHandlers:
             return True
         # Section 7.6: or the account holds valid authorizations for every name in the certificate
         try:
-            names = idents.from_general_names(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            names = idents.from_general_names(san)
         except (x509.ExtensionNotFound, AcmeProblem, ValueError):
             return False
         authorized = {

@@ -225,8 +225,8 @@ class JWS(josepy.JWS):
         )
 
 
-def key_type_name(jwk: josepy.JWK) -> str:
-    return {"RSA": "RSA", "EC": "EC", "OKP": "OKP"}.get(getattr(jwk, "typ", ""), "unknown")
+#: RFC 8555 section 6.2: a badSignatureAlgorithm problem lists the algorithms accepted
+_ALGORITHMS_EXTRA = {"algorithms": list(ALLOWED_ALGORITHMS)}
 
 
 def check_account_key(alg: str, jwk: josepy.JWK) -> None:
@@ -235,7 +235,7 @@ def check_account_key(alg: str, jwk: josepy.JWK) -> None:
     if alg == "RS256":
         # josepy wraps RSA and EC keys in Comparable*Key proxies: test the JWK class, read attributes
         if not isinstance(jwk, josepy.JWKRSA):
-            raise AcmeProblem("badSignatureAlgorithm", "RS256 needs an RSA key", extra={"algorithms": list(ALLOWED_ALGORITHMS)})
+            raise AcmeProblem("badSignatureAlgorithm", "RS256 needs an RSA key", extra=_ALGORITHMS_EXTRA)
         if key.key_size < MIN_RSA_BITS:
             raise AcmeProblem("badPublicKey", f"RSA account keys must have at least {MIN_RSA_BITS} bits")
     elif alg in _EC_CURVE_FOR_ALG:
@@ -243,11 +243,11 @@ def check_account_key(alg: str, jwk: josepy.JWK) -> None:
             raise AcmeProblem(
                 "badSignatureAlgorithm",
                 f"{alg} needs an EC key on {_EC_CURVE_FOR_ALG[alg].name}",
-                extra={"algorithms": list(ALLOWED_ALGORITHMS)},
+                extra=_ALGORITHMS_EXTRA,
             )
     elif alg == "EdDSA":
         if not isinstance(jwk, JWKOKP):
-            raise AcmeProblem("badSignatureAlgorithm", "EdDSA needs an OKP key", extra={"algorithms": list(ALLOWED_ALGORITHMS)})
+            raise AcmeProblem("badSignatureAlgorithm", "EdDSA needs an OKP key", extra=_ALGORITHMS_EXTRA)
 
 
 def thumbprint(jwk: josepy.JWK) -> str:
@@ -327,7 +327,7 @@ def parse_request(body: bytes, *, need_nonce: bool = True) -> SignedRequest:
         raise AcmeProblem(
             "badSignatureAlgorithm",
             f"algorithm {alg!r} is not accepted",
-            extra={"algorithms": list(ALLOWED_ALGORITHMS)},
+            extra=_ALGORITHMS_EXTRA,
         )
     if "crit" in protected:
         raise AcmeProblem("malformed", "no critical JWS header extensions are supported")

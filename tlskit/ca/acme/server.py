@@ -243,7 +243,8 @@ class AcmeServer:
             return
         try:
             body = b'{"type":"urn:ietf:params:acme:error:malformed","detail":"bad HTTP request","status":%d}' % status
-            self._send(conn, stream, Response(status, [("Content-Type", "application/problem+json"), ("Connection", "close")], body))
+            headers = [("Content-Type", "application/problem+json"), ("Connection", "close")]
+            self._send(conn, stream, Response(status, headers, body))
         except h11.LocalProtocolError:
             pass
 

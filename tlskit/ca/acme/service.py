@@ -45,6 +45,7 @@ JOSE_JSON = "application/jose+json"
 #: holding one gets badNonce and retries with the fresh nonce sent alongside)
 MAX_NONCES = 10_000
 CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
+_ALLOW_GET = {"Allow": "GET, HEAD"}
 
 
 class AcmeService(IssuanceHandlers):
@@ -152,7 +153,9 @@ class AcmeService(IssuanceHandlers):
         headers = [("Content-Type", PROBLEM_JSON)] + list(problem.headers.items())
         return Response(problem.status, headers, body)
 
-    def _json(self, status: int, obj: Any, *, location: str | None = None, extra: list[tuple[str, str]] | None = None) -> Response:
+    def _json(
+        self, status: int, obj: Any, *, location: str | None = None, extra: list[tuple[str, str]] | None = None
+    ) -> Response:
         headers = [("Content-Type", JSON)]
         if location is not None:
             headers.append(("Location", location))
@@ -162,11 +165,11 @@ class AcmeService(IssuanceHandlers):
     def _dispatch(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         if path == "/directory":
             if method not in ("GET", "HEAD"):
-                raise AcmeProblem("malformed", "the directory is read with GET", status=405, headers={"Allow": "GET, HEAD"})
+                raise AcmeProblem("malformed", "the directory is read with GET", status=405, headers=_ALLOW_GET)
             return self._json(200, self.directory())
         if path == "/acme/new-nonce":
             if method not in ("GET", "HEAD"):
-                raise AcmeProblem("malformed", "newNonce is read with HEAD or GET", status=405, headers={"Allow": "GET, HEAD"})
+                raise AcmeProblem("malformed", "newNonce is read with HEAD or GET", status=405, headers=_ALLOW_GET)
             # RFC 8555 section 7.2: 200 for HEAD, 204 for GET, never cached
             return Response(
                 200 if method == "HEAD" else 204, [("Replay-Nonce", self.new_nonce()), ("Cache-Control", "no-store")]
@@ -383,7 +386,12 @@ class AcmeService(IssuanceHandlers):
         return view
 
     def _challenge_view(self, ident: str, chall: dict[str, Any]) -> dict[str, Any]:
-        view = {"type": chall["type"], "url": self.url(f"/acme/chall/{ident}"), "status": chall["status"], "token": chall["token"]}
+        view = {
+            "type": chall["type"],
+            "url": self.url(f"/acme/chall/{ident}"),
+            "status": chall["status"],
+            "token": chall["token"],
+        }
         if chall.get("validated"):
             view["validated"] = chall["validated"]
         if chall.get("error"):
@@ -396,7 +404,12 @@ class AcmeService(IssuanceHandlers):
             chall = self.store.get("challenge", cid)
             if chall is not None:
                 challenges.append(self._challenge_view(cid, chall))
-        return {"identifier": authz["identifier"], "status": authz["status"], "expires": authz["expires"], "challenges": challenges}
+        return {
+            "identifier": authz["identifier"],
+            "status": authz["status"],
+            "expires": authz["expires"],
+            "challenges": challenges,
+        }
 
     def _refresh_authz(self, ident: str, authz: dict[str, Any]) -> dict[str, Any]:
         """Section 7.1.6: a pending or valid authorization past its expiry is expired."""
@@ -455,10 +468,17 @@ class AcmeService(IssuanceHandlers):
                 for kind in CHALLENGE_TYPES:
                     cid = new_id()
                     # Section 8.1: a token of at least 128 bits of entropy, base64url
-                    chall = {"type": kind, "status": "pending", "token": secrets.token_urlsafe(32), "authz": authz_id, "account": account}
+                    token = secrets.token_urlsafe(32)
+                    chall = {"type": kind, "status": "pending", "token": token, "authz": authz_id, "account": account}
                     self.store.put("challenge", cid, chall, account=account)
                     challenge_ids.append(cid)
-                authz = {"identifier": idents.as_json(ident), "status": "pending", "expires": expires, "challenges": challenge_ids, "account": account}
+                authz = {
+                    "identifier": idents.as_json(ident),
+                    "status": "pending",
+                    "expires": expires,
+                    "challenges": challenge_ids,
+                    "account": account,
+                }
                 self.store.put("authz", authz_id, authz, account=account)
                 authz_ids.append(authz_id)
             order = {

@@ -158,7 +158,9 @@ def validate_tls_alpn01(target: Target) -> None:
                 der = tls.getpeercert(binary_form=True)
     except ssl.SSLError as exc:
         raise AcmeProblem(
-            "tls", f"tls-alpn-01 handshake with {target.address}:{target.port} for {target.identifier} failed: {exc.reason or exc}"
+            "tls",
+            f"tls-alpn-01 handshake with {target.address}:{target.port} for {target.identifier} "
+            f"failed: {exc.reason or exc}",
         ) from None
     except OSError as exc:
         raise _connection_problem(target, "cannot connect to", exc) from None
