@@ -1,7 +1,7 @@
 """certbot, the reference ACME client, against ``tlskit ca acme`` (all on loopback).
 
-One end-to-end run (certbot takes seconds per command): obtain with http-01 in
-certbot's standalone mode, renew with ``--force-renewal``, revoke; every certificate
+One end-to-end run (certbot takes seconds per command): obtain a certificate for a
+DNS name and an IP address with http-01 in certbot's standalone mode, renew with ``--force-renewal``, revoke; every certificate
 verifies with ``openssl verify`` against the CA's root, and the revoked one is in
 the CA's index and CRL.
 """
@@ -77,13 +77,15 @@ def test_certbot_obtains_renews_and_revokes(acme_cli_server):
     root = str(ca.root_path)
     live = base / "config" / "live" / "some.test"
 
+    # a DNS name and an IP address (RFC 8738), each validated by http-01
     certbot("certonly", *standalone, "--agree-tos", "--no-eff-email", "-m", "x@example.test", "-d", "some.test",
-            env=env, dirs=dirs)  # fmt: skip
+            "--ip-address", "127.0.0.1", "--cert-name", "some.test", env=env, dirs=dirs)  # fmt: skip
     first = x509.load_pem_x509_certificate((live / "cert.pem").read_bytes())
-    assert first.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-        x509.DNSName
-    ) == ["some.test"]
-    result = openssl_verify(root, str(live / "cert.pem"), str(live / "chain.pem"), "-purpose", "sslserver")
+    san = first.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["some.test"]
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    result = openssl_verify(root, str(live / "cert.pem"), str(live / "chain.pem"), "-purpose", "sslserver",
+                            "-verify_ip", "127.0.0.1")  # fmt: skip
     assert result.returncode == 0 and ": OK" in result.stdout, result.stdout + result.stderr
     # issued through the CA: its index records it
     [record] = ca.find(first.serial_number)
