@@ -88,7 +88,9 @@ def _rows(entries: Sequence[TraceEntry]) -> list[_Row]:
                 rows.append(_Row("arrow", e.t, r.side, f"{title}  ({r.length} B)", detail, sender, color, r.protected, 52))
             else:
                 title = f"Alert: {r.level} {r.description}"
-                rows.append(_Row("arrow", e.t, r.side, title, r.reason or "", sender, COLORS["alert"], False, 52))
+                # closure alerts (RFC 8446 6.1) end a connection normally: grey, not red
+                color = COLORS["state"] if r.description in ("close_notify", "user_canceled") else COLORS["alert"]
+                rows.append(_Row("arrow", e.t, r.side, title, r.reason or "", sender, color, False, 52))
         elif isinstance(r, KeysInUse):
             if r.direction == "write" and not encryption_marked:
                 encryption_marked = True
@@ -180,9 +182,11 @@ def render_svg(
         if row.kind == "arrow":
             start, end = (CLIENT_X, SERVER_X) if row.sender == "client" else (SERVER_X, CLIENT_X)
             arrow_y = y + 26
-            marker = {COLORS["hrr"]: "hrr", COLORS["alert"]: "alert", COLORS["server"]: "server"}.get(row.color, "client")
+            marker = {COLORS["hrr"]: "hrr", COLORS["alert"]: "alert", COLORS["server"]: "server", COLORS["state"]: "state"}.get(
+                row.color, "client"
+            )
             tip = end - 4 if end > start else end + 4
-            dash = ' stroke-dasharray="7 4"' if row.color == COLORS["alert"] else ""
+            dash = ' stroke-dasharray="7 4"' if row.title.startswith("Alert:") else ""
             out.append(f'<g class="message" data-sender="{row.sender}">')
             out.append(
                 f'<line x1="{start}" y1="{arrow_y}" x2="{tip}" y2="{arrow_y}" stroke="{row.color}" stroke-width="2.2"{dash} marker-end="url(#head-{marker})"/>'
