@@ -176,7 +176,7 @@ class ServerConnection(Connection):
         chosen = next((n for n in acceptable if GROUPS[n] in shares), None)
 
         if self._retry is not None:
-            self._check_second_client_hello(hello, extensions, suite_code, shares)
+            chosen = self._check_second_client_hello(self._retry, hello, extensions, suite_code, shares)
         elif chosen is None:
             if self._tracer is not None:
                 offered = ", ".join(GROUP_NAMES.get(g, f"{g:#06x}") for g in shares) or "no group"
@@ -187,7 +187,6 @@ class ServerConnection(Connection):
                 self._tracer.retry(reason, acceptable[0], self._config.hrr_cookie)
             self._send_hello_retry_request(hello, raw, suite_code, GROUPS[acceptable[0]])
             return None
-        assert chosen is not None
 
         alpn = self._choose_alpn(extensions.alpn)
         # without signature_algorithms_cert, signature_algorithms covers certificates (4.2.3)
@@ -196,11 +195,11 @@ class ServerConnection(Connection):
         staple = bool(config.ocsp_response) and extensions.status_request == ext.STATUS_TYPE_OCSP
         return _Choice(suite_code, chosen, shares[GROUPS[chosen]], host, alpn, identity, scheme, staple)
 
+    @staticmethod
     def _check_second_client_hello(
-        self, hello: ClientHello, extensions: ClientHelloExtensions, suite_code: int, shares: dict[int, bytes]
-    ) -> None:
-        retry = self._retry
-        assert retry is not None
+        retry: _Retry, hello: ClientHello, extensions: ClientHelloExtensions, suite_code: int, shares: dict[int, bytes]
+    ) -> str:
+        """Check the ClientHello that answers our HelloRetryRequest; the group it must use."""
         if suite_code != retry.suite or not hmac.compare_digest(hello.legacy_session_id, retry.session_id):
             raise IllegalParameter("second ClientHello is inconsistent with the first")
         if retry.first_hello is not None:
@@ -212,6 +211,7 @@ class ServerConnection(Connection):
             cookie = ext.present(extensions.cookie, E.cookie, "second ClientHello")
             if not hmac.compare_digest(cookie, retry.cookie):
                 raise IllegalParameter("cookie does not match")
+        return GROUP_NAMES[retry.group]
 
     def _send_server_flight(self, hello: ClientHello, raw: bytes, extensions: ClientHelloExtensions, choice: "_Choice") -> None:
         """ServerHello, then EncryptedExtensions .. Finished under the handshake keys."""
