@@ -134,11 +134,12 @@ def test_tlskit_client_mtls_alpn_with_openssl_s_server(ca, certs, tmp_path):
 
 
 @needs_openssl
-@pytest.mark.parametrize("kind,suite", sorted({(k, s) for p, k, s in CASES if k != "Ed25519"}))
-def test_openssl_s_client_with_tlskit_server(ca, certs, tmp_path, kind, suite):
-    server = TlskitServer(ca.server_config(certs[kind]))
+@pytest.mark.parametrize("provider,kind,suite", CASES)
+def test_openssl_s_client_with_tlskit_server(ca, ed_ca, certs, tmp_path, provider, kind, suite):
+    issuer = _ca_of(kind, ca, ed_ca)
+    server = TlskitServer(issuer.server_config(certs[kind], provider=provider))
     root = tmp_path / "root.pem"
-    root.write_bytes(ca.root_pem)
+    root.write_bytes(issuer.root_pem)
     result = run_s_client(server.port, root, "-cipher", OPENSSL_NAMES[suite], "-keymatexport", "EXPERIMENTAL tlskit", "-keymatexportlen", "20")
     server.join()
     assert not server.errors, server.errors
