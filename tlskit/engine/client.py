@@ -127,7 +127,7 @@ class ClientConnection(Connection):
         self._client_random = offer.random
         #: a TLS 1.2 session offered for resumption, and the session_ticket extension body
         self._tls12_session = None
-        self._tls12_ticket = b""
+        self._tls12_ticket: bytes | None = None
         if config.min_version_code <= TLS12:
             self._tls12_session, session_id, self._tls12_ticket = tls12_client.resumption_offer(config, server_name, provider.random)
             if self._tls12_session is not None:
@@ -174,7 +174,7 @@ class ClientConnection(Connection):
             extensions.append((E.key_share, ext.encode_key_share_client(shares)))
         if offer.cookie is not None:
             extensions.append((E.cookie, ext.encode_cookie(offer.cookie)))
-        if self._config.min_version_code <= TLS12:
+        if self._config.min_version_code <= TLS12 and self._tls12_ticket is not None:
             # RFC 5077 3.2: empty asks a TLS 1.2 server for a ticket; else the ticket to resume with
             extensions.append((tls12_client.SESSION_TICKET, self._tls12_ticket))
         extensions += after_shares

@@ -109,13 +109,17 @@ def hello_extensions(config: Any) -> list[tuple[int, bytes]]:
     ]
 
 
-def resumption_offer(config: Any, server_name: str | None, random: Any) -> tuple[Session12 | None, bytes, bytes]:
-    """(session, session_id, session_ticket extension body) for a new ClientHello.
+def resumption_offer(config: Any, server_name: str | None, random: Any) -> tuple[Session12 | None, bytes, bytes | None]:
+    """(session, session_id, session_ticket extension body or None) for a new ClientHello.
 
     A session with a ticket is offered with the ticket and a fresh session id, which the
     server echoes if it accepts the ticket (RFC 5077 3.4); one without, by its session id
-    (RFC 5246 7.4.1.2). Without a session: an empty session_ticket asks for a ticket."""
-    session = client_sessions(config).get(server_name)
+    (RFC 5246 7.4.1.2). Without a session: an empty session_ticket asks for a ticket; a
+    config that resumes nothing sends no session_ticket at all."""
+    cache = client_sessions(config)
+    if cache is None:
+        return None, b"", None
+    session = cache.get(server_name)
     if session is None:
         return None, b"", b""
     if session.ticket:
@@ -350,6 +354,8 @@ def _on_finished(conn: "ClientConnection", body: bytes, raw: bytes) -> ClientSta
 def _remember_session(conn: "ClientConnection", state: Client12) -> None:
     """Keep what resumption needs (RFC 5246 7.3, RFC 5077 3.4) in the config's cache."""
     assert state.keys is not None
+    if client_sessions(conn._config) is None:
+        return
     ticket = state.new_ticket.ticket if state.new_ticket is not None else b""
     if state.resumed is not None and not ticket:
         ticket = state.resumed.ticket  # RFC 5077 3.4: the old ticket stays usable
@@ -368,7 +374,9 @@ def _remember_session(conn: "ClientConnection", state: Client12) -> None:
         server_name=conn._agreed.server_name,
         alpn=conn._agreed.alpn,
     )
-    client_sessions(conn._config).put(conn._agreed.server_name, session)
+    cache = client_sessions(conn._config)
+    if cache is not None:
+        cache.put(conn._agreed.server_name, session)
     if state.new_ticket is not None and state.new_ticket.ticket:
         conn._events.append(NewSessionTicketEvent(state.new_ticket.ticket, state.new_ticket.lifetime_hint))
 

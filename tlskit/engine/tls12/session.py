@@ -188,6 +188,9 @@ def server_ticket_store(config: object) -> object | None:
     return _attached(config, "_tls12_ticket_store", default)
 
 
-def client_sessions(config: object) -> ClientSessionCache12:
-    """The client config's TLS 1.2 sessions (shared by its connections)."""
+def client_sessions(config: object) -> Optional[ClientSessionCache12]:
+    """The client config's TLS 1.2 sessions (shared by its connections); None when the
+    config resumes nothing (``session_cache=None``)."""
+    if getattr(config, "session_cache", True) is None:
+        return None
     return _attached(config, "_tls12_sessions", ClientSessionCache12)  # type: ignore[return-value]
