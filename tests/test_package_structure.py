@@ -4,7 +4,8 @@
   any other public class, and every error the public API can raise is importable
   from ``tlskit`` itself;
 * no import cycle between tlskit modules, and lower layers never import upper ones
-  (providers < pki < engine/ca < io < bench < cli, DESIGN.md).
+  (providers < pki < engine/ca < io < bench < cli, DESIGN.md);
+* no test module imports another (shared helpers live in support modules).
 
 The import graph is read from the source with ``ast`` (every import statement,
 including those inside functions and ``if TYPE_CHECKING:`` blocks: a cycle that only
@@ -230,3 +231,20 @@ def test_lower_layers_never_import_upper_ones():
             if below is not None and above is not None and above > below:
                 upward.append(f"{module} -> {target}")
     assert sorted(upward) == []
+
+
+def test_no_test_module_imports_another():
+    # Shared helpers and fixtures live in support modules (tests/*_support.py, io_peers,
+    # certs, pki_factory, conftest): a test module is never imported for its helpers.
+    tests_dir = pathlib.Path(__file__).parent
+    offenders = []
+    for path in sorted(tests_dir.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            offenders += [f"{path.name} imports {name}" for name in names if name.split(".")[0].startswith("test_")]
+    assert offenders == []
