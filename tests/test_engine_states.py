@@ -70,6 +70,9 @@ def test_states_are_public_read_only_and_named_as_in_rfc8446(pki):
     assert client.state == "WAIT_SH" and str(server.state) == "START"  # str enums
     with pytest.raises(AttributeError):
         client.state = C.CONNECTED  # type: ignore[misc]
+    from tlskit import engine
+
+    assert engine.ClientState is C and engine.ServerState is S
     assert [s.name for s in C] == [
         "START", "WAIT_SH", "WAIT_EE", "WAIT_CERT_CR", "WAIT_CERT", "WAIT_CV", "WAIT_FINISHED", "CONNECTED",
         # TLS 1.2 (tls12/client.py)

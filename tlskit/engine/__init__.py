@@ -5,5 +5,6 @@ from __future__ import annotations
 from tlskit.engine.client import ClientConnection
 from tlskit.engine.config import ClientConfig, Negotiated, ServerConfig
 from tlskit.engine.server import ServerConnection
+from tlskit.engine.states import ClientState, ServerState
 
-__all__ = ["ClientConfig", "ClientConnection", "Negotiated", "ServerConfig", "ServerConnection"]
+__all__ = ["ClientConfig", "ClientConnection", "ClientState", "Negotiated", "ServerConfig", "ServerConnection", "ServerState"]
