@@ -244,6 +244,10 @@ def test_tls12_handshakes_trace_through_the_same_hooks(pki):
     assert [(r.content_type, r.protected) for r in sent][-2:] == [("change_cipher_spec", False), ("handshake", True)]
     (negotiated,) = kinds_of(client_log, Negotiated)
     assert negotiated.version == "TLSv1.2"
+    assert [(c.what, c.ok) for c in kinds_of(client_log, Check)] == [
+        ("certificate_chain", True), ("server_key_exchange", True), ("finished", True),
+    ]  # fmt: skip
+    assert [(s.secret, s.label) for s in kinds_of(client_log, KeyScheduleStep)] == [("master_secret", "extended master secret")]
     for log in (client_log, server_log):
         for entry in log.entries:
             VALIDATOR.validate(entry.to_dict())

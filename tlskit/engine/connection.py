@@ -379,14 +379,14 @@ class Connection:
         suite = self._agreed.suite
         self._tracer.keys(direction, epoch, suite.name if suite is not None else "-")
 
-    def _checked(self, what: str, detail: str, check: Callable[..., Any], *args: Any) -> Any:
-        """``check(*args)``, its outcome traced as a Check record (a TLSError it raises is
-        traced as a failure, then raised on)."""
+    def _checked(self, what: str, detail: str, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``check(*args, **kwargs)``, its outcome traced as a Check record (a TLSError it
+        raises is traced as a failure, then raised on)."""
         tracer = self._tracer
         if tracer is None:
-            return check(*args)
+            return check(*args, **kwargs)
         try:
-            result = check(*args)
+            result = check(*args, **kwargs)
         except TLSError as exc:
             tracer.check(what, False, str(exc))
             raise

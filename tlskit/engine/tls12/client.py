@@ -227,7 +227,7 @@ def _on_certificate(conn: "ClientConnection", body: bytes, raw: bytes) -> Client
         raise DecodeError("server sent an empty Certificate")  # RFC 5246 7.4.2: never empty
     chain = tuple(message.chain)
     state.transcript.add(raw)
-    verify_peer(conn._config, chain, conn._agreed.server_name, "server")
+    conn._checked("certificate_chain", f"{len(chain)} certificate(s)", verify_peer, conn._config, chain, conn._agreed.server_name, "server")
     state.server_spki = leaf_public_key(chain)
     conn._agreed.peer_certificates = chain
     return S.WAIT_SKE
@@ -253,7 +253,9 @@ def _on_server_key_exchange(conn: "ClientConnection", body: bytes, raw: bytes) -
     scheme = scheme_from_code(message.scheme, state.offered_schemes, state.suite.info.auth, "ServerKeyExchange")
     content = m12.server_key_exchange_content(state.client_random, state.server_random, message.params)
     # TLS 1.2 ecdsa_* codes name a hash, not a curve (RFC 8422 5.1.1): the key's curve is free
-    conn._provider.signature_schemes[scheme].verify(state.server_spki, content, message.signature, strict_curve=False)
+    verify = conn._provider.signature_schemes[scheme].verify
+    detail = f"{scheme} signature over the key exchange by the server's key"
+    conn._checked("server_key_exchange", detail, verify, state.server_spki, content, message.signature, strict_curve=False)
     state.transcript.add(raw)
     state.extras["server_public"] = message.public
     state.extras["group"] = name
@@ -289,6 +291,8 @@ def _on_server_hello_done(conn: "ClientConnection", body: bytes, raw: bytes) -> 
     _send(conn, m12.ClientKeyExchange(share).encode())
     keys = state.keys = derive_keys(suite, premaster, state.transcript.digest(suite), state.client_random, state.server_random)
     conn._keylog(("CLIENT_RANDOM", keys.master_secret))
+    if conn._tracer is not None:  # RFC 7627 4: the master secret over the session hash
+        conn._tracer.step("derive", "master_secret", "extended master secret", keys.master_secret)
     if scheme is not None and identity is not None:
         # RFC 5246 7.4.8: signed over every handshake message so far, raw
         signature = identity.key.sign(scheme, state.transcript.content())
@@ -341,7 +345,8 @@ def _on_finished(conn: "ClientConnection", body: bytes, raw: bytes) -> ClientSta
     state: Client12 = conn._tls12
     assert state.keys is not None
     message = m12.Finished12.decode(body)
-    check_verify_data(finished(state.suite, state.keys.master_secret, False, state.transcript), message.verify_data)
+    expected = finished(state.suite, state.keys.master_secret, False, state.transcript)
+    conn._checked("finished", "server Finished matches the transcript", check_verify_data, expected, message.verify_data)
     state.transcript.add(raw)
     if state.resumed is not None:
         # abbreviated handshake: the server finished first; now our CCS and Finished

@@ -299,7 +299,7 @@ def _on_certificate(conn: "ServerConnection", body: bytes, raw: bytes) -> Server
             raise HandshakeFailure("client sent no certificate but one is required")
         return S.WAIT_CKE
     chain = tuple(message.chain)
-    verify_peer(conn._config, chain, None, "client")
+    conn._checked("certificate_chain", f"{len(chain)} certificate(s), a client certificate", verify_peer, conn._config, chain, None, "client")
     state.client_spki = leaf_public_key(chain)
     conn._agreed.peer_certificates = chain
     return S.WAIT_CKE
@@ -314,6 +314,8 @@ def _on_client_key_exchange(conn: "ServerConnection", body: bytes, raw: bytes) -
     state.transcript.add(raw)
     keys = state.keys = derive_keys(state.suite, premaster, state.transcript.digest(state.suite), state.client_random, state.server_random)
     conn._keylog(("CLIENT_RANDOM", keys.master_secret))
+    if conn._tracer is not None:  # RFC 7627 4: the master secret over the session hash
+        conn._tracer.step("derive", "master_secret", "extended master secret", keys.master_secret)
     # RFC 5246 7.4.8: a client that sent a certificate proves it holds the key
     return S.WAIT_CV if state.client_spki else S.WAIT_CCS
 
@@ -322,7 +324,9 @@ def _on_certificate_verify(conn: "ServerConnection", body: bytes, raw: bytes) ->
     state: Server12 = conn._tls12
     message = m12.CertificateVerify12.decode(body)
     scheme = scheme_from_code(message.scheme, conn._config.resolved_signature_schemes, None, "client CertificateVerify")
-    conn._provider.signature_schemes[scheme].verify(state.client_spki, state.transcript.content(), message.signature, strict_curve=False)
+    verify = conn._provider.signature_schemes[scheme].verify
+    detail = f"{scheme} signature by the client's key"
+    conn._checked("certificate_verify", detail, verify, state.client_spki, state.transcript.content(), message.signature, strict_curve=False)
     state.transcript.add(raw)
     return S.WAIT_CCS
 
@@ -343,7 +347,8 @@ def _on_finished(conn: "ServerConnection", body: bytes, raw: bytes) -> ServerSta
     state: Server12 = conn._tls12
     assert state.keys is not None
     message = m12.Finished12.decode(body)
-    check_verify_data(finished(state.suite, state.keys.master_secret, True, state.transcript), message.verify_data)
+    expected = finished(state.suite, state.keys.master_secret, True, state.transcript)
+    conn._checked("finished", "client Finished matches the transcript", check_verify_data, expected, message.verify_data)
     state.transcript.add(raw)
     if state.resumed is None:
         _send_ticket_and_finished(conn, state)
