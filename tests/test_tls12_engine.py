@@ -602,3 +602,20 @@ def test_client_without_renegotiation_info_extension_but_with_scsv_is_accepted(c
     server.receive_data(plain_records(hello.encode()))
     server_hello = ServerHello.decode(handshake_messages(server.data_to_send())[0][4:])
     assert dict(server_hello.extensions)[0xFF01] == b"\x00"
+
+
+@pytest.mark.parametrize("group,bad", [("x25519", bytes(32)), ("secp256r1", b"\x04" + bytes(64)), ("secp384r1", b"\x02" + bytes(48))])
+def test_bad_server_point_is_illegal_parameter_even_when_signed(ca, certs, group, bad, monkeypatch):
+    """A server that signs a low-order, off-curve or compressed point: the signature
+    verifies, the point does not (RFC 8422 5.11)."""
+    client, server = make_pair(ca, certs["ecdsa-p256"], client=dict(groups=[group], **TLS12_ONLY))
+
+    class BadShare:
+        share = bad
+
+    # only the server starts a key exchange (a TLS 1.2-only client sends no key shares)
+    monkeypatch.setattr(server._provider.groups[group], "start", lambda: BadShare())
+    server.receive_data(client.data_to_send())
+    flight = server.data_to_send()
+    assert m12.ServerKeyExchange.decode(handshake_messages(flight)[2][4:]).public == bad
+    assert _alert_of(lambda: client.receive_data(flight)) == AlertDescription.illegal_parameter
