@@ -267,6 +267,18 @@ def test_sign_and_verify_every_key_type(provider: Provider, keys: dict[str, obje
                 signer.sign("rsa_pkcs1_sha256", b"x")
 
 
+def test_every_backend_key_shares_one_base(provider: Provider, keys: dict[str, object]) -> None:
+    """One private-key base for every backend: the scheme check (naming the backend)
+    and a repr that never shows key material are written once."""
+    from tlskit.providers._common import BackendPrivateKey
+
+    signer = provider.load_private_key(_pem(keys["ed25519"]))
+    assert isinstance(signer, BackendPrivateKey)
+    assert repr(signer) == f"<{type(signer).__name__} schemes=('ed25519',)>"
+    with pytest.raises(UnsupportedAlgorithm, match=f"{signer.provider_name}.*ecdsa_secp256r1_sha256"):
+        signer.sign("ecdsa_secp256r1_sha256", b"x")
+
+
 def _with_ecdsa() -> list[str]:
     return [n for n in ALL if "ecdsa_secp384r1_sha384" in get_provider(n).signature_schemes]
 
