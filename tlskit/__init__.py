@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tlskit import events
 from tlskit.engine import ClientConfig, ClientConnection, Negotiated, ServerConfig, ServerConnection
 from tlskit.errors import (
@@ -67,6 +69,28 @@ _LAZY_ERRORS = {
     "tlskit.io.errors": ("HandshakeEOFError", "TLSConnectionError", "TLSTimeoutError", "TruncatedConnectionError"),
 }
 _LAZY_MODULE = {name: module for module, names in _LAZY_ERRORS.items() for name in names}
+
+if TYPE_CHECKING:  # what __getattr__ returns, for type checkers and IDEs
+    from tlskit.ca.errors import CAError, CAWarning
+    from tlskit.io.errors import HandshakeEOFError, TLSConnectionError, TLSTimeoutError, TruncatedConnectionError
+    from tlskit.pki.errors import (
+        BadCertificateSignature,
+        CertificateError,
+        Expired,
+        ForbiddenSignatureAlgorithm,
+        InvalidCRL,
+        MalformedCertificate,
+        NameConstraintViolation,
+        NameMismatch,
+        NotAuthorizedForUsage,
+        NotYetValid,
+        PathBuildingExhausted,
+        PathLenExceeded,
+        Revoked,
+        UnknownIssuer,
+        UnsupportedCertificateAlgorithm,
+        UnsupportedCriticalExtension,
+    )
 
 
 def __getattr__(name: str) -> object:
