@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from cryptography import x509
 
 from tlskit.pki import algorithms, policy
-from tlskit.pki.budget import MAX_CANDIDATES, MAX_SIGNATURE_CHECKS, Budget
+from tlskit.pki.budget import MAX_CANDIDATES, MAX_SIGNATURE_CHECKS, Budget  # noqa: F401 (the limits verify_chain documents)
 from tlskit.pki.certinfo import CertInfo
 from tlskit.pki.crl import RevocationChecker
 from tlskit.pki.errors import (
