@@ -251,3 +251,21 @@ def test_tls12_handshakes_trace_through_the_same_hooks(pki):
     for log in (client_log, server_log):
         for entry in log.entries:
             VALIDATOR.validate(entry.to_dict())
+
+
+def test_a_connection_can_trace_on_its_own(pki):
+    """A server's config is shared by its connections; each can still have its own log."""
+    config = ServerConfig(certfile=pki.chain_file, keyfile=pki.key_file)
+    logs = [TraceLog(), TraceLog()]
+    for log in logs:
+        client = ClientConnection(ClientConfig(cafile=pki.ca_file), server_name="localhost")
+        server = ServerConnection(config, trace=log)
+        pump(client, server)
+        assert client._tracer is None
+    for log in logs:
+        assert messages(log)[:2] == [("received", "client_hello"), ("sent", "server_hello")]
+        assert len({r.conn for r in log.records}) == 1
+    client_log = TraceLog()
+    client = ClientConnection(ClientConfig(cafile=pki.ca_file), server_name="localhost", trace=client_log)
+    pump(client, ServerConnection(config))
+    assert messages(client_log)[0] == ("sent", "client_hello")

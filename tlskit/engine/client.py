@@ -44,6 +44,7 @@ from tlskit.engine.messages import (
 )
 from tlskit.engine.record import MAX_PLAINTEXT
 from tlskit.engine.states import ClientState, TransitionTable
+from tlskit.engine.trace import TraceCallback
 from tlskit.engine.tls12 import client as tls12_client
 from tlskit.engine.tls12.versions import TLS12, TLS13
 from tlskit.engine.verify import verify_peer
@@ -98,8 +99,10 @@ class ClientConnection(Connection):
         server_name: str | None = None,
         *,
         buffer_received: bool = True,
+        trace: TraceCallback | None = None,
         _client_hello_override: bytes | None = None,
     ) -> None:
+        """``trace``: this connection's own trace callback (instead of the config's)."""
         if server_name is None and config.verifier is None and not config.insecure:
             # Without a name, chain validation would accept any certificate from a trusted CA.
             raise ConfigurationError("a server_name is needed to check the server certificate (or insecure=True, or a verifier)")
@@ -112,7 +115,7 @@ class ClientConnection(Connection):
                 sni = ext.sni_host_name(server_name)
             except TLSError as exc:
                 raise ConfigurationError(str(exc)) from None
-        super().__init__(config, S.START, TLS13_CLIENT, buffer_received=buffer_received)
+        super().__init__(config, S.START, TLS13_CLIENT, buffer_received=buffer_received, trace=trace)
         self._config: ClientConfig = config
         self._agreed.server_name = server_name
         self._sni = sni

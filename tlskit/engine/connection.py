@@ -26,6 +26,7 @@ from tlskit.engine.record import ContentType, RecordLayer, parse_alert
 from tlskit.engine.states import CHANGE_CIPHER_SPEC, State, TransitionTable
 from tlskit.engine.tls12.handshake import tls12_exporter
 from tlskit.engine.tls12.suites import Tls12CipherSuite
+from tlskit.engine.trace import TraceCallback
 from tlskit.engine.tracer import Tracer, make_tracer
 from tlskit.errors import (
     AlertDescription,
@@ -94,13 +95,19 @@ class Connection:
         _app: ApplicationSecrets
 
     def __init__(
-        self, config: ClientConfig | ServerConfig, state: State, transitions: TransitionTable, *, buffer_received: bool = True
+        self,
+        config: ClientConfig | ServerConfig,
+        state: State,
+        transitions: TransitionTable,
+        *,
+        buffer_received: bool = True,
+        trace: TraceCallback | None = None,
     ) -> None:
         self._config = config
         self._provider = config.resolved_provider
         self._state = state
-        #: None unless the config traces: every trace hook is behind this check
-        self._tracer: Tracer | None = make_tracer(config, self.is_client)
+        #: None unless this connection or its config traces: every trace hook is behind this check
+        self._tracer: Tracer | None = make_tracer(config, self.is_client, trace)
         #: {(state, HandshakeType): handler}; a version-specific table may replace it
         self._transitions = transitions
         self._record = RecordLayer()

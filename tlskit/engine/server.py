@@ -45,6 +45,7 @@ from tlskit.engine.messages import (
 )
 from tlskit.engine.record import MAX_PLAINTEXT, MAX_SKIPPED_EARLY_DATA
 from tlskit.engine.states import ServerState, TransitionTable
+from tlskit.engine.trace import TraceCallback
 from tlskit.engine.tls12 import server as tls12_server
 from tlskit.engine.tls12.versions import TLS12, select_version
 from tlskit.engine.verify import verify_peer
@@ -100,8 +101,10 @@ class ServerConnection(Connection):
 
     is_client = False
 
-    def __init__(self, config: ServerConfig, *, buffer_received: bool = True) -> None:
-        super().__init__(config, S.START, TLS13_SERVER, buffer_received=buffer_received)
+    def __init__(self, config: ServerConfig, *, buffer_received: bool = True, trace: TraceCallback | None = None) -> None:
+        """``trace``: this connection's own trace callback (instead of the config's), e.g. one
+        log per connection of a server sharing one config."""
+        super().__init__(config, S.START, TLS13_SERVER, buffer_received=buffer_received, trace=trace)
         self._config: ServerConfig = config
         #: set when a HelloRetryRequest went out, checked against the second ClientHello
         self._retry: _Retry | None = None

@@ -183,9 +183,10 @@ class Tracer:
         self.emit(Negotiated(self.side, version, cipher_suite, group or None, signature_scheme, alpn, server_name, resumed, conn=self.conn))
 
 
-def make_tracer(config: Any, is_client: bool) -> Tracer | None:
-    """The tracer for a new connection, or None when the config does not trace."""
-    callback = getattr(config, "trace", None)
+def make_tracer(config: Any, is_client: bool, trace: TraceCallback | None = None) -> Tracer | None:
+    """The tracer for a new connection: ``trace`` (the connection's own callback) or the
+    config's ``trace``; None when neither traces."""
+    callback = trace if trace is not None else getattr(config, "trace", None)
     if callback is None:
         return None
     return Tracer(callback, is_client, bool(getattr(config, "trace_secrets", False)))
