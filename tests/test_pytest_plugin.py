@@ -5,6 +5,7 @@ point alone (no -p option, no conftest)."""
 from __future__ import annotations
 
 import socket
+import sys
 from importlib.metadata import entry_points
 
 pytest_plugins = ["pytester"]
@@ -13,6 +14,7 @@ INNER_TESTS = r'''
 import json
 import pathlib
 import socket
+import sys
 import ssl
 
 import pytest
@@ -95,6 +97,16 @@ def test_configs_take_overrides(tlskit_server):
         assert stream.recv() == b"x-test"
 
 
+def test_another_ca_and_provider_over_ipv6(tlskit_server):
+    ed_ca = EphemeralCA(key_type="ed25519")  # PyNaCl signs and verifies Ed25519 only
+    server = tlskit_server(ca=ed_ca, client_auth=True, host="::1", provider="pynacl")
+    assert server.url == f"https://[::1]:{server.port}"
+    with server.connect(provider="pynacl") as stream:
+        stream.sendall(b"nacl")
+        assert stream.recv() == b"nacl"
+        assert stream.negotiated.signature_scheme == "ed25519"
+
+
 def test_httpx_client_trusts_the_ca(tlskit_server, tlskit_httpx_client):
     def http(stream):
         request = b""
@@ -117,7 +129,7 @@ def test_plugin_is_registered_through_the_pytest11_entry_point():
 def test_fixtures_work_in_a_fresh_pytest_run(pytester):
     pytester.makepyfile(test_uses_tlskit=INNER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", timeout=120)
-    result.assert_outcomes(passed=9)
+    result.assert_outcomes(passed=10)
     # the servers of the inner run were stopped at teardown: nothing listens any more
     port = int((pytester.path / "port.json").read_text())
     with socket.socket() as probe:
@@ -127,3 +139,11 @@ def test_fixtures_work_in_a_fresh_pytest_run(pytester):
 def test_fixtures_are_listed(pytester):
     result = pytester.runpytest("--fixtures", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["tlskit_ca *session*", "tlskit_server*", "tlskit_ssl_context*", "tlskit_httpx_client*"])
+
+
+def test_httpx_fixture_skips_without_httpx(pytester, monkeypatch):
+    pytester.makepyfile(test_no_httpx="def test_it(tlskit_httpx_client):\n    raise AssertionError('not reached')\n")
+    monkeypatch.setitem(sys.modules, "httpx", None)  # what "httpx is not installed" looks like to import
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*could not import 'httpx'*"])

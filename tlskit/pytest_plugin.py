@@ -131,11 +131,13 @@ def tlskit_ca() -> "EphemeralCA":
 
 @pytest.fixture
 def tlskit_server(tlskit_ca: "EphemeralCA") -> Iterator[Callable[..., RunningServer]]:
-    """Start tlskit servers on loopback: ``tlskit_server(handler=echo, *, cert=None,
+    """Start tlskit servers on loopback: ``tlskit_server(handler=echo, *, ca=None, cert=None,
     client_auth=False, host="127.0.0.1", **options)``.
 
     ``handler(stream)`` runs in a thread for each connection. ``cert`` is the server's
-    certificate (default: one for localhost, 127.0.0.1 and ::1 from ``tlskit_ca``);
+    certificate (default: one for localhost, 127.0.0.1 and ::1 from ``ca``, which defaults
+    to the issuer of ``cert``, else ``tlskit_ca``; pass e.g. ``EphemeralCA(key_type="ed25519")``
+    for the pynacl provider);
     ``client_auth=True`` requires a client certificate from the CA (the returned server's
     ``client_config()``, ``connect()`` and ``ssl_context()`` present one). Other keywords
     are ServerConfig fields (``alpn_protocols``, ``provider``, ...) or TLSServer options
@@ -148,19 +150,21 @@ def tlskit_server(tlskit_ca: "EphemeralCA") -> Iterator[Callable[..., RunningSer
     def start(
         handler: Handler = echo,
         *,
+        ca: Optional["EphemeralCA"] = None,
         cert: Optional["EphemeralCertificate"] = None,
         client_auth: bool = False,
         host: str = "127.0.0.1",
         **options: Any,
     ) -> RunningServer:
-        cert = cert or tlskit_ca.issue_cert("localhost", "127.0.0.1", "::1")
-        client_cert = tlskit_ca.issue_cert("tlskit-test-client", client=True) if client_auth else None
+        ca = ca or (cert.ca if cert is not None else tlskit_ca)
+        cert = cert or ca.issue_cert("localhost", "127.0.0.1", "::1")
+        client_cert = ca.issue_cert("tlskit-test-client", client=True) if client_auth else None
         server_options = {k: options.pop(k) for k in list(options) if k in _SERVER_OPTIONS}
         server_options.setdefault("handshake_timeout", TIMEOUT)
         server_options.setdefault("timeout", TIMEOUT)
-        config = tlskit_ca.server_config(cert, client_auth=client_auth, **options)
+        config = ca.server_config(cert, client_auth=client_auth, **options)
         server = TLSServer(host, 0, config=config, **server_options)
-        running = RunningServer(server, tlskit_ca, cert, client_cert)
+        running = RunningServer(server, ca, cert, client_cert)
         started.append(running)
         server.serve_in_background(handler, on_error=running._record)
         return running
