@@ -780,3 +780,55 @@ def serve_crl(
         server.serve_forever()
     finally:
         server.close()
+
+
+def _trust_command(install: bool, dir: Optional[pathlib.Path], cert: Optional[pathlib.Path], system: bool,
+                   nss: bool, nssdb: Optional[List[pathlib.Path]]) -> None:
+    from tlskit.ca import truststore
+    from tlskit.ca.verify import load_pem_certificates
+
+    if cert is not None:
+        certs = load_pem_certificates(cert)
+        if len(certs) != 1:
+            raise CAError(f"{cert} holds {len(certs)} certificates; give the one root to {'install' if install else 'remove'}")
+        anchor = certs[0]
+    else:
+        anchor = _open(dir).root_certificate
+    action = truststore.install if install else truststore.uninstall
+    results = action(anchor, system=system, nss=nss, nssdbs=list(nssdb or []) or None)
+    for result in results:
+        typer.echo(result.line(), err=not result.ok)
+    if any(not r.ok for r in results):
+        raise _fail(f"{_plural(sum(not r.ok for r in results), 'trust store')} could not be updated")
+
+
+_TrustCert = typer.Option(None, "--cert", metavar="FILE", help="A root certificate file instead of this CA's root.")
+_TrustSystem = typer.Option(True, "--system/--no-system", metavar="", help="The system store (update-ca-certificates or update-ca-trust; needs root).")
+_TrustNSS = typer.Option(True, "--nss/--no-nss", metavar="", help="NSS databases: ~/.pki/nssdb and Firefox profiles (via certutil; no root needed).")
+_TrustNSSDB = typer.Option(None, "--nssdb", metavar="DIR", help="This NSS database instead of the found ones (created if missing). Repeatable.")
+
+
+@app.command(cls=_Command)
+@cli_errors
+def install(
+    dir: Optional[pathlib.Path] = DirOption,
+    cert: Optional[pathlib.Path] = _TrustCert,
+    system: bool = _TrustSystem,
+    nss: bool = _TrustNSS,
+    nssdb: Optional[List[pathlib.Path]] = _TrustNSSDB,
+) -> None:
+    """Trust this CA's root on this machine: the system store and NSS (Chromium, Firefox). Undo with uninstall."""
+    _trust_command(True, dir, cert, system, nss, nssdb)
+
+
+@app.command(cls=_Command)
+@cli_errors
+def uninstall(
+    dir: Optional[pathlib.Path] = DirOption,
+    cert: Optional[pathlib.Path] = _TrustCert,
+    system: bool = _TrustSystem,
+    nss: bool = _TrustNSS,
+    nssdb: Optional[List[pathlib.Path]] = _TrustNSSDB,
+) -> None:
+    """Remove this CA's root from the stores install put it in (only this root)."""
+    _trust_command(False, dir, cert, system, nss, nssdb)
