@@ -179,3 +179,22 @@ def test_demo_trace_draws_both_ends(tmp_path):
         "ClientHello", "ServerHello", "EncryptedExtensions", "CertificateRequest", "Certificate",
         "CertificateVerify", "Finished", "Certificate", "CertificateVerify", "Finished",
     ]  # fmt: skip
+
+
+@needs_openssl
+def test_server_traces_a_key_update_from_s_client(pki):
+    """s_client's "K" command sends KeyUpdate(update_requested): the server traces it, the
+    new read keys, and its own KeyUpdate in answer (RFC 8446 4.6.3)."""
+    with tlskit_server(pki, "--trace", "--trace-format", "json") as (proc, port):
+        args = [
+            OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+            "-CAfile", str(pki.ca_file), "-tls1_3",
+        ]  # fmt: skip
+        subprocess.run(args, input=b"K\nping\n", capture_output=True, timeout=TIMEOUT)
+        proc.send_signal(2)
+        _, stderr = proc.communicate(timeout=TIMEOUT)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    updates = [(r["direction"], r["fields"]["request_update"]) for r in lines if r["kind"] == "message" and r["name"] == "key_update"]
+    assert updates == [("received", "update_requested"), ("sent", "update_not_requested")]
+    keys = [(r["direction"], r["epoch"]) for r in lines if r["kind"] == "keys"]
+    assert ("read", "application_1") in keys and ("write", "application_1") in keys
