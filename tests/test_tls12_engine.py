@@ -619,3 +619,38 @@ def test_bad_server_point_is_illegal_parameter_even_when_signed(ca, certs, group
     flight = server.data_to_send()
     assert m12.ServerKeyExchange.decode(handshake_messages(flight)[2][4:]).public == bad
     assert _alert_of(lambda: client.receive_data(flight)) == AlertDescription.illegal_parameter
+
+
+def test_certificate_chosen_by_the_suites_the_client_offers(ca, certs):
+    server_config = ServerConfig(
+        certificates=[(certs["ecdsa-p256"].chain_pem, certs["ecdsa-p256"].key_pem), (certs["rsa-2048"].chain_pem, certs["rsa-2048"].key_pem)],
+    )
+    for suite, expected in (("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "rsa-2048"), ("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ecdsa-p256")):
+        client = ClientConnection(ca.client_config(cipher_suites=[suite], **TLS12_ONLY), server_name="localhost")
+        server = ServerConnection(server_config)
+        pump(client, server)
+        assert client.negotiated.cipher_suite == suite
+        assert client.negotiated.peer_certificates[0] == certs[expected].chain_der[0]
+
+
+def _to_server_final_flight(ca, certs):
+    client, server = make_pair(ca, certs["ecdsa-p256"], client=TLS12_ONLY)
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    server.receive_data(client.data_to_send())
+    return client, server.data_to_send()  # [NewSessionTicket,] ChangeCipherSpec, Finished
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_mutated_final_server_flight_gets_an_alert_never_a_crash(ca, certs, data):
+    client, flight = _to_server_final_flight(ca, certs)
+    mutated = _mutate(flight, data.draw)
+    try:
+        client.receive_data(mutated)
+    except TLSError as exc:
+        assert isinstance(exc.alert, AlertDescription) and exc.alert != AlertDescription.internal_error
+    else:
+        # no error: either complete (the mutation hit nothing authenticated, e.g. the
+        # version byte of the plaintext ChangeCipherSpec record) or still waiting for bytes
+        assert client.handshake_complete or client.state in ("WAIT_NST", "WAIT_CCS", "WAIT_FINISHED")
