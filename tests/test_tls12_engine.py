@@ -654,3 +654,17 @@ def test_mutated_final_server_flight_gets_an_alert_never_a_crash(ca, certs, data
         # no error: either complete (the mutation hit nothing authenticated, e.g. the
         # version byte of the plaintext ChangeCipherSpec record) or still waiting for bytes
         assert client.handshake_complete or client.state in ("WAIT_NST", "WAIT_CCS", "WAIT_FINISHED")
+
+
+def test_client_certificate_of_a_type_the_server_did_not_ask_for_is_not_sent(ca, certs):
+    alice = ca.issue_cert("alice@example.com", client=True, key_type="rsa-2048")
+    client = ClientConnection(ca.client_config(alice, **TLS12_ONLY), server_name="localhost")
+    server = ServerConnection(ca.server_config(certs["ecdsa-p256"], client_cadata=ca.root_pem))
+    server.receive_data(client.data_to_send())
+    messages = handshake_messages(server.data_to_send())
+    request = m12.CertificateRequest12.decode(messages[3][4:])
+    request.certificate_types = bytes([m12.ECDSA_SIGN])  # an RSA key does not fit
+    client.receive_data(plain_records(*messages[:3], request.encode(), *messages[4:]))
+    sent = handshake_messages(client.data_to_send())
+    assert sent[0] == m12.Certificate12([]).encode()  # RFC 5246 7.4.6: an empty Certificate
+    assert [m[0] for m in sent] == [11, 16]  # and no CertificateVerify

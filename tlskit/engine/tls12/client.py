@@ -35,6 +35,7 @@ from tlskit.engine.tls12.handshake import (
     choose_scheme,
     derive_keys,
     finished,
+    key_auth,
     keys_from_master,
     scheme_from_code,
 )
@@ -280,7 +281,9 @@ def _on_server_hello_done(conn: "ClientConnection", body: bytes, raw: bytes) -> 
     scheme = None
     if state.request is not None:
         # RFC 5246 7.4.6: a Certificate (empty if we have none that fits) answers the request
-        if identity is not None:
+        # ... and its key must be of a type the server listed (rsa_sign, ecdsa_sign: RFC 8422 5.5)
+        wanted_type = m12.RSA_SIGN if identity is not None and key_auth(identity.key) == "RSA" else m12.ECDSA_SIGN
+        if identity is not None and wanted_type in state.request.certificate_types:
             scheme = choose_scheme(conn._config.resolved_signature_schemes, identity.key, state.request.schemes)
         chain = list(identity.chain) if identity is not None and scheme is not None else []
         _send(conn, m12.Certificate12(chain).encode())
