@@ -59,6 +59,8 @@ def test_client_trace_against_s_server_with_hrr_mtls_and_key_updates(pki, client
     ]  # fmt: skip
     assert sent_and_received[9:12] == [("sent", "certificate"), ("sent", "certificate_verify"), ("sent", "finished")]
     assert ("sent", "key_update") in sent_and_received and ("received", "key_update") in sent_and_received
+    tickets = [r for r in log.records if isinstance(r, HandshakeMessage) and r.name == "new_session_ticket"]
+    assert tickets and all(t.fields["lifetime"] > 0 and t.fields["ticket_length"] > 0 for t in tickets)  # OpenSSL sends two
     (retry,) = [r for r in log.records if isinstance(r, HelloRetry)]
     assert retry.group == "secp384r1"
     ours = next(r for r in log.records if isinstance(r, HandshakeMessage) and r.name == "certificate" and r.direction == "sent")

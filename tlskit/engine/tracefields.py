@@ -279,7 +279,14 @@ def _ec_point_formats(r: Reader, context: str) -> Any:
     return [formats.get(f, f"unknown({f})") for f in r.pull_vector(1)]
 
 
+def _renegotiation_info(r: Reader, context: str) -> Any:
+    """RFC 5746 3.2: empty on an initial handshake (the only kind tlskit allows)."""
+    data = r.pull_vector(1)
+    return "initial handshake" if not data else {"renegotiated_connection_length": len(data)}
+
+
 _EXTENSION_DECODERS: dict[int, Callable[[Reader, str], Any]] = {
+    65281: _renegotiation_info,
     0: _server_name,
     5: _status_request,
     10: _u16_names(GROUP_NAMES),
