@@ -24,8 +24,7 @@ import builtins
 import datetime
 import os
 import pathlib
-import warnings
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from cryptography import x509
 
@@ -50,7 +49,7 @@ from tlskit.ca.create import (
 from tlskit.ca.crlserver import Publication
 from tlskit.ca.csr import certificate_names, parse_csr
 from tlskit.ca.crl import IntermediateRevocation, build_crl, parse_reason
-from tlskit.ca.errors import CAError, CAWarning
+from tlskit.ca.errors import CAError
 from tlskit.ca.export import p12_bytes
 from tlskit.ca.index import Index, IndexRecord, serial_hex
 from tlskit.ca.keys import (
@@ -62,10 +61,9 @@ from tlskit.ca.keys import (
     load_private_key,
     private_key_pem,
     same_public_key,
-    signature_hash,
     supported_public_key,
 )
-from tlskit.ca.policy import NamePolicy, format_duration, parse_duration
+from tlskit.ca.policy import NamePolicy, parse_duration
 from tlskit.ca.profiles import (
     CLOCK_SKEW,
     check_days,
@@ -73,12 +71,10 @@ from tlskit.ca.profiles import (
     common_name_of,
     default_sans,
     file_stem,
-    leaf_builder,
     looks_like_email,
     parse_sans,
     san_text,
     subject_name,
-    validity,
 )
 from tlskit.ca.results import IssuedCertificate, RenewalResult
 from tlskit.ca.verify import verify_with_ca
@@ -87,7 +83,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from tlskit.pki import TrustStore, VerifiedPath
 
 ENV_DIR = "TLSKIT_CA_DIR"
-_SERIAL_ATTEMPTS = 8
 _INTERMEDIATE_REVOKED = "intermediate_revoked"
 
 
@@ -411,93 +406,25 @@ class CertificateAuthority:
         issuer = "intermediate" if self.config.intermediate else "root"
         return url_for(self.config.crl_url, f"{issuer}.crl"), url_for(self.config.aia_url, f"{issuer}.crt")
 
-    def _sign(
-        self,
-        common_name: str,
-        public_key: PublicKey,
-        sans: Sequence[x509.GeneralName],
-        *,
-        profile: str,
-        lifetime: datetime.timedelta,
-        signing_key: PrivateKey,
-        serial: int,
-        now: datetime.datetime,
-    ) -> x509.Certificate:
-        limit = self._validity_limit()
-        not_before, not_after = validity(None, now=now, limit=limit, duration=lifetime)
-        if not_after == limit.replace(microsecond=0) and now + lifetime > limit:
-            warnings.warn(
-                f"validity cut to the CA's own expiry, {limit:%Y-%m-%d %H:%M} UTC"
-                f" (asked for {format_duration(lifetime)}; a certificate never outlives its CA)",
-                CAWarning,
-                stacklevel=4,
-            )
-        crl_url, aia_url = self._leaf_urls()
-        return leaf_builder(
-            common_name, public_key, sans, profile=profile, issuer_cert=self.issuer_certificate,
-            serial=serial, not_before=not_before, not_after=not_after, crl_url=crl_url, aia_url=aia_url,
-        ).sign(signing_key, signature_hash(signing_key))
-
     def _issue_and_publish(
         self,
         name: str,
         public_key: PublicKey,
         sans: Sequence[x509.GeneralName],
         *,
-        profile: str,
-        key_type: str,
-        lifetime: datetime.timedelta,
         signing_key: PrivateKey,
-        paths: tuple[pathlib.Path | None, pathlib.Path | None, pathlib.Path | None],
-        key_pem: bytes | None,
-        force: bool,
         common_name: str | None = None,
-        supersedes: str | None = None,
+        **request: Any,
     ) -> x509.Certificate:
-        """Sign, stage every file as a temporary, commit the index row, publish the files.
-
-        The index row and the files commit together or not at all: writing the temporaries
-        is where a read-only directory or a full disk fails, before anything is recorded;
-        if renaming them into place fails after the commit, the row is deleted again.
-        """
-        key_path, cert_path, chain_path = paths
-        now = _now()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", CAWarning)
-            for _ in range(_SERIAL_ATTEMPTS):
-                serial = x509.random_serial_number()  # 159 random bits
-                cert = self._sign(
-                    common_name if common_name is not None else name, public_key, sans, profile=profile,
-                    lifetime=lifetime, signing_key=signing_key, serial=serial, now=now,
-                )
-                outputs: list[tuple[pathlib.Path, bytes, bool]] = []
-                if key_path is not None and key_pem is not None:
-                    outputs.append((key_path, key_pem, True))
-                if cert_path is not None:
-                    outputs.append((cert_path, _pem(cert), False))
-                if chain_path is not None:
-                    outputs.append((chain_path, _pem(cert) + self.intermediates_pem(), False))
-                staged = publish.stage(outputs)
-                try:
-                    committed = publish.record(
-                        self._index, name, cert, sans, profile=profile, key_type=key_type, paths=paths,
-                        force=force, supersedes=supersedes, checkpoint=_hook,
-                    )
-                except BaseException:
-                    publish.discard(staged)
-                    raise
-                if not committed:
-                    publish.discard(staged)
-                    continue
-                _checkpoint("issue-committed")
-                publish.publish(self._index, staged, cert, force=force, checkpoint=_hook)
-                _checkpoint("issue-done")
-                break
-            else:  # pragma: no cover - 2**-159 odds
-                raise CAError("could not find an unused serial number")
-        for warning in caught:  # once, not once per serial attempt
-            warnings.warn(warning.message, CAWarning, stacklevel=3)
-        return cert
+        """Sign with the issuing CA, then commit the row and the files together (tlskit.ca.publish)."""
+        crl_url, aia_url = self._leaf_urls()
+        signer = publish.Signer(
+            self.issuer_certificate, signing_key, self.intermediates_pem(), self._validity_limit(), crl_url, aia_url
+        )
+        return publish.issue_and_publish(
+            self._index, signer, name, public_key, sans, common_name=common_name if common_name is not None else name,
+            now=_now(), checkpoint=_hook, **request,
+        )
 
     def sign_csr(
         self,

@@ -13,17 +13,24 @@ A process killed between 2 and 3 leaves a recorded certificate whose files are m
 
 from __future__ import annotations
 
+import datetime
 import os
 import pathlib
+import warnings
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tlskit.ca import files
-from tlskit.ca.errors import CAError
+from tlskit.ca.errors import CAError, CAWarning
 from tlskit.ca.index import DuplicateSerial, Index, NewRecord, serial_hex
-from tlskit.ca.profiles import san_text
+from tlskit.ca.keys import PrivateKey, PublicKey, signature_hash
+from tlskit.ca.policy import format_duration
+from tlskit.ca.profiles import leaf_builder, san_text, validity
+
+SERIAL_ATTEMPTS = 8
 
 Staged = list[tuple[pathlib.Path, pathlib.Path]]  # (temporary, final path)
 Paths = tuple[pathlib.Path | None, pathlib.Path | None, pathlib.Path | None]  # key, cert, chain
@@ -120,3 +127,99 @@ def publish(
                 except OSError:
                     pass
         raise
+
+
+@dataclass(frozen=True)
+class Signer:
+    """The issuing CA as signing needs it: its certificate and key, the chain to append,
+    the latest notAfter a leaf may have, and the URLs leaves point at."""
+
+    issuer: x509.Certificate
+    key: PrivateKey
+    intermediates_pem: bytes
+    limit: datetime.datetime
+    crl_url: str | None
+    aia_url: str | None
+
+    def sign(
+        self,
+        common_name: str,
+        public_key: PublicKey,
+        sans: Sequence[x509.GeneralName],
+        *,
+        profile: str,
+        lifetime: datetime.timedelta,
+        serial: int,
+        now: datetime.datetime,
+    ) -> x509.Certificate:
+        not_before, not_after = validity(None, now=now, limit=self.limit, duration=lifetime)
+        if not_after == self.limit.replace(microsecond=0) and now + lifetime > self.limit:
+            warnings.warn(
+                f"validity cut to the CA's own expiry, {self.limit:%Y-%m-%d %H:%M} UTC"
+                f" (asked for {format_duration(lifetime)}; a certificate never outlives its CA)",
+                CAWarning,
+                stacklevel=2,
+            )
+        return leaf_builder(
+            common_name, public_key, sans, profile=profile, issuer_cert=self.issuer, serial=serial,
+            not_before=not_before, not_after=not_after, crl_url=self.crl_url, aia_url=self.aia_url,
+        ).sign(self.key, signature_hash(self.key))
+
+
+def issue_and_publish(
+    index: Index,
+    signer: Signer,
+    name: str,
+    public_key: PublicKey,
+    sans: Sequence[x509.GeneralName],
+    *,
+    common_name: str,
+    profile: str,
+    key_type: str,
+    lifetime: datetime.timedelta,
+    paths: Paths,
+    key_pem: bytes | None,
+    force: bool,
+    now: datetime.datetime,
+    checkpoint: Callable[[str], None],
+    supersedes: str | None = None,
+) -> x509.Certificate:
+    """Sign, stage every file, commit the row, publish the files (see the module docstring);
+    a serial that is already taken (2**-159 odds) is signed again with a fresh one."""
+    key_path, cert_path, chain_path = paths
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CAWarning)
+        for _ in range(SERIAL_ATTEMPTS):
+            cert = signer.sign(
+                common_name, public_key, sans, profile=profile, lifetime=lifetime,
+                serial=x509.random_serial_number(), now=now,  # 159 random bits
+            )
+            cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+            outputs: list[tuple[pathlib.Path, bytes, bool]] = []
+            if key_path is not None and key_pem is not None:
+                outputs.append((key_path, key_pem, True))
+            if cert_path is not None:
+                outputs.append((cert_path, cert_pem, False))
+            if chain_path is not None:
+                outputs.append((chain_path, cert_pem + signer.intermediates_pem, False))
+            staged = stage(outputs)
+            try:
+                committed = record(
+                    index, name, cert, sans, profile=profile, key_type=key_type, paths=paths, force=force,
+                    supersedes=supersedes, checkpoint=checkpoint,
+                )
+            except BaseException:
+                discard(staged)
+                raise
+            if not committed:
+                discard(staged)
+                continue
+            checkpoint("issue-committed")
+            publish(index, staged, cert, force=force, checkpoint=checkpoint)
+            checkpoint("issue-done")
+            break
+        else:  # pragma: no cover - 2**-159 odds
+            raise CAError("could not find an unused serial number")
+    for warning in caught:  # once, not once per serial attempt
+        warnings.warn(warning.message, CAWarning, stacklevel=4)
+    return cert

@@ -10,40 +10,44 @@ text otherwise, so scripts can parse them.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import pathlib
 import sys
-import warnings
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
-from typer.core import TyperCommand, TyperGroup
 
 from tlskit.ca import KEY_TYPES, CAError, CertificateAuthority, IndexRecord, default_directory
-from tlskit.errors import TLSError
+from tlskit.cli import ca_services_cmd
+from tlskit.cli.ca_common import (  # noqa: F401 - re-exported: net_cmd and tests use some
+    DaysHelp,
+    DirOption,
+    DurationHelp,
+    P12_PASSWORD_ENV,
+    PASSPHRASE_ENV,
+    PassphraseFileOption,
+    ProfileHelp,
+    _Command,
+    _Group,
+    _fail,
+    _flag,
+    _one_line,
+    _open,
+    _passphrase,
+    _plural,
+    _print_issued,
+    _profile,
+    _read_secret_file,
+    _split,
+    _stdin_is_tty,
+    _stdout_is_tty,
+    _whole,
+    cli_errors,
+)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.serialization import Encoding
-
-class _Command(TyperCommand):
-    """Every ca command: its --help is a switch, so no ``<bool>`` value column."""
-
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
-
-
-class _Group(TyperGroup):
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
-
 
 app = typer.Typer(
     help="A small certificate authority: issue, sign, revoke and renew certificates.",
@@ -52,173 +56,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # never print passphrases from a traceback's locals
 )
-
-PASSPHRASE_ENV = "TLSKIT_CA_PASSPHRASE"
-P12_PASSWORD_ENV = "TLSKIT_P12_PASSWORD"
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-DirOption = typer.Option(
-    None, "--dir", metavar="DIR", help="CA directory (default: $TLSKIT_CA_DIR or the per-user data directory)."
-)
-PassphraseFileOption = typer.Option(
-    None, "--passphrase-file", metavar="FILE", help=f"File holding the CA key passphrase (or set {PASSPHRASE_ENV})."
-)
-
-
-def _flag(name: str, help: str) -> Any:
-    """A boolean switch: no ``<bool>`` value column in the help (it takes no value)."""
-    return typer.Option(False, name, metavar="", help=help)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-ProfileHelp = {
-    "server": "TLS server certificate (serverAuth; the default for host names and IPs).",
-    "client": "TLS client certificate (clientAuth, for mTLS).",
-    "both": "TLS server and client authentication.",
-    "email": "S/MIME certificate (emailProtection; the default for an email NAME).",
-}
-DaysHelp = "Validity in days (default 90)."
-DurationHelp = "Validity as a duration instead of days: 15m, 12h, 90d, 2w, 1d12h."
-
-
-def _fail(message: str) -> "typer.Exit":
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-def _one_line(exc: BaseException | str) -> str:
-    """An exception, or a warning's message (a Warning or a plain str), as one printable line."""
-    from tlskit.ca.inspect import printable
-
-    text = str(exc).strip() or (type(exc).__name__ if isinstance(exc, BaseException) else "(empty message)")
-    return printable(" ".join(text.split()))
-
-
-def cli_errors(func: F) -> F:
-    """Turn library errors into one stderr line + exit 1, and warnings into stderr lines."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                return func(*args, **kwargs)
-            except (CAError, TLSError) as exc:
-                raise _fail(_one_line(exc)) from None
-            except KeyboardInterrupt:
-                raise _fail("interrupted") from None
-            finally:
-                seen = set()
-                for warning in caught:
-                    text = _one_line(warning.message)
-                    if warning.category.__name__ == "CryptographyDeprecationWarning":
-                        from tlskit.ca.verify import cryptography_warning_text
-
-                        text = _one_line(cryptography_warning_text(warning.message))
-                    if text not in seen:  # the same certificate read twice warns once
-                        seen.add(text)
-                        typer.echo(f"warning: {text}", err=True)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _read_secret_file(path: pathlib.Path, what: str) -> bytes:
-    try:
-        data = path.expanduser().read_bytes()
-    except OSError as exc:
-        raise CAError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
-    # Files written by `echo` end with a newline that is not part of the secret.
-    data = data.rstrip(b"\r\n")
-    if not data:
-        raise CAError(f"{what} file {path} is empty")
-    return data
-
-
-def _passphrase(passphrase_file: Optional[pathlib.Path]) -> bytes | None:
-    if passphrase_file is not None:
-        return _read_secret_file(passphrase_file, "passphrase")
-    env = os.environ.get(PASSPHRASE_ENV)
-    if env:
-        return env.encode("utf-8")
-    return None
-
-
-def _stdin_is_tty() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (ValueError, OSError):
-        return False
-
-
-def _stdout_is_tty() -> bool:
-    try:
-        return sys.stdout.isatty()
-    except (ValueError, OSError):
-        return False
-
-
-def _open(
-    directory: Optional[pathlib.Path],
-    passphrase_file: Optional[pathlib.Path] = None,
-    *,
-    signing: bool = False,
-) -> CertificateAuthority:
-    """Load the CA; for signing commands, ask for the passphrase on a TTY if it is needed."""
-    secret = _passphrase(passphrase_file)
-    ca = CertificateAuthority.load(directory, passphrase=secret)
-    if signing and ca.config.encrypted and secret is None:
-        if not _stdin_is_tty():
-            raise CAError(
-                f"the CA keys are encrypted: set {PASSPHRASE_ENV} or use --passphrase-file"
-            )
-        entered = typer.prompt("CA passphrase", hide_input=True)
-        ca = CertificateAuthority.load(directory, passphrase=entered.encode("utf-8"))
-    return ca
-
-
-def _profile(server: bool, client: bool, both: bool, email: bool = False, default: Optional[str] = "server") -> Optional[str]:
-    chosen = [
-        name for name, flag in (("server", server), ("client", client), ("both", both), ("email", email)) if flag
-    ]
-    if len(chosen) > 1:
-        raise CAError("choose one of --server, --client, --both, --email")
-    return chosen[0] if chosen else default
-
-
-def _split(values: Optional[List[str]]) -> list[str]:
-    """Repeated options and comma-separated lists, for values that cannot contain a comma
-    (DNS names, IP ranges). Subject alternative names are never split: a URI may hold one."""
-    result: list[str] = []
-    for value in values or []:
-        result.extend(part.strip() for part in value.split(",") if part.strip())
-    return result
-
-
-def _whole(values: Optional[List[str]]) -> list[str]:
-    """Each repeated --san value as given (``URI:https://x.test/a,b`` is one name)."""
-    return [value for value in values or [] if value.strip()]
-
-
-def _print_issued(verb: str, issued: Any, profile: Optional[str], *, to_stderr: bool = False) -> None:
-    until = issued.certificate.not_valid_after_utc
-    kind = f", {profile}" if profile else ""
-    lines = [f"{verb} {issued.name} (serial {issued.serial_hex}{kind}), valid until {until:%Y-%m-%d %H:%M} UTC"]
-    if issued.sans:
-        lines.append(f"  names: {', '.join(issued.sans)}")
-    if issued.key_path is not None and issued.cert_path is not None:
-        lines.append(f"  key:   {issued.key_path}")
-    elif issued.cert_path is not None:
-        lines.append("  key:   (held by the requester: the certificate was signed from a CSR)")
-    if issued.cert_path is not None:
-        lines.append(f"  cert:  {issued.cert_path}")
-    if issued.chain_path is not None:
-        lines.append(f"  chain: {issued.chain_path}")
-    for line in lines:
-        typer.echo(line, err=to_stderr)
 
 
 @app.command(cls=_Command)
@@ -624,8 +461,7 @@ def export(
     typer.echo(f"wrote {path} ({kind})")
 
 
-#: ``renew --before``: exit status when nothing was due (0 when something was renewed).
-NOTHING_DUE_EXIT = 3
+NOTHING_DUE_EXIT = ca_services_cmd.NOTHING_DUE_EXIT
 
 
 @app.command(cls=_Command)
@@ -647,29 +483,12 @@ def renew(
     if before is not None:
         if name is not None or days is not None or duration is not None:
             raise CAError("--before renews every due certificate with its own validity: give no NAME, --days or --duration")
-        _renew_due(ca, before, rekey)
+        ca_services_cmd.renew_due(ca, before, rekey)
         return
     if name is None:
         raise CAError("give the NAME (or serial) to renew, or --before FRACTION to renew what is due")
     issued = ca.renew(name, days=days, duration=duration, rekey=rekey)
     _print_issued("renewed", issued, None)
-
-
-def _renew_due(ca: CertificateAuthority, before: str, rekey: bool) -> None:
-    from tlskit.ca.policy import parse_fraction
-
-    results = ca.renew_due(parse_fraction(before), rekey=rekey)
-    failed = [r for r in results if r.error is not None]
-    for result in results:
-        if result.issued is not None:
-            _print_issued("renewed", result.issued, None)
-        else:
-            typer.echo(f"error: {result.record.name} (serial {result.record.serial}): {_one_line(result.error or '')}", err=True)
-    if failed:
-        raise typer.Exit(1)
-    if not results:
-        typer.echo("nothing due for renewal")
-        raise typer.Exit(NOTHING_DUE_EXIT)
 
 
 @app.command(cls=_Command)
@@ -756,79 +575,7 @@ def acme(
         server.close()
 
 
-@app.command("serve-crl", cls=_Command)
-@cli_errors
-def serve_crl(
-    dir: Optional[pathlib.Path] = DirOption,
-    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Address to listen on."),
-    port: int = typer.Option(8080, "--port", metavar="PORT", help="TCP port (0: any free port)."),
-    passphrase_file: Optional[pathlib.Path] = PassphraseFileOption,
-) -> None:
-    """Publish the CRLs and CA certificates over HTTP at the paths `init --crl-url/--aia-url` name
-    (/root.crl, /intermediate.crl, /root.crt, /intermediate.crt, /crl.pem, /ca.pem)."""
-    from tlskit.ca.crlserver import CRLServer
-
-    ca = _open(dir, passphrase_file)
-    publication = ca.publication()
-    if not publication.leaf_crl.exists() or (publication.root_crl is not None and not publication.root_crl.exists()):
-        # Nothing published yet: sign the first CRLs (this needs the CA keys).
-        ca = _open(dir, passphrase_file, signing=True)
-        ca.crl()
-    server = CRLServer(publication, host, port, log=lambda line: typer.echo(line, err=True))
-    typer.echo(f"serving CRLs and CA certificates of {ca.name!r} at {server.url}/ (Ctrl-C stops)", err=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.close()
-
-
-def _trust_command(install: bool, dir: Optional[pathlib.Path], cert: Optional[pathlib.Path], system: bool,
-                   nss: bool, nssdb: Optional[List[pathlib.Path]]) -> None:
-    from tlskit.ca import truststore
-    from tlskit.ca.verify import load_pem_certificates
-
-    if cert is not None:
-        certs = load_pem_certificates(cert)
-        if len(certs) != 1:
-            raise CAError(f"{cert} holds {len(certs)} certificates; give the one root to {'install' if install else 'remove'}")
-        anchor = certs[0]
-    else:
-        anchor = _open(dir).root_certificate
-    action = truststore.install if install else truststore.uninstall
-    results = action(anchor, system=system, nss=nss, nssdbs=list(nssdb or []) or None)
-    for result in results:
-        typer.echo(result.line(), err=not result.ok)
-    if any(not r.ok for r in results):
-        raise _fail(f"{_plural(sum(not r.ok for r in results), 'trust store')} could not be updated")
-
-
-_TrustCert = typer.Option(None, "--cert", metavar="FILE", help="A root certificate file instead of this CA's root.")
-_TrustSystem = typer.Option(True, "--system/--no-system", metavar="", help="The system store (update-ca-certificates or update-ca-trust; needs root).")
-_TrustNSS = typer.Option(True, "--nss/--no-nss", metavar="", help="NSS databases: ~/.pki/nssdb and Firefox profiles (via certutil; no root needed).")
-_TrustNSSDB = typer.Option(None, "--nssdb", metavar="DIR", help="This NSS database instead of the found ones (created if missing). Repeatable.")
-
-
-@app.command(cls=_Command)
-@cli_errors
-def install(
-    dir: Optional[pathlib.Path] = DirOption,
-    cert: Optional[pathlib.Path] = _TrustCert,
-    system: bool = _TrustSystem,
-    nss: bool = _TrustNSS,
-    nssdb: Optional[List[pathlib.Path]] = _TrustNSSDB,
-) -> None:
-    """Trust this CA's root on this machine: the system store and NSS (Chromium, Firefox). Undo with uninstall."""
-    _trust_command(True, dir, cert, system, nss, nssdb)
-
-
-@app.command(cls=_Command)
-@cli_errors
-def uninstall(
-    dir: Optional[pathlib.Path] = DirOption,
-    cert: Optional[pathlib.Path] = _TrustCert,
-    system: bool = _TrustSystem,
-    nss: bool = _TrustNSS,
-    nssdb: Optional[List[pathlib.Path]] = _TrustNSSDB,
-) -> None:
-    """Remove this CA's root from the stores install put it in (only this root)."""
-    _trust_command(False, dir, cert, system, nss, nssdb)
+# Services and machine-wide commands live in tlskit.cli.ca_services_cmd.
+app.command("serve-crl", cls=_Command)(ca_services_cmd.serve_crl)
+app.command("install", cls=_Command)(ca_services_cmd.install)
+app.command("uninstall", cls=_Command)(ca_services_cmd.uninstall)
