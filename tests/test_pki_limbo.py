@@ -86,7 +86,7 @@ def run_all(cases, provider=None) -> dict[str, dict[str, list[str]]]:
 
 #: namespace -> minimum number of passing cases (tlskit's current result).
 PASS_FLOORS = {
-    "bettertls": 9572,
+    "bettertls": 9532,  # 40 deliberate CN-constraint failures (see _CN_CONSTRAINED_CASES)
     "crl": 8,
     "cve": 3,
     "invalid": 1,
@@ -124,6 +124,23 @@ KNOWN_FAILURES = {
     "two-label rule for single-label suffixes",
     "webpki::san::public-suffix-private-namespace-wildcard-san": "no Public Suffix List (*.s3.amazonaws.com)",
 }
+
+#: BetterTLS cases whose leaf has a host-name CN, an IP-only SAN and a CA with DNS name
+#: constraints: BetterTLS (like webpki and Go) ignores that CN, tlskit applies the DNS
+#: constraints to it as OpenSSL and GnuTLS do (issue 16 item 2; RFC 6125 6.4.4 lets a
+#: client fall back to the CN when no DNS-ID is presented, so the CN must stay constrained).
+_CN_CONSTRAINED_CASES = (
+    "5194", "5196", "5203", "5205", "5221", "5223", "5230", "5232", "5245", "5247", "5248", "5250", "5251",
+    "5253", "5254", "5256", "5257", "5259", "5260", "5262", "5926", "5928", "5935", "5937", "5947", "5949",
+    "5950", "5952", "5953", "5955", "5956", "5958", "5959", "5961", "5962", "5964", "5980", "5982", "5989",
+    "5991",
+)
+KNOWN_FAILURES.update(
+    dict.fromkeys(
+        (f"bettertls::nameconstraints::tc{n}" for n in _CN_CONSTRAINED_CASES),
+        "host-name CN constrained when the SAN has no dNSName (OpenSSL/GnuTLS behaviour, issue 16 item 2)",
+    )
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """Names: reference identities (RFC 6125), SAN matching and name-constraint subtrees.
 
 Policy (docs/pki.md):
-* DNS matching is ASCII case-insensitive, one trailing dot on the reference is ignored;
+* DNS matching is ASCII case-insensitive, one trailing dot on the reference is ignored
+  (a presented dNSName with a trailing dot never matches);
   a wildcard is allowed only as the whole left-most label of a presented name
   (``*.example.com``), matches exactly one non-empty label, and needs at least two labels
   after it (``*.com`` never matches). Partial wildcards (``f*o``, ``xn--*``) never match.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from typing import Union
 
 from cryptography import x509
@@ -89,7 +91,9 @@ def dns_san_matches(presented: str, reference: str) -> bool:
         return False
     presented = presented.lower()
     if presented.endswith("."):
-        presented = presented[:-1]
+        # Only the reference name's trailing dot is ignored (parse_reference): a presented
+        # "www.example.com." is not "www.example.com" (OpenSSL, GnuTLS and Go agree).
+        return False
     if presented.startswith("*."):
         if not is_valid_dns_name(presented, allow_wildcard=True):
             return False
@@ -196,8 +200,42 @@ def email_constraint_covers(constraint: str, mailbox: str) -> bool:
     return domain == base
 
 
+# RFC 4518 2.2 (Map): characters mapped to nothing, and those mapped to SPACE.
+_MAP_TO_NOTHING = dict.fromkeys(
+    [0x00AD, 0x1806, 0x034F, 0x180B, 0x180C, 0x180D, 0xFFFC, 0x200B, *range(0xFE00, 0xFE10)]
+    + [c for c in range(0x00, 0x20) if c not in (0x09, 0x0A, 0x0B, 0x0C, 0x0D)]
+    + list(range(0x7F, 0x85)) + list(range(0x86, 0xA0)),
+    None,
+)
+_MAP_TO_SPACE = dict.fromkeys([0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000], " ")
+
+
+def prepare_string(value: str) -> str:
+    """RFC 4518 string preparation for caseIgnoreMatch, as RFC 5280 7.1 asks for name
+    comparison: map (drop ignorable characters, other spaces become SPACE), case fold,
+    normalise (NFKC), then insignificant-space handling (leading and trailing spaces
+    dropped, inner runs of spaces collapsed). "OU=Blocked  Unit" and "ou=BLOCKED UNIT"
+    both prepare to "blocked unit"."""
+    mapped = value.translate(_MAP_TO_NOTHING).translate(_MAP_TO_SPACE)
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", mapped).casefold())
+    return " ".join(part for part in folded.split(" ") if part)
+
+
+def _rdn_key(rdn: x509.RelativeDistinguishedName) -> frozenset[tuple[str, object]]:
+    """An RDN as a set of (attribute type, prepared value): the comparison ignores the
+    string type (PrintableString vs UTF8String), case and insignificant spaces."""
+    key = set()
+    for attribute in rdn:
+        value = attribute.value
+        prepared: object = prepare_string(value) if isinstance(value, str) else bytes(value)
+        key.add((attribute.oid.dotted_string, prepared))
+    return frozenset(key)
+
+
 def directory_name_covers(constraint: x509.Name, name: x509.Name) -> bool:
-    """The subtree is the constraint's RDN sequence as a prefix of the name's."""
+    """The subtree is the constraint's RDN sequence as a prefix of the name's, attribute
+    values compared after RFC 4518 preparation (RFC 5280 7.1), so that a case or spacing
+    variant cannot escape an excluded subtree (nor be refused by a permitted one)."""
     prefix = constraint.rdns
     rdns = name.rdns
-    return len(prefix) <= len(rdns) and all(a == b for a, b in zip(prefix, rdns))
+    return len(prefix) <= len(rdns) and all(_rdn_key(a) == _rdn_key(b) for a, b in zip(prefix, rdns))

@@ -55,6 +55,10 @@ _KNOWN_EXTENSIONS = {
         ExtensionOID.SUBJECT_DIRECTORY_ATTRIBUTES,
     )
 }
+# Recognised, but a *critical* one is refused as unprocessed: the TLS Feature extension
+# (RFC 7633 "must-staple") obliges the client to require a stapled OCSP response, and
+# tlskit does not validate OCSP responses. Non-critical (how CAs issue it) is ignored.
+_REFUSED_WHEN_CRITICAL = {ExtensionOID.TLS_FEATURE.dotted_string}
 # RFC 5280: "conforming CAs MUST mark this extension as non-critical".
 _MUST_BE_NONCRITICAL = {
     oid.dotted_string
@@ -65,6 +69,8 @@ _MUST_BE_NONCRITICAL = {
         ExtensionOID.SUBJECT_INFORMATION_ACCESS,
         ExtensionOID.FRESHEST_CRL,
         ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS,
+        # RFC 5280 4.2.1.8: "This extension MUST be non-critical."
+        ExtensionOID.SUBJECT_DIRECTORY_ATTRIBUTES,
     )
 }
 # RFC 5280: "conforming CAs MUST mark this extension as critical".
@@ -121,6 +127,12 @@ def _check_structure(info: CertInfo) -> None:
     for oid, ext in info.extensions.items():
         if ext.critical and oid not in _KNOWN_EXTENSIONS:
             raise UnsupportedCriticalExtension(f"unknown critical extension {oid}", cert, rule="rfc5280-4.2")
+        if ext.critical and oid in _REFUSED_WHEN_CRITICAL:
+            raise UnsupportedCriticalExtension(
+                "critical TLS Feature extension (must-staple, RFC 7633) is not processed: tlskit does not validate OCSP staples",
+                cert,
+                rule="rfc7633",
+            )
         if ext.critical and oid in _MUST_BE_NONCRITICAL:
             raise MalformedCertificate(f"extension {getattr(ext.oid, '_name', oid)} must not be critical", cert, rule="rfc5280-4.2")
         if not ext.critical and oid in _MUST_BE_CRITICAL:
@@ -311,15 +323,23 @@ def _subject_names(info: CertInfo, *, is_leaf: bool) -> list[x509.GeneralName]:
         for attr in info.cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS):
             if isinstance(attr.value, str):
                 out.append(x509.RFC822Name(attr.value))
-        if is_leaf and info.subject_alt_names is None:
-            # No SANs: a CN that looks like a host name is constrained as one (it is not
-            # used for matching, but other verifiers may still honour it).
+        sans = info.subject_alt_names
+        if is_leaf and not any(isinstance(n, x509.DNSName) for n in sans or ()):
+            # A CN that looks like a host name is constrained as a dNSName whenever the SAN
+            # has no dNSName (even if it has IP or email names), as OpenSSL and GnuTLS do:
+            # tlskit never matches the CN, but RFC 6125 6.4.4 lets other clients fall back
+            # to it when no DNS-ID is presented, so it must not escape the CA's DNS
+            # constraints. An IP-literal CN is constrained as an iPAddress only when there
+            # is no SAN at all (OpenSSL and BetterTLS leave it alone otherwise).
             for attr in info.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
                 value = attr.value if isinstance(attr.value, str) else ""
                 ip = names.parse_ip(value)
                 if ip is not None:
-                    out.append(x509.IPAddress(ip))
-                elif names.is_valid_dns_name(value.lower()):
+                    if sans is None:
+                        out.append(x509.IPAddress(ip))
+                    continue
+                host = value.lower()[:-1] if value.endswith(".") else value.lower()
+                if names.is_valid_dns_name(host):
                     out.append(x509.DNSName(value))
     return out
 
