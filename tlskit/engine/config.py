@@ -179,6 +179,22 @@ def _load_anchors(
         object.__setattr__(config, f"_trust_store_{usage}", build_trust_store(anchors, system=False))
 
 
+def _load_crls(crls: Any) -> tuple[Any, ...]:
+    """The ``crls=`` of a config as loaded CRL objects; a bad one is refused now."""
+    if not crls:
+        return ()
+    from cryptography import x509
+
+    from tlskit import pki
+
+    if isinstance(crls, (str, bytes, bytearray, memoryview, os.PathLike, x509.CertificateRevocationList)):
+        crls = [crls]  # one file, blob or CRL, not a sequence of characters, bytes or entries
+    try:
+        return tuple(pki.load_crls(crls))
+    except (pki.CertificateError, TypeError) as exc:
+        raise ConfigurationError(f"crls: {getattr(exc, 'reason', exc)}") from None
+
+
 @dataclass(frozen=True)
 class _CommonConfig:
     provider: Union[str, Provider] = "cryptography"
@@ -203,6 +219,9 @@ class _CommonConfig:
     trace: Optional[TraceCallback] = None
     #: put secret values (hex) in the trace's key-schedule records: as sensitive as a key log
     trace_secrets: bool = False
+    #: CRLs checked when verifying the peer's chain (files, PEM/DER bytes or loaded
+    #: x509.CertificateRevocationList objects); loaded once, here (docs/pki.md, Revocation)
+    crls: Sequence[Any] = ()
 
     if TYPE_CHECKING:
         # Set by _prepare() (object.__setattr__ on the frozen instance), not dataclass
@@ -243,6 +262,7 @@ class _CommonConfig:
         if any(not 0 < len(p) < 256 for p in alpn):
             raise ConfigurationError("ALPN protocol names must be 1..255 bytes")
         self._set("resolved_alpn", alpn)
+        self._set("_crls", _load_crls(self.crls))
         if self.record_size_limit is not None and not 64 <= self.record_size_limit <= 2**14 + 1:
             raise ConfigurationError("record_size_limit must be within 64..16385")
         if self.pad_to < 0 or self.pad_to > 2**14:

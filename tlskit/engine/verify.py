@@ -110,6 +110,7 @@ def verify_peer(config: AnyConfig, chain: Sequence[bytes], server_name: str | No
             usage=usage,
             at=config.clock(),
             provider=config.resolved_provider,
+            crls=getattr(config, "_crls", None) or None,
         )
     except TLSError:
         raise

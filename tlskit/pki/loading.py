@@ -151,17 +151,26 @@ def coerce_certificates(values: Iterable[CertificateLike] | bytes | None, what: 
     return out
 
 
-def load_crls(values: Iterable[object] | None) -> list[x509.CertificateRevocationList]:
-    """CRLs from x509 objects or PEM/DER bytes (a PEM blob may hold several)."""
+CRLSource = Union[x509.CertificateRevocationList, PathLike, bytes, bytearray, memoryview]
+
+
+def load_crls(values: Iterable[CRLSource] | None) -> list[x509.CertificateRevocationList]:
+    """CRLs from x509 objects, PEM/DER bytes (a PEM blob may hold several) or files.
+
+    A ``str`` is a path unless it contains a PEM header (as for certificates); an
+    ``os.PathLike`` is a path. Raises :class:`InvalidCRL` naming the problem.
+    """
     out: list[x509.CertificateRevocationList] = []
     for value in values or ():
         if isinstance(value, x509.CertificateRevocationList):
             out.append(value)
             continue
-        if isinstance(value, str):
+        if isinstance(value, str) and "-----BEGIN " in value:
             value = value.encode("ascii", "replace")
+        elif isinstance(value, (str, os.PathLike)):
+            value = _read_file(value, InvalidCRL)
         if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise TypeError(f"CRL: expected bytes or a CertificateRevocationList, got {type(value).__name__}")
+            raise TypeError(f"CRL: expected a path, bytes or a CertificateRevocationList, got {type(value).__name__}")
         data = bytes(value)
         try:
             ders = pem_blocks(data, _CRL_LABELS, "CRL") if _looks_like_pem(data) else [data]
