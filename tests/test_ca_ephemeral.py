@@ -123,6 +123,12 @@ def test_bad_ca_options_are_ca_errors():
         EphemeralCA(key_type="rsa-512")
     with pytest.raises(CAError, match="validity"):
         EphemeralCA(days=-1)
+    with pytest.raises(CAError, match="timezone-aware"):
+        EphemeralCA(now=datetime.datetime(2026, 6, 1))
+    with pytest.raises(CAError, match="common name"):
+        EphemeralCA(name="x" * 65)
+    with pytest.raises(CAError, match="unsupported key algorithm"):
+        EphemeralCA().issue_cert("localhost", key="not a key")  # type: ignore[arg-type]
 
 
 def test_existing_key_is_certified(ca, server_cert):
@@ -189,6 +195,9 @@ def test_write_files_never_overwrites_without_asking(server_cert, tmp_path):
     with pytest.raises(CAError, match="already exists"):
         server_cert.write_files(tmp_path, "srv")
     server_cert.write_files(tmp_path, "srv", overwrite=True)
+    with pytest.raises(CAError, match="file name"):
+        server_cert.write_files(tmp_path, "../escape")
+    assert not (tmp_path.parent / "escape.key").exists()
 
 
 # -- acceptance by other verifiers -----------------------------------------------------

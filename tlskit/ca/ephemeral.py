@@ -36,7 +36,16 @@ from cryptography.hazmat.primitives import serialization
 from tlskit.ca import files
 from tlskit.ca.errors import CAError
 from tlskit.ca.keys import PrivateKey, check_key_type, generate_key, key_type_of, private_key_pem, signature_hash
-from tlskit.ca.profiles import ca_builder, check_days, check_profile, leaf_builder, parse_san, subject_name, validity
+from tlskit.ca.profiles import (
+    ca_builder,
+    check_days,
+    check_profile,
+    file_stem,
+    leaf_builder,
+    parse_san,
+    subject_name,
+    validity,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from tlskit.engine.config import ClientConfig, ServerConfig
@@ -166,6 +175,7 @@ class EphemeralCertificate:
         """Write ``<stem>.key`` (0600), ``<stem>.crt``, ``<stem>.chain.pem`` and ``root.pem``
         into ``directory`` atomically; an existing file is an error unless ``overwrite``."""
         directory = pathlib.Path(directory)
+        stem = file_stem(stem)  # a name, never a path: "../x" or "/etc/x" is refused
         paths = CertificateFiles(
             key=directory / f"{stem}.key",
             cert=directory / f"{stem}.crt",
@@ -210,6 +220,8 @@ class EphemeralCA:
     ) -> None:
         self.key_type = check_key_type(key_type)
         self.days = check_days(days)
+        if now is not None and (not isinstance(now, datetime.datetime) or now.utcoffset() is None):
+            raise CAError("now must be a timezone-aware datetime (e.g. datetime.now(timezone.utc))")
         self._now = now
         # A random tag keeps two CAs of one process (or of two test runs) apart: verifiers
         # that look issuers up by subject name must never confuse them.
