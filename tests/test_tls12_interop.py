@@ -356,3 +356,35 @@ def test_ssl_client_resumes_with_tlskit_server(ca, certs, by):
     assert not server.errors, server.errors
     assert reused == [False, True]
     assert [c.negotiated.resumed for c in server.conns] == [False, True]
+
+
+def test_asyncio_streams_speak_tls12_both_ways(ca, certs):
+    """tlskit.aio over TLS 1.2: a tlskit asyncio client and server, and the client
+    against a TLS 1.2-only ssl server."""
+    import asyncio
+
+    from tlskit import aio
+
+    async def main():
+        async def handle(reader, writer):
+            data = await reader.read(100)
+            writer.write(data.upper())
+            await writer.drain()
+            writer.close()
+
+        server = await aio.start_server(handle, "127.0.0.1", 0, config=ca.server_config(certs["RSA"]), keylog_from_env=False)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            reader, writer = await aio.open_connection(
+                "127.0.0.1", port, server_name="localhost", config=ca.client_config(**TLS12_ONLY), keylog_from_env=False
+            )
+            writer.write(b"ping")
+            await writer.drain()
+            reply = await reader.read(100)
+            version = writer.get_extra_info("negotiated").version
+            writer.close()
+            return reply, version
+
+    reply, version = asyncio.run(asyncio.wait_for(main(), 20))
+    assert reply == b"PING"
+    assert version == "TLSv1.2"
