@@ -79,3 +79,52 @@ def test_serve_tls_version_1_3_refuses_tls12_clients(pki):
         result = _s_client_tls12(port, pki.ca_file)
     assert result.returncode != 0
     assert b"protocol version" in result.stderr.lower() or b"protocol_version" in result.stderr.lower()
+
+
+GNUTLS_SERV = __import__("shutil").which("gnutls-serv")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.skipif(GNUTLS_SERV is None, reason="gnutls-serv (gnutls-bin) not installed")
+def test_connect_to_gnutls_serv_tls12_reads_the_reply_before_closing(tmp_path):
+    """GnuTLS at TLS 1.2 only, echoing lines: TLS 1.2 has no half-close, so connect reads
+    the reply before its close_notify (RFC 5246 7.2.1)."""
+    import time
+
+    from tlskit.ca import EphemeralCA
+
+    ca = EphemeralCA()
+    files = ca.issue_cert("localhost").write_files(tmp_path, "server")
+    port = _free_port()
+    args = [GNUTLS_SERV, "--port", str(port), "--x509certfile", str(files.chain), "--x509keyfile", str(files.key),
+            "--priority", "NORMAL:-VERS-TLS1.3", "--echo"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        result = None
+        while time.monotonic() < deadline:  # until it listens
+            result = runner.invoke(app, ["connect", f"127.0.0.1:{port}", "--servername", "localhost", "--cafile", str(files.root)], input=b"hello gnutls\n")
+            if "Connection refused" not in result.output and "refused" not in result.output.lower():
+                break
+            time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait(TIMEOUT)
+    assert result is not None and result.exit_code == 0, result.output if result else None
+    lines = result.output.splitlines()
+    assert "version: TLSv1.2" in lines and "received: 13 bytes" in lines and "hello gnutls" in lines
+
+
+def test_connect_tls12_echo_server_that_waits_for_the_client_to_close(pki):
+    with StdlibServer(_server_context(pki, ssl.TLSVersion.TLSv1_2), stdlib_echo) as peer:
+        result = runner.invoke(app, ["connect", f"localhost:{peer.port}", "--cafile", str(pki.ca_file), "--send", "ping"])
+    assert result.exit_code == 0, result.output
+    assert "received: 4 bytes" in result.output.splitlines()
+    assert peer.results == [b"ping"]

@@ -359,8 +359,7 @@ def test_ssl_client_resumes_with_tlskit_server(ca, certs, by):
 
 
 def test_asyncio_streams_speak_tls12_both_ways(ca, certs):
-    """tlskit.aio over TLS 1.2: a tlskit asyncio client and server, and the client
-    against a TLS 1.2-only ssl server."""
+    """tlskit.aio over TLS 1.2: a TLS 1.2-only asyncio client and an asyncio server at defaults."""
     import asyncio
 
     from tlskit import aio

@@ -475,6 +475,30 @@ def _path_capturing_verifier(cafile: Optional[Path], provider: str, paths: list[
     return verifier
 
 
+#: TLS 1.2 replies end when the server closes, or after this long without more data
+TLS12_REPLY_QUIET = 1.0
+
+
+def _read_reply_without_half_close(stream: Any) -> bytes:
+    """TLS 1.2 has no half-close: a close_notify ends the connection and the peer may drop
+    what it has not sent yet (RFC 5246 7.2.1). So the reply is read before closing: until
+    the server closes, or once something arrived, until it has been quiet for a moment."""
+    from tlskit.io.errors import TLSTimeoutError
+
+    reply = b""
+    while True:
+        try:
+            chunk = stream.recv()
+        except TLSTimeoutError:
+            if reply:
+                return reply
+            raise
+        if not chunk:
+            return reply
+        reply += chunk
+        stream.settimeout(min(TLS12_REPLY_QUIET, stream.gettimeout() or TLS12_REPLY_QUIET))
+
+
 def connect(
     ctx: typer.Context,
     target: str = typer.Argument(..., metavar="HOST:PORT", help="Server address, e.g. localhost:8443 or [::1]:8443."),
@@ -572,10 +596,13 @@ def connect(
         if data:
             try:
                 stream.sendall(data)
-                # half-close: the server sees the end of our data, we read its reply to the end
-                stream.close_write()
-                while chunk := stream.recv():
-                    reply += chunk
+                if stream.negotiated.version == "TLSv1.2":
+                    reply = _read_reply_without_half_close(stream)
+                else:
+                    # half-close: the server sees the end of our data, we read its reply to the end
+                    stream.close_write()
+                    while chunk := stream.recv():
+                        reply += chunk
             except (TLSError, OSError) as exc:
                 error = exc
     if json_output:
