@@ -26,6 +26,8 @@ KEY_PASSWORD_ENV = "TLSKIT_KEY_PASSWORD"
 HANDSHAKE_TIMEOUT = 10.0
 #: a served connection idle for this long is closed, so stalled clients cannot pin threads forever
 IDLE_TIMEOUT = 300.0
+#: connections at once (handshaking and served), as the library's default
+MAX_CONNECTIONS = 512
 #: the largest HTTP request head `serve --mode http` accepts
 MAX_REQUEST_HEAD = 16 * 1024
 #: the largest request body `serve --mode http` reads (and discards)
@@ -280,6 +282,18 @@ def serve(
     tls_version: Optional[str] = typer.Option(
         None, "--tls-version", help="Speak only this TLS version: 1.2 or 1.3 (default: either, TLS 1.3 preferred)."
     ),
+    handshake_timeout: float = typer.Option(
+        HANDSHAKE_TIMEOUT, "--handshake-timeout", min=0.001, help="Seconds a client has to complete its handshake."
+    ),
+    idle_timeout: float = typer.Option(
+        IDLE_TIMEOUT, "--idle-timeout", min=0.001, help="Seconds a handshaken connection may stay silent before it is closed."
+    ),
+    max_connections: int = typer.Option(
+        MAX_CONNECTIONS,
+        "--max-connections",
+        min=1,
+        help="Connections at once (handshaking and served); beyond it the oldest pending handshake is dropped, or newcomers wait.",
+    ),
     trace: bool = trace_option(),
     trace_format: TraceFormat = trace_format_option(),
     trace_diagram: Optional[Path] = trace_diagram_option(),
@@ -313,7 +327,14 @@ def serve(
     if tracing is not None:
         options["trace"] = tracing.log
     try:
-        server = open_server(host, port, handshake_timeout=HANDSHAKE_TIMEOUT, timeout=IDLE_TIMEOUT, **options)
+        server = open_server(
+            host,
+            port,
+            handshake_timeout=handshake_timeout,
+            timeout=idle_timeout,
+            max_connections=max_connections,
+            **options,
+        )
     except (TLSError, OSError, ValueError) as exc:
         # no peer yet: an alert name would only mislead
         raise _fail(_one_line(exc)) from None

@@ -52,7 +52,39 @@ logger = logging.getLogger("tlskit.io")
 #: asyncio's default StreamReader limit
 _DEFAULT_LIMIT = 2**16
 
+#: server defaults, as for the blocking server (documented in the README)
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+DEFAULT_IDLE_TIMEOUT = 60.0
+DEFAULT_MAX_CONNECTIONS = 512
+
 ClientConnectedCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None] | None]
+
+
+class _ConnectionLimit:
+    """The connections of one server, bounded by ``max_connections``.
+
+    A newcomer at the limit displaces the oldest connection still in its
+    handshake (a half-open connection holds nothing worth keeping; a real client
+    finishes in milliseconds). When every slot holds a handshaken connection the
+    newcomer is refused at once (its socket is reset): asyncio has no public way
+    to leave it in the listen backlog. Served connections are never displaced.
+    """
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+        self.live: dict[_TLSProtocol, None] = {}  # insertion order: oldest first
+
+    def admit(self, protocol: "_TLSProtocol") -> bool:
+        if len(self.live) >= self.maximum:
+            oldest = next((p for p in self.live if not p._conn.handshake_complete), None)
+            if oldest is None:
+                return False
+            self.live.pop(oldest, None)
+            oldest._fail(TLSConnectionError("connection limit reached; dropped a pending handshake"))
+            if oldest._raw is not None:
+                oldest._raw.abort()
+        self.live[protocol] = None
+        return True
 
 
 class _TLSProtocol(asyncio.Protocol):
@@ -69,7 +101,9 @@ class _TLSProtocol(asyncio.Protocol):
         handshake_timeout: float | None = None,
         idle_timeout: float | None = None,
         allow_truncation: bool = False,
+        limit: _ConnectionLimit | None = None,
     ) -> None:
+        self._limit = limit
         self._loop = loop
         self._conn = connection
         self._app = app_protocol
@@ -95,6 +129,11 @@ class _TLSProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._raw = transport  # type: ignore[assignment]
+        if self._limit is not None and not self._limit.admit(self):
+            logger.debug("connection limit reached; refused a new connection")
+            self._error = TLSConnectionError("connection limit reached; refused")
+            transport.abort()  # type: ignore[attr-defined]
+            return
         if self._handshake_timeout is not None:
             self._timer = self._loop.call_later(self._handshake_timeout, self._handshake_timed_out)
         self._flush()
@@ -123,6 +162,11 @@ class _TLSProtocol(asyncio.Protocol):
         for event in events:
             if isinstance(event, ConnectionClosed):
                 self._peer_closed = True
+                if not self._conn.handshake_complete:
+                    # RFC 8446 6.1: nothing follows close_notify, so this handshake can
+                    # never complete: end it now rather than at the handshake deadline.
+                    self._fail(HandshakeEOFError("peer sent close_notify during the handshake"))
+                    return
                 if self._app_connected:
                     self._app_keeps_open = bool(self._app.eof_received())  # type: ignore[attr-defined]
                     if not self._app_keeps_open:
@@ -146,6 +190,8 @@ class _TLSProtocol(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._limit is not None:
+            self._limit.live.pop(self, None)
         self._cancel_timer()
         error: Exception | None = self._error
         if error is None and exc is not None:
@@ -457,8 +503,9 @@ async def start_server(
     port: int | None = None,
     *,
     limit: int = _DEFAULT_LIMIT,
-    handshake_timeout: float | None = 60.0,
-    timeout: float | None = None,
+    handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT,
+    timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+    max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
     config: Any = None,
     allow_truncation: bool = False,
     keylog_from_env: bool = True,
@@ -477,7 +524,15 @@ async def start_server(
     handshake fails or times out are dropped (logged on ``tlskit.io`` at debug
     level) without reaching the callback.
 
-    ``timeout`` (seconds, default None: no limit) is the per-connection idle
+    Limits for servers facing hostile networks (see the README):
+    ``handshake_timeout`` (default 10 s) bounds the whole handshake; a fatal
+    alert, close_notify or EOF during the handshake ends the connection at once.
+    ``max_connections`` (default 512; None: no limit) counts handshaking and
+    served connections: at the limit a newcomer displaces the oldest connection
+    still in its handshake, or, when every slot is served, is refused at once
+    (reset), while the served connections carry on.
+
+    ``timeout`` (seconds, default 60; None: no limit) is the per-connection idle
     timeout, as for the blocking :func:`tlskit.serve`: after the handshake, when
     the handler has been waiting on the peer for that long (a read with nothing
     arriving, or a drain() while the peer reads nothing) the connection is ended
@@ -488,6 +543,9 @@ async def start_server(
     """
     loop = asyncio.get_running_loop()
     cfg = make_server_config(config, keylog_from_env=keylog_from_env, **server_config)
+    if max_connections is not None and max_connections < 1:
+        raise ValueError("max_connections must be at least 1 (or None)")
+    connection_limit = None if max_connections is None else _ConnectionLimit(max_connections)
 
     async def run_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -508,6 +566,7 @@ async def start_server(
             handshake_timeout=handshake_timeout,
             idle_timeout=timeout,
             allow_truncation=allow_truncation,
+            limit=connection_limit,
         )
 
     return await loop.create_server(

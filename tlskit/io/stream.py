@@ -77,6 +77,19 @@ class TLSStream:
         self._closed = False
         self._error: TLSError | None = None
 
+    @classmethod
+    def _handshaken(
+        cls, sock: Any, connection: Any, *, peer_closed: bool = False, allow_truncation: bool = False
+    ) -> "TLSStream":
+        """A stream over a connection whose handshake was driven elsewhere (the
+        server's selector loop): application data and a close_notify the engine
+        already decrypted (they can share a flight with the client's Finished)
+        are carried over."""
+        stream = cls(sock, connection, allow_truncation=allow_truncation)
+        stream._plaintext += connection.recv()
+        stream._peer_closed = peer_closed
+        return stream
+
     # -- handshake ---------------------------------------------------------
 
     def do_handshake(self) -> None:
@@ -179,6 +192,10 @@ class TLSStream:
         for event in events:
             if isinstance(event, ConnectionClosed):
                 self._peer_closed = True
+                if not self._conn.handshake_complete:
+                    # RFC 8446 6.1: nothing follows close_notify, so this handshake can
+                    # never complete: end it now rather than at the handshake deadline.
+                    raise self._fail(HandshakeEOFError("peer sent close_notify during the handshake"))
 
     def _handle_eof(self) -> None:
         if not self._conn.handshake_complete:
