@@ -355,3 +355,138 @@ def test_anti_replay_fails_closed_when_full():
     clock.now = 10
     assert record.first_use(b"c", 20)
     assert len(record) == 1
+
+
+# -- resumption decisions (tlskit.engine.resumption) without a handshake ---------------------
+
+from tlskit.ca import EphemeralCA  # noqa: E402
+from tlskit.engine import resumption as R  # noqa: E402
+from tlskit.engine.extensions import ExtensionType as E  # noqa: E402
+from tlskit.engine.messages import ClientHello, NewSessionTicket  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return EphemeralCA()
+
+
+def _issue(server_config, *, nonce=b"\x00", now=1_700_000_000.0, host="localhost", alpn=None, suite_name="TLS_AES_128_GCM_SHA256"):
+    provider = server_config.resolved_provider
+    suite = provider.cipher_suites[suite_name]
+    rms = b"\x07" * suite.hash.digest_size
+    raw = R.new_session_ticket(server_config, provider, suite, rms, nonce, now, host, alpn, ())
+    message = NewSessionTicket.decode(raw[4:])
+    return suite, rms, message
+
+
+def test_ticket_to_session_to_server_selection(ca):
+    server = ca.server_config(max_early_data_size=1000)
+    client = ca.client_config()
+    now = 1_700_000_000.0
+    suite, rms, message = _issue(server, now=now)
+    assert message.lifetime == 7200 and message.extensions == [(E.early_data, (1000).to_bytes(4, "big"))]
+    session = R.session_from_ticket(message, suite, rms, now, "localhost", None, ())
+    assert session is not None and session.max_early_data == 1000
+    offer = R.client_psk_offer(client, client.resolved_provider, session, "localhost", b"early", now + 1)
+    assert offer is not None and offer.early_data == b"early"
+    from tlskit.engine.keyschedule import Transcript
+
+    extensions = [(E.psk_key_exchange_modes, b"\x01\x01"), (E.early_data, b""), R.client_pre_shared_key_extension(offer)]
+    hello = ClientHello(b"\x01" * 32, b"", [0x1301], extensions).encode()
+    bound = R.bind_client_hello(hello, offer, Transcript())
+    assert len(bound) == len(hello) and bound != hello
+    parsed = dict(ClientHello.decode(bound[4:]).extensions)
+    accepted = R.select_psk(server, server.resolved_provider, bound, parsed, suite, Transcript(), "localhost", None, 1, False, now + 1)
+    assert accepted is not None and accepted.index == 0 and accepted.early_data and accepted.early_data_limit == 1000
+    assert accepted.state.psk == session.psk
+    # the same ClientHello again: resumable, but its early data is a replay (RFC 8446 8.1)
+    again = R.select_psk(server, server.resolved_provider, bound, parsed, suite, Transcript(), "localhost", None, 1, False, now + 1)
+    assert again is not None and not again.early_data
+    # a wrong binder is fatal (4.2.11: MUST abort)
+    broken = bound[:-1] + bytes([bound[-1] ^ 1])
+    from tlskit.errors import DecryptError
+
+    with pytest.raises(DecryptError):
+        R.select_psk(server, server.resolved_provider, broken, dict(ClientHello.decode(broken[4:]).extensions), suite, Transcript(), "localhost", None, 1, False, now + 1)
+    # another server name, another ALPN, another hash, expired, after a retry: no resumption / no 0-RTT
+    assert R.select_psk(server, server.resolved_provider, bound, parsed, suite, Transcript(), "other", None, 1, False, now + 1) is None
+    assert R.select_psk(server, server.resolved_provider, bound, parsed, suite, Transcript(), "localhost", b"h2", 1, False, now + 1) is None
+    sha384 = server.resolved_provider.cipher_suites["TLS_AES_256_GCM_SHA384"]
+    assert R.select_psk(server, server.resolved_provider, bound, parsed, sha384, Transcript(), "localhost", None, 1, False, now + 1) is None
+    assert R.select_psk(server, server.resolved_provider, bound, parsed, suite, Transcript(), "localhost", None, 1, False, now + 7200) is None
+    late = R.select_psk(server, server.resolved_provider, bound, parsed, suite, Transcript(), "localhost", None, 1, True, now + 1)
+    assert late is not None and not late.early_data
+
+
+def test_ticket_from_another_server_is_ignored(ca):
+    server = ca.server_config()
+    other = ca.server_config()  # its own ticket keys
+    client = ca.client_config()
+    now = 1_700_000_000.0
+    suite, rms, message = _issue(other, now=now)
+    session = R.session_from_ticket(message, suite, rms, now, "localhost", None, ())
+    offer = R.client_psk_offer(client, client.resolved_provider, session, "localhost", b"", now)
+    from tlskit.engine.keyschedule import Transcript
+
+    hello = ClientHello(b"\x01" * 32, b"", [0x1301], [(E.psk_key_exchange_modes, b"\x01\x01"), R.client_pre_shared_key_extension(offer)]).encode()
+    bound = R.bind_client_hello(hello, offer, Transcript())
+    parsed = dict(ClientHello.decode(bound[4:]).extensions)
+    assert R.select_psk(server, server.resolved_provider, bound, parsed, suite, Transcript(), "localhost", None, 1, False, now) is None
+
+
+def test_client_offer_conditions(ca):
+    client = ca.client_config(alpn_protocols=["h2"])
+    now = 1_700_000_000.0
+    session = _session(server_name="localhost", alpn="h2", received_at=now, max_early_data=10)
+    provider = client.resolved_provider
+    assert R.client_psk_offer(client, provider, session, "other.test", b"", now) is None  # 4.6.1: same SNI
+    assert R.client_psk_offer(client, provider, session, "localhost", b"", now + 7200) is None  # expired
+    offer = R.client_psk_offer(client, provider, session, "localhost", b"x" * 11, now)
+    assert offer is not None and offer.early_data == b""  # over max_early_data: no 0-RTT
+    assert R.client_psk_offer(client, provider, session, "localhost", b"x" * 10, now).early_data == b"x" * 10
+    no_early = _session(server_name="localhost", alpn="h2", received_at=now, max_early_data=0)
+    assert R.client_psk_offer(client, provider, no_early, "localhost", b"x", now).early_data == b""
+    restricted = ca.client_config(cipher_suites=["TLS_AES_256_GCM_SHA384"])
+    assert R.client_psk_offer(restricted, provider, session, "localhost", b"", now) is None
+    assert "11" not in repr(offer)
+
+
+def test_server_answer_checks():
+    provider = get_provider("cryptography")
+    suite = provider.cipher_suites["TLS_AES_128_GCM_SHA256"]
+    session = _session(cipher_suite=suite.name)
+    offer = R.client_psk_offer(
+        __import__("tlskit").ClientConfig(insecure=True), provider, session, session.server_name, b"", session.received_at
+    )
+    assert offer is not None
+    assert R.check_server_psk(offer, 0, suite, True)
+    assert not R.check_server_psk(offer, None, suite, True)
+    with pytest.raises(IllegalParameter):
+        R.check_server_psk(offer, 1, suite, True)  # out of range
+    with pytest.raises(IllegalParameter):
+        R.check_server_psk(offer, 0, provider.cipher_suites["TLS_AES_256_GCM_SHA384"], True)  # other hash
+    with pytest.raises(IllegalParameter):
+        R.check_server_psk(offer, 0, suite, False)  # psk_ke, which we did not offer
+    with pytest.raises(IllegalParameter):
+        R.check_server_psk(None, None, suite, False)
+    with pytest.raises(IllegalParameter):
+        R.check_server_psk(None, 0, suite, True)
+
+
+def test_lifetime_zero_ticket_is_not_kept():
+    suite = get_provider("cryptography").cipher_suites["TLS_AES_128_GCM_SHA256"]
+    message = NewSessionTicket(0, 1, b"\x00", b"t", [])
+    assert R.session_from_ticket(message, suite, b"r" * 32, 0.0, None, None, ()) is None
+
+
+def test_server_config_ticket_settings(ca):
+    options = ca.server_options()
+    from tlskit import ServerConfig
+
+    for bad in ({"tickets": -1}, {"ticket_lifetime": 604801}, {"ticket_lifetime": 0}, {"psk_key_exchange_modes": ["psk_x"]}, {"psk_key_exchange_modes": []}, {"max_early_data_size": -1}):
+        with pytest.raises(ConfigurationError):
+            ServerConfig(**options, **bad)
+    store = InMemoryTicketStore()
+    assert ServerConfig(**options, ticket_store=store).resolved_ticket_store is store
+    text = repr(ServerConfig(**options))
+    assert "TicketStore" not in text and "AntiReplay" not in text

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Un
 
 from tlskit.engine.certs import PathOrBytes, leaf_names, load_chain, read_source, spki_of
 from tlskit.engine.keylog import check_keylog_file
+from tlskit.engine.psk import AntiReplay
+from tlskit.engine.session import SessionCache
+from tlskit.engine.tickets import MAX_TICKET_LIFETIME, StatelessTicketStore, TicketKeyRing, TicketStore
 from tlskit.engine.tls12.versions import TLS12, TLS13, VERSION_CODES, resolve_tls12_suites, resolve_versions, split_suites
 from tlskit.engine.trust import build_trust_store
 from tlskit.errors import ConfigurationError, TLSError, UnsupportedAlgorithm
@@ -45,7 +48,7 @@ class Negotiated:
     server_name: str | None
     peer_certificates: tuple[bytes, ...]
     ocsp_response: bytes | None = None
-    #: an earlier session was resumed instead of a full handshake
+    #: an earlier session was resumed (TLS 1.3: a PSK from a ticket; TLS 1.2: session id or ticket)
     resumed: bool = False
 
 
@@ -311,6 +314,12 @@ class ClientConfig(_CommonConfig):
     key_share_groups: Optional[Sequence[str]] = None
     #: ask the server to staple an OCSP response (status_request)
     request_ocsp: bool = False
+    #: where tickets from servers go and resumed sessions come from (None: never resume,
+    #: and say so: no psk_key_exchange_modes is sent, so servers send no tickets)
+    session_cache: Optional[SessionCache] = field(default_factory=SessionCache, compare=False, repr=False)
+    #: PSK key exchange modes offered when resuming, best first: "psk_dhe_ke" (a fresh
+    #: (EC)DHE too: forward secrecy) and/or "psk_ke" (the PSK alone, RFC 8446 2.2)
+    psk_key_exchange_modes: Sequence[str] = ("psk_dhe_ke",)
 
     if TYPE_CHECKING:  # set by __post_init__, not a dataclass field (see _CommonConfig)
         identity: Optional[CertifiedKey] = field(init=False)
@@ -333,6 +342,7 @@ class ClientConfig(_CommonConfig):
         if self.certfile is not None and self.keyfile is not None:
             identity = _certified_key(provider, self.certfile, self.keyfile, self.key_password)
         self._set("identity", identity)
+        _check_psk_modes(self.psk_key_exchange_modes)
         if not (self.insecure or self.verifier or self.cafile or self.cadata or self.use_system_roots):
             # Verification is never silently off: without trust anchors we use the system roots.
             object.__setattr__(self, "use_system_roots", True)
@@ -358,9 +368,29 @@ class ServerConfig(_CommonConfig):
     key_share_groups: Optional[Sequence[str]] = None
     #: put a cookie in HelloRetryRequest and require it back (RFC 8446 4.2.2)
     hrr_cookie: bool = True
+    #: NewSessionTickets sent after each handshake (0: none; more on demand with
+    #: ``ServerConnection.send_session_tickets``)
+    tickets: int = 2
+    #: ticket_lifetime in seconds (RFC 8446 4.6.1: at most 604800, seven days)
+    ticket_lifetime: int = 7200
+    #: where resumption state goes (default: stateless, sealed under rotating keys)
+    ticket_store: Optional[TicketStore] = field(default=None, compare=False, repr=False)
+    #: seconds a ticket key seals before the next takes over (it opens for one period
+    #: more); None: the ticket lifetime, so every ticket stays usable while valid
+    ticket_key_rotation: Optional[float] = None
+    #: PSK key exchange modes accepted, best first ("psk_ke" only if listed here)
+    psk_key_exchange_modes: Sequence[str] = ("psk_dhe_ke",)
+    #: 0-RTT: the most early data accepted per connection (0: 0-RTT off, RFC 8446 4.2.10)
+    max_early_data_size: int = 0
+    #: how far (seconds) a client's ticket age may be from ours for 0-RTT (RFC 8446 8.3)
+    early_data_window: float = 10.0
+    #: record of tickets already used for 0-RTT (default: in memory, bounded)
+    anti_replay: Optional[AntiReplay] = field(default=None, compare=False, repr=False)
 
     if TYPE_CHECKING:  # set by __post_init__, not a dataclass field (see _CommonConfig)
         identities: tuple[CertifiedKey, ...] = field(init=False)
+        resolved_ticket_store: TicketStore = field(init=False)
+        resolved_anti_replay: AntiReplay = field(init=False)
 
     def __post_init__(self) -> None:
         self._prepare()
@@ -382,6 +412,7 @@ class ServerConfig(_CommonConfig):
             if not shares:
                 raise ConfigurationError("key_share_groups has no configured group")
         self._set("resolved_key_share_groups", shares)
+        _prepare_tickets(self)
         if self.require_client_auth and not (self.client_cafile or self.client_cadata or self.verifier):
             raise ConfigurationError("require_client_auth needs client_cafile (or a verifier)")
         _load_anchors(self, "client", ("client_cafile", "client_cadata"), self.client_cafile, self.client_cadata, False)
@@ -389,6 +420,35 @@ class ServerConfig(_CommonConfig):
     @property
     def requests_client_certificate(self) -> bool:
         return bool(self.client_cafile or self.client_cadata or self.require_client_auth)
+
+
+_PSK_MODE_NAMES = ("psk_dhe_ke", "psk_ke")
+
+
+def _check_psk_modes(modes: Sequence[str]) -> None:
+    if isinstance(modes, str) or not modes or any(m not in _PSK_MODE_NAMES for m in modes) or len(set(modes)) != len(modes):
+        raise ConfigurationError(f"psk_key_exchange_modes must be a non-empty list of {', '.join(_PSK_MODE_NAMES)}")
+
+
+def _prepare_tickets(config: "ServerConfig") -> None:
+    """Check the resumption settings and build the default ticket store and anti-replay record."""
+    _check_psk_modes(config.psk_key_exchange_modes)
+    if not 0 <= config.tickets <= 32:
+        raise ConfigurationError("tickets must be within 0..32")
+    if not 0 < config.ticket_lifetime <= MAX_TICKET_LIFETIME:
+        raise ConfigurationError(f"ticket_lifetime must be within 1..{MAX_TICKET_LIFETIME} seconds (RFC 8446 4.6.1)")
+    if not 0 <= config.max_early_data_size <= 2**32 - 1:
+        raise ConfigurationError("max_early_data_size must be within 0..2^32-1")
+    if not config.early_data_window > 0:
+        raise ConfigurationError("early_data_window must be positive")
+    store = config.ticket_store
+    if store is None:
+        rotation = config.ticket_key_rotation if config.ticket_key_rotation is not None else float(config.ticket_lifetime)
+        store = StatelessTicketStore(TicketKeyRing(config.resolved_provider, rotate_after=rotation))
+    elif not isinstance(store, TicketStore):
+        raise ConfigurationError("ticket_store must have issue(state) and redeem(ticket)")
+    object.__setattr__(config, "resolved_ticket_store", store)
+    object.__setattr__(config, "resolved_anti_replay", config.anti_replay if config.anti_replay is not None else AntiReplay())
 
 
 __all__ = ["CertifiedKey", "ClientConfig", "Negotiated", "ServerConfig"]

@@ -281,9 +281,11 @@ class AntiReplay:
             if self._seen.get(digest) == until:
                 del self._seen[digest]
 
-    def first_use(self, key: bytes, until: float) -> bool:
+    def first_use(self, key: bytes, until: float, now: float | None = None) -> bool:
+        """``now``: the caller's clock (a connection's config clock), else the record's."""
         digest = hashlib.sha256(key).digest()
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         with self._lock:
             self._purge(now)
             if digest in self._seen:
