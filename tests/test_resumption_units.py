@@ -362,7 +362,8 @@ def test_anti_replay_fails_closed_when_full():
 from tlskit.ca import EphemeralCA  # noqa: E402
 from tlskit.engine import resumption as R  # noqa: E402
 from tlskit.engine.extensions import ExtensionType as E  # noqa: E402
-from tlskit.engine.messages import ClientHello, NewSessionTicket  # noqa: E402
+from tlskit.engine.messages import ClientHello  # noqa: E402
+from tlskit.engine.messages import NewSessionTicketMessage as NewSessionTicket  # noqa: E402
 
 
 @pytest.fixture(scope="module")

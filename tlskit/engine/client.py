@@ -26,7 +26,19 @@ from tlskit.engine.handshake import (
     scheme_name,
     signing_scheme,
 )
-from tlskit.engine.keyschedule import HandshakeSecrets
+from tlskit.engine import psk as P
+from tlskit.engine.keyschedule import HandshakeSecrets, TrafficKeys
+from tlskit.engine.record import ContentType
+from tlskit.engine.resumption import (
+    ClientPskOffer,
+    bind_client_hello,
+    check_server_psk,
+    client_pre_shared_key_extension,
+    client_psk_modes_extension,
+    client_psk_offer,
+    session_from_ticket,
+)
+from tlskit.engine.session import Session
 from tlskit.engine.messages import (
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
@@ -41,6 +53,7 @@ from tlskit.engine.messages import (
     HandshakeType,
     NewSessionTicketMessage,
     ServerHello,
+    frame,
 )
 from tlskit.engine.record import MAX_PLAINTEXT
 from tlskit.engine.states import ClientState, TransitionTable
@@ -57,6 +70,7 @@ from tlskit.errors import (
     TLSError,
     UnexpectedMessage,
 )
+from tlskit.events import EarlyDataAccepted, EarlyDataRejected
 from tlskit.events import NewSessionTicket as NewSessionTicketEvent
 from tlskit.providers.base import KeyExchange
 from tlskit.providers.names import CIPHER_SUITE_NAMES, CIPHER_SUITES, GROUP_NAMES, GROUPS
@@ -100,9 +114,16 @@ class ClientConnection(Connection):
         *,
         buffer_received: bool = True,
         trace: TraceCallback | None = None,
+        session: Session | None = None,
+        port: int | None = None,
+        early_data: bytes | None = None,
         _client_hello_override: bytes | None = None,
     ) -> None:
-        """``trace``: this connection's own trace callback (instead of the config's)."""
+        """``trace``: this connection's own trace callback (instead of the config's).
+        ``session``: a :class:`Session` to resume (default: the newest one the config's
+        session cache holds for (``server_name``, ``port``)). ``early_data``: sent as 0-RTT
+        data with the ClientHello when that session allows it (RFC 8446 2.3); the events
+        :class:`EarlyDataAccepted` / :class:`EarlyDataRejected` tell what became of it."""
         if server_name is None and config.verifier is None and not config.insecure:
             # Without a name, chain validation would accept any certificate from a trusted CA.
             raise ConfigurationError("a server_name is needed to check the server certificate (or insecure=True, or a verifier)")
@@ -142,6 +163,25 @@ class ClientConnection(Connection):
         #: set in WAIT_CERT_CR if the server asks for our certificate
         self._certificate_request: CertificateRequest | None = None
         self.session_tickets: list[NewSessionTicketEvent] = []
+        self._port = port
+        #: the newest resumable session from this connection's tickets
+        self._session: Session | None = None
+        #: the session offered in the ClientHello, while it may still be accepted
+        self._psk: ClientPskOffer | None = None
+        #: None: no 0-RTT data wanted; False: not sent or rejected; True: accepted
+        self._early_data_accepted: bool | None = None
+        #: the 0-RTT data sent, until the server accepts or rejects it
+        self._early_sent = b""
+        cache = config.session_cache
+        if session is None and cache is not None and _client_hello_override is None:
+            session = cache.take(server_name, port)
+        if session is not None and _client_hello_override is None:
+            self._psk = client_psk_offer(config, provider, session, server_name, early_data or b"", self._now())
+        if early_data:
+            self._early_data_accepted = False  # until the server says otherwise
+        #: psk_key_exchange_modes only when a ticket can be used (RFC 8446 4.2.9): a cache
+        #: to keep it or a session to resume; otherwise servers would send tickets for nothing
+        self._can_resume = cache is not None or self._psk is not None
         self._record.plaintext_version = b"\x03\x01"  # RFC 8446 5.1: allowed for the first ClientHello
         if _client_hello_override is None:
             hello = self._build_client_hello()
@@ -159,6 +199,38 @@ class ClientConnection(Connection):
         self._record.plaintext_version = b"\x03\x03"
         self._ccs_window = True
         self._enter(S.WAIT_SH)
+        if self._psk is not None and self._psk.early_data:
+            self._send_early_data(self._psk)
+
+    # -- public: resumption ---------------------------------------------------
+
+    @property
+    def session(self) -> Session | None:
+        """The newest resumable session this connection received (None before a ticket)."""
+        return self._session
+
+    @property
+    def early_data_accepted(self) -> bool | None:
+        """None if no 0-RTT data was offered; else whether the server took it."""
+        return self._early_data_accepted
+
+    def _now(self) -> float:
+        return self._config.clock().timestamp()
+
+    def _send_early_data(self, psk: ClientPskOffer) -> None:
+        """0-RTT (RFC 8446 2.3): the data under client_early_traffic_secret right after
+        the ClientHello. The compatibility CCS goes first (D.4)."""
+        if self._config.compatibility_mode and not self._sent_ccs:
+            self._record.write_change_cipher_spec()
+            self._sent_ccs = True
+        hash_alg = psk.suite.hash
+        secret = P.client_early_traffic_secret(hash_alg, psk.schedule.early_secret, self._transcript.digest_with(hash_alg, b""))
+        self._keylog(("CLIENT_EARLY_TRAFFIC_SECRET", secret))
+        self._record.set_write_keys(psk.schedule.traffic_keys(secret))
+        if self._tracer is not None:
+            self._trace_keys("write", "early")
+        self._record.write(ContentType.application_data, psk.early_data)
+        self._early_sent = psk.early_data
 
     # -- ClientHello ----------------------------------------------------------
 
@@ -181,9 +253,18 @@ class ClientConnection(Connection):
             # RFC 5077 3.2: empty asks a TLS 1.2 server for a ticket; else the ticket to resume with
             extensions.append((tls12_client.SESSION_TICKET, self._tls12_ticket))
         extensions += after_shares
+        psk = self._psk
+        if self._can_resume and self._config.max_version_code >= TLS13:
+            extensions.append(client_psk_modes_extension(self._config))
+        if psk is not None:
+            if psk.early_data and offer.retry is None:  # 4.2.10: never after a HelloRetryRequest
+                extensions.append((E.early_data, P.encode_early_data_indication()))
+            extensions.append(client_pre_shared_key_extension(psk))  # 4.2.11: the last extension
         offer.extensions = {t for t, _ in extensions}
-        hello = ClientHello(offer.random, offer.session_id, offer.suites, extensions)
-        return hello.encode()
+        hello = ClientHello(offer.random, offer.session_id, offer.suites, extensions).encode()
+        if psk is not None:
+            hello = bind_client_hello(hello, psk, self._transcript)
+        return hello
 
     # -- ServerHello / HelloRetryRequest --------------------------------------
 
@@ -194,6 +275,10 @@ class ClientConnection(Connection):
         if version is None and self._config.min_version_code <= TLS12:
             if offer.retry is not None:
                 raise IllegalParameter("TLS 1.2 ServerHello after a HelloRetryRequest")
+            # a TLS 1.3 session cannot be resumed in TLS 1.2, nor 0-RTT data taken
+            if self._early_sent:
+                self._reject_early_data(keys=None)
+            self._psk = None
             return tls12_client.on_server_hello(self, hello, raw, self._client_hello_raw)
         if version is None:
             # A TLS 1.2-or-older answer: refuse it, and say so loudly if it looks like a downgrade.
@@ -244,6 +329,15 @@ class ClientConnection(Connection):
         if self._config.compatibility_mode and not self._sent_ccs:
             self._record.write_change_cipher_spec()
             self._sent_ccs = True
+        if self._early_sent:
+            # 0-RTT is over (4.2.10): the second ClientHello goes out in plaintext
+            self._reject_early_data(keys=None)
+        psk = self._psk
+        if psk is not None:
+            psk.early_data = b""
+            if psk.suite.hash.name != suite.hash.name:
+                # 4.2.11: do not offer a PSK whose hash the retry's suite does not use
+                self._psk = None
         self._send_handshake(self._build_client_hello())
         return S.WAIT_SH
 
@@ -253,19 +347,30 @@ class ClientConnection(Connection):
         if offer.retry is not None:
             if hello.cipher_suite != offer.retry[0]:
                 raise IllegalParameter("ServerHello cipher suite differs from HelloRetryRequest")
-        group_code, share = ext.present(hello.extensions.key_share, E.key_share, "ServerHello")
-        exchange = offer.key_exchanges.get(group_code)
-        if exchange is None:
-            raise IllegalParameter("server key share for a group we sent no share for")
-        shared_secret = exchange.complete(share)
-        offer.key_exchanges.clear()  # the ephemeral private keys are not needed any more
         suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[hello.cipher_suite]]  # an offered suite: checked
+        psk_body = hello.extensions.body(E.pre_shared_key)
+        selected = P.decode_selected_identity(psk_body) if psk_body is not None else None
+        key_share = hello.extensions.key_share
+        resumed = check_server_psk(self._psk, selected, suite, key_share is not None)
+        shared_secret: bytes | None = None
+        self._agreed.group = ""
+        if key_share is not None:
+            group_code, share = key_share
+            exchange = offer.key_exchanges.get(group_code)
+            if exchange is None:
+                raise IllegalParameter("server key share for a group we sent no share for")
+            shared_secret = exchange.complete(share)
+            self._agreed.group = exchange.group.name
+        offer.key_exchanges.clear()  # the ephemeral private keys are not needed any more
         self._agreed.suite = suite
-        self._agreed.group = exchange.group.name
+        if not resumed:
+            self._psk = None
+        self._agreed.resumed = resumed
         if offer.retry is None:
             self._transcript.start(suite.hash)
         self._transcript.add(raw)
-        hs = self._hs = HandshakeSecrets(suite, shared_secret, self._transcript.digest())
+        psk = self._psk.session.psk if self._psk is not None else None
+        hs = self._hs = HandshakeSecrets(suite, shared_secret, self._transcript.digest(), psk=psk)
         self._keylog(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.client), ("SERVER_HANDSHAKE_TRAFFIC_SECRET", hs.server))
         if self._tracer is not None:
             self._tracer.handshake_schedule(hs.schedule, hs.client, hs.server)
@@ -274,10 +379,15 @@ class ClientConnection(Connection):
         if self._config.compatibility_mode and not self._sent_ccs:
             self._record.write_change_cipher_spec()
             self._sent_ccs = True
-        self._record.set_write_keys(hs.schedule.traffic_keys(hs.client))
+        if self._early_sent and not resumed:
+            self._reject_early_data(keys=hs.schedule.traffic_keys(hs.client))
+        elif not self._early_sent:
+            # (with 0-RTT data possibly accepted the early keys stay until EndOfEarlyData)
+            self._record.set_write_keys(hs.schedule.traffic_keys(hs.client))
         if self._tracer is not None:
             self._trace_keys("read", "handshake")
-            self._trace_keys("write", "handshake")
+            if not self._early_sent:
+                self._trace_keys("write", "handshake")
         return S.WAIT_EE
 
     # -- server's encrypted flight --------------------------------------------
@@ -296,7 +406,26 @@ class ClientConnection(Connection):
             self._record.max_fragment_out = min(MAX_PLAINTEXT, peer_limit - 1)
             self._record.max_inner_plaintext_in = self._config.record_size_limit or MAX_PLAINTEXT + 1
         self._transcript.add(raw)
-        return S.WAIT_CERT_CR
+        if E.early_data in extensions:
+            P.decode_early_data_empty(extensions.body(E.early_data) or b"")
+            # 4.2.10: only for 0-RTT data we sent, and so with our first (only) identity
+            if not self._early_sent:
+                raise IllegalParameter("server accepted early data we did not send")
+            self._early_data_accepted = True
+            self._events.append(EarlyDataAccepted())
+        elif self._early_sent:
+            self._reject_early_data(keys=self._hs.schedule.traffic_keys(self._hs.client))
+        # RFC 8446 A.1: with a PSK the server does not authenticate with a certificate
+        return S.WAIT_FINISHED if self._psk is not None else S.WAIT_CERT_CR
+
+    def _reject_early_data(self, keys: TrafficKeys | None) -> None:
+        """The server ignored our 0-RTT data: say so (the application may resend it,
+        4.2.10) and write from now on with ``keys`` (the handshake keys, or none before a
+        second ClientHello)."""
+        self._early_data_accepted = False
+        self._events.append(EarlyDataRejected(self._early_sent))
+        self._early_sent = b""
+        self._record.set_write_keys(keys)
 
     def _on_certificate_request(self, body: bytes, raw: bytes) -> ClientState:
         message = CertificateRequest.decode(body)
@@ -354,6 +483,18 @@ class ClientConnection(Connection):
         self._record.set_read_keys(schedule.traffic_keys(app.read))
         if tracer is not None:
             self._trace_keys("read", "application")
+        if self._early_data_accepted and self._early_sent:
+            # 4.2.10: EndOfEarlyData ends the 0-RTT data, under the early keys, after the
+            # server's Finished; the rest of our flight goes under the handshake keys
+            self._send_handshake(frame(H.end_of_early_data, b""))
+            self._record.set_write_keys(schedule.traffic_keys(hs.client))
+            if tracer is not None:
+                self._trace_keys("write", "handshake")
+            self._early_sent = b""
+        psk = self._psk
+        if psk is not None:
+            # a resumed session: the server was authenticated when the session was made
+            self._agreed.peer_certificates = psk.session.peer_certificates
         if self._certificate_request is not None:
             self._send_client_certificate(self._certificate_request)
         if tracer is not None:
@@ -387,7 +528,23 @@ class ClientConnection(Connection):
     def _on_new_session_ticket(self, body: bytes, raw: bytes) -> ClientState:
         message = NewSessionTicketMessage.decode(body)
         message.extensions.check()
-        event = NewSessionTicketEvent(message.ticket, message.lifetime, message.age_add, message.nonce)
+        agreed = self._agreed
+        assert agreed.suite is not None  # set at ServerHello
+        session = session_from_ticket(
+            message,
+            agreed.suite,
+            self._app.resumption_master_secret(),
+            self._now(),
+            agreed.server_name,
+            agreed.alpn,
+            agreed.peer_certificates,
+        )
+        if session is not None:
+            self._session = session
+            cache = self._config.session_cache
+            if cache is not None:
+                cache.put(agreed.server_name, self._port, session)
+        event = NewSessionTicketEvent(message.ticket, message.lifetime, message.age_add, message.nonce, session)
         self.session_tickets = (self.session_tickets + [event])[-_MAX_KEPT_TICKETS:]
         self._events.append(event)
         return S.CONNECTED
@@ -444,10 +601,7 @@ def _config_extensions(config: ClientConfig) -> tuple[tuple[tuple[int, bytes], .
             before.append((E.supported_versions, ext.encode_supported_versions_client(versions)))
         if config.min_version_code <= TLS12:
             before += tls12_client.hello_extensions(config)
-        after: tuple[tuple[int, bytes], ...] = ()
-        if config.max_version_code >= TLS13:
-            # psk_dhe_ke, for future tickets (RFC 8446 4.2.9)
-            after = ((E.psk_key_exchange_modes, ext.encode_psk_key_exchange_modes([ext.PSK_DHE_KE])),)
+        after: tuple[tuple[int, bytes], ...] = ()  # psk_key_exchange_modes: per connection
         cached = (tuple(before), after)
         object.__setattr__(config, "_client_hello_extensions", cached)
     return cached

@@ -80,7 +80,7 @@ class Agreement:
     server_name: str | None = None
     peer_certificates: tuple[bytes, ...] = ()
     ocsp_response: bytes | None = None
-    #: an earlier session was resumed (TLS 1.2: session id or RFC 5077 ticket)
+    #: an earlier session was resumed (TLS 1.3: a PSK from a ticket; TLS 1.2: session id or RFC 5077 ticket)
     resumed: bool = False
 
 
@@ -308,10 +308,16 @@ class Connection:
             self._handle_alert(payload)
         else:
             if not self._handshake_complete:
-                raise UnexpectedMessage("application data before the handshake completed")
+                self._on_early_application_data(payload)
+                return
             if self._buffer_received:
                 self._received.append(payload)
             self._events.append(ApplicationData(payload))
+
+    def _on_early_application_data(self, payload: bytes) -> None:
+        """Application data before the handshake completed (a server taking 0-RTT data
+        overrides this)."""
+        raise UnexpectedMessage("application data before the handshake completed")
 
     def _handle_handshake_bytes(self, payload: bytes) -> None:
         buf = self._hs_buffer

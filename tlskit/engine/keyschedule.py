@@ -204,8 +204,10 @@ class HandshakeSecrets:
 
     __slots__ = ("schedule", "client", "server")
 
-    def __init__(self, suite: CipherSuite, shared_secret: bytes, transcript_hash: bytes) -> None:
-        self.schedule = KeySchedule(suite)
+    def __init__(self, suite: CipherSuite, shared_secret: bytes | None, transcript_hash: bytes, *, psk: bytes | None = None) -> None:
+        """``psk``: resuming (RFC 8446 7.1: the early secret from it); ``shared_secret``
+        None: psk_ke, no (EC)DHE."""
+        self.schedule = KeySchedule(suite, psk=psk)
         self.schedule.set_shared_secret(shared_secret)
         #: client_/server_handshake_traffic_secret over ClientHello..ServerHello
         self.client, self.server = self.schedule.handshake_traffic_secrets(transcript_hash)

@@ -104,7 +104,8 @@ class RecordLayer:
         self.read_epoch += 1
         self.early_data_skip = 0  # early data only precedes the client's first protected flight
 
-    def set_write_keys(self, keys: TrafficKeys) -> None:
+    def set_write_keys(self, keys: TrafficKeys | None) -> None:
+        """None: back to plaintext (a client's second ClientHello after 0-RTT data)."""
         if self._handshake_out:
             self._flush_handshake()
         self._write = _Direction(keys)

@@ -21,13 +21,13 @@ functions return (:class:`ClientPskOffer`, :class:`AcceptedPsk`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from tlskit.engine import psk as P
 from tlskit.engine.buffer import vec8, vec16
 from tlskit.engine.extensions import ExtensionType as E
 from tlskit.engine.keyschedule import KeySchedule, Transcript
-from tlskit.engine.messages import NewSessionTicket
+from tlskit.engine.messages import NewSessionTicketMessage as NewSessionTicket
 from tlskit.engine.session import Session
 from tlskit.engine.tickets import MAX_TICKET_LIFETIME, TicketStore
 from tlskit.errors import DecryptError, IllegalParameter
@@ -71,7 +71,7 @@ def client_psk_offer(
 ) -> ClientPskOffer | None:
     """The offer for ``session``, or None when it cannot be used here (RFC 8446 4.6.1:
     expired, another version, a suite we no longer offer, another server name)."""
-    if session.version != "TLSv1.3" or not session.is_valid(now):
+    if session.version != "TLSv1.3" or not session.is_valid(now) or config.max_version_code < 0x0304:
         return None
     if session.cipher_suite not in config.resolved_cipher_suites or session.cipher_suite not in provider.cipher_suites:
         return None
@@ -195,7 +195,7 @@ def select_psk(
     config: "ServerConfig",
     provider: Provider,
     raw_hello: bytes,
-    extensions: dict[int, bytes],
+    extensions: Any,  # the ClientHello's extensions: a typed ExtensionList (or a dict)
     suite: CipherSuite,
     transcript: Transcript,
     host: str | None,
@@ -213,7 +213,10 @@ def select_psk(
     (decrypt_error, as for a bad Finished: the binder is one). ``transcript`` holds the
     messages before this ClientHello (ClientHello1 and HelloRetryRequest after a retry).
     """
-    offered = P.OfferedPsks.decode(extensions[E.pre_shared_key])
+    body = extensions.body(E.pre_shared_key) if hasattr(extensions, "body") else extensions.get(E.pre_shared_key)
+    if body is None:
+        return None
+    offered = P.OfferedPsks.decode(body)
     store: TicketStore = config.resolved_ticket_store
     for index, (identity, obfuscated_age) in enumerate(offered.identities):
         sealed = store.redeem(identity)
@@ -245,7 +248,7 @@ def _same_name(a: str | None, b: str | None) -> bool:
 
 def _accept_early_data(
     config: "ServerConfig",
-    extensions: dict[int, bytes],
+    extensions: Any,
     state: P.ResumptionState,
     index: int,
     suite: CipherSuite,

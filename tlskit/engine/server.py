@@ -29,6 +29,7 @@ from tlskit.engine.handshake import (
     scheme_name,
     signing_scheme,
 )
+from tlskit.engine import psk as P
 from tlskit.engine.keyschedule import HandshakeSecrets
 from tlskit.engine.messages import (
     HRR_RANDOM,
@@ -43,7 +44,8 @@ from tlskit.engine.messages import (
     HandshakeType,
     ServerHello,
 )
-from tlskit.engine.record import MAX_PLAINTEXT, MAX_SKIPPED_EARLY_DATA
+from tlskit.engine.record import MAX_PLAINTEXT, MAX_SKIPPED_EARLY_DATA, ContentType
+from tlskit.engine.resumption import PSK_MODES, AcceptedPsk, new_session_ticket, select_psk, server_psk_mode
 from tlskit.engine.states import ServerState, TransitionTable
 from tlskit.engine.trace import TraceCallback
 from tlskit.engine.tls12 import server as tls12_server
@@ -51,13 +53,18 @@ from tlskit.engine.tls12.versions import TLS12, select_version
 from tlskit.engine.verify import verify_peer
 from tlskit.errors import (
     CertificateRequired,
+    ConnectionClosedError,
+    DecodeError,
     DecryptError,
     HandshakeFailure,
     IllegalParameter,
     MissingExtension,
     NoApplicationProtocol,
     ProtocolVersionError,
+    TLSError,
+    UnexpectedMessage,
 )
+from tlskit.events import EarlyDataReceived
 from tlskit.providers.names import CIPHER_SUITE_NAMES, CIPHER_SUITES, GROUP_NAMES, GROUPS
 
 H = HandshakeType
@@ -91,9 +98,11 @@ class _Choice:
     client_share: bytes
     host: str | None
     alpn: bytes | None
-    identity: CertifiedKey
-    scheme: str
+    identity: CertifiedKey | None  # None when resuming: no certificate is sent
+    scheme: str | None
     staple: bool
+    #: the ticket being resumed (RFC 8446 2.2), if any
+    psk: AcceptedPsk | None = None
 
 
 class ServerConnection(Connection):
@@ -109,6 +118,48 @@ class ServerConnection(Connection):
         #: set when a HelloRetryRequest went out, checked against the second ClientHello
         self._retry: _Retry | None = None
         self._sent_ccs = False
+        #: the client's psk_key_exchange_modes: tickets are sent only if it can use them
+        self._client_psk_modes: list[int] = []
+        self._tickets_sent = 0
+        #: 0-RTT data accepted so far (RFC 8446 4.2.10) and how much more may come
+        self._early_data = bytearray()
+        self._early_data_left = 0
+
+    # -- public: tickets and early data ---------------------------------------
+
+    @property
+    def early_data(self) -> bytes:
+        """The client's 0-RTT data. REPLAYABLE (RFC 8446 8): act on it only if doing so
+        twice is harmless. b"" unless ``max_early_data_size`` enabled 0-RTT."""
+        return bytes(self._early_data)
+
+    def send_session_tickets(self, count: int = 1) -> None:
+        """Send ``count`` more NewSessionTickets now (RFC 8446 4.6.1: any time after the
+        handshake), if the client said it can use them (psk_key_exchange_modes)."""
+        if not self._handshake_complete:
+            raise TLSError("session tickets go after the handshake")
+        if self._failed or self._sent_close:
+            raise ConnectionClosedError("cannot send tickets on a closed connection")
+        self._send_tickets(count)
+
+    def _send_tickets(self, count: int) -> None:
+        config = self._config
+        if not any(PSK_MODES[m] in self._client_psk_modes for m in config.psk_key_exchange_modes):
+            return
+        agreed = self._agreed
+        assert agreed.suite is not None
+        secret = self._app.resumption_master_secret()
+        now = self._config.clock().timestamp()
+        alpn = agreed.alpn.encode("ascii") if agreed.alpn is not None else None
+        for _ in range(min(count, 255)):
+            self._tickets_sent += 1
+            nonce = self._tickets_sent.to_bytes(8, "big")  # distinct per ticket of a connection (4.6.1)
+            message = new_session_ticket(
+                config, self._provider, agreed.suite, secret, nonce, now, agreed.server_name, alpn, agreed.peer_certificates
+            )
+            if self._tracer is not None:
+                self._tracer.message("sent", message, True)
+            self._record.write(ContentType.handshake, message)
 
     if TYPE_CHECKING:
         # phase data, set by the handler that enters the phase (never read before it)
@@ -125,17 +176,24 @@ class ServerConnection(Connection):
             return tls12_server.on_client_hello(self, hello, raw, dict(extensions))
         self._check_client_hello_basics(hello, extensions)
         self._ccs_window = True
+        self._client_psk_modes = extensions.psk_key_exchange_modes or []
         choice = self._negotiate(hello, raw, extensions)
         if choice is not None:
             self._send_server_flight(hello, raw, extensions, choice)
+        psk = choice.psk if choice is not None else None
+        if psk is not None and psk.early_data:
+            return S.WAIT_EOED  # 0-RTT accepted: early data, then EndOfEarlyData
         if extensions.early_data:
-            # We never accept 0-RTT: skip what the client sends before its next flight, by
-            # failed deprotection or, after a HelloRetryRequest, by type (RFC 8446 4.2.10).
-            # (Set after the flight: installing the handshake read keys clears it.)
-            self._record.early_data_skip = MAX_SKIPPED_EARLY_DATA
+            # 0-RTT not accepted: skip what the client sends before its next flight, by failed
+            # deprotection or, after a HelloRetryRequest, by type, up to the size we might
+            # have allowed (RFC 8446 4.2.10). (Set after the flight: installing the
+            # handshake read keys clears it.)
+            self._record.early_data_skip = max(MAX_SKIPPED_EARLY_DATA, self._config.max_early_data_size)
         if choice is None:
             return S.START  # a HelloRetryRequest went out; the second ClientHello comes back here
-        # WAIT_FLIGHT2 (no 0-RTT accepted, so no WAIT_EOED): the client's flight is next
+        if psk is not None:
+            return S.WAIT_FINISHED  # RFC 8446 4.3.2: no CertificateRequest with a PSK
+        # WAIT_FLIGHT2: the client's flight is next
         return S.WAIT_CERT if self._config.requests_client_certificate else S.WAIT_FINISHED
 
     @staticmethod
@@ -177,26 +235,52 @@ class ServerConnection(Connection):
         if not acceptable:
             raise HandshakeFailure("no key exchange group in common")
         chosen = next((n for n in acceptable if GROUPS[n] in shares), None)
+        alpn = self._choose_alpn(extensions.alpn)
 
+        mode = None
+        if E.pre_shared_key in extensions:
+            mode = server_psk_mode(config, self._client_psk_modes, dhe_possible=True)
+        psk = None
         if self._retry is not None:
             chosen = self._check_second_client_hello(self._retry, hello, extensions, suite_code, shares)
         elif chosen is None:
-            if self._tracer is not None:
-                offered = ", ".join(GROUP_NAMES.get(g, f"{g:#06x}") for g in shares) or "no group"
-                reason = (
-                    f"the ClientHello has key shares for {offered}, none of them a group this server "
-                    f"takes ({', '.join(acceptable)}); it asks for {acceptable[0]}"
-                )
-                self._tracer.retry(reason, acceptable[0], self._config.hrr_cookie)
-            self._send_hello_retry_request(hello, raw, suite_code, GROUPS[acceptable[0]])
-            return None
+            if mode == P.PSK_KE:  # resuming without (EC)DHE needs no key share: no retry
+                psk = self._select_psk(raw, extensions, suite_code, host, alpn, mode)
+            if psk is None:
+                if self._tracer is not None:
+                    offered = ", ".join(GROUP_NAMES.get(g, f"{g:#06x}") for g in shares) or "no group"
+                    reason = (
+                        f"the ClientHello has key shares for {offered}, none of them a group this server "
+                        f"takes ({', '.join(acceptable)}); it asks for {acceptable[0]}"
+                    )
+                    self._tracer.retry(reason, acceptable[0], self._config.hrr_cookie)
+                self._send_hello_retry_request(hello, raw, suite_code, GROUPS[acceptable[0]])
+                return None
+        if mode is not None and psk is None:
+            psk = self._select_psk(raw, extensions, suite_code, host, alpn, mode)
+        if psk is not None:
+            if psk.mode == P.PSK_KE:
+                return _Choice(suite_code, "", b"", host, alpn, None, None, False, psk)
+            assert chosen is not None
+            return _Choice(suite_code, chosen, shares[GROUPS[chosen]], host, alpn, None, None, False, psk)
+        assert chosen is not None
 
-        alpn = self._choose_alpn(extensions.alpn)
         # without signature_algorithms_cert, signature_algorithms covers certificates (4.2.3)
         cert_schemes = extensions.signature_algorithms_cert or client_schemes
         identity, scheme = self._choose_identity(host, client_schemes, cert_schemes)
         staple = bool(config.ocsp_response) and extensions.status_request == ext.STATUS_TYPE_OCSP
         return _Choice(suite_code, chosen, shares[GROUPS[chosen]], host, alpn, identity, scheme, staple)
+
+    def _select_psk(
+        self, raw: bytes, extensions: ClientHelloExtensions, suite_code: int, host: str | None, alpn: bytes | None, mode: int
+    ) -> AcceptedPsk | None:
+        """The ticket to resume, if one fits (its binder checked over the transcript so far
+        plus the truncated ClientHello: the ClientHello is not in the transcript yet)."""
+        suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[suite_code]]
+        now = self._config.clock().timestamp()
+        return select_psk(
+            self._config, self._provider, raw, extensions, suite, self._transcript, host, alpn, mode, self._retry is not None, now
+        )
 
     @staticmethod
     def _check_second_client_hello(
@@ -219,7 +303,15 @@ class ServerConnection(Connection):
     def _send_server_flight(self, hello: ClientHello, raw: bytes, extensions: ClientHelloExtensions, choice: "_Choice") -> None:
         """ServerHello, then EncryptedExtensions .. Finished under the handshake keys."""
         config = self._config
-        server_share, shared_secret = self._provider.groups[choice.group].encapsulate(choice.client_share)
+        psk = choice.psk
+        server_hello_extensions: list[tuple[int, bytes]] = []
+        shared_secret: bytes | None = None
+        if choice.group:  # psk_ke has no (EC)DHE (RFC 8446 2.2)
+            server_share, shared_secret = self._provider.groups[choice.group].encapsulate(choice.client_share)
+            server_hello_extensions.append((E.key_share, ext.encode_key_share_entry(GROUPS[choice.group], server_share)))
+        server_hello_extensions.append((E.supported_versions, ext.encode_supported_versions_server(ext.TLS13)))
+        if psk is not None:
+            server_hello_extensions.append((E.pre_shared_key, P.encode_selected_identity(psk.index)))
         suite = self._provider.cipher_suites[CIPHER_SUITE_NAMES[choice.suite_code]]
         agreed = self._agreed
         agreed.suite = suite
@@ -227,43 +319,52 @@ class ServerConnection(Connection):
         agreed.server_name = choice.host
         agreed.alpn = choice.alpn.decode("ascii", "replace") if choice.alpn else None
         agreed.signature_scheme = choice.scheme
+        agreed.resumed = psk is not None
+        if psk is not None:
+            # who the client proved to be when the session was made
+            agreed.peer_certificates = psk.state.client_certificates
         self._client_random = hello.random
         if self._retry is None:
             self._transcript.start(suite.hash)
         self._transcript.add(raw)
+        early_keys = None
+        if psk is not None and psk.early_data:
+            early = P.client_early_traffic_secret(suite.hash, psk.schedule.early_secret, self._transcript.digest())
+            self._keylog(("CLIENT_EARLY_TRAFFIC_SECRET", early))
+            early_keys = psk.schedule.traffic_keys(early)
+            self._early_data_left = psk.early_data_limit
 
-        server_hello = ServerHello(
-            self._provider.random(32),
-            hello.legacy_session_id,
-            choice.suite_code,
-            [
-                (E.key_share, ext.encode_key_share_entry(GROUPS[choice.group], server_share)),
-                (E.supported_versions, ext.encode_supported_versions_server(ext.TLS13)),
-            ],
-        )
+        server_hello = ServerHello(self._provider.random(32), hello.legacy_session_id, choice.suite_code, server_hello_extensions)
         self._send_handshake(server_hello.encode())
         self._send_compatibility_ccs(hello)
 
-        hs = self._hs = HandshakeSecrets(suite, shared_secret, self._transcript.digest())
+        hs = self._hs = HandshakeSecrets(suite, shared_secret, self._transcript.digest(), psk=psk.state.psk if psk else None)
         schedule = hs.schedule
         self._keylog(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.client), ("SERVER_HANDSHAKE_TRAFFIC_SECRET", hs.server))
         if self._tracer is not None:
             self._tracer.handshake_schedule(schedule, hs.client, hs.server)
         self._record.set_write_keys(schedule.traffic_keys(hs.server))
-        self._record.set_read_keys(schedule.traffic_keys(hs.client))
+        # 0-RTT accepted: the client's early data comes first, under the early keys
+        self._record.set_read_keys(early_keys or schedule.traffic_keys(hs.client))
         if self._tracer is not None:
             self._trace_keys("write", "handshake")
-            self._trace_keys("read", "handshake")
+            self._trace_keys("read", "early" if early_keys is not None else "handshake")
         self._enter(S.NEGOTIATED)
 
-        self._send_handshake(EncryptedExtensions(self._encrypted_extensions(extensions, choice.host, choice.alpn)).encode())
-        if config.requests_client_certificate:
-            request_extensions = [(E.signature_algorithms, ext.encode_signature_algorithms(scheme_codes(config.verify_schemes)))]
-            self._send_handshake(CertificateRequest(b"", request_extensions).encode())
-        self._send_handshake(_certificate_message(config, choice.identity, choice.staple))
-        content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
-        signature = choice.identity.key.sign(choice.scheme, content)
-        self._send_handshake(CertificateVerify(scheme_codes([choice.scheme])[0], signature).encode())
+        encrypted_extensions = self._encrypted_extensions(extensions, choice.host, choice.alpn)
+        if early_keys is not None:
+            encrypted_extensions.append((E.early_data, P.encode_early_data_indication()))
+        self._send_handshake(EncryptedExtensions(encrypted_extensions).encode())
+        if psk is None:
+            # a full handshake authenticates with the certificate; a resumed one with the PSK
+            assert choice.identity is not None and choice.scheme is not None
+            if config.requests_client_certificate:
+                request_extensions = [(E.signature_algorithms, ext.encode_signature_algorithms(scheme_codes(config.verify_schemes)))]
+                self._send_handshake(CertificateRequest(b"", request_extensions).encode())
+            self._send_handshake(_certificate_message(config, choice.identity, choice.staple))
+            content = certificate_verify_content(SERVER_CONTEXT, self._transcript.digest())
+            signature = choice.identity.key.sign(choice.scheme, content)
+            self._send_handshake(CertificateVerify(scheme_codes([choice.scheme])[0], signature).encode())
         if self._tracer is not None:
             self._tracer.step("derive", "server_finished_key", "finished")
         verify_data = schedule.finished_verify_data(hs.server, self._transcript.digest())
@@ -392,8 +493,35 @@ class ServerConnection(Connection):
         self._record.set_read_keys(hs.schedule.traffic_keys(self._app.read))
         if tracer is not None:
             self._trace_keys("read", "application")
+        if self._config.tickets:
+            # RFC 8446 4.6.1: after the client Finished; ahead of any application data
+            # queued during the handshake, so a client has its session as early as possible
+            self._send_tickets(self._config.tickets)
         self._complete_handshake()
         return S.CONNECTED
+
+    # -- 0-RTT ------------------------------------------------------------------
+
+    def _on_early_application_data(self, payload: bytes) -> None:
+        """Application data before the handshake completed: 0-RTT data if we accepted it."""
+        if self._state != S.WAIT_EOED:
+            super()._on_early_application_data(payload)
+            return
+        if len(payload) > self._early_data_left:
+            # RFC 8446 4.2.10: more than max_early_data_size: unexpected_message
+            raise UnexpectedMessage("more early data than max_early_data_size")
+        self._early_data_left -= len(payload)
+        self._early_data += payload
+        self._events.append(EarlyDataReceived(payload))
+
+    def _on_end_of_early_data(self, body: bytes, raw: bytes) -> ServerState:
+        if body:
+            raise DecodeError("EndOfEarlyData has a body")
+        self._transcript.add(raw)
+        self._record.set_read_keys(self._hs.schedule.traffic_keys(self._hs.client))
+        if self._tracer is not None:
+            self._trace_keys("read", "handshake")
+        return S.WAIT_FINISHED
 
 
 #: The server's TLS 1.3 machine (RFC 8446 A.2): (state, message) -> handler -> next state.
@@ -401,9 +529,10 @@ class ServerConnection(Connection):
 #: NEGOTIATED and WAIT_FLIGHT2 while the server flight is written.
 C = ServerConnection
 TLS13_SERVER: TransitionTable = {
-    (S.START, H.client_hello): C._on_client_hello,  # -> START (HelloRetryRequest) | WAIT_CERT | WAIT_FINISHED
+    (S.START, H.client_hello): C._on_client_hello,  # -> START (HelloRetryRequest) | WAIT_EOED | WAIT_CERT | WAIT_FINISHED
     (S.WAIT_CERT, H.certificate): C._on_client_certificate,  # -> WAIT_CV | WAIT_FINISHED (no certificate)
     (S.WAIT_CV, H.certificate_verify): C._on_client_certificate_verify,  # -> WAIT_FINISHED
+    (S.WAIT_EOED, H.end_of_early_data): C._on_end_of_early_data,  # -> WAIT_FINISHED
     (S.WAIT_FINISHED, H.finished): C._on_client_finished,  # -> CONNECTED
     (S.CONNECTED, H.key_update): C._on_key_update,  # -> CONNECTED
 }
