@@ -396,7 +396,7 @@ def test_stream_is_not_usable_after_close(pki):
 
 def test_close_from_another_thread_wakes_a_blocked_reader(pki):
     outcome = []
-    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, tickets=0) as server:
         server.serve_in_background(echo)
         stream = connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT)
         entered = threading.Event()

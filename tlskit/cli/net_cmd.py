@@ -32,6 +32,10 @@ MAX_CONNECTIONS = 512
 MAX_REQUEST_HEAD = 16 * 1024
 #: the largest request body `serve --mode http` reads (and discards)
 MAX_REQUEST_BODY = 1024 * 1024
+#: max_early_data_size of `serve --early-data` (OpenSSL's default too)
+SERVE_MAX_EARLY_DATA = 16384
+#: how long `connect --sess-out/--reconnect` waits for the server's ticket without --send
+TICKET_WAIT = 2.0
 
 
 class Mode(str, enum.Enum):
@@ -136,6 +140,7 @@ def _connection_fields(stream: Any) -> str:
     return printable(
         f"version={n.version} suite={n.cipher_suite} group={n.group} "
         f"sig={n.signature_scheme or '-'} alpn={n.alpn or '-'} sni={n.server_name or '-'} client_cert={client!r}"
+        f" resumed={'yes' if n.resumed else 'no'} early={len(getattr(stream, 'early_data', b''))}"
     )
 
 
@@ -158,6 +163,10 @@ class _Counting:
 
 
 def _echo(conn: _Counting) -> None:
+    early = conn.stream.early_data
+    if early:  # 0-RTT data (only with --early-data): echoed first, as it came first
+        conn.received += len(early)
+        conn.sendall(early)
     while True:
         data = conn.recv()
         if not data:
@@ -297,6 +306,10 @@ def serve(
     trace: bool = trace_option(),
     trace_format: TraceFormat = trace_format_option(),
     trace_diagram: Optional[Path] = trace_diagram_option(),
+    tickets: int = typer.Option(2, "--tickets", min=0, max=32, help="Session tickets sent after each handshake (0: no resumption)."),
+    early_data: bool = typer.Option(
+        False, "--early-data", help=f"Accept 0-RTT data (up to {SERVE_MAX_EARLY_DATA} bytes, once per ticket); it is replayable."
+    ),
 ) -> None:
     """Run a TLS 1.3 / 1.2 server for testing clients: one log line per connection, Ctrl-C stops it.
 
@@ -315,6 +328,8 @@ def serve(
         alpn_protocols=_names(alpn) or (),
         require_client_auth=require_client_cert,
         **_version_options(tls_version),
+        tickets=tickets,
+        max_early_data_size=SERVE_MAX_EARLY_DATA if early_data else 0,
     )
     if client_ca is not None:
         options["client_cafile"] = str(client_ca)
@@ -454,6 +469,7 @@ def connection_report(stream: Any, target: str, chain: Optional[list[bytes]]) ->
         "signature_scheme": n.signature_scheme,
         "alpn": n.alpn,
         "server_name": n.server_name,
+        "resumed": bool(n.resumed),
         "verified": chain is not None,
         "chain": [_certificate_fields(der) for der in (chain if chain is not None else n.peer_certificates)],
     }
@@ -467,8 +483,50 @@ def _print_report(report: dict[str, Any]) -> None:
                     typer.echo(f"chain.{index}.{field}: {printable(str(text))}")
         elif name == "verified":
             typer.echo(f"verified: {'yes' if value else 'NO (--insecure)'}")
+        elif isinstance(value, bool):
+            typer.echo(f"{name}: {'yes' if value else 'no'}")
         else:
             typer.echo(f"{name}: {'-' if value is None else printable(str(value))}")
+
+
+def _print_reply(report: dict[str, Any], data: Optional[bytes], reply: bytes, error: Optional[BaseException], json_output: bool) -> None:
+    if json_output:
+        report["sent"] = len(data or b"")
+        report["reply"] = reply.decode("utf-8", errors="replace")
+        if error is not None:
+            report["error"] = _describe_error(error)
+        typer.echo(json.dumps(report, indent=2))
+    elif data:
+        typer.echo(f"sent: {len(data)} bytes")
+        typer.echo(f"received: {len(reply)} bytes")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(reply)
+        if reply and not reply.endswith(b"\n"):
+            sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+
+
+def _load_session(path: Path) -> Any:
+    from tlskit.engine.session import Session
+
+    try:
+        return Session.from_bytes(path.read_bytes())
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror or exc}", 2) from None
+    except TLSError as exc:
+        raise _fail(f"{path}: {exc}", 2) from None
+
+
+def _save_session(session: Any, path: Path) -> None:
+    """Write the session 0600, atomically (it holds a resumption key)."""
+    if session is None:
+        raise _fail(f"the server sent no session ticket: nothing written to {path}")
+    from tlskit.ca.files import atomic_write
+
+    try:
+        atomic_write(path, session.to_bytes(), private=True, overwrite=True)
+    except Exception as exc:  # OSError or the CA's file errors: one line either way
+        raise _fail(f"cannot write {path}: {_one_line(exc)}") from None
 
 
 def _path_capturing_verifier(cafile: Optional[Path], provider: str, paths: list[list[bytes]]) -> Any:
@@ -551,6 +609,12 @@ def connect(
     trace: bool = trace_option(),
     trace_format: TraceFormat = trace_format_option(),
     trace_diagram: Optional[Path] = trace_diagram_option(),
+    reconnect: bool = typer.Option(False, "--reconnect", help="Connect a second time, resuming the first connection's session (the report says resumed: yes)."),
+    sess_out: Optional[Path] = typer.Option(None, "--sess-out", help="Save the session (a ticket and its key: keep it private) to this file."),
+    sess_in: Optional[Path] = typer.Option(None, "--sess-in", help="Resume the session saved in this file (by --sess-out)."),
+    early_data_file: Optional[Path] = typer.Option(
+        None, "--early-data", help="Send this file as 0-RTT data when resuming (--sess-in or --reconnect); resent normally if the server rejects it."
+    ),
 ) -> None:
     """Handshake with a TLS server, print what was negotiated and the server's
     certificates, send data and print the reply.
@@ -600,46 +664,81 @@ def connect(
         options["trace"] = tracing.log
         # drawn when the command ends, a failed handshake included: the diagram shows the alert
         tracing.write_diagram_at_exit(ctx, client_label="tlskit connect", server_label=target)
+    session = None
+    early: Optional[bytes] = None
+    if sess_in is not None:
+        session = _load_session(sess_in)
+    if early_data_file is not None:
+        if sess_in is None and not reconnect:
+            raise _fail("--early-data needs a session to resume: --sess-in or --reconnect", 2)
+        try:
+            early = early_data_file.read_bytes()
+        except OSError as exc:
+            raise _fail(f"cannot read {early_data_file}: {exc.strerror or exc}", 2) from None
     try:
-        stream = open_connection(
-            host, port, server_name=servername or host, timeout=timeout, allow_truncation=allow_truncation, **options
-        )
-    except (TLSError, OSError, ValueError) as exc:
-        raise _fail(_describe_error(exc)) from None
+        from tlskit import ClientConfig
 
-    report = connection_report(stream, _peer((host, port)), None if insecure else verified_paths[-1])
-    reply = b""
+        config = ClientConfig(**options)  # one config, so --reconnect resumes from its session cache
+    except (TLSError, OSError, ValueError) as exc:
+        raise _fail(_one_line(exc)) from None
+
+    rounds = 2 if reconnect else 1
     error: Optional[BaseException] = None
-    with stream:
-        if not json_output:
-            _print_report(report)
-            sys.stdout.flush()
-        if data:
+    for round_index in range(rounds):
+        last = round_index == rounds - 1
+        # 0-RTT goes with the resumed connection: the --sess-in one, or the second of --reconnect
+        send_early = early if (session is not None or round_index == 1) else None
+        try:
+            stream = open_connection(
+                host,
+                port,
+                server_name=servername or host,
+                timeout=timeout,
+                allow_truncation=allow_truncation,
+                config=config,
+                session=session,
+                early_data=send_early,
+            )
+        except (TLSError, OSError, ValueError) as exc:
+            raise _fail(_describe_error(exc)) from None
+        session = None
+        chain = None if insecure else (verified_paths[-1] if verified_paths else None)
+        if stream.session_reused and not insecure:
+            chain = None  # nothing was verified on this connection: show what the session holds
+        report = connection_report(stream, _peer((host, port)), chain)
+        if stream.session_reused and not insecure:
+            report["verified"] = True  # the certificate was verified when the session was made
+        if send_early is not None:
+            report["early_data"] = {True: "accepted", False: "rejected", None: "not sent"}[stream.early_data_accepted]
+        payload = data
+        if send_early is not None and not stream.early_data_accepted:
+            payload = send_early + (data or b"")  # RFC 8446 4.2.10: the application resends rejected 0-RTT data
+        reply = b""
+        with stream:
+            if not json_output:
+                if rounds > 1:
+                    typer.echo(f"connection: {round_index + 1}")
+                _print_report(report)
+                sys.stdout.flush()
             try:
-                stream.sendall(data)
-                if stream.negotiated.version == "TLSv1.2":
+                if payload:
+                    stream.sendall(payload)
+                if (sess_out is not None and last) or not last:
+                    stream.wait_for_session(timeout=TICKET_WAIT)  # servers send tickets after the handshake
+                if payload and stream.negotiated.version == "TLSv1.2":
                     reply = _read_reply_without_half_close(stream)
-                else:
+                elif payload:
                     # half-close: the server sees the end of our data, we read its reply to the end
                     stream.close_write()
                     while chunk := stream.recv():
                         reply += chunk
             except (TLSError, OSError) as exc:
                 error = exc
-    if json_output:
-        report["sent"] = len(data or b"")
-        report["reply"] = reply.decode("utf-8", errors="replace")
+            if last and sess_out is not None:
+                _save_session(stream.session, sess_out)
+        _print_reply(report, payload, reply, error, json_output)
         if error is not None:
-            report["error"] = _describe_error(error)
-        typer.echo(json.dumps(report, indent=2))
-    elif data:
-        typer.echo(f"sent: {len(data)} bytes")
-        typer.echo(f"received: {len(reply)} bytes")
-        sys.stdout.flush()
-        sys.stdout.buffer.write(reply)
-        if reply and not reply.endswith(b"\n"):
-            sys.stdout.buffer.write(b"\n")
-        sys.stdout.flush()
+            break
     if error is not None:
         raise _fail(_describe_error(error))
     if insecure:

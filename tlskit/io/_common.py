@@ -58,10 +58,16 @@ def make_server_config(config: Any = None, *, keylog_from_env: bool = True, **ov
     return _with_overrides(config, ServerConfig, overrides, keylog_from_env)
 
 
-def new_client_connection(config: Any, server_name: str | None) -> Any:
+def new_client_connection(
+    config: Any, server_name: str | None, *, port: int | None = None, session: Any = None, early_data: bytes | None = None
+) -> Any:
+    """A client connection; without an explicit ``session`` it resumes from the config's
+    session cache, keyed by (server name, port), when there is one."""
     from tlskit.engine import ClientConnection
 
-    return ClientConnection(config, server_name=server_name)
+    if session is None and early_data is None and port is None:
+        return ClientConnection(config, server_name=server_name)
+    return ClientConnection(config, server_name=server_name, port=port, session=session, early_data=early_data)
 
 
 def new_server_connection(config: Any) -> Any:

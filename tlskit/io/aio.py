@@ -335,7 +335,9 @@ class TLSTransport(asyncio.Transport):
 
     Extra info beyond the TCP transport's: ``"negotiated"`` (the engine's
     Negotiated record), ``"peercert"`` (dict like ssl's), ``"peercert_der"``,
-    ``"cipher"``, ``"tls_connection"`` (the engine connection).
+    ``"cipher"``, ``"tls_connection"`` (the engine connection), ``"session"`` and
+    ``"session_reused"`` (resumption), ``"early_data"`` (server: the client's 0-RTT
+    data, replayable) and ``"early_data_accepted"`` (client).
     """
 
     def __init__(self, protocol: _TLSProtocol) -> None:
@@ -350,6 +352,14 @@ class TLSTransport(asyncio.Transport):
             return default
         if name == "tls_connection":
             return conn
+        if name == "session":
+            return getattr(conn, "session", None)
+        if name == "session_reused":
+            return bool(conn.handshake_complete and conn.negotiated.resumed)
+        if name == "early_data":
+            return getattr(conn, "early_data", b"")
+        if name == "early_data_accepted":
+            return getattr(conn, "early_data_accepted", None)
         if name in ("negotiated", "peercert", "peercert_der", "cipher"):
             if not conn.handshake_complete:
                 return default
@@ -446,6 +456,8 @@ async def open_connection(
     sock: Any = None,
     local_addr: Any = None,
     family: int = 0,
+    session: Any = None,
+    early_data: bytes | None = None,
     **client_config: Any,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connect, complete the TLS 1.3 handshake, return ``(reader, writer)``.
@@ -455,6 +467,8 @@ async def open_connection(
     ``server_name`` defaults to ``host``. Raises a TLSError if the handshake fails.
     As with :func:`asyncio.open_connection`, give either ``host`` and ``port`` or
     a connected ``sock`` (then ``server_name`` for SNI and verification).
+    Sessions are resumed from the config's cache (or ``session``), as with
+    :func:`tlskit.connect`; ``writer.get_extra_info("session_reused")`` tells.
     """
     if sock is None and (host is None or port is None):
         # asyncio would try port 0 (a refused connection) or fail with its own wording
@@ -463,7 +477,9 @@ async def open_connection(
         raise ValueError("give either host and port or sock, not both (server_name= names the server)")
     loop = asyncio.get_running_loop()
     cfg = make_client_config(config, keylog_from_env=keylog_from_env, **client_config)
-    connection = new_client_connection(cfg, server_name if server_name is not None else host)
+    connection = new_client_connection(
+        cfg, server_name if server_name is not None else host, port=port, session=session, early_data=early_data
+    )
     reader = asyncio.StreamReader(limit=limit, loop=loop)
     app_protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
     waiter = loop.create_future()

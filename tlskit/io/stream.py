@@ -390,6 +390,59 @@ class TLSStream:
     def selected_alpn_protocol(self) -> str | None:
         return self._conn.negotiated.alpn if self._conn.handshake_complete else None
 
+    # -- resumption ----------------------------------------------------------
+
+    @property
+    def session(self) -> Any:
+        """Client: the newest resumable :class:`tlskit.engine.session.Session` this
+        connection received (None until the server's first ticket arrives); pass it as
+        ``connect(..., session=...)`` or save it with ``session.to_bytes()``."""
+        return getattr(self._conn, "session", None)
+
+    @property
+    def session_reused(self) -> bool:
+        """The handshake resumed a session (``ssl.SSLSocket.session_reused``)."""
+        negotiated = self._conn.negotiated if self._conn.handshake_complete else None
+        return bool(negotiated is not None and negotiated.resumed)
+
+    @property
+    def early_data_accepted(self) -> bool | None:
+        """Client: whether the server took our 0-RTT data (None if none was offered)."""
+        return getattr(self._conn, "early_data_accepted", None)
+
+    @property
+    def early_data(self) -> bytes:
+        """Server: the client's 0-RTT data. REPLAYABLE: an attacker may deliver the same
+        bytes again (RFC 8446 8); act on it only if doing so twice is harmless."""
+        return getattr(self._conn, "early_data", b"")
+
+    def wait_for_session(self, timeout: float = 1.0) -> Any:
+        """Client: read (keeping any application data for recv()) until the server's
+        ticket arrived, the peer closed, or ``timeout`` seconds passed; the session or None.
+        Servers send tickets after the handshake, so a client that wants to save one
+        before it has read anything calls this."""
+        deadline = time.monotonic() + timeout
+        previous = self._sock.gettimeout()
+        with self._read_lock:
+            try:
+                while self.session is None and not self._peer_closed and not self._closed and self._error is None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._sock.settimeout(remaining)
+                    try:
+                        self._read_and_process()
+                    except TLSError:
+                        if self._error is not None:
+                            raise
+                        break  # timed out: the stream stays usable
+            finally:
+                try:
+                    self._sock.settimeout(previous)
+                except OSError:
+                    pass
+        return self.session
+
     def makefile(
         self,
         mode: str = "r",
@@ -480,6 +533,8 @@ def connect(
     allow_truncation: bool = False,
     keylog_from_env: bool = True,
     source_address: Any = None,
+    session: Any = None,
+    early_data: bytes | None = None,
     **client_config: Any,
 ) -> TLSStream:
     """Open a TCP connection to ``host:port`` and complete a TLS 1.3 handshake.
@@ -491,10 +546,17 @@ def connect(
     ``keyfile``, ``keylog_file``, ...), applied on top of ``config`` if given.
     SSLKEYLOGFILE is honoured unless ``keylog_from_env=False`` (see tlskit.io.keylog).
 
+    Resumption: a session from the config's session cache (keyed by server name and
+    port) is offered when there is one, or ``session`` if given; ``early_data`` is sent
+    as 0-RTT data when that session allows it (see ``stream.early_data_accepted``: if
+    False, send it again). ``stream.session_reused`` says whether it resumed.
+
     Raises a TLSError (handshake, certificate or transport failure).
     """
     cfg = make_client_config(config, keylog_from_env=keylog_from_env, **client_config)
-    connection = new_client_connection(cfg, server_name if server_name is not None else host)
+    connection = new_client_connection(
+        cfg, server_name if server_name is not None else host, port=port, session=session, early_data=early_data
+    )
     sock = _open_socket(host, port, timeout, source_address)
     stream = TLSStream(sock, connection, allow_truncation=allow_truncation)
     try:
