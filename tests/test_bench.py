@@ -61,7 +61,7 @@ def test_quick_run_has_every_section(tmp_path):
     result = runner.run(options)
     assert set(result) >= {"meta", "results", "floors", "aead_floors", "memory", "skipped", "peak_rss_kib"}
     kinds = {row["kind"] for row in result["results"]}
-    assert kinds == {"handshake", "bulk", "tcp_handshake", "tcp_bulk"}
+    assert kinds == {"handshake", "bulk", "tcp_handshake", "tcp_bulk", "resumption"}
     for row in result["results"]:
         assert {"kind", "unit", "suite", "label", "stack"} <= set(row)
         # A side either measured (with what it negotiated) or says why it could not.

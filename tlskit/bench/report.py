@@ -12,6 +12,7 @@ KIND_TITLES = {
     "bulk": "bulk, in memory",
     "tcp_handshake": "handshake, loopback TCP",
     "tcp_bulk": "bulk, loopback TCP",
+    "resumption": "resumed handshake, in memory",
 }
 SUITE_SHORT = {
     "TLS_AES_128_GCM_SHA256": "AES-128-GCM",
@@ -41,7 +42,10 @@ def _ratio(row: dict) -> str:
         text += f" [{row['ratio_min']:.2f}-{row['ratio_max']:.2f}]"
     text += "" if reference == "ssl" else f" vs {reference}"
     if row.get("share_of_raw") is not None:
-        text += f" ({row['share_of_raw']:.0%} of {'floor' if row['kind'] == 'handshake' else 'raw'})"
+        if row["kind"] == "resumption":  # psk_ke against tlskit's own full handshake
+            text += f" ({row['share_of_raw']:.2f}x tlskit full)"
+        else:
+            text += f" ({row['share_of_raw']:.0%} of {'floor' if row['kind'] == 'handshake' else 'raw'})"
     return text
 
 
@@ -49,7 +53,7 @@ def _case(row: dict) -> str:
     """The parameters shared by the sides of one scenario."""
     what = KIND_TITLES.get(row["kind"], row["kind"])
     suite = SUITE_SHORT.get(row["suite"], row["suite"])
-    if row["kind"].endswith("handshake"):
+    if row["kind"].endswith("handshake") or row["kind"] == "resumption":
         return f"{what} ({row['unit']}): {row['key_type']}, {suite}"
     return f"{what} ({row['unit']}): {suite}"
 
@@ -60,6 +64,8 @@ def _side(row: dict) -> str:
         return f"{row['label']} (AEAD seal+open only)"
     if row["stack"] == "floor":
         return f"{row['label']} (public-key ops only)"
+    if row["kind"] == "resumption":
+        return f"{row['label']} (full handshake, tickets on)" if row["label"].startswith("full/") else row["label"]
     return row["label"] if row["kind"].endswith("handshake") else f"{row['label']} ({row['key_type']})"
 
 

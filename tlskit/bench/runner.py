@@ -37,7 +37,7 @@ HYBRID = "X25519MLKEM768"
 #: the reference handshake of the issue: ECDSA P-256 leaf + intermediate, x25519, AES-128-GCM
 PRIMARY_KEY_TYPE = "ecdsa-p256"
 
-ALL_PARTS = ("handshake", "bulk", "tcp", "floor", "memory")
+ALL_PARTS = ("handshake", "bulk", "tcp", "floor", "memory", "resumption")
 
 
 @dataclass
@@ -137,6 +137,20 @@ class Planner:
                               "group": "-", "reference": None})  # fmt: skip
         return {"kind": kind, "title": title, "sides": sides}
 
+    def _resumption_scenario(self) -> dict[str, Any]:
+        """Resumed handshakes: ssl, tlskit with psk_dhe_ke and psk_ke, and tlskit's own full
+        handshake (tickets on, as in the resumed case) that psk_ke is also compared with."""
+        key_type = PRIMARY_KEY_TYPE if PRIMARY_KEY_TYPE in self.options.key_types else self.options.key_types[0]
+        sides: list[dict[str, Any]] = [{"label": "ssl", "stack": "ssl", "key_type": key_type, "group": KX, "mode": "psk_dhe_ke"}]
+        for name in self.providers:
+            side = self._tlskit_side("resumption", AES128, name, key_type)
+            if side is None:
+                continue
+            sides.append({**side, "mode": "psk_dhe_ke"})
+            sides.append({**side, "label": f"{side['label']}+psk_ke", "mode": "psk_ke", "raw_reference": f"full/{name}"})
+            sides.append({**side, "label": f"full/{name}", "mode": "full", "reference": None})
+        return {"kind": "resumption", "title": f"resumption {key_type}", "sides": sides}
+
     def jobs(self) -> dict[str, dict]:
         opts = self.options
         parts = set(opts.parts)
@@ -156,6 +170,8 @@ class Planner:
             if PRIMARY_KEY_TYPE in opts.key_types:
                 # TLS 1.2 full handshakes, tlskit against ssl at TLS 1.2 (issue 12)
                 scenarios[TLS12_AES128].append(self._scenario("handshake", TLS12_AES128, PRIMARY_KEY_TYPE, PRIMARY_KEY_TYPE))
+        if "resumption" in parts:
+            scenarios[AES128].append(self._resumption_scenario())
         if "bulk" in parts:
             for suite in SUITES:
                 scenarios[suite].append(self._scenario("bulk", suite, PRIMARY_KEY_TYPE, suite))

@@ -3,7 +3,8 @@
 Mirrors :mod:`tlskit.bench.stdlib_ssl` step for step (same certificates, same
 suite, same group, host-name check on, no resumption) so that the two figures
 differ only in the TLS stack. Configs are built once per measurement, as an
-application would, and connections once per handshake.
+application would, and connections once per handshake. Resumed handshakes are
+measured in :mod:`tlskit.bench.resumption`.
 """
 
 from __future__ import annotations
@@ -31,20 +32,26 @@ class Configs:
     server: Any
 
 
-def make_configs(pki: BenchPKI, params: Params) -> Configs:
+def make_configs(pki: BenchPKI, params: Params, resumption_mode: str | None = None) -> Configs:
+    """Configs for full handshakes without tickets (as the stdlib side, ``num_tickets = 0``),
+    or, with ``resumption_mode``, issuing tickets and resuming with that PSK mode."""
     # Imported here, not at module level: the engine is optional for the stdlib-only
     # parts of the benchmark (and for `tlskit bench --help`).
     from tlskit import ClientConfig, ServerConfig
+    from tlskit.engine.session import SessionCache
     from tlskit.engine.tls12.suites import SUITE_TABLE
 
     # a TLS 1.2 suite: both ends at TLS 1.2 only, as the stdlib side
     versions = {"min_version": "TLSv1.2", "max_version": "TLSv1.2"} if params.suite in SUITE_TABLE else {}
+    modes = (resumption_mode,) if resumption_mode else ("psk_dhe_ke",)
     client = ClientConfig(
         cafile=str(pki.ca_file),
         provider=params.provider,
         groups=[params.group],
         cipher_suites=[params.suite],
         **versions,
+        session_cache=SessionCache() if resumption_mode else None,
+        psk_key_exchange_modes=modes,
     )
     server = ServerConfig(
         certfile=str(pki.chain_file),
@@ -53,6 +60,8 @@ def make_configs(pki: BenchPKI, params: Params) -> Configs:
         groups=[params.group],
         cipher_suites=[params.suite],
         **versions,
+        tickets=2 if resumption_mode else 0,
+        psk_key_exchange_modes=modes,
     )
     return Configs(client, server)
 

@@ -22,11 +22,17 @@ import time
 import traceback
 from typing import Any, Callable, TypeVar
 
-from tlskit.bench import floor, loopback, memory, stdlib_ssl, tlskit_side
+from tlskit.bench import floor, loopback, memory, resumption, stdlib_ssl, tlskit_side
 from tlskit.bench.certs import load_pki
 from tlskit.bench.harness import Repetition, interleave, paired_ratio, rate_for
 
-UNITS = {"handshake": "handshakes/s", "bulk": "MB/s", "tcp_handshake": "handshakes/s", "tcp_bulk": "MB/s"}
+UNITS = {
+    "handshake": "handshakes/s",
+    "bulk": "MB/s",
+    "tcp_handshake": "handshakes/s",
+    "tcp_bulk": "MB/s",
+    "resumption": "handshakes/s",
+}
 
 
 class PinMismatch(RuntimeError):
@@ -69,6 +75,8 @@ class Worker:
         return tlskit_side.Params(side["provider"], self.suite, side["group"])
 
     def prepare(self, kind: str, side: dict) -> tuple[Repetition, dict]:
+        if kind == "resumption":
+            return self._resumption(side)
         if side["stack"] == "raw":
             return self._raw_aead(side), {"cipher_suite": self.suite}
         if side["stack"] == "floor":
@@ -137,6 +145,21 @@ class Worker:
             return self.bulk_bytes / (time.perf_counter() - start) / 1e6
 
         return negotiated, handshake, bulk
+
+    def _resumption(self, side: dict) -> tuple[Repetition, dict]:
+        """A resumed handshake (or, for "full", tlskit's full handshake with tickets on)."""
+        pki = load_pki(self.pki_dir, side["key_type"])
+        once: Callable[[], object]
+        if side["stack"] == "ssl":
+            once, negotiated = resumption.stdlib_resumed(pki)
+        elif side["mode"] == "full":
+            configs = tlskit_side.make_configs(pki, self._params(side), resumption_mode="psk_dhe_ke")
+            once = functools.partial(tlskit_side.handshake, configs)
+            negotiated = tlskit_side.negotiated(once())
+        else:
+            once, negotiated = resumption.tlskit_resumed(pki, self._params(side), side["mode"])
+        negotiated = _check_negotiated(side["label"], {**negotiated, "group": negotiated.get("group") or None}, self.suite, side["group"])
+        return (lambda: rate_for(once, min_time=self.min_time)), negotiated
 
     def _raw_aead(self, side: dict) -> Repetition:
         """The provider's AEAD alone, sealing and opening the same records as the bulk sides.

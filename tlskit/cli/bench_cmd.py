@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-_PARTS_HELP = "Comma-separated parts to run: handshake, bulk, tcp, floor, memory (default: all)."
+_PARTS_HELP = "Comma-separated parts to run: handshake, bulk, tcp, floor, memory, resumption (default: all)."
 
 
 def _split(value: Optional[str]) -> Optional[list[str]]:
