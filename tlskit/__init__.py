@@ -31,10 +31,15 @@ from tlskit.errors import (
     UnsupportedAlgorithm,
     UnsupportedExtension,
 )
+from tlskit.engine.session import Session, SessionCache
+from tlskit.engine.tickets import InMemoryTicketStore, StatelessTicketStore, TicketKeyRing, TicketStore
 from tlskit.events import (
     AlertReceived,
     ApplicationData,
     ConnectionClosed,
+    EarlyDataAccepted,
+    EarlyDataReceived,
+    EarlyDataRejected,
     HandshakeComplete,
     KeyUpdated,
     NewSessionTicket,
@@ -144,6 +149,15 @@ __all__ = [
     "RecordOverflow",
     "ServerConfig",
     "ServerConnection",
+    "Session",
+    "SessionCache",
+    "StatelessTicketStore",
+    "TicketKeyRing",
+    "TicketStore",
+    "InMemoryTicketStore",
+    "EarlyDataAccepted",
+    "EarlyDataReceived",
+    "EarlyDataRejected",
     "TLSError",
     "UnexpectedMessage",
     "UnknownProvider",
