@@ -324,3 +324,20 @@ def test_export_with_unreadable_stored_certificate_is_a_caerror(tmp_path):
     ca = damaged_ca(tmp_path, "UPDATE certificates SET cert_pem = 'not a certificate'")
     with pytest.raises(CAError, match="no readable certificate"):
         ca.export_p12("victim.test", tmp_path / "v.p12", b"pw")
+
+
+def test_version_1_index_is_upgraded_when_opened(tmp_path):
+    """An index written before `superseded_by` existed (schema 1) is migrated in place."""
+    import sqlite3
+
+    ca = CertificateAuthority.init(tmp_path / "ca")
+    first = ca.issue("old.test")
+    with sqlite3.connect(ca.directory / "index.sqlite") as conn:
+        conn.execute("ALTER TABLE certificates DROP COLUMN superseded_by")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    reopened = CertificateAuthority.load(ca.directory)
+    assert reopened.find("old.test")[0].status == "valid"
+    renewed = reopened.renew("old.test")
+    assert reopened.find(first.serial_hex)[0].superseded_by == renewed.serial_hex
+    with sqlite3.connect(ca.directory / "index.sqlite") as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"

@@ -257,7 +257,7 @@ def demo(
         if interactive:
             certs, rows = _run_with_progress(keep)
         else:
-            typer.echo(f"CA: {keep if keep is not None else 'in memory (throwaway)'}, {KEY_TYPE} keys")
+            typer.echo(f"CA: {keep if keep is not None else 'in memory (throwaway)'}, {KEY_TYPE} keys (fine for tlskit, OpenSSL and Python; browsers reject Ed25519)")
             certs, rows = run_demo(keep, progress=lambda name: typer.echo(f"handshake: {name}"))
     except CAError as exc:
         typer.echo(f"error: {exc}", err=True)
