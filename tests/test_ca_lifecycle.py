@@ -150,3 +150,11 @@ def test_renew_expired_certificate_is_allowed(ca, monkeypatch):
     renewed = ca.renew("old.test")
     assert renewed.serial != issued.serial
     assert isinstance(renewed.certificate, x509.Certificate)
+
+
+def test_renew_before_leaves_certificates_without_files_to_their_requester(ca):
+    from ca_support import make_csr
+
+    ca.sign_csr(make_csr(cn="stdout.test", sans=("stdout.test",)), duration="1m")  # chain went to the caller only
+    ca.issue("files.test", duration="1m")
+    assert [r.name for r in ca.due_for_renewal(0.9)] == ["files.test"]

@@ -550,9 +550,15 @@ class CertificateAuthority:
     def due_for_renewal(
         self, fraction: float, *, now: datetime.datetime | None = None
     ) -> builtins.list[IndexRecord]:
-        """Current certificates with less than ``fraction`` of their lifetime left (or expired)."""
+        """Current certificates with files (``issue``, ``sign --out``) that have less than
+        ``fraction`` of their lifetime left, or have expired."""
         now = now or _now()
-        return [r for r in self._index.all() if r.current and r.not_after - now < (r.not_after - r.not_before) * fraction]
+        # Only what the CA delivered as files: a certificate signed to stdout or through ACME
+        # has nowhere to go, its requester renews it.
+        return [
+            r for r in self._index.all()
+            if r.current and r.cert_path is not None and r.not_after - now < (r.not_after - r.not_before) * fraction
+        ]
 
     def renew_due(
         self, fraction: float, *, now: datetime.datetime | None = None, rekey: bool = False
