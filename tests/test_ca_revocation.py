@@ -83,6 +83,12 @@ def test_revoking_the_intermediate_puts_it_on_the_roots_crl(ca, tmp_path):
     assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.ca_compromise
     result = _openssl_verify(ca, issued.cert_path, crl_file)
     assert result.returncode != 0 and "certificate revoked" in result.stdout + result.stderr
+    # tlskit.pki honours the root's CRL for the intermediate too
+    from tlskit.ca.verify import load_crls
+    from tlskit.pki import verify_chain
+
+    with pytest.raises(CertificateError, match="revoked"):
+        verify_chain(issued.certificate, [inter], ca.trust_store(), crls=load_crls(crl_file))
     # the CA's own verify knows it without a CRL, and the CA issues nothing more
     with pytest.raises(CertificateError, match="intermediate was revoked"):
         ca.verify(issued.chain_path)
