@@ -154,8 +154,15 @@ class Worker:
             once, negotiated = resumption.stdlib_resumed(pki)
         elif side["mode"] == "full":
             configs = tlskit_side.make_configs(pki, self._params(side), resumption_mode="psk_dhe_ke")
-            once = functools.partial(tlskit_side.handshake, configs)
-            negotiated = tlskit_side.negotiated(once())
+            cache = configs.client.session_cache
+
+            def once() -> object:
+                cache.clear()  # a full handshake every time (the tickets it brings are dropped)
+                return tlskit_side.handshake(configs)
+
+            pair = once()
+            assert not pair.client.negotiated.resumed  # type: ignore[attr-defined]
+            negotiated = tlskit_side.negotiated(pair)  # type: ignore[arg-type]
         else:
             once, negotiated = resumption.tlskit_resumed(pki, self._params(side), side["mode"])
         negotiated = _check_negotiated(side["label"], {**negotiated, "group": negotiated.get("group") or None}, self.suite, side["group"])

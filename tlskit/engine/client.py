@@ -166,6 +166,8 @@ class ClientConnection(Connection):
         self._port = port
         #: the newest resumable session from this connection's tickets
         self._session: Session | None = None
+        #: resumption_master_secret, once a ticket needs it
+        self._resumption_secret: bytes | None = None
         #: the session offered in the ClientHello, while it may still be accepted
         self._psk: ClientPskOffer | None = None
         #: None: no 0-RTT data wanted; False: not sent or rejected; True: accepted
@@ -530,10 +532,12 @@ class ClientConnection(Connection):
         message.extensions.check()
         agreed = self._agreed
         assert agreed.suite is not None  # set at ServerHello
+        if self._resumption_secret is None:  # derived once, for all of this connection's tickets
+            self._resumption_secret = self._app.resumption_master_secret()
         session = session_from_ticket(
             message,
             agreed.suite,
-            self._app.resumption_master_secret(),
+            self._resumption_secret,
             self._now(),
             agreed.server_name,
             agreed.alpn,
