@@ -402,7 +402,7 @@ def test_large_transfer_each_way(tmp_path):
 
 def test_config_rejects_unknown_or_unsupported_algorithms(tmp_path):
     with pytest.raises(UnsupportedAlgorithm):
-        ClientConfig(groups=["x25519", "ffdhe2048"], insecure=True)
+        ClientConfig(groups=["x25519", "brainpoolP256r1"], insecure=True)
     with pytest.raises(UnsupportedAlgorithm):
         ClientConfig(provider="pynacl", cipher_suites=["TLS_AES_128_GCM_SHA256"], insecure=True)
     with pytest.raises(UnsupportedAlgorithm):

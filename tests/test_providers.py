@@ -50,7 +50,8 @@ def test_cryptography_is_always_available() -> None:
         "TLS_CHACHA20_POLY1305_SHA256",
     ]
     assert set(p.groups) == {
-        "x25519", "x448", "secp256r1", "secp384r1", "secp521r1", "X25519MLKEM768", "SecP256r1MLKEM768"
+        "x25519", "x448", "secp256r1", "secp384r1", "secp521r1", "X25519MLKEM768", "SecP256r1MLKEM768",
+        "ffdhe2048", "ffdhe3072", "ffdhe4096", "ffdhe6144", "ffdhe8192",
     }
     assert "rsa_pkcs1_sha1" not in p.signature_schemes
     assert "ecdsa_sha1" not in p.signature_schemes
@@ -73,8 +74,8 @@ def test_unknown_provider() -> None:
 
 def test_lookup_helpers_name_provider_and_algorithm(provider: Provider) -> None:
     with pytest.raises(UnsupportedAlgorithm) as info:
-        provider.group("ffdhe2048")
-    assert provider.name in str(info.value) and "ffdhe2048" in str(info.value)
+        provider.group("brainpoolP256r1")
+    assert provider.name in str(info.value) and "brainpoolP256r1" in str(info.value)
     assert info.value.provider == provider.name and info.value.kind == "group"
     with pytest.raises(UnsupportedAlgorithm):
         provider.cipher_suite("TLS_AES_128_CCM_SHA256")
@@ -170,6 +171,7 @@ SHARE_LENGTHS = {
     "secp521r1": (133, 133),
     "X25519MLKEM768": (1216, 1120),
     "SecP256r1MLKEM768": (1249, 1153),
+    **{f"ffdhe{bits}": (bits // 8, bits // 8) for bits in (2048, 3072, 4096, 6144, 8192)},
 }
 
 

@@ -20,12 +20,15 @@ Choices:
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from typing import Any, Callable
 
 import cryptography
 from cryptography import exceptions as cx
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import hashes, hmac as chmac, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, mlkem, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dh, ec, mlkem, padding, rsa
 from cryptography.hazmat.primitives.asymmetric import x448, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
@@ -39,6 +42,7 @@ from tlskit.errors import (
     KeyLoadError,
 )
 from tlskit.providers import _common as c
+from tlskit.providers.ffdhe import FFDHE_GROUPS, GENERATOR, FFDHEGroup
 from tlskit.providers.base import (
     AEAD,
     AEADAlgorithm,
@@ -186,6 +190,47 @@ class _ECDHGroup(c.ECDHGroup):
             raise IllegalParameter(f"{self.name} key share is not a valid curve point") from None
 
 
+# cryptography deprecates finite-field DH (FFDH) in general; RFC 7919 groups in TLS 1.3
+# are what tlskit uses it for, on purpose. Silence that warning only where it is
+# attributed to this module, so the application's own uses still warn.
+warnings.filterwarnings(
+    "ignore", message="Diffie-Hellman over finite fields", category=CryptographyDeprecationWarning, module=re.escape(__name__)
+)
+
+
+class _FFDHEGroup(FFDHEGroup):
+    """RFC 7919 group on OpenSSL's DH (through cryptography's dh module)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._numbers = dh.DHParameterNumbers(self.prime, GENERATOR)
+        self._parameters: Any = None  # built at first use: imports stay cheap
+
+    def _params(self) -> Any:
+        if self._parameters is None:
+            self._parameters = self._numbers.parameters()
+        return self._parameters
+
+    def _private(self, exponent: int) -> Any:
+        public = dh.DHPublicNumbers(pow(GENERATOR, exponent, self.prime), self._numbers)
+        return dh.DHPrivateNumbers(exponent, public).private_key()
+
+    def _generate(self) -> tuple[Any, bytes]:
+        key = self._params().generate_private_key()
+        return key, self.encode(key.public_key().public_numbers().y)
+
+    def _load_private(self, raw: bytes) -> Any:
+        return self._private(int.from_bytes(raw, "big"))
+
+    def _exchange(self, private: Any, peer_share: bytes) -> bytes:
+        try:
+            peer = dh.DHPublicNumbers(int.from_bytes(peer_share, "big"), self._numbers).public_key()
+            secret = private.exchange(peer)
+        except ValueError:
+            raise IllegalParameter(f"{self.name} key share rejected") from None
+        return self._finish(int.from_bytes(secret, "big"))
+
+
 class CryptographyMLKEM768(c.MLKEMGroup):
     def _generate(self) -> tuple[Any, bytes]:
         key = mlkem.MLKEM768PrivateKey.generate()
@@ -325,6 +370,8 @@ def build() -> Provider:
         "secp521r1": _ECDHGroup("secp521r1", ec.SECP521R1(), 66),
         "X25519MLKEM768": c.HybridGroup("X25519MLKEM768", kem, x25519_group),
         "SecP256r1MLKEM768": c.HybridGroup("SecP256r1MLKEM768", p256, kem),
+        # RFC 7919 groups last: offered after the elliptic-curve ones, never a default share
+        **{name: _FFDHEGroup(name) for name in FFDHE_GROUPS},
     }
     schemes = {name: CryptographySignatureScheme(name) for name in c.FULL_SCHEME_ORDER}
     return Provider(

@@ -47,6 +47,7 @@ from tlskit.errors import (
     KeyLoadError,
 )
 from tlskit.providers import _common as c
+from tlskit.providers.ffdhe import FFDHE_GROUPS, PowFFDHEGroup
 from tlskit.providers.base import (
     AEAD,
     AEADAlgorithm,
@@ -334,6 +335,9 @@ def build() -> Provider:
         "secp521r1": _ECDHGroup("secp521r1", "P-521", 66),
         "X25519MLKEM768": c.HybridGroup("X25519MLKEM768", kem, x25519),
         "SecP256r1MLKEM768": c.HybridGroup("SecP256r1MLKEM768", p256, kem),
+        # RFC 7919 groups last (offered after the elliptic-curve ones, never a default
+        # share); pycryptodome has no DH, so Python's pow() does it (tlskit.providers.ffdhe)
+        **{name: PowFFDHEGroup(name) for name in FFDHE_GROUPS},
     }
     schemes = {name: PycryptodomeSignatureScheme(name) for name in c.FULL_SCHEME_ORDER}
     return Provider(

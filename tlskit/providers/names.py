@@ -21,6 +21,12 @@ GROUPS: dict[str, int] = {
     "x448": 0x001E,
     "SecP256r1MLKEM768": 0x11EB,
     "X25519MLKEM768": 0x11EC,
+    # RFC 7919 finite-field groups (TLS 1.3 only in tlskit)
+    "ffdhe2048": 0x0100,
+    "ffdhe3072": 0x0101,
+    "ffdhe4096": 0x0102,
+    "ffdhe6144": 0x0103,
+    "ffdhe8192": 0x0104,
 }
 
 #: Signature schemes (RFC 8446 4.2.3). rsa_pkcs1_* are for certificates only.
