@@ -532,7 +532,13 @@ def test_alert_level_is_ignored(recorded):
     assert client.closed and client.data_to_send() == b""  # nothing is sent back to an error alert
     client = recorded.client()
     client.data_to_send()
-    assert client.receive_data(record(ContentType.alert, b"\x00\x00")) == [ConnectionClosed()]
+    # a closure alert whatever its level: during the handshake it ends the handshake at once
+    with pytest.raises(AlertReceivedError) as caught:
+        client.receive_data(record(ContentType.alert, b"\x00\x00"))
+    assert caught.value.alert == A.close_notify and client.data_to_send() == b""
+    client, server = connected_pair(recorded)
+    server._record.write(ContentType.alert, b"\x00\x00")
+    assert client.receive_data(server.data_to_send()) == [ConnectionClosed()]
 
 
 def test_several_update_requests_in_one_batch_get_one_answer(recorded):

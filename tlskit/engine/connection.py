@@ -53,6 +53,31 @@ MAX_HANDSHAKE_MESSAGE = 1 << 18
 #: confidentiality limit of 2^24.5 full-size records (RFC 8446 5.5).
 KEY_UPDATE_AFTER_RECORDS = 1 << 23
 
+# Flood caps (hostile input is bounded per connection). RFC 8446 sets no numbers; these are
+# BoringSSL's (ssl/internal.h: kMaxEmptyRecords, kMaxWarningAlerts, kMaxKeyUpdates), which
+# rustls also bounds. A counter restarts when non-empty application data arrives: that is
+# "per unit of data received", so a long-lived connection that rekeys now and then is never
+# cut off, while a peer that only sends free-to-send, costly-to-answer records is.
+#: Empty application-data records in a row (TLS 1.3 5.1 allows zero-length application
+#: data; each still costs a decryption and an event). The next one is unexpected_message.
+MAX_EMPTY_RECORDS = 32
+#: Non-fatal alerts (user_canceled; TLS 1.2 no_renegotiation warnings) without application
+#: data in between. TLS 1.3 has no other non-fatal alerts (RFC 8446 6.1/6.2).
+MAX_WARNING_ALERTS = 4
+#: Post-handshake messages a peer can send for free and we must process (KeyUpdate, which
+#: may demand our own KeyUpdate (RFC 8446 4.6.3); NewSessionTicket; in TLS 1.2 HelloRequest
+#: and a renegotiating ClientHello, each answered by a no_renegotiation warning) without
+#: application data in between. BoringSSL's kMaxKeyUpdates is 32.
+MAX_POST_HANDSHAKE_WITHOUT_DATA = 32
+#: At most one compatibility change_cipher_spec per handshake (RFC 8446 5 and D.4: each side
+#: sends one, "immediately" after its first flight); a second is unexpected_message, as in
+#: OpenSSL and BoringSSL, so a stream of them cannot keep a handshake open.
+MAX_COMPATIBILITY_CCS = 1
+#: Post-handshake handshake messages counted against MAX_POST_HANDSHAKE_WITHOUT_DATA
+_FLOODABLE_POST_HANDSHAKE = frozenset(
+    {0, HandshakeType.client_hello, HandshakeType.new_session_ticket, HandshakeType.key_update}  # 0: TLS 1.2 hello_request
+)
+
 #: Messages that can precede a key change and so MUST end their record (RFC 8446 5.1):
 #: enforced on the message type, also where no key change follows (a ClientHello or
 #: HelloRetryRequest before the retry).
@@ -129,6 +154,12 @@ class Connection:
         self._key_update_owed = False
         #: change_cipher_spec may be dropped between the first ClientHello and the peer's Finished
         self._ccs_window = False
+        #: compatibility CCS records received (MAX_COMPATIBILITY_CCS)
+        self._ccs_received = 0
+        #: flood counters, restarted by non-empty application data (see the MAX_* constants)
+        self._empty_records = 0
+        self._warning_alerts = 0
+        self._post_handshake_messages = 0
 
     # -- public surface -------------------------------------------------------
 
@@ -191,6 +222,8 @@ class Connection:
                 content_type, payload = record
                 if content_type == 23 and self._handshake_complete and not self._hs_buffer:
                     # application data, the bulk case (_handle_record's last branch)
+                    if not payload or self._post_handshake_messages or self._warning_alerts or self._empty_records:
+                        self._count_application_data(payload)
                     if self._buffer_received:
                         self._received.append(payload)
                     events.append(ApplicationData(payload))
@@ -298,6 +331,9 @@ class Connection:
             # only between the first ClientHello and the peer's Finished.
             if not self._ccs_window or payload != b"\x01" or self._hs_buffer:
                 raise UnexpectedMessage("unexpected change_cipher_spec")
+            self._ccs_received += 1
+            if self._ccs_received > MAX_COMPATIBILITY_CCS:
+                raise UnexpectedMessage("more than one change_cipher_spec in the handshake")
             return
         if content_type == ContentType.handshake:
             self._handle_handshake_bytes(payload)
@@ -308,8 +344,10 @@ class Connection:
             self._handle_alert(payload)
         else:
             if not self._handshake_complete:
+                self._count_application_data(payload)
                 self._on_early_application_data(payload)
                 return
+            self._count_application_data(payload)
             if self._buffer_received:
                 self._received.append(payload)
             self._events.append(ApplicationData(payload))
@@ -334,6 +372,10 @@ class Connection:
             if self._tracer is not None:  # before judging it: a fatal message is traced too
                 self._tracer.tls12 = self._agreed.version == "TLSv1.2"
                 self._tracer.message("received", raw, self._record_protected("read"))
+            if self._handshake_complete and raw[0] in _FLOODABLE_POST_HANDSHAKE:
+                self._post_handshake_messages += 1
+                if self._post_handshake_messages > MAX_POST_HANDSHAKE_WITHOUT_DATA:
+                    raise UnexpectedMessage(f"more than {MAX_POST_HANDSHAKE_WITHOUT_DATA} post-handshake messages without application data")
             handler = self._transitions.get((self._state, raw[0]))
             if handler is None:
                 raise UnexpectedMessage(f"unexpected handshake message {_message_name(raw[0])} in state {self._state}")
@@ -350,17 +392,33 @@ class Connection:
             self._tracer.alert("received", level, description)
         if description == AlertDescription.close_notify:
             self._received_close = True
+            if not self._handshake_complete:
+                # The handshake can no longer complete (RFC 8446 6.1: the peer sends nothing
+                # more): end it now instead of waiting for input that is ignored anyway. The
+                # error (no alert is sent back) tells the io layers to close the socket.
+                raise AlertReceivedError(description)
             self._events.append(ConnectionClosed())
             return
-        if level == 1 and description == AlertDescription.no_renegotiation and self._agreed.version == "TLSv1.2":
-            # RFC 5246 7.2.2: a warning; the peer declined to renegotiate (we never ask)
-            self._events.append(AlertReceived(describe(description), level))
-            return
-        if description == AlertDescription.user_canceled:
+        tls12_warning = level == 1 and description == AlertDescription.no_renegotiation and self._agreed.version == "TLSv1.2"
+        # RFC 5246 7.2.2: no_renegotiation is a warning in TLS 1.2 (the peer declined to
+        # renegotiate; we never ask); user_canceled is followed by close_notify (RFC 8446 6.1)
+        if tls12_warning or description == AlertDescription.user_canceled:
+            self._warning_alerts += 1
+            if self._warning_alerts > MAX_WARNING_ALERTS:
+                raise UnexpectedMessage(f"more than {MAX_WARNING_ALERTS} warning alerts without application data")
             self._events.append(AlertReceived(describe(description), level))
             return
         # RFC 8446 6.2: every other alert is an error, whatever level it claims.
         raise AlertReceivedError(description)
+
+    def _count_application_data(self, payload: bytes) -> None:
+        """Restart the flood counters on data; count an empty record (MAX_EMPTY_RECORDS)."""
+        if payload:
+            self._empty_records = self._warning_alerts = self._post_handshake_messages = 0
+            return
+        self._empty_records += 1
+        if self._empty_records > MAX_EMPTY_RECORDS:
+            raise UnexpectedMessage(f"more than {MAX_EMPTY_RECORDS} empty application data records in a row")
 
     # -- output helpers -------------------------------------------------------
 
