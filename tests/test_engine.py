@@ -253,7 +253,7 @@ def test_hello_retry_request_when_client_sends_no_share(tmp_path):
     pki = pki_for(tmp_path)
     client, server = connect(pki, {"key_share_groups": []}, {"hrr_cookie": False})
     pump(client, server)
-    assert client.negotiated.group == "x25519"
+    assert client.negotiated.group == "X25519MLKEM768"  # the server's first preference (post-quantum by default)
 
 
 def test_key_update_both_directions(tmp_path):

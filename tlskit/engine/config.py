@@ -61,6 +61,38 @@ class CertifiedKey:
     dns_names: tuple[str, ...] = ()
 
 
+#: Preferred by default where the provider has it (and it is not configured away): the
+#: post-quantum hybrid that OpenSSL 3.5+, Go 1.24+, rustls and the major browsers put first
+#: (draft-ietf-tls-ecdhe-mlkem). A server takes it when the client sent its share (server
+#: preference among the shares the client sent, RFC 8446 4.2.8), a classical peer is met
+#: with x25519 without a HelloRetryRequest (the client also sends a classical share).
+DEFAULT_FIRST_GROUP = "X25519MLKEM768"
+
+
+def _is_hybrid(group: str) -> bool:
+    """An ML-KEM hybrid group (its key share alone is over a kilobyte and needs ML-KEM)."""
+    return "MLKEM" in group
+
+
+def _default_groups(provider: Provider) -> tuple[str, ...]:
+    """The provider's groups in its order, DEFAULT_FIRST_GROUP moved first where offered."""
+    names = tuple(name for name in provider.groups if name in GROUPS)
+    if DEFAULT_FIRST_GROUP in names:
+        names = (DEFAULT_FIRST_GROUP,) + tuple(n for n in names if n != DEFAULT_FIRST_GROUP)
+    return names
+
+
+def _default_key_shares(groups: tuple[str, ...]) -> tuple[str, ...]:
+    """Key shares of a first ClientHello: the first group's, and if that is a hybrid, also
+    the first classical group's, as browsers do, so a server without ML-KEM needs no
+    HelloRetryRequest (shares in supported_groups order, RFC 8446 4.2.8)."""
+    if groups and _is_hybrid(groups[0]):
+        classical = next((g for g in groups if not _is_hybrid(g)), None)
+        if classical is not None:
+            return (groups[0], classical)
+    return groups[:1]
+
+
 def _resolve(table: dict[str, int], offered: Mapping[str, object], wanted: Sequence[str] | None, kind: str, provider: Provider) -> tuple[str, ...]:
     """The configured names (or the provider's order) checked against IANA and the provider."""
     if wanted is None:
@@ -246,7 +278,8 @@ class _CommonConfig:
 
         provider = get_provider(self.provider)
         self._set("resolved_provider", provider)
-        self._set("resolved_groups", _resolve(GROUPS, provider.groups, self.groups, "group", provider))
+        groups = _default_groups(provider) if self.groups is None else _resolve(GROUPS, provider.groups, self.groups, "group", provider)
+        self._set("resolved_groups", groups)
         low, high = resolve_versions(self.min_version, self.max_version)
         self._set("min_version_code", VERSION_CODES[low])
         self._set("max_version_code", VERSION_CODES[high])
@@ -310,7 +343,8 @@ class ClientConfig(_CommonConfig):
     insecure: bool = False
     #: send a legacy session id and a change_cipher_spec (RFC 8446 appendix D.4)
     compatibility_mode: bool = False
-    #: groups to send key shares for in the first ClientHello (default: the first group)
+    #: groups to send key shares for in the first ClientHello (default: the first group, and
+    #: the first classical group too when the first is a post-quantum hybrid)
     key_share_groups: Optional[Sequence[str]] = None
     #: ask the server to staple an OCSP response (status_request)
     request_ocsp: bool = False
@@ -328,7 +362,7 @@ class ClientConfig(_CommonConfig):
         self._prepare()
         provider = self.resolved_provider
         if self.key_share_groups is None:
-            shares = self.resolved_groups[:1]
+            shares = _default_key_shares(self.resolved_groups)
         else:
             if not set(self.key_share_groups) <= set(self.resolved_groups):
                 raise ConfigurationError("key_share_groups must be a subset of groups")
