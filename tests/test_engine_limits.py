@@ -12,7 +12,7 @@ import socket
 import pytest
 from engine_support import connected_pair, expect_alert, pump, record, recorded  # noqa: F401 (recorded: a fixture)
 
-from tlskit import ClientConnection, ServerConnection, TLSError
+from tlskit import ClientConnection, ServerConfig, ServerConnection, TLSError
 from tlskit.ca import EphemeralCA
 from tlskit.engine.connection import (
     MAX_EMPTY_RECORDS,
@@ -23,7 +23,7 @@ from tlskit.engine.messages import ClientHello
 from tlskit.engine.record import ContentType
 from tlskit.engine.tls12 import messages as m12
 from tlskit.errors import AlertDescription as A
-from tlskit.errors import AlertReceivedError, ConnectionClosedError
+from tlskit.errors import AlertReceivedError, ConfigurationError, ConnectionClosedError
 from tlskit.events import AlertReceived, ApplicationData, KeyUpdated
 
 CCS = record(ContentType.change_cipher_spec, b"\x01")
@@ -275,3 +275,69 @@ def test_caps_do_not_bite_a_normal_session(recorded):
         server.send(b"reply")
         client.receive_data(server.data_to_send())
     assert not server.closed and not client.closed
+
+
+# -- 10: OCSP staples per certificate -----------------------------------------------------
+
+STAPLE_A = b"\x30\x03\x0a\x01\x00" + b"A"  # opaque to the engine: a client reports what it got
+STAPLE_B = b"\x30\x03\x0a\x01\x00" + b"B"
+
+
+@pytest.fixture(scope="module")
+def two_names(ca):
+    return ca.issue_cert("a.example"), ca.issue_cert("b.example")
+
+
+def stapled(ca, server_config, name: str, version: str = "TLSv1.3") -> bytes | None:
+    client = ClientConnection(
+        ca.client_config(provider="cryptography", request_ocsp=True, min_version=version, max_version=version), server_name=name
+    )
+    server = ServerConnection(server_config)
+    pump(client, server)
+    assert client.handshake_complete and client.negotiated.version == version
+    assert client.negotiated.peer_certificates[0] == (
+        server_config.identities[0].chain[0] if name == "a.example" else server_config.identities[1].chain[0]
+    )
+    return client.negotiated.ocsp_response
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_each_sni_certificate_gets_its_own_staple(ca, two_names, version):
+    a, b = two_names
+    config = ServerConfig(
+        provider="cryptography",
+        certificates=[(a.chain_pem, a.key_pem, STAPLE_A), (b.chain_pem, b.key_pem, STAPLE_B)],
+    )
+    assert stapled(ca, config, "a.example", version) == STAPLE_A
+    assert stapled(ca, config, "b.example", version) == STAPLE_B
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_the_config_wide_staple_belongs_to_the_default_certificate(ca, two_names, version):
+    a, b = two_names
+    config = ServerConfig(
+        provider="cryptography",
+        certfile=a.chain_pem,
+        keyfile=a.key_pem,
+        certificates=[(b.chain_pem, b.key_pem)],
+        ocsp_response=STAPLE_A,
+    )
+    assert stapled(ca, config, "a.example", version) == STAPLE_A
+    assert stapled(ca, config, "b.example", version) is None  # never another certificate's staple
+
+
+def test_a_certificate_entry_without_a_staple(ca, two_names):
+    a, b = two_names
+    config = ServerConfig(provider="cryptography", certificates=[(a.chain_pem, a.key_pem, None), (b.chain_pem, b.key_pem, STAPLE_B)])
+    assert stapled(ca, config, "a.example") is None
+    assert stapled(ca, config, "b.example") == STAPLE_B
+
+
+def test_bad_certificate_entries_are_configuration_errors(ca, two_names):
+    a, _ = two_names
+    with pytest.raises(ConfigurationError):
+        ServerConfig(certificates=[(a.chain_pem,)])
+    with pytest.raises(ConfigurationError):
+        ServerConfig(certificates=[(a.chain_pem, a.key_pem, "not bytes")])
+    with pytest.raises(ConfigurationError):
+        ServerConfig(certificates=[(a.chain_pem, a.key_pem, b"")])

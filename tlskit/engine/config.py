@@ -59,6 +59,8 @@ class CertifiedKey:
     chain: tuple[bytes, ...]
     key: PrivateKey
     dns_names: tuple[str, ...] = ()
+    #: a DER OCSP response for this chain's leaf, stapled when the client asks (RFC 6066 8)
+    ocsp_response: Optional[bytes] = None
 
 
 #: Preferred by default where the provider has it (and it is not configured away): the
@@ -168,12 +170,34 @@ def _describe_leaf(der: bytes) -> str:
 
 
 def _certified_key(
-    provider: Provider, chain_source: PathOrBytes, key_source: PathOrBytes, password: bytes | str | None
+    provider: Provider,
+    chain_source: PathOrBytes,
+    key_source: PathOrBytes,
+    password: bytes | str | None,
+    ocsp_response: bytes | None = None,
 ) -> CertifiedKey:
     chain = load_chain(chain_source)
     key = _load_key(provider, key_source, password)
     _check_key_matches(chain, key, chain_source, key_source)
-    return CertifiedKey(chain, key, tuple(leaf_names(chain[0])))
+    return CertifiedKey(chain, key, tuple(leaf_names(chain[0])), ocsp_response)
+
+
+def _check_ocsp_response(response: object) -> None:
+    """An OCSP response to staple: DER bytes, not empty (RFC 6066 8: opaque
+    OCSPResponse<1..2^24-1>). Its contents are the application's responsibility."""
+    if not isinstance(response, (bytes, bytearray)) or not 0 < len(response) < 1 << 24:
+        raise ConfigurationError("an OCSP response must be 1 to 2^24-1 bytes of DER")
+
+
+def _certificate_entry(entry: Any) -> tuple[PathOrBytes, PathOrBytes, Optional[bytes]]:
+    """A ``certificates`` item: (chain, key) or (chain, key, ocsp_response or None)."""
+    if not isinstance(entry, (tuple, list)) or len(entry) not in (2, 3):
+        raise ConfigurationError("each certificates entry is (chain, key) or (chain, key, ocsp_response)")
+    ocsp = entry[2] if len(entry) == 3 else None
+    if ocsp is not None:
+        _check_ocsp_response(ocsp)
+        ocsp = bytes(ocsp)
+    return entry[0], entry[1], ocsp
 
 
 def _load_anchors(
@@ -388,14 +412,18 @@ class ServerConfig(_CommonConfig):
     certfile: Optional[PathOrBytes] = None
     keyfile: Optional[PathOrBytes] = None
     key_password: Optional[Union[str, bytes]] = field(default=None, repr=False)
-    #: extra (chain, key) pairs chosen by SNI against each leaf's SANs; certfile/keyfile
-    #: (or the first of these) is the default
-    certificates: Sequence[tuple[PathOrBytes, PathOrBytes]] = ()
+    #: extra (chain, key) or (chain, key, ocsp_response) entries chosen by SNI against each
+    #: leaf's SANs; certfile/keyfile (or the first of these) is the default. Each entry's
+    #: OCSP response (DER) is stapled for its own certificate only.
+    certificates: Sequence[Union[tuple[PathOrBytes, PathOrBytes], tuple[PathOrBytes, PathOrBytes, Optional[bytes]]]] = ()
     client_cafile: Optional[PathLike] = None
     client_cadata: Optional[Union[str, bytes]] = None
     #: with client_cafile: True -> certificate_required if the client sends none
     require_client_auth: bool = False
-    #: a DER OCSP response stapled when the client sends status_request
+    #: a DER OCSP response stapled when the client sends status_request, for the default
+    #: certificate (certfile/keyfile, else the first ``certificates`` entry) only: an OCSP
+    #: response speaks for one certificate (RFC 6960 4.1.1 CertID), so another SNI
+    #: certificate never gets it; give those theirs as a third item of their entry
     ocsp_response: Optional[bytes] = None
     #: groups the server accepts a key share for; other offers get a HelloRetryRequest
     #: asking for the first of these the client supports (None: any configured group)
@@ -429,15 +457,19 @@ class ServerConfig(_CommonConfig):
     def __post_init__(self) -> None:
         self._prepare()
         provider = self.resolved_provider
-        pairs: list[tuple[PathOrBytes, PathOrBytes]] = []
+        entries: list[tuple[PathOrBytes, PathOrBytes, Optional[bytes]]] = []
         if (self.certfile is None) != (self.keyfile is None):
             raise ConfigurationError("certfile and keyfile go together")
         if self.certfile is not None and self.keyfile is not None:
-            pairs.append((self.certfile, self.keyfile))
-        pairs.extend(self.certificates)
-        if not pairs:
+            entries.append((self.certfile, self.keyfile, None))
+        entries.extend(_certificate_entry(entry) for entry in self.certificates)
+        if not entries:
             raise ConfigurationError("a server needs a certificate chain and key")
-        keys = tuple(_certified_key(provider, chain, key, self.key_password) for chain, key in pairs)
+        if self.ocsp_response:  # (b"" meant "no staple" before and still does)
+            _check_ocsp_response(self.ocsp_response)
+            if entries[0][2] is None:  # the default certificate's, unless its entry has its own
+                entries[0] = (entries[0][0], entries[0][1], bytes(self.ocsp_response))
+        keys = tuple(_certified_key(provider, chain, key, self.key_password, ocsp) for chain, key, ocsp in entries)
         self._set("identities", keys)
         if self.key_share_groups is None:
             shares = self.resolved_groups

@@ -268,7 +268,8 @@ class ServerConnection(Connection):
         # without signature_algorithms_cert, signature_algorithms covers certificates (4.2.3)
         cert_schemes = extensions.signature_algorithms_cert or client_schemes
         identity, scheme = self._choose_identity(host, client_schemes, cert_schemes)
-        staple = bool(config.ocsp_response) and extensions.status_request == ext.STATUS_TYPE_OCSP
+        # the chosen certificate's own staple (never another SNI certificate's)
+        staple = identity.ocsp_response is not None and extensions.status_request == ext.STATUS_TYPE_OCSP
         return _Choice(suite_code, chosen, shares[GROUPS[chosen]], host, alpn, identity, scheme, staple)
 
     def _select_psk(
@@ -586,8 +587,8 @@ def _certificate_message(config: ServerConfig, identity: CertifiedKey, staple: b
     if message is None:
         entries = [CertificateEntry(cert) for cert in identity.chain]
         if staple:
-            assert config.ocsp_response is not None
-            entries[0].extensions.append((E.status_request, ext.encode_certificate_status(config.ocsp_response)))
+            assert identity.ocsp_response is not None
+            entries[0].extensions.append((E.status_request, ext.encode_certificate_status(identity.ocsp_response)))
         message = cache[key] = Certificate(b"", entries).encode()
     return message
 

@@ -157,7 +157,7 @@ def on_client_hello(conn: "ServerConnection", hello: ClientHello, raw: bytes, ex
     group = next((g for g in config.resolved_groups if g in TLS12_GROUPS and GROUPS[g] in client_groups), None)
     if group is None:
         raise HandshakeFailure("no ECDHE group in common")  # RFC 8422 5.1.1
-    staple = bool(config.ocsp_response) and E.status_request in extensions and ext.decode_status_request(extensions[E.status_request]) == 1
+    staple = identity.ocsp_response is not None and E.status_request in extensions and ext.decode_status_request(extensions[E.status_request]) == 1
     if staple:
         response_extensions.append((E.status_request, b""))
     if wants_ticket:
@@ -172,8 +172,8 @@ def on_client_hello(conn: "ServerConnection", hello: ClientHello, raw: bytes, ex
     _send(conn, ServerHello(server_random, session_id, suite.code, response_extensions).encode())
     _send(conn, m12.Certificate12(list(identity.chain)).encode())
     if staple:
-        assert config.ocsp_response is not None
-        _send(conn, m12.frame(22, ext.encode_certificate_status(config.ocsp_response)))  # RFC 6066 8
+        assert identity.ocsp_response is not None  # the chosen certificate's own (RFC 6066 8)
+        _send(conn, m12.frame(22, ext.encode_certificate_status(identity.ocsp_response)))
     kx = state.kx = provider.groups[group].start()
     params = m12.ecdh_params(GROUPS[group], kx.share)
     signature = identity.key.sign(scheme, m12.server_key_exchange_content(hello.random, server_random, params))
