@@ -121,7 +121,7 @@ def test_stream_pair_api_and_extra_info(pki):
             assert negotiated.version == "TLSv1.3"
             assert writer.get_extra_info("peercert")["subject"] == ((("commonName", "localhost"),),)
             assert writer.get_extra_info("peercert_der") == negotiated.peer_certificates[0]
-            assert writer.get_extra_info("cipher") == negotiated.cipher_suite
+            assert writer.get_extra_info("cipher") == (negotiated.cipher_suite, negotiated.version, 128 if "128" in negotiated.cipher_suite else 256)
             assert writer.can_write_eof()
             writer.write(b"hello\n")
             assert await reader.readline() == b"HELLO\n"

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -275,8 +275,12 @@ def serve(
         ..., "--port", "-p", min=0, max=65535, help="TCP port to listen on (0 picks a free port and prints it)."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    cert: Path = typer.Option(..., "--cert", help="Certificate chain (PEM, leaf first)."),
-    key: Path = typer.Option(..., "--key", help="Private key of the leaf certificate (PEM)."),
+    cert: List[Path] = typer.Option(
+        ...,
+        "--cert",
+        help="Certificate chain (PEM, leaf first). Repeat --cert/--key for several certificates, chosen by SNI (the first is the default).",
+    ),
+    key: List[Path] = typer.Option(..., "--key", help="Private key of the leaf certificate (PEM); one per --cert, in order."),
     provider: str = typer.Option("cryptography", "--provider", help="Crypto provider (see `tlskit providers`)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Key-exchange groups, comma-separated, preferred first."),
     ciphers: Optional[str] = typer.Option(None, "--ciphers", help="Cipher suites (TLS 1.3 and TLS 1.2 names), comma-separated."),
@@ -319,9 +323,13 @@ def serve(
 
     if require_client_cert and client_ca is None:
         raise _fail("--require-client-cert needs --client-ca")
+    if len(cert) != len(key):
+        raise _fail(f"--cert and --key go in pairs ({len(cert)} --cert, {len(key)} --key)", 2)
     options: dict[str, Any] = dict(
-        certfile=str(cert),
-        keyfile=str(key),
+        certfile=str(cert[0]),
+        keyfile=str(key[0]),
+        # the others are chosen by SNI against each leaf's names (the first is the default)
+        certificates=[(str(c), str(k)) for c, k in zip(cert[1:], key[1:])],
         provider=provider,
         groups=_names(groups),
         cipher_suites=_names(ciphers),

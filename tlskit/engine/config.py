@@ -20,7 +20,7 @@ from tlskit.engine.session import SessionCache
 from tlskit.engine.tickets import MAX_TICKET_LIFETIME, StatelessTicketStore, TicketKeyRing, TicketStore
 from tlskit.engine.tls12.versions import TLS12, TLS13, VERSION_CODES, resolve_tls12_suites, resolve_versions, split_suites
 from tlskit.engine.trust import build_trust_store
-from tlskit.errors import ConfigurationError, TLSError, UnsupportedAlgorithm
+from tlskit.errors import ConfigurationError, InternalError, NoApplicationProtocol, TLSError, UnsupportedAlgorithm
 from tlskit.providers.base import PrivateKey, Provider
 from tlskit.providers.names import CERTIFICATE_ONLY_SCHEMES, CIPHER_SUITES, GROUPS, SIGNATURE_SCHEMES
 
@@ -448,6 +448,15 @@ class ServerConfig(_CommonConfig):
     early_data_window: float = 10.0
     #: record of tickets already used for 0-RTT (default: in memory, bounded)
     anti_replay: Optional[AntiReplay] = field(default=None, compare=False, repr=False)
+    #: ``sni_callback(server_name)`` runs when a ClientHello arrives (server_name None
+    #: without SNI): it may return another ServerConfig (other certificates, ALPN,
+    #: client authentication...) used for the rest of the handshake, or None to keep
+    #: this one; raising a TLSError (e.g. UnrecognizedName) refuses the client
+    sni_callback: Optional[Callable[[Optional[str]], Optional["ServerConfig"]]] = field(default=None, compare=False)
+    #: ``alpn_callback(offered)`` picks the ALPN protocol from the client's list instead of
+    #: ``alpn_protocols`` (one of them, or None for no ALPN); it runs only when the client
+    #: offers ALPN
+    alpn_callback: Optional[Callable[[list[str]], Optional[str]]] = field(default=None, compare=False)
 
     if TYPE_CHECKING:  # set by __post_init__, not a dataclass field (see _CommonConfig)
         identities: tuple[CertifiedKey, ...] = field(init=False)
@@ -486,6 +495,42 @@ class ServerConfig(_CommonConfig):
     @property
     def requests_client_certificate(self) -> bool:
         return bool(self.client_cafile or self.client_cadata or self.require_client_auth)
+
+    def for_server_name(self, server_name: Optional[str]) -> "ServerConfig":
+        """The config for a ClientHello naming ``server_name``: what ``sni_callback`` returns,
+        else this one. A callback that fails (other than with a TLSError) is an internal error."""
+        if self.sni_callback is None:
+            return self
+        try:
+            chosen = self.sni_callback(server_name)
+        except TLSError:
+            raise
+        except Exception as exc:
+            raise InternalError(f"sni_callback failed: {type(exc).__name__}") from None
+        if chosen is None:
+            return self
+        if not isinstance(chosen, ServerConfig):
+            raise InternalError("sni_callback must return a ServerConfig or None")
+        return chosen
+
+    def select_alpn(self, offered: Sequence[bytes]) -> Optional[bytes]:
+        """``alpn_callback``'s choice among the client's ``offered`` protocols (RFC 7301 3.2:
+        the server picks one of them or sends none; a choice not offered is
+        no_application_protocol)."""
+        assert self.alpn_callback is not None
+        names = [p.decode("ascii", "replace") for p in offered]
+        try:
+            chosen = self.alpn_callback(names)
+        except TLSError:
+            raise
+        except Exception as exc:
+            raise InternalError(f"alpn_callback failed: {type(exc).__name__}") from None
+        if chosen is None:
+            return None
+        for protocol, name in zip(offered, names):
+            if name == chosen:
+                return protocol
+        raise NoApplicationProtocol(f"alpn_callback chose {chosen!r}, which the client did not offer")
 
 
 _PSK_MODE_NAMES = ("psk_dhe_ke", "psk_ke")

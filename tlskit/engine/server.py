@@ -172,6 +172,8 @@ class ServerConnection(Connection):
         self._enter(S.RECVD_CH)
         hello = ClientHello.decode(body)
         extensions = hello.extensions
+        if self._retry is None and self._config.sni_callback is not None:  # certificate selection by SNI
+            self._config = self._config.for_server_name(extensions.server_name)
         if self._retry is None and select_version(self._config, hello, dict(extensions)) == TLS12:
             return tls12_server.on_client_hello(self, hello, raw, dict(extensions))
         self._check_client_hello_basics(hello, extensions)
@@ -402,6 +404,8 @@ class ServerConnection(Connection):
 
     def _choose_alpn(self, theirs: list[bytes] | None) -> bytes | None:
         ours = self._config.resolved_alpn
+        if theirs is not None and self._config.alpn_callback is not None:
+            return self._config.select_alpn(theirs)
         if theirs is None or not ours:
             return None
         for protocol in ours:

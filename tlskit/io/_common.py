@@ -76,6 +76,12 @@ def new_server_connection(config: Any) -> Any:
     return ServerConnection(config)
 
 
+def is_server_connection(connection: Any) -> bool:
+    from tlskit.engine import ServerConnection
+
+    return isinstance(connection, ServerConnection)
+
+
 def _name_tuple(name: Any) -> tuple:
     # ssl.getpeercert() shape: a tuple of RDNs, each a tuple of (key, value) pairs
     return tuple(

@@ -32,12 +32,14 @@ from typing import Any, Awaitable, Callable
 from tlskit.errors import InternalError, TLSError
 from tlskit.events import ConnectionClosed
 from tlskit.io._common import (
+    is_server_connection,
     peercert_dict,
     make_client_config,
     make_server_config,
     new_client_connection,
     new_server_connection,
 )
+from tlskit.io._sslcompat import HELLO_CAPTURE_LIMIT, TLSObject, cipher_tuple
 from tlskit.io.errors import (
     HandshakeEOFError,
     TLSConnectionError,
@@ -102,8 +104,13 @@ class _TLSProtocol(asyncio.Protocol):
         idle_timeout: float | None = None,
         allow_truncation: bool = False,
         limit: _ConnectionLimit | None = None,
+        server_hostname: str | None = None,
     ) -> None:
         self._limit = limit
+        self._server_hostname = server_hostname
+        # a server keeps the client's first bytes (its ClientHello) for shared_ciphers()
+        self._hello: bytearray | None = bytearray() if is_server_connection(connection) else None
+        self._ssl_object: TLSObject | None = None
         self._loop = loop
         self._conn = connection
         self._app = app_protocol
@@ -143,6 +150,8 @@ class _TLSProtocol(asyncio.Protocol):
             return
         self._last_activity = self._loop.time()
         was_complete = self._conn.handshake_complete
+        if self._hello is not None and not was_complete:
+            self._hello += data[: HELLO_CAPTURE_LIMIT - len(self._hello)]
         try:
             events = self._conn.receive_data(data)
         except TLSError as exc:
@@ -289,6 +298,20 @@ class _TLSProtocol(asyncio.Protocol):
             return True
         return reader._waiter is not None
 
+    def ssl_object(self) -> TLSObject:
+        if self._ssl_object is None:
+            hello = self._hello
+            reader = getattr(self._app, "_stream_reader", None)
+            self._ssl_object = TLSObject(
+                self._conn,
+                server_side=self._hello is not None,
+                server_hostname=self._server_hostname,
+                config=getattr(self._conn, "_config", None),
+                hello_bytes=lambda: None if hello is None else bytes(hello),
+                pending=lambda: len(getattr(reader, "_buffer", b"")),
+            )
+        return self._ssl_object
+
     def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -333,11 +356,16 @@ class _TLSProtocol(asyncio.Protocol):
 class TLSTransport(asyncio.Transport):
     """The plaintext transport the application's protocol sees.
 
-    Extra info beyond the TCP transport's: ``"negotiated"`` (the engine's
-    Negotiated record), ``"peercert"`` (dict like ssl's), ``"peercert_der"``,
-    ``"cipher"``, ``"tls_connection"`` (the engine connection), ``"session"`` and
-    ``"session_reused"`` (resumption), ``"early_data"`` (server: the client's 0-RTT
-    data, replayable) and ``"early_data_accepted"`` (client).
+    Extra info beyond the TCP transport's, as asyncio's own TLS transport gives
+    them: ``"ssl_object"`` (a :class:`~tlskit.io._sslcompat.TLSObject` with the
+    ``ssl.SSLObject`` methods: ``cipher()``, ``version()``,
+    ``selected_alpn_protocol()``, ``getpeercert()``, ``get_channel_binding()``,
+    ``shared_ciphers()``, ``session_reused``...), ``"peercert"`` (dict like ssl's),
+    ``"cipher"`` (``(name, version, secret_bits)``), ``"compression"`` (None); and
+    tlskit's own: ``"negotiated"`` (the engine's Negotiated record),
+    ``"peercert_der"``, ``"tls_connection"`` (the engine connection), ``"session"``
+    and ``"session_reused"`` (resumption), ``"early_data"`` (server: the client's
+    0-RTT data, replayable) and ``"early_data_accepted"`` (client).
     """
 
     def __init__(self, protocol: _TLSProtocol) -> None:
@@ -360,6 +388,10 @@ class TLSTransport(asyncio.Transport):
             return getattr(conn, "early_data", b"")
         if name == "early_data_accepted":
             return getattr(conn, "early_data_accepted", None)
+        if name == "ssl_object":
+            return self._proto.ssl_object()
+        if name == "compression":
+            return None
         if name in ("negotiated", "peercert", "peercert_der", "cipher"):
             if not conn.handshake_complete:
                 return default
@@ -368,7 +400,7 @@ class TLSTransport(asyncio.Transport):
             if name == "negotiated":
                 return negotiated
             if name == "cipher":
-                return negotiated.cipher_suite
+                return cipher_tuple(conn)
             if not certificates:
                 return default
             return certificates[0] if name == "peercert_der" else peercert_dict(certificates[0])
@@ -492,6 +524,7 @@ async def open_connection(
             handshake_waiter=waiter,
             handshake_timeout=handshake_timeout,
             allow_truncation=allow_truncation,
+            server_hostname=server_name if server_name is not None else host,
         )
 
     try:

@@ -39,6 +39,7 @@ from typing import Any, Callable
 from tlskit.errors import InternalError, TLSError
 from tlskit.events import ConnectionClosed
 from tlskit.io._common import READ_SIZE, make_server_config, new_server_connection
+from tlskit.io._sslcompat import HELLO_CAPTURE_LIMIT
 from tlskit.io.errors import HandshakeEOFError, TLSConnectionError, TLSTimeoutError
 from tlskit.io.stream import TLSStream, _transport_error
 
@@ -69,7 +70,7 @@ def _log_error(address: Any, exc: BaseException) -> None:
 class _Handshake:
     """A connection in its handshake phase, driven by the selector loop."""
 
-    __slots__ = ("sock", "address", "conn", "started", "deadline", "out", "peer_closed")
+    __slots__ = ("sock", "address", "conn", "started", "deadline", "out", "peer_closed", "hello")
 
     def __init__(self, sock: _Socket, address: Any, conn: Any, now: float, timeout: float | None) -> None:
         self.sock = sock
@@ -79,6 +80,7 @@ class _Handshake:
         self.deadline = None if timeout is None else now + timeout
         self.out = bytearray()
         self.peer_closed = False  # close_notify arrived with the client's last flight
+        self.hello = bytearray()  # the client's first bytes, for shared_ciphers()
 
 
 class TLSServer:
@@ -307,6 +309,7 @@ class TLSServer:
                 if data is not None:
                     if not data:
                         raise HandshakeEOFError("peer closed the connection during the handshake")
+                    pending.hello += data[: HELLO_CAPTURE_LIMIT - len(pending.hello)]
                     try:
                         engine_events = pending.conn.receive_data(data)
                     except TLSError:
@@ -373,7 +376,11 @@ class TLSServer:
             sock.setblocking(True)
             sock.settimeout(self.timeout)
             stream = TLSStream._handshaken(
-                sock, pending.conn, peer_closed=pending.peer_closed, allow_truncation=self.allow_truncation
+                sock,
+                pending.conn,
+                peer_closed=pending.peer_closed,
+                allow_truncation=self.allow_truncation,
+                hello=bytes(pending.hello),
             )
         except Exception as exc:
             with self._lock:

@@ -25,10 +25,12 @@ from tlskit.errors import ConnectionClosedError, TLSError
 from tlskit.events import ConnectionClosed
 from tlskit.io._common import (
     READ_SIZE,
+    is_server_connection,
     peercert_dict,
     make_client_config,
     new_client_connection,
 )
+from tlskit.io._sslcompat import HELLO_CAPTURE_LIMIT, TLSObject
 from tlskit.io.errors import (
     HandshakeEOFError,
     TLSConnectionError,
@@ -63,9 +65,22 @@ class TLSStream:
     just close the socket.
     """
 
-    def __init__(self, sock: Any, connection: Any, *, allow_truncation: bool = False) -> None:
+    def __init__(
+        self, sock: Any, connection: Any, *, allow_truncation: bool = False, server_hostname: str | None = None
+    ) -> None:
         self._sock = sock
         self._conn = connection
+        self.server_side = is_server_connection(connection)
+        # a server keeps the client's first bytes (its ClientHello) for shared_ciphers()
+        self._hello: bytearray | None = bytearray() if self.server_side else None
+        self._info = TLSObject(
+            connection,
+            server_side=self.server_side,
+            server_hostname=server_hostname,
+            config=getattr(connection, "_config", None),
+            hello_bytes=lambda: None if self._hello is None else bytes(self._hello),
+            pending=self.pending,
+        )
         self._allow_truncation = allow_truncation
         self._engine_lock = threading.Lock()  # every call into the engine
         self._write_lock = threading.Lock()  # socket writes, in the order the engine produced them
@@ -79,7 +94,13 @@ class TLSStream:
 
     @classmethod
     def _handshaken(
-        cls, sock: Any, connection: Any, *, peer_closed: bool = False, allow_truncation: bool = False
+        cls,
+        sock: Any,
+        connection: Any,
+        *,
+        peer_closed: bool = False,
+        allow_truncation: bool = False,
+        hello: bytes | None = None,
     ) -> "TLSStream":
         """A stream over a connection whose handshake was driven elsewhere (the
         server's selector loop): application data and a close_notify the engine
@@ -88,6 +109,8 @@ class TLSStream:
         stream = cls(sock, connection, allow_truncation=allow_truncation)
         stream._plaintext += connection.recv()
         stream._peer_closed = peer_closed
+        if hello is not None and stream._hello is not None:
+            stream._hello += hello
         return stream
 
     # -- handshake ---------------------------------------------------------
@@ -164,11 +187,11 @@ class TLSStream:
             self._read_and_process()
         return True
 
-    def _read_and_process(self) -> None:
+    def _read_and_process(self, record: bytes | None = None) -> None:
         if self._error is not None:
             raise ConnectionClosedError(f"connection already failed: {self._error}")
         try:
-            data = self._sock.recv(READ_SIZE)
+            data = self._sock.recv(READ_SIZE) if record is None else record
         except OSError as exc:
             if self._closed:
                 raise ConnectionClosedError("stream is closed") from None
@@ -183,6 +206,8 @@ class TLSStream:
                 raise ConnectionClosedError("stream is closed")
             self._handle_eof()
             return
+        if self._hello is not None and not self._conn.handshake_complete:
+            self._hello += data[: HELLO_CAPTURE_LIMIT - len(self._hello)]
         try:
             events, received = self._call_engine(lambda: (self._conn.receive_data(data), self._conn.recv()))
         except TLSError as exc:
@@ -381,14 +406,79 @@ class TLSStream:
             return None
         return certificates[0] if binary_form else peercert_dict(certificates[0])
 
-    def version(self) -> str | None:
-        return self._conn.negotiated.version if self._conn.handshake_complete else None
+    # -- ssl.SSLSocket parity (issue 14 item 5) --------------------------------
 
-    def cipher(self) -> str | None:
-        return self._conn.negotiated.cipher_suite if self._conn.handshake_complete else None
+    def version(self) -> str | None:
+        """"TLSv1.3" or "TLSv1.2" (None before the handshake), as ``ssl``."""
+        return self._info.version()
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        """``(name, protocol version, secret bits)`` as ``ssl.SSLSocket.cipher()``; the
+        IANA name alone is ``stream.negotiated.cipher_suite``."""
+        return self._info.cipher()
+
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        """Server side: the server's suites the client offered (None on a client, as ``ssl``)."""
+        return self._info.shared_ciphers()
 
     def selected_alpn_protocol(self) -> str | None:
-        return self._conn.negotiated.alpn if self._conn.handshake_complete else None
+        return self._info.selected_alpn_protocol()
+
+    def compression(self) -> None:
+        return None  # TLS 1.3 has none (RFC 8446 4.1.2)
+
+    def get_channel_binding(self, cb_type: str = "tls-exporter") -> bytes | None:
+        """RFC 9266 "tls-exporter" channel binding (32 bytes; None before the handshake)."""
+        return self._info.get_channel_binding(cb_type)
+
+    def export_keying_material(self, label: bytes | str, context: bytes | None = None, length: int = 32) -> bytes:
+        """RFC 8446 7.5 (RFC 5705 on TLS 1.2) exporter."""
+        return self._info.export_keying_material(label, context, length)
+
+    @property
+    def server_hostname(self) -> str | None:
+        """The name a client connected to (None on the server side, as ``ssl``)."""
+        return self._info.server_hostname
+
+    # session and session_reused: see "resumption" below
+
+    @property
+    def ssl_object(self) -> TLSObject:
+        """The connection described as an ``ssl.SSLObject`` (what asyncio libraries read)."""
+        return self._info
+
+    def unwrap(self) -> Any:
+        """End TLS and return the plain socket, as ``ssl.SSLSocket.unwrap()``: send
+        close_notify, read until the peer's close_notify (RFC 8446 6.1), and hand back
+        the socket, still open, for plaintext use. Application data that arrives
+        meanwhile is discarded. The stream is closed afterwards.
+
+        From here on records are read one at a time (header, then exactly its
+        length), so plaintext the peer sends right after its close_notify stays in
+        the socket for the caller."""
+        if self._closed:
+            raise ConnectionClosedError("stream is closed")
+        self.close_write()
+        with self._read_lock:
+            while not self._peer_closed:
+                header = self._recv_exactly(5)
+                self._read_and_process(header + self._recv_exactly(int.from_bytes(header[3:5], "big")))
+            self._plaintext.clear()
+        self._closed = True
+        return self._sock
+
+    def _recv_exactly(self, count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            try:
+                chunk = self._sock.recv(count - len(data))
+            except OSError as exc:
+                raise self._fail(_transport_error(exc, "reading")) from None
+            if not chunk:
+                self._handle_eof()
+                return data
+            data += chunk
+        return data
 
     # -- resumption ----------------------------------------------------------
 
@@ -558,7 +648,9 @@ def connect(
         cfg, server_name if server_name is not None else host, port=port, session=session, early_data=early_data
     )
     sock = _open_socket(host, port, timeout, source_address)
-    stream = TLSStream(sock, connection, allow_truncation=allow_truncation)
+    stream = TLSStream(
+        sock, connection, allow_truncation=allow_truncation, server_hostname=server_name if server_name is not None else host
+    )
     try:
         stream.do_handshake()
     except BaseException:

@@ -194,6 +194,8 @@ def _choose_alpn(config: Any, extensions: dict[int, bytes]) -> Optional[bytes]:
     if E.application_layer_protocol_negotiation not in extensions:
         return None
     theirs = ext.decode_alpn(extensions[E.application_layer_protocol_negotiation])
+    if config.alpn_callback is not None:
+        return config.select_alpn(theirs)
     if not config.resolved_alpn:
         return None
     for protocol in config.resolved_alpn:
