@@ -210,6 +210,7 @@ LAYERS = {
     "tlskit.trace": 4,
     "tlskit": 4,
     "tlskit.bench": 5,
+    "tlskit.httpx": 5,
     "tlskit.cli": 6,
 }
 
