@@ -374,3 +374,29 @@ def test_sni_and_alpn_callbacks_also_run_for_tls12_clients(ca, tmp_path):
                 facts = (tls.version(), tls.getpeercert()["subjectAltName"], tls.selected_alpn_protocol())
         server.close()
     assert facts == ("TLSv1.2", (("DNS", "b.example"),), "y")
+
+
+def test_session_reused_agrees_with_the_stdlib_server(ca, files):
+    """A second connection with the same config resumes (RFC 8446 2.2); both ends say so."""
+    from tlskit.engine import ClientConfig
+
+    context = ssl_server_context(ca)
+
+    def handler(tls):
+        tls.sendall(b"x")  # the tickets go out with the first flight after the handshake
+        tls.recv(1)
+        return tls.session_reused
+
+    config = ClientConfig(cafile=str(files.root))
+    mine = []
+    with StdlibServer(context, handler, connections=2) as server:
+        for _ in range(2):
+            with connect("127.0.0.1", server.port, server_name="localhost", config=config, timeout=TIMEOUT) as stream:
+                assert stream.recv(1) == b"x"
+                stream.wait_for_session()
+                mine.append((stream.session_reused, stream.ssl_object.session_reused, stream.session is not None))
+                stream.sendall(b"y")
+        server.thread.join(TIMEOUT)
+    assert server.errors == []
+    assert server.results == [False, True]
+    assert mine == [(False, False, True), (True, True, True)]
