@@ -172,3 +172,15 @@ def test_tlskit_server_rejects_revoked_stdlib_client(pki):
     assert errors and errors[0].alert == A.certificate_revoked, errors
     assert "certificate revoked" in str(caught.value).lower(), caught.value
 
+
+
+def test_tls12_handshakes_check_crls_too(pki):
+    client = _client(pki, "bad.test", crls=[pki.crl_path], max_version="TLSv1.2")
+    with pytest.raises(TLSError) as caught:
+        pump(client, _server(pki, pki.bad_server))
+    assert caught.value.alert == A.certificate_revoked, caught.value
+    server_kwargs = dict(client_cafile=pki.root, require_client_auth=True, crls=pki.crl_pem, max_version="TLSv1.2")
+    client = _client(pki, "good.test", identity=pki.bad_client)
+    with pytest.raises(TLSError) as caught:
+        pump(client, _server(pki, pki.good_server, **server_kwargs))
+    assert caught.value.alert == A.certificate_revoked, caught.value
