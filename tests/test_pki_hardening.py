@@ -18,6 +18,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pki_factory as f
 from tlskit.pki import (
@@ -28,7 +30,7 @@ from tlskit.pki import (
     UnsupportedCriticalExtension,
     verify_chain,
 )
-from tlskit.pki.names import prepare_string
+from tlskit.pki.names import directory_name_covers, prepare_string
 
 OPENSSL = shutil.which("openssl")
 CERTTOOL = shutil.which("certtool")
@@ -234,3 +236,24 @@ def test_excluded_subtree_still_catches_trailing_dot_san():
     chain = build("www.example.com", leaf_kwargs={"sans": ["www.example.com."]}, ca_kwargs={"excluded": ["example.com"]}, tag=" dot")
     with pytest.raises(NameConstraintViolation):
         verify_chain(chain[2].cert, [chain[1].cert], [chain[0].cert], server_name=None, usage="client", at=NOW)
+
+
+_WORDS = st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=8),
+                  min_size=1, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=_WORDS, flips=st.lists(st.booleans(), min_size=40, max_size=40),
+       gaps=st.lists(st.integers(1, 3), min_size=4, max_size=4), pad=st.tuples(st.integers(0, 2), st.integers(0, 2)))
+def test_no_case_or_space_variant_escapes_an_excluded_directory_name(words, flips, gaps, pad):
+    value = " ".join(words)
+    variant = "".join(ch.swapcase() if flip else ch for ch, flip in zip(value, flips + [False] * len(value)))
+    parts = variant.split(" ")
+    variant = parts[0] + "".join(" " * gap + part for gap, part in zip(gaps, parts[1:]))
+    variant = " " * pad[0] + variant + " " * pad[1]
+    excluded = dn((NameOID.ORGANIZATION_NAME, "Acme"), (NameOID.ORGANIZATIONAL_UNIT_NAME, value))
+    subject = dn((NameOID.ORGANIZATION_NAME, "ACME"), (NameOID.ORGANIZATIONAL_UNIT_NAME, variant),
+                 (NameOID.COMMON_NAME, "example.com"))
+    assert directory_name_covers(excluded, subject)
+    other = dn((NameOID.ORGANIZATION_NAME, "Acme"), (NameOID.ORGANIZATIONAL_UNIT_NAME, value + "x"))
+    assert not directory_name_covers(other, subject)
