@@ -330,3 +330,56 @@ def test_early_data_not_sent_beyond_the_ticket_limit(ca, cert):
     server = ServerConnection(server_config)
     pump(client, server)
     assert client.negotiated.resumed
+
+
+# -- post-handshake client authentication (RFC 8446 4.6.2) ------------------------------------
+
+
+def test_post_handshake_auth_both_sides(ca, cert):
+    client_cert = ca.issue_cert(client=True)
+    server_config = ca.server_config(cert, client_cadata=ca.root_pem, post_handshake_client_auth=True)
+    client, server, _, _ = connect(ca.client_config(client_cert), server_config)
+    assert server.negotiated.peer_certificates == ()  # nothing asked during the handshake
+    server.request_client_certificate()
+    client_events, server_events = pump(client, server)
+    assert [e.certificate_sent for e in client_events if isinstance(e, CertificateRequested)] == [True]
+    received = [e for e in server_events if isinstance(e, ClientCertificateReceived)]
+    assert len(received) == 1 and received[0].certificates[0] == client_cert.chain_der[0]
+    assert server.negotiated.peer_certificates == received[0].certificates
+    client.send(b"still fine")
+    pump(client, server)
+    assert server.recv() == b"still fine"
+    server.request_client_certificate()  # again: each request stands on its own
+    _, server_events = pump(client, server)
+    assert any(isinstance(e, ClientCertificateReceived) for e in server_events)
+
+
+def test_post_handshake_auth_needs_the_client_offer(ca, cert):
+    server_config = ca.server_config(cert, client_cadata=ca.root_pem, post_handshake_client_auth=True)
+    client, server, _, _ = connect(ca.client_config(), server_config)  # no certificate: no offer
+    with pytest.raises(TLSError):
+        server.request_client_certificate()
+
+
+def test_unsolicited_post_handshake_certificate_request_is_unexpected(ca, cert):
+    from tlskit.engine.messages import CertificateRequest
+    from tlskit.engine.record import ContentType
+
+    client, server, _, _ = connect(ca.client_config(), ca.server_config(cert))
+    request = CertificateRequest(b"\x01", [(13, b"\x00\x02\x04\x03")]).encode()
+    server._record.write(ContentType.handshake, request)
+    with pytest.raises(TLSError) as failure:
+        client.receive_data(server.data_to_send())
+    assert failure.value.alert == AlertDescription.unexpected_message
+
+
+def test_post_handshake_certificate_without_request_is_unexpected(ca, cert):
+    client_cert = ca.issue_cert(client=True)
+    client, server, _, _ = connect(ca.client_config(client_cert), ca.server_config(cert))
+    from tlskit.engine.messages import Certificate
+    from tlskit.engine.record import ContentType
+
+    client._record.write(ContentType.handshake, Certificate(b"\x01", []).encode())
+    with pytest.raises(TLSError) as failure:
+        server.receive_data(client.data_to_send())
+    assert failure.value.alert == AlertDescription.unexpected_message

@@ -249,3 +249,74 @@ def test_tlskit_client_resumes_with_stdlib_server(provider, kind, cas, files):
         listener.close()
     assert results == [False, True]
     assert reused == [False, True]
+
+
+# -- post-handshake client authentication with the stdlib ssl module ------------------------
+
+
+def test_stdlib_client_answers_tlskit_post_handshake_request(cas, files):
+    ca = cas["ecdsa-p256"]
+    cert, _ = files["ecdsa-p256"]
+    client_cert = ca.issue_cert(client=True)
+    context = ca.client_ssl_context(client_cert)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.post_handshake_auth = True
+    seen: list[tuple[bytes, ...]] = []
+
+    def handler(stream: Any) -> None:
+        assert stream.recv(100) == b"hello"
+        stream.request_client_certificate()
+        stream.sendall(b"who are you?")
+        assert stream.recv(100) == b"bye"  # reading processes the client's answer first
+        seen.append(stream.peer_certificates)
+        stream.close()
+
+    config = ca.server_config(cert, client_cadata=ca.root_pem, post_handshake_client_auth=True)
+    server = TLSServer(config=config, handshake_timeout=TIMEOUT, timeout=TIMEOUT)
+    server.serve_in_background(handler, on_error=lambda address, exc: seen.append(exc))
+    try:
+        with socket.create_connection(server.address, timeout=TIMEOUT) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"hello")
+                assert tls.recv(100) == b"who are you?"
+                tls.sendall(b"bye")
+                tls.recv(100)
+    finally:
+        server.close()
+    assert seen and seen[0] and seen[0][0] == client_cert.chain_der[0], seen
+
+
+def test_tlskit_client_answers_stdlib_post_handshake_request(cas, files):
+    ca = cas["ecdsa-p256"]
+    cert, _ = files["ecdsa-p256"]
+    client_cert = ca.issue_cert(client=True)
+    context = ca.server_ssl_context(cert)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.verify_mode = ssl.CERT_OPTIONAL
+    ca.configure_trust(context)
+    context.post_handshake_auth = True
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(TIMEOUT)
+    got: list[Any] = []
+
+    def run() -> None:
+        raw, _ = listener.accept()
+        raw.settimeout(TIMEOUT)
+        with context.wrap_socket(raw, server_side=True) as tls:
+            assert tls.getpeercert() is None  # nothing asked during the handshake
+            tls.verify_client_post_handshake()
+            tls.sendall(b"prove it")
+            got.append(tls.recv(100))
+            got.append(tls.getpeercert(binary_form=True))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        config = ca.client_config(client_cert)
+        with tlskit.connect("127.0.0.1", listener.getsockname()[1], server_name="localhost", config=config, timeout=TIMEOUT, keylog_from_env=False) as stream:
+            assert stream.recv(100) == b"prove it"
+            stream.sendall(b"here")
+            thread.join(TIMEOUT)
+    finally:
+        listener.close()
+    assert got[0] == b"here" and got[1] == client_cert.chain_der[0]

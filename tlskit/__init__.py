@@ -36,6 +36,8 @@ from tlskit.engine.tickets import InMemoryTicketStore, StatelessTicketStore, Tic
 from tlskit.events import (
     AlertReceived,
     ApplicationData,
+    CertificateRequested,
+    ClientCertificateReceived,
     ConnectionClosed,
     EarlyDataAccepted,
     EarlyDataReceived,
@@ -155,6 +157,8 @@ __all__ = [
     "TicketKeyRing",
     "TicketStore",
     "InMemoryTicketStore",
+    "CertificateRequested",
+    "ClientCertificateReceived",
     "EarlyDataAccepted",
     "EarlyDataReceived",
     "EarlyDataRejected",

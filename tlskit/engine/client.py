@@ -70,7 +70,7 @@ from tlskit.errors import (
     TLSError,
     UnexpectedMessage,
 )
-from tlskit.events import EarlyDataAccepted, EarlyDataRejected
+from tlskit.events import CertificateRequested, EarlyDataAccepted, EarlyDataRejected
 from tlskit.events import NewSessionTicket as NewSessionTicketEvent
 from tlskit.providers.base import KeyExchange
 from tlskit.providers.names import CIPHER_SUITE_NAMES, CIPHER_SUITES, GROUP_NAMES, GROUPS
@@ -255,6 +255,9 @@ class ClientConnection(Connection):
             # RFC 5077 3.2: empty asks a TLS 1.2 server for a ticket; else the ticket to resume with
             extensions.append((tls12_client.SESSION_TICKET, self._tls12_ticket))
         extensions += after_shares
+        if self._config.identity is not None and self._config.max_version_code >= TLS13:
+            # RFC 8446 4.2.6: we can answer a CertificateRequest after the handshake
+            extensions.append((E.post_handshake_auth, b""))
         psk = self._psk
         if self._can_resume and self._config.max_version_code >= TLS13:
             extensions.append(client_psk_modes_extension(self._config))
@@ -553,6 +556,39 @@ class ClientConnection(Connection):
         self._events.append(event)
         return S.CONNECTED
 
+    def _on_post_handshake_certificate_request(self, body: bytes, raw: bytes) -> ClientState:
+        """RFC 8446 4.6.2: answer with Certificate, CertificateVerify and Finished, over the
+        handshake transcript followed by this request (each request on its own)."""
+        if E.post_handshake_auth not in self._offer.extensions:
+            raise UnexpectedMessage("CertificateRequest after the handshake, which we did not offer")
+        request = CertificateRequest.decode(body)
+        request.extensions.check()
+        requested = ext.present(request.extensions.signature_algorithms, E.signature_algorithms, "CertificateRequest")
+        identity = self._config.identity
+        scheme = None if identity is None else signing_scheme(self._offer.schemes, identity.key.schemes, requested)
+        hash_alg = self._hs.schedule.hash
+        messages = raw
+        if identity is None or scheme is None:
+            certificate = Certificate(request.context, []).encode()
+            messages += certificate
+            flight = [certificate]
+        else:
+            certificate = Certificate(request.context, [CertificateEntry(cert) for cert in identity.chain]).encode()
+            messages += certificate
+            content = certificate_verify_content(CLIENT_CONTEXT, self._transcript.digest_with(hash_alg, messages))
+            verify = CertificateVerify(scheme_codes([scheme])[0], identity.key.sign(scheme, content)).encode()
+            messages += verify
+            flight = [certificate, verify]
+        # the Finished key comes from the current client_application_traffic_secret_N (4.4)
+        verify_data = self._hs.schedule.finished_verify_data(self._app.write, self._transcript.digest_with(hash_alg, messages))
+        flight.append(Finished(verify_data).encode())
+        for message in flight:
+            if self._tracer is not None:
+                self._tracer.message("sent", message, True)
+            self._record.write(ContentType.handshake, message)
+        self._events.append(CertificateRequested(certificate_sent=scheme is not None))
+        return S.CONNECTED
+
     if TYPE_CHECKING:
         # phase data, set by the handler that enters the phase (never read before it)
         _hs: HandshakeSecrets  # from ServerHello on
@@ -571,6 +607,7 @@ TLS13_CLIENT: TransitionTable = {
     (S.WAIT_CV, H.certificate_verify): C._on_certificate_verify,  # -> WAIT_FINISHED
     (S.WAIT_FINISHED, H.finished): C._on_finished,  # -> CONNECTED (sends our second flight)
     (S.CONNECTED, H.new_session_ticket): C._on_new_session_ticket,  # -> CONNECTED
+    (S.CONNECTED, H.certificate_request): C._on_post_handshake_certificate_request,  # -> CONNECTED
     (S.CONNECTED, H.key_update): C._on_key_update,  # -> CONNECTED
 }
 del C

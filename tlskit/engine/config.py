@@ -430,6 +430,9 @@ class ServerConfig(_CommonConfig):
     key_share_groups: Optional[Sequence[str]] = None
     #: put a cookie in HelloRetryRequest and require it back (RFC 8446 4.2.2)
     hrr_cookie: bool = True
+    #: ask for client certificates (client_cafile/client_cadata) only after the handshake,
+    #: with ``ServerConnection.request_client_certificate()`` (RFC 8446 4.6.2), not in it
+    post_handshake_client_auth: bool = False
     #: NewSessionTickets sent after each handshake (0: none; more on demand with
     #: ``ServerConnection.send_session_tickets``)
     tickets: int = 2
@@ -494,6 +497,8 @@ class ServerConfig(_CommonConfig):
 
     @property
     def requests_client_certificate(self) -> bool:
+        if self.post_handshake_client_auth:
+            return False
         return bool(self.client_cafile or self.client_cadata or self.require_client_auth)
 
     def for_server_name(self, server_name: Optional[str]) -> "ServerConfig":

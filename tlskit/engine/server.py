@@ -64,7 +64,7 @@ from tlskit.errors import (
     TLSError,
     UnexpectedMessage,
 )
-from tlskit.events import EarlyDataReceived
+from tlskit.events import ClientCertificateReceived, EarlyDataReceived
 from tlskit.providers.names import CIPHER_SUITE_NAMES, CIPHER_SUITES, GROUP_NAMES, GROUPS
 
 H = HandshakeType
@@ -105,6 +105,18 @@ class _Choice:
     psk: AcceptedPsk | None = None
 
 
+class _PostHandshakeAuth:
+    """An outstanding post-handshake CertificateRequest and the client's answer so far."""
+
+    def __init__(self, context: bytes, request: bytes) -> None:
+        self.context = context
+        #: CertificateRequest, Certificate, CertificateVerify as received: the transcript
+        #: that follows the handshake's for this exchange (RFC 8446 4.4)
+        self.messages = request
+        self.stage = "certificate"
+        self.chain: tuple[bytes, ...] = ()
+
+
 class ServerConnection(Connection):
     """A TLS 1.3 server; feed it the client's bytes with ``receive_data``."""
 
@@ -118,6 +130,10 @@ class ServerConnection(Connection):
         #: set when a HelloRetryRequest went out, checked against the second ClientHello
         self._retry: _Retry | None = None
         self._sent_ccs = False
+        #: the client offered post_handshake_auth (RFC 8446 4.2.6)
+        self._client_offered_pha = False
+        #: an outstanding post-handshake CertificateRequest
+        self._pha: _PostHandshakeAuth | None = None
         #: the client's psk_key_exchange_modes: tickets are sent only if it can use them
         self._client_psk_modes: list[int] = []
         self._tickets_sent = 0
@@ -141,6 +157,76 @@ class ServerConnection(Connection):
         if self._failed or self._sent_close:
             raise ConnectionClosedError("cannot send tickets on a closed connection")
         self._send_tickets(count)
+
+    def request_client_certificate(self) -> None:
+        """Ask the client for a certificate now (post-handshake authentication, RFC 8446
+        4.6.2); its answer arrives as a ClientCertificateReceived event. The client must
+        have offered post_handshake_auth (tlskit clients do when they have a certificate)."""
+        if not self._handshake_complete:
+            raise TLSError("post-handshake authentication needs a completed handshake")
+        if self._failed or self._sent_close:
+            raise ConnectionClosedError("cannot request a certificate on a closed connection")
+        if not self._client_offered_pha:
+            raise TLSError("the client did not offer post_handshake_auth (RFC 8446 4.2.6)")
+        if self._pha is not None:
+            raise TLSError("a post-handshake CertificateRequest is already outstanding")
+        context = self._provider.random(16)  # unique per request (4.3.2)
+        request_extensions = [(E.signature_algorithms, ext.encode_signature_algorithms(scheme_codes(self._config.verify_schemes)))]
+        message = CertificateRequest(context, request_extensions).encode()
+        if self._tracer is not None:
+            self._tracer.message("sent", message, True)
+        self._record.write(ContentType.handshake, message)
+        self._pha = _PostHandshakeAuth(context, message)
+
+    def _pha_step(self, stage: str) -> "_PostHandshakeAuth":
+        pha = self._pha
+        if pha is None or pha.stage != stage:
+            raise UnexpectedMessage(f"unexpected {stage} after the handshake")
+        return pha
+
+    def _on_post_handshake_certificate(self, body: bytes, raw: bytes) -> ServerState:
+        pha = self._pha_step("certificate")
+        message = Certificate.decode(body)
+        if not hmac.compare_digest(message.context, pha.context):
+            raise IllegalParameter("certificate_request_context does not match the request")
+        chain, _ = certificate_chain(message, False)
+        pha.messages += raw
+        if not chain:
+            if self._config.require_client_auth:
+                raise CertificateRequired("client sent no certificate")
+            pha.stage = "finished"
+            return S.CONNECTED
+        verify_peer(self._config, chain, None, "client")
+        pha.chain = chain
+        pha.stage = "certificate_verify"
+        return S.CONNECTED
+
+    def _on_post_handshake_certificate_verify(self, body: bytes, raw: bytes) -> ServerState:
+        pha = self._pha_step("certificate_verify")
+        message = CertificateVerify.decode(body)
+        name = scheme_name(message.scheme)
+        if name is None or name not in self._config.verify_schemes:
+            raise IllegalParameter("client signed with a scheme we did not ask for")
+        hash_alg = self._hs.schedule.hash
+        content = certificate_verify_content(CLIENT_CONTEXT, self._transcript.digest_with(hash_alg, pha.messages))
+        self._provider.signature_schemes[name].verify(leaf_public_key(pha.chain), content, message.signature)
+        pha.messages += raw
+        pha.stage = "finished"
+        return S.CONNECTED
+
+    def _on_post_handshake_finished(self, body: bytes, raw: bytes) -> ServerState:
+        pha = self._pha_step("finished")
+        schedule = self._hs.schedule
+        message = Finished.decode(body, schedule.hash.digest_size)
+        # base key: the client_application_traffic_secret_N in use (RFC 8446 4.4)
+        expected_hash = self._transcript.digest_with(schedule.hash, pha.messages)
+        if not schedule.verify_finished(self._app.read, expected_hash, message.verify_data):
+            raise DecryptError("post-handshake Finished does not verify")
+        self._pha = None
+        if pha.chain:
+            self._agreed.peer_certificates = pha.chain
+        self._events.append(ClientCertificateReceived(pha.chain))
+        return S.CONNECTED
 
     def _send_tickets(self, count: int) -> None:
         config = self._config
@@ -179,6 +265,7 @@ class ServerConnection(Connection):
         self._check_client_hello_basics(hello, extensions)
         self._ccs_window = True
         self._client_psk_modes = extensions.psk_key_exchange_modes or []
+        self._client_offered_pha = E.post_handshake_auth in extensions
         choice = self._negotiate(hello, raw, extensions)
         if choice is not None:
             self._send_server_flight(hello, raw, extensions, choice)
@@ -540,6 +627,10 @@ TLS13_SERVER: TransitionTable = {
     (S.WAIT_EOED, H.end_of_early_data): C._on_end_of_early_data,  # -> WAIT_FINISHED
     (S.WAIT_FINISHED, H.finished): C._on_client_finished,  # -> CONNECTED
     (S.CONNECTED, H.key_update): C._on_key_update,  # -> CONNECTED
+    # post-handshake authentication (RFC 8446 4.6.2), only after request_client_certificate()
+    (S.CONNECTED, H.certificate): C._on_post_handshake_certificate,  # -> CONNECTED
+    (S.CONNECTED, H.certificate_verify): C._on_post_handshake_certificate_verify,  # -> CONNECTED
+    (S.CONNECTED, H.finished): C._on_post_handshake_finished,  # -> CONNECTED
 }
 del C
 

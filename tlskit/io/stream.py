@@ -506,6 +506,12 @@ class TLSStream:
         bytes again (RFC 8446 8); act on it only if doing so twice is harmless."""
         return getattr(self._conn, "early_data", b"")
 
+    def request_client_certificate(self) -> None:
+        """Server: ask the client for a certificate now (post-handshake authentication,
+        RFC 8446 4.6.2); the answer is checked as the next reads process it, and then
+        ``peer_certificates`` holds the client's chain."""
+        self._call_engine(self._conn.request_client_certificate)
+
     def wait_for_session(self, timeout: float = 1.0) -> Any:
         """Client: read (keeping any application data for recv()) until the server's
         ticket arrived, the peer closed, or ``timeout`` seconds passed; the session or None.
