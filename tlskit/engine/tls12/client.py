@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tlskit.engine import extensions as ext
@@ -86,7 +86,9 @@ class Client12:
     resumed: Session12 | None = None
     new_ticket: m12.NewSessionTicket12 | None = None
     session_id: bytes = b""
-    extras: dict[str, Any] = field(default_factory=dict)
+    #: the server's ECDHE group and share, from its (verified) ServerKeyExchange
+    server_group: str = ""
+    server_public: bytes = b""
 
     def __repr__(self) -> str:  # secrets stay out of logs
         return f"<Client12 {self.suite.name}>"
@@ -258,8 +260,8 @@ def _on_server_key_exchange(conn: "ClientConnection", body: bytes, raw: bytes) -
     detail = f"{scheme} signature over the key exchange by the server's key"
     conn._checked("server_key_exchange", detail, verify, state.server_spki, content, message.signature, strict_curve=False)
     state.transcript.add(raw)
-    state.extras["server_public"] = message.public
-    state.extras["group"] = name
+    state.server_public = message.public
+    state.server_group = name
     conn._agreed.signature_scheme = scheme
     conn._agreed.group = name
     return S.WAIT_CR_OR_SHD
@@ -289,8 +291,7 @@ def _on_server_hello_done(conn: "ClientConnection", body: bytes, raw: bytes) -> 
         _send(conn, m12.Certificate12(chain).encode())
     # RFC 8422 5.7 / 5.10: our ephemeral share against the server's; the peer's point is
     # validated by the provider (wrong length, not on the curve, low order: illegal_parameter)
-    group = conn._provider.groups[state.extras.pop("group")]
-    share, premaster = group.encapsulate(state.extras.pop("server_public"))
+    share, premaster = conn._provider.groups[state.server_group].encapsulate(state.server_public)
     _send(conn, m12.ClientKeyExchange(share).encode())
     keys = state.keys = derive_keys(suite, premaster, state.transcript.digest(suite), state.client_random, state.server_random)
     conn._keylog(("CLIENT_RANDOM", keys.master_secret))

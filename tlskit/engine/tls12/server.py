@@ -19,7 +19,7 @@ we asked for it, its certificate and CertificateVerify).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 from tlskit.engine import extensions as ext
@@ -90,7 +90,6 @@ class Server12:
     kx: Any = None
     keys: Keys12 | None = None
     resumed: Session12 | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # the key exchange and secrets stay out of logs
         return f"<Server12 {self.suite.name}>"
