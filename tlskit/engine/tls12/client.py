@@ -310,7 +310,7 @@ def _send(conn: "ClientConnection", message: bytes) -> None:
         conn._tracer.tls12 = True
         conn._tracer.message("sent", message, conn._record_protected("write"))
     conn._tls12.transcript.add(message)
-    conn._record.write(ContentType.handshake, message)
+    conn._record.queue_handshake(message)
 
 
 def _send_finished(conn: "ClientConnection", state: Client12) -> None:

@@ -140,6 +140,8 @@ class Tls12RecordLayer(RecordLayer):
 
     def activate_write(self, protection: Tls12Protection) -> None:
         """Our ChangeCipherSpec went out: what we write next is protected (RFC 5246 7.1)."""
+        if self._handshake_out:
+            self._flush_handshake()  # queued messages belong to the old write state
         self._write12 = protection
 
     # -- input --------------------------------------------------------------
@@ -187,6 +189,16 @@ class Tls12RecordLayer(RecordLayer):
     # -- output -------------------------------------------------------------
 
     def write(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
+        if self._handshake_out:
+            self._flush_handshake()
+        self._write_now(content_type, data)
+
+    def _flush_handshake(self) -> None:
+        pending = b"".join(self._handshake_out or ())
+        self._handshake_out = None
+        self._write_now(ContentType.handshake, pending)
+
+    def _write_now(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
         protection = self._write12
         if protection is None:
             self._frame(content_type, data)
@@ -202,10 +214,18 @@ class Tls12RecordLayer(RecordLayer):
             out.append(protection.seal(content_type, view[start : start + step]))
 
     def queue_handshake(self, message: bytes) -> None:
-        self.write(ContentType.handshake, message)
+        """A handshake message that waits for the rest of its flight: a flight goes out in as
+        few records as the fragment limit allows (as OpenSSL sends it), framed when anything
+        else is written, the keys change or the output is taken."""
+        pending = self._handshake_out
+        if pending is None:
+            pending = self._handshake_out = []
+        pending.append(bytes(message))
 
     def write_change_cipher_spec(self) -> None:
         # RFC 5246 7.1: sent under the current (so far null) write state, then the keys change
+        if self._handshake_out:
+            self._flush_handshake()
         if self._write12 is not None:
             raise InternalError("a second ChangeCipherSpec (renegotiation is not supported)")
         self._out.append(b"\x14\x03\x03\x00\x01\x01")

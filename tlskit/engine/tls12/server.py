@@ -284,7 +284,7 @@ def _send(conn: "ServerConnection", message: bytes) -> None:
         conn._tracer.tls12 = True
         conn._tracer.message("sent", message, conn._record_protected("write"))
     conn._tls12.transcript.add(message)
-    conn._record.write(ContentType.handshake, message)
+    conn._record.queue_handshake(message)
 
 
 # -- client's flight ------------------------------------------------------------------------
