@@ -150,6 +150,34 @@ def test_stream_server_handshake_ends_on_close_notify(ca, cert):
         b.close()
 
 
+def test_asyncio_server_drops_a_client_that_sends_close_notify_mid_handshake(ca, cert):
+    """tlskit.aio closes the socket at once (the handshake timeout is far away)."""
+    import asyncio
+
+    from tlskit import aio
+
+    async def scenario() -> bytes:
+        server = await aio.start_server(lambda r, w: None, "127.0.0.1", 0, handshake_timeout=60, config=ca.server_config(cert))
+        try:
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            client = ClientConnection(ca.client_config(provider="cryptography"), server_name="localhost")
+            writer.write(client.data_to_send() + CLOSE_NOTIFY)
+            received = b""
+            while True:  # the server's flight may come first; then the end of the stream
+                chunk = await asyncio.wait_for(reader.read(65536), 20)  # a bound, not a measurement
+                if not chunk:
+                    break
+                received += chunk
+            writer.close()
+            return received
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(scenario())  # reaching the end of the stream is the point
+
+
 # -- 9: flood caps --------------------------------------------------------------------------
 
 
