@@ -197,8 +197,9 @@ def test_engine_handshake_ffdhe2048(pki, client_backend, server_backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_engine_hello_retry_from_x25519_to_ffdhe2048(pki, backend):
-    # the client's only first key share is x25519: ffdhe2048 can only come from an HRR
-    assert ClientConfig(provider=backend, insecure=True).resolved_key_share_groups == ("x25519",)
+    # the client's first key shares are X25519MLKEM768 and x25519 (post-quantum by default,
+    # test_pq_default.py), never an FFDHE group: ffdhe2048 can only come from an HRR
+    assert ClientConfig(provider=backend, insecure=True).resolved_key_share_groups == ("X25519MLKEM768", "x25519")
     client, server = _handshake(pki, {"provider": backend}, {"provider": backend, "groups": ["ffdhe2048"]})
     assert client.negotiated.group == server.negotiated.group == "ffdhe2048"
 
