@@ -213,6 +213,24 @@ def test_new_session_ticket_flood_is_capped(recorded):
     expect_alert(client, server.data_to_send(), A.unexpected_message)
 
 
+def test_post_handshake_certificate_request_flood_is_capped(ca, cert):
+    """Each CertificateRequest costs the client a signature (RFC 8446 4.6.2)."""
+    client_cert = ca.issue_cert("client@example.com", client=True)
+    client = ClientConnection(ca.client_config(client_cert, provider="cryptography"), server_name="localhost")
+    server = ServerConnection(
+        ca.server_config(cert, provider="cryptography", client_cadata=ca.root_pem, post_handshake_client_auth=True)
+    )
+    pump(client, server)
+    server.send(b"hello")  # data restarts the count (after any NewSessionTickets)
+    assert client.receive_data(server.data_to_send())[-1] == ApplicationData(b"hello")
+    for _ in range(MAX_POST_HANDSHAKE_WITHOUT_DATA):
+        server.request_client_certificate()
+        client.receive_data(server.data_to_send())
+        server.receive_data(client.data_to_send())
+    server.request_client_certificate()
+    expect_alert(client, server.data_to_send(), A.unexpected_message)
+
+
 def test_empty_record_flood_is_capped(recorded):
     client, server = connected_pair(recorded)
     for _ in range(MAX_EMPTY_RECORDS):

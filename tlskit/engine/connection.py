@@ -65,9 +65,10 @@ MAX_EMPTY_RECORDS = 32
 #: data in between. TLS 1.3 has no other non-fatal alerts (RFC 8446 6.1/6.2).
 MAX_WARNING_ALERTS = 4
 #: Post-handshake messages a peer can send for free and we must process (KeyUpdate, which
-#: may demand our own KeyUpdate (RFC 8446 4.6.3); NewSessionTicket; in TLS 1.2 HelloRequest
-#: and a renegotiating ClientHello, each answered by a no_renegotiation warning) without
-#: application data in between. BoringSSL's kMaxKeyUpdates is 32.
+#: may demand our own KeyUpdate (RFC 8446 4.6.3); NewSessionTicket; CertificateRequest, which
+#: costs us a signature (4.6.2); in TLS 1.2 HelloRequest and a renegotiating ClientHello,
+#: each answered by a no_renegotiation warning) without application data in between.
+#: BoringSSL's kMaxKeyUpdates is 32.
 MAX_POST_HANDSHAKE_WITHOUT_DATA = 32
 #: At most one compatibility change_cipher_spec per handshake (RFC 8446 5 and D.4: each side
 #: sends one, "immediately" after its first flight); a second is unexpected_message, as in
@@ -75,7 +76,13 @@ MAX_POST_HANDSHAKE_WITHOUT_DATA = 32
 MAX_COMPATIBILITY_CCS = 1
 #: Post-handshake handshake messages counted against MAX_POST_HANDSHAKE_WITHOUT_DATA
 _FLOODABLE_POST_HANDSHAKE = frozenset(
-    {0, HandshakeType.client_hello, HandshakeType.new_session_ticket, HandshakeType.key_update}  # 0: TLS 1.2 hello_request
+    {
+        0,  # TLS 1.2 hello_request
+        HandshakeType.client_hello,
+        HandshakeType.new_session_ticket,
+        HandshakeType.certificate_request,
+        HandshakeType.key_update,
+    }
 )
 
 #: Messages that can precede a key change and so MUST end their record (RFC 8446 5.1):
