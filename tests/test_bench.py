@@ -57,9 +57,12 @@ def test_planner_skips_what_a_provider_lacks():
 
 
 def test_quick_run_has_every_section(tmp_path):
-    options = runner.Options(providers=["cryptography"], key_types=["ecdsa-p256"], workdir=tmp_path, **TINY)
+    # every part but "servers", which has its own smoke test below
+    parts = [part for part in runner.ALL_PARTS if part != "servers"]
+    options = runner.Options(providers=["cryptography"], key_types=["ecdsa-p256"], workdir=tmp_path, parts=parts, **TINY)
     result = runner.run(options)
     assert set(result) >= {"meta", "results", "floors", "aead_floors", "memory", "skipped", "peak_rss_kib"}
+    assert result["servers"] is None
     kinds = {row["kind"] for row in result["results"]}
     assert kinds == {"handshake", "bulk", "tcp_handshake", "tcp_bulk", "resumption"}
     for row in result["results"]:
@@ -125,3 +128,29 @@ def test_interleave_alternates_the_order_of_sides():
     samples = interleave({"a": lambda: calls.append("a") or 2.0, "b": lambda: calls.append("b") or 1.0}, 3)
     assert calls == ["a", "b", "b", "a", "a", "b"]
     assert paired_ratio(samples["a"].values, samples["b"].values) == (2.0, 2.0, 2.0)
+
+
+def test_servers_harness_smoke(tmp_path):
+    """The servers part end to end with tiny counts: every server answers, every row is filled (no timing asserted)."""
+    pytest.importorskip("matplotlib")
+    options = runner.Options(
+        providers=["cryptography"], key_types=["ecdsa-p256"], parts=["servers"], server_levels=[1, 2],
+        workdir=tmp_path, **TINY,
+    )  # fmt: skip
+    result = runner.run(options)
+    rows = result["servers"]["rows"]
+    from tlskit.bench import servers
+
+    assert {(r["impl"], r["metric"], r["concurrency"]) for r in rows} == {
+        (impl, metric, level) for impl in servers.IMPLS for metric in ("connections/s", "MB/s") for level in (1, 2)
+    }
+    for row in rows:
+        assert row["median"] > 0 and len(row["values"]) == 1
+        if row["impl"] in servers.REFERENCE:
+            assert row["reference"] == servers.REFERENCE[row["impl"]] and row["ratio"] > 0
+        if row["metric"] == "connections/s":
+            # each connection completed its handshake and its 1-byte echo
+            assert row["connections"] >= row["concurrency"] and row["handshake_ms_p99"] >= row["handshake_ms_p50"] > 0
+    assert "Servers under concurrency" in report.to_markdown(result)
+    report.plot(result, tmp_path / "servers.png")  # only servers: drawn into the path itself
+    assert (tmp_path / "servers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

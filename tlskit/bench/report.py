@@ -161,6 +161,24 @@ def memory_rows(report: dict) -> list[list[str]]:
 MEMORY_HEADER = ["stack", "certificate", "tracemalloc B/idle client", "tracemalloc B/idle server", "RSS B/idle pair"]
 
 
+SERVERS_HEADER = ["server", "clients", "figure", "median [range]", "ratio", "handshake p50 / p99 ms"]
+
+
+def servers_rows(report: dict) -> list[list[str]]:
+    out = []
+    for row in (report.get("servers") or {}).get("rows", []):
+        digits = 1 if row["metric"] == "MB/s" else 0
+        latency = ""
+        if row.get("handshake_ms_p50") is not None:
+            latency = f"{row['handshake_ms_p50']:.1f} / {row['handshake_ms_p99']:.1f}"
+        out.append([
+            row["impl"], str(row["concurrency"]), row["metric"],
+            f"{_num(row['median'], digits)} [{_num(row['min'], digits)}-{_num(row['max'], digits)}]",
+            _ratio(row), latency,
+        ])  # fmt: skip
+    return out
+
+
 def _sections(report: dict) -> Iterable[tuple[str, list[str], list[list[str]]]]:
     if report["results"]:
         yield (
@@ -174,6 +192,13 @@ def _sections(report: dict) -> Iterable[tuple[str, list[str], list[list[str]]]]:
         yield "Record floor, timed on its own (raw AEAD seal+open, 16 KiB records)", AEAD_HEADER, aead_rows(report)
     if report["memory"]:
         yield "Memory per established idle connection", MEMORY_HEADER, memory_rows(report)
+    if report.get("servers"):
+        yield (
+            "Servers under concurrency, loopback: echo servers, stdlib ssl asyncio clients in another process; "
+            "ratio = median [range] of per-repetition ratios",
+            SERVERS_HEADER,
+            servers_rows(report),
+        )
 
 
 def _footer(report: dict) -> list[str]:
@@ -245,6 +270,12 @@ def plot(report: dict, path: pathlib.Path) -> None:
         raise PlotUnavailable(
             "--plot needs matplotlib, which is not installed; install the extra: pip install 'tlskit[plot]'"
         ) from None
+    if report.get("servers"):
+        # rate against concurrency, in its own file (beside the main one unless that has nothing to show)
+        target = path if not report["results"] else path.with_name(f"{path.stem}-servers{path.suffix}")
+        _plot_servers(plt, report["servers"], target)
+        if not report["results"]:
+            return
     # The stacks only: floor and raw-AEAD sides are context for the table, and would
     # double the bars.
     measured = [r for r in report["results"] if "median" in r and r["stack"] in ("ssl", "tlskit")]
@@ -269,6 +300,28 @@ def plot(report: dict, path: pathlib.Path) -> None:
         if present:  # a panel with no measured rows (e.g. --only handshake) has nothing to label
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle("tlskit vs stdlib ssl (medians)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_servers(plt: Any, servers: dict, path: pathlib.Path) -> None:
+    """connections/s and MB/s against concurrent clients, one line per server (log-log)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    for ax, metric in zip(axes, ("connections/s", "MB/s")):
+        for i, impl in enumerate(dict.fromkeys(r["impl"] for r in servers["rows"])):
+            rows = sorted((r for r in servers["rows"] if r["impl"] == impl and r["metric"] == metric), key=lambda r: r["concurrency"])
+            if not rows:
+                continue
+            xs = [r["concurrency"] for r in rows]
+            ax.plot(xs, [r["median"] for r in rows], marker="o", label=impl, color=f"C{i}",
+                    linestyle="-" if impl.startswith("tlskit") else "--")  # fmt: skip
+            ax.fill_between(xs, [r["min"] for r in rows], [r["max"] for r in rows], color=f"C{i}", alpha=0.15)
+        ax.set_xscale("log")
+        ax.set_xlabel("concurrent clients")
+        ax.set_ylabel(f"{metric} (median, band = range)")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Servers under concurrency ({servers['provider']}, {servers['key_type']}, loopback)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -37,7 +37,8 @@ HYBRID = "X25519MLKEM768"
 #: the reference handshake of the issue: ECDSA P-256 leaf + intermediate, x25519, AES-128-GCM
 PRIMARY_KEY_TYPE = "ecdsa-p256"
 
-ALL_PARTS = ("handshake", "bulk", "tcp", "floor", "memory", "resumption")
+#: "servers": tlskit's asyncio and blocking servers against the stdlib's under concurrency (tlskit.bench.servers)
+ALL_PARTS = ("handshake", "bulk", "tcp", "floor", "memory", "resumption", "servers")
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Options:
     key_types: list[str] = field(default_factory=lambda: list(certs.KEY_TYPES))
     parts: list[str] = field(default_factory=lambda: list(ALL_PARTS))
     memory_pairs: int = 32
+    server_levels: list[int] = field(default_factory=lambda: [1, 10, 100, 1000])  # concurrent clients
     workdir: pathlib.Path | None = None
     verbose: bool = False
 
@@ -252,6 +254,29 @@ def _command_line() -> str:
     return "tlskit bench"
 
 
+def _run_servers(options: Options, workdir: pathlib.Path, progress: Callable[[str], None]) -> dict:
+    """The servers-under-concurrency figures, from one pinned driver process (clients) and its server children."""
+    job = {
+        "pki_dir": str(workdir / "pki"), "key_type": PRIMARY_KEY_TYPE, "suite": AES128, "group": KX,
+        # cryptography unless --providers leaves it out (then the first one chosen)
+        "provider": "cryptography" if not options.providers or "cryptography" in options.providers else options.providers[0],
+        "duration": options.min_time, "reps": options.reps, "levels": options.server_levels,
+        "output": str(workdir / "result-servers.json"), "verbose": options.verbose,
+    }  # fmt: skip
+    job_file = workdir / "job-servers.json"
+    job_file.write_text(json.dumps(job, indent=1))
+    progress(f"measuring servers at {', '.join(map(str, options.server_levels))} concurrent clients")
+    completed = subprocess.run(
+        [sys.executable, "-m", "tlskit.bench.servers", "drive", str(job_file)],
+        env=pinning.child_environment(pinning.write_config(workdir, AES128, KX)),
+        stderr=None if options.verbose else subprocess.PIPE,
+        text=True,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the servers driver failed:\n{completed.stderr or ''}")
+    return json.loads(pathlib.Path(job["output"]).read_text())
+
+
 def run(options: Options, progress: Callable[[str], None] = lambda message: None) -> dict:
     """Run the whole benchmark and return the report (a JSON-ready dict)."""
     from tlskit.providers import available_providers
@@ -285,6 +310,7 @@ def run(options: Options, progress: Callable[[str], None] = lambda message: None
             if completed.returncode != 0:
                 raise RuntimeError(f"the {name} worker failed:\n{completed.stderr or ''}")
             results.append(json.loads(pathlib.Path(job["output"]).read_text()))
+        servers = _run_servers(options, workdir, progress) if "servers" in options.parts else None
     report = {
         "meta": {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -302,6 +328,7 @@ def run(options: Options, progress: Callable[[str], None] = lambda message: None
         "floors": [f for result in results for f in result["floors"]],
         "aead_floors": [f for result in results for f in result["aead_floors"]],
         "memory": [m for result in results for m in result["memory"]],
+        "servers": servers,
         "skipped": planner.skipped,
         "peak_rss_kib": {
             "runner": memory.peak_rss_kib(),

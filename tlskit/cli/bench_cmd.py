@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-_PARTS_HELP = "Comma-separated parts to run: handshake, bulk, tcp, floor, memory, resumption (default: all)."
+_PARTS_HELP = "Comma-separated parts to run: handshake, bulk, tcp, floor, memory, resumption, servers (default: all)."
 
 
 def _split(value: Optional[str]) -> Optional[list[str]]:
@@ -22,6 +22,9 @@ def bench(
     bulk_mib: float = typer.Option(64.0, "--bulk-mib", min=0.016, help="MiB sent per bulk repetition (16 KiB writes)."),
     tcp_bulk_mib: Optional[float] = typer.Option(None, "--tcp-bulk-mib", help="MiB per loopback bulk repetition (default: --bulk-mib)."),
     key_types: Optional[str] = typer.Option(None, "--key-types", help="Comma-separated leaf types: ecdsa-p256, ed25519, rsa-2048."),
+    server_levels: str = typer.Option(
+        "1,10,100,1000", "--server-levels", help="Concurrent clients for the servers part, comma-separated."
+    ),
     only: Optional[str] = typer.Option(None, "--only", help=_PARTS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of tables."),
     output: Optional[pathlib.Path] = typer.Option(None, "--output", help="Also write the JSON report to this file."),
@@ -55,6 +58,12 @@ def bench(
     for kind in kinds:
         if kind not in KEY_TYPES:
             fail(f"unknown key type {kind!r} (choose from {', '.join(KEY_TYPES)})")
+    try:
+        levels = [int(level) for level in _split(server_levels) or []]
+    except ValueError:
+        levels = []
+    if not levels or min(levels) < 1:
+        fail(f"--server-levels takes positive integers, not {server_levels!r}")
     if profile is not None:
         from tlskit.bench import profiling
 
@@ -76,6 +85,7 @@ def bench(
         tcp_bulk_mib=tcp_bulk_mib,
         key_types=kinds,
         parts=parts,
+        server_levels=levels,
         verbose=verbose,
     )
     progress = (lambda message: typer.echo(message, err=True)) if not as_json or verbose else (lambda message: None)

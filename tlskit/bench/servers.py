@@ -1,0 +1,334 @@
+"""Servers under concurrency: tlskit's servers against the stdlib's, on loopback.
+
+Four servers, each an echo service in its own child process:
+
+* ``tlskit-aio``: :func:`tlskit.aio.start_server`;
+* ``ssl-aio``: :func:`asyncio.start_server` with ``ssl=`` (OpenSSL through the stdlib);
+* ``tlskit-blocking``: :func:`tlskit.serve` and ``serve_forever`` (a thread per connection);
+* ``ssl-threads``: ``SSLContext.wrap_socket`` on accepted sockets, a thread per connection.
+
+The clients are the same for every server: stdlib ``ssl`` clients on one asyncio
+loop in the *driver* process (not the servers' process), so a difference in a
+figure is a difference in the server. Two figures per concurrency level N:
+
+* new connections/s: N client tasks each loop connect + full handshake + 1-byte
+  echo + close; the handshake latency (connect() until the client's handshake is
+  done) of every connection is kept, and p50/p99 reported;
+* echo throughput: N established connections each loop 16 KiB out, 16 KiB back;
+  MB/s counts the application bytes echoed (one direction).
+
+Repetitions of the compared servers are interleaved (tlskit, ssl, ssl, tlskit...)
+as in :mod:`tlskit.bench.harness`, and the ratio is the median of per-repetition
+ratios. The driver runs with the worker's ``OPENSSL_CONF`` pin, so both servers
+negotiate the same suite and group (TLS 1.3, AES-128-GCM, x25519).
+
+Run ``python -m tlskit.bench.servers serve --impl ...`` for one server (it prints
+its port and serves until its stdin closes), or ``... drive JOB.json`` for a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from tlskit.bench import stdlib_ssl
+from tlskit.bench.certs import SERVER_NAME, BenchPKI, load_pki
+from tlskit.bench.harness import paired_ratio
+
+IMPLS = ("tlskit-aio", "ssl-aio", "tlskit-blocking", "ssl-threads")
+#: which server each tlskit server is compared with
+REFERENCE = {"tlskit-aio": "ssl-aio", "tlskit-blocking": "ssl-threads"}
+DEFAULT_LEVELS = (1, 10, 100, 1000)
+CHUNK = 16 * 1024
+_BACKLOG = 4096
+#: no single wait of the driver may exceed this (a stuck server ends the run, not the machine)
+_STEP_TIMEOUT = 120.0
+
+
+# --- the server processes ----------------------------------------------------
+
+
+def _exit_when_parent_goes() -> None:
+    sys.stdin.read()
+    os._exit(0)
+
+
+async def _echo_async(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            data = await reader.read(1 << 16)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+    except Exception:  # noqa: BLE001 - a client that hangs up ends its connection only
+        pass
+    finally:
+        writer.close()
+
+
+def _echo_blocking(stream: Any) -> None:
+    while True:
+        data = stream.recv(1 << 16)
+        if not data:
+            return
+        stream.sendall(data)
+
+
+async def _serve_async(impl: str, pki: BenchPKI, provider: str, suite: str, group: str) -> None:
+    if impl == "tlskit-aio":
+        from tlskit import aio
+
+        server = await aio.start_server(
+            _echo_async, "127.0.0.1", 0, certfile=str(pki.chain_file), keyfile=str(pki.key_file),
+            provider=provider, groups=[group], cipher_suites=[suite], backlog=_BACKLOG, keylog_from_env=False,
+        )  # fmt: skip
+    else:
+        server = await asyncio.start_server(
+            _echo_async, "127.0.0.1", 0, ssl=stdlib_ssl.server_context(pki), backlog=_BACKLOG
+        )
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+
+def _serve_ssl_threads(pki: BenchPKI) -> None:
+    context = stdlib_ssl.server_context(pki)
+    listener = socket.create_server(("127.0.0.1", 0), backlog=_BACKLOG)
+    print(listener.getsockname()[1], flush=True)
+
+    def run(sock: socket.socket) -> None:
+        try:
+            with context.wrap_socket(sock, server_side=True) as stream:
+                _echo_blocking(stream)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            sock.close()
+
+    while True:
+        sock, _ = listener.accept()
+        threading.Thread(target=run, args=(sock,), daemon=True).start()
+
+
+def _serve_tlskit_blocking(pki: BenchPKI, provider: str, suite: str, group: str) -> None:
+    import tlskit
+
+    server = tlskit.serve(
+        "127.0.0.1", 0, certfile=str(pki.chain_file), keyfile=str(pki.key_file), provider=provider,
+        groups=[group], cipher_suites=[suite], backlog=_BACKLOG, max_connections=2 * _BACKLOG,
+        keylog_from_env=False,
+    )  # fmt: skip
+    print(server.address[1], flush=True)
+    server.serve_forever(_echo_blocking, on_error=lambda address, exc: None)
+
+
+def serve(impl: str, pki: BenchPKI, provider: str, suite: str, group: str) -> None:
+    threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
+    if impl in ("tlskit-aio", "ssl-aio"):
+        asyncio.run(_serve_async(impl, pki, provider, suite, group))
+    elif impl == "ssl-threads":
+        _serve_ssl_threads(pki)
+    else:
+        _serve_tlskit_blocking(pki, provider, suite, group)
+
+
+class ServerProcess:
+    """One server child process, started on entry and terminated on exit."""
+
+    def __init__(self, impl: str, pki: BenchPKI, provider: str, suite: str, group: str) -> None:
+        self.args = [
+            sys.executable, "-m", "tlskit.bench.servers", "serve", "--impl", impl,
+            "--pki-dir", str(pki.ca_file.parent), "--key-type", pki.key_type,
+            "--provider", provider, "--suite", suite, "--group", group,
+        ]  # fmt: skip
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+
+    def __enter__(self) -> "ServerProcess":
+        self.process = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if not line.strip().isdigit():
+            self.__exit__()
+            raise RuntimeError(f"server did not start: {' '.join(self.args)}")
+        self.port = int(line)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            for stream in (self.process.stdin, self.process.stdout):
+                if stream:
+                    stream.close()
+
+
+# --- the clients -------------------------------------------------------------
+
+
+async def _open(port: int, context: ssl.SSLContext) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=context, server_hostname=SERVER_NAME, ssl_handshake_timeout=_STEP_TIMEOUT
+    )
+    sock = writer.get_extra_info("socket")
+    if sock is not None:  # small request/answer writes: no Nagle stalls, for any server
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return reader, writer
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), 5.0)
+    except (asyncio.TimeoutError, OSError, ssl.SSLError):
+        pass
+
+
+async def connection_rate(port: int, context: ssl.SSLContext, concurrency: int, duration: float) -> tuple[float, list[float]]:
+    """New connections/s with ``concurrency`` clients looping for ``duration`` s; and the handshake latencies (s)."""
+    latencies: list[float] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + duration
+
+    async def client() -> None:
+        while loop.time() < deadline:
+            start = time.perf_counter()
+            reader, writer = await _open(port, context)
+            latencies.append(time.perf_counter() - start)
+            writer.write(b"x")
+            if await reader.readexactly(1) != b"x":
+                raise RuntimeError("the echo server answered the wrong byte")
+            await _close(writer)
+
+    start = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(client() for _ in range(concurrency))), duration + _STEP_TIMEOUT)
+    return len(latencies) / (time.perf_counter() - start), latencies
+
+
+async def echo_rate(port: int, context: ssl.SSLContext, concurrency: int, duration: float) -> float:
+    """Bytes/s echoed through ``concurrency`` established connections for ``duration`` s (opening not timed)."""
+    streams = []
+    try:
+        # Opened in batches: a thousand simultaneous handshakes would measure the accept queue.
+        for first in range(0, concurrency, 100):
+            batch = min(100, concurrency - first)
+            streams += await asyncio.wait_for(
+                asyncio.gather(*(_open(port, context) for _ in range(batch))), _STEP_TIMEOUT
+            )
+        chunk = b"e" * CHUNK
+        total = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + duration
+
+        async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal total
+            while loop.time() < deadline:
+                writer.write(chunk)
+                await reader.readexactly(CHUNK)
+                total += CHUNK
+
+        start = time.perf_counter()
+        await asyncio.wait_for(asyncio.gather(*(client(r, w) for r, w in streams)), duration + _STEP_TIMEOUT)
+        return total / (time.perf_counter() - start)
+    finally:
+        await asyncio.gather(*(_close(w) for _, w in streams))
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    return {"values": values, "median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+async def _drive(job: dict, ports: dict[str, int], progress: Any) -> list[dict]:
+    context = stdlib_ssl.client_context(load_pki(pathlib.Path(job["pki_dir"]), job["key_type"]))
+    duration, reps = job["duration"], job["reps"]
+    rows: list[dict] = []
+    impls = [impl for impl in IMPLS if impl in ports]
+    for level in job["levels"]:
+        for metric in ("connections/s", "MB/s"):
+            values: dict[str, list[float]] = {impl: [] for impl in impls}
+            latencies: dict[str, list[float]] = {impl: [] for impl in impls}
+            for rep in range(reps):
+                order = impls if rep % 2 == 0 else list(reversed(impls))
+                for impl in order:
+                    progress(f"servers: {impl} {metric} at {level} clients, repetition {rep + 1}/{reps}")
+                    if metric == "connections/s":
+                        rate, lat = await connection_rate(ports[impl], context, level, duration)
+                        values[impl].append(rate)
+                        latencies[impl] += lat
+                    else:
+                        values[impl].append(await echo_rate(ports[impl], context, level, duration) / 1e6)
+            for impl in impls:
+                row: dict[str, Any] = {"impl": impl, "metric": metric, "concurrency": level, **_summary(values[impl])}
+                reference = REFERENCE.get(impl)
+                if reference in values:
+                    paired = paired_ratio(values[impl], values[reference])
+                    if paired is not None:
+                        row["reference"] = reference
+                        row["ratio"], row["ratio_min"], row["ratio_max"] = paired
+                if latencies[impl]:
+                    row["handshake_ms_p50"] = _percentile(latencies[impl], 0.50) * 1e3
+                    row["handshake_ms_p99"] = _percentile(latencies[impl], 0.99) * 1e3
+                    row["connections"] = len(latencies[impl])
+                rows.append(row)
+    return rows
+
+
+def drive(job: dict, progress: Any = lambda message: None) -> dict:
+    """Start the servers of ``job``, run every measurement, stop them; the result rows."""
+    pki = load_pki(pathlib.Path(job["pki_dir"]), job["key_type"])
+    impls = job.get("impls") or list(IMPLS)
+    servers = [ServerProcess(impl, pki, job["provider"], job["suite"], job["group"]) for impl in impls]
+    try:
+        ports = {impl: server.__enter__().port for impl, server in zip(impls, servers)}
+        rows = asyncio.run(_drive(job, ports, progress))
+    finally:
+        for server in servers:
+            server.__exit__()
+    return {"rows": rows, "duration": job["duration"], "reps": job["reps"], "levels": job["levels"],
+            "provider": job["provider"], "key_type": job["key_type"], "suite": job["suite"], "group": job["group"]}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve")
+    serve_parser.add_argument("--impl", choices=IMPLS, required=True)
+    serve_parser.add_argument("--pki-dir", type=pathlib.Path, required=True)
+    serve_parser.add_argument("--key-type", required=True)
+    serve_parser.add_argument("--provider", required=True)
+    serve_parser.add_argument("--suite", required=True)
+    serve_parser.add_argument("--group", required=True)
+    drive_parser = commands.add_parser("drive")
+    drive_parser.add_argument("job", type=pathlib.Path)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        try:
+            serve(args.impl, load_pki(args.pki_dir, args.key_type), args.provider, args.suite, args.group)
+        except KeyboardInterrupt:
+            pass
+        return
+    job = json.loads(args.job.read_text())
+    verbose = job.get("verbose", False)
+    result = drive(job, progress=(lambda message: print(message, file=sys.stderr, flush=True)) if verbose else (lambda m: None))
+    pathlib.Path(job["output"]).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
