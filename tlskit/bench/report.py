@@ -161,7 +161,7 @@ def memory_rows(report: dict) -> list[list[str]]:
 MEMORY_HEADER = ["stack", "certificate", "tracemalloc B/idle client", "tracemalloc B/idle server", "RSS B/idle pair"]
 
 
-SERVERS_HEADER = ["server", "clients", "figure", "median [range]", "ratio", "handshake p50 / p99 ms"]
+SERVERS_HEADER = ["server", "clients", "figure", "median [range]", "ratio", "handshake p50 / p99 ms", "failed conns"]
 
 
 def servers_rows(report: dict) -> list[list[str]]:
@@ -174,7 +174,7 @@ def servers_rows(report: dict) -> list[list[str]]:
         out.append([
             row["impl"], str(row["concurrency"]), row["metric"],
             f"{_num(row['median'], digits)} [{_num(row['min'], digits)}-{_num(row['max'], digits)}]",
-            _ratio(row), latency,
+            _ratio(row), latency, str(row.get("failures", 0)),
         ])  # fmt: skip
     return out
 

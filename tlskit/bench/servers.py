@@ -194,52 +194,87 @@ async def _close(writer: asyncio.StreamWriter) -> None:
         pass
 
 
-async def connection_rate(port: int, context: ssl.SSLContext, concurrency: int, duration: float) -> tuple[float, list[float]]:
-    """New connections/s with ``concurrency`` clients looping for ``duration`` s; and the handshake latencies (s)."""
+#: what a client meets when a server drops or resets it (counted as a failure, not fatal to the run)
+_FAILURES = (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.TimeoutError)
+
+
+async def connection_rate(
+    port: int, context: ssl.SSLContext, concurrency: int, duration: float
+) -> tuple[float, list[float], int]:
+    """New connections/s with ``concurrency`` clients looping for ``duration`` s.
+
+    Also returns the handshake latencies (s) and the number of failed connections
+    (reset, refused or cut short: an overloaded server's answer, reported beside the rate).
+    """
     latencies: list[float] = []
+    failures = 0
     loop = asyncio.get_running_loop()
     deadline = loop.time() + duration
 
     async def client() -> None:
+        nonlocal failures
         while loop.time() < deadline:
             start = time.perf_counter()
-            reader, writer = await _open(port, context)
-            latencies.append(time.perf_counter() - start)
-            writer.write(b"x")
-            if await reader.readexactly(1) != b"x":
-                raise RuntimeError("the echo server answered the wrong byte")
-            await _close(writer)
+            try:
+                reader, writer = await _open(port, context)
+            except _FAILURES:
+                failures += 1
+                continue
+            try:
+                handshake = time.perf_counter() - start
+                writer.write(b"x")
+                if await reader.readexactly(1) != b"x":
+                    raise RuntimeError("the echo server answered the wrong byte")
+                latencies.append(handshake)  # a connection counts once its echo came back
+            except _FAILURES:
+                failures += 1
+            finally:
+                await _close(writer)
 
     start = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(client() for _ in range(concurrency))), duration + _STEP_TIMEOUT)
-    return len(latencies) / (time.perf_counter() - start), latencies
+    return len(latencies) / (time.perf_counter() - start), latencies, failures
 
 
-async def echo_rate(port: int, context: ssl.SSLContext, concurrency: int, duration: float) -> float:
-    """Bytes/s echoed through ``concurrency`` established connections for ``duration`` s (opening not timed)."""
-    streams = []
+async def echo_rate(port: int, context: ssl.SSLContext, concurrency: int, duration: float) -> tuple[float, int]:
+    """Bytes/s echoed through ``concurrency`` established connections for ``duration`` s (opening not timed).
+
+    Also returns how many connections failed (to open, or while echoing).
+    """
+    streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    failures = 0
     try:
         # Opened in batches: a thousand simultaneous handshakes would measure the accept queue.
         for first in range(0, concurrency, 100):
             batch = min(100, concurrency - first)
-            streams += await asyncio.wait_for(
-                asyncio.gather(*(_open(port, context) for _ in range(batch))), _STEP_TIMEOUT
+            opened = await asyncio.wait_for(
+                asyncio.gather(*(_open(port, context) for _ in range(batch)), return_exceptions=True), _STEP_TIMEOUT
             )
+            for item in opened:
+                if isinstance(item, BaseException):
+                    if not isinstance(item, _FAILURES):
+                        raise item
+                    failures += 1
+                else:
+                    streams.append(item)
         chunk = b"e" * CHUNK
         total = 0
         loop = asyncio.get_running_loop()
         deadline = loop.time() + duration
 
         async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            nonlocal total
-            while loop.time() < deadline:
-                writer.write(chunk)
-                await reader.readexactly(CHUNK)
-                total += CHUNK
+            nonlocal total, failures
+            try:
+                while loop.time() < deadline:
+                    writer.write(chunk)
+                    await reader.readexactly(CHUNK)
+                    total += CHUNK
+            except _FAILURES:
+                failures += 1
 
         start = time.perf_counter()
         await asyncio.wait_for(asyncio.gather(*(client(r, w) for r, w in streams)), duration + _STEP_TIMEOUT)
-        return total / (time.perf_counter() - start)
+        return total / (time.perf_counter() - start), failures
     finally:
         await asyncio.gather(*(_close(w) for _, w in streams))
 
@@ -264,18 +299,22 @@ async def _drive(job: dict, ports: dict[str, int], progress: Any) -> list[dict]:
         for metric in ("connections/s", "MB/s"):
             values: dict[str, list[float]] = {impl: [] for impl in impls}
             latencies: dict[str, list[float]] = {impl: [] for impl in impls}
+            failures: dict[str, int] = {impl: 0 for impl in impls}
             for rep in range(reps):
                 order = impls if rep % 2 == 0 else list(reversed(impls))
                 for impl in order:
                     progress(f"servers: {impl} {metric} at {level} clients, repetition {rep + 1}/{reps}")
                     if metric == "connections/s":
-                        rate, lat = await connection_rate(ports[impl], context, level, duration)
+                        rate, lat, failed = await connection_rate(ports[impl], context, level, duration)
                         values[impl].append(rate)
                         latencies[impl] += lat
                     else:
-                        values[impl].append(await echo_rate(ports[impl], context, level, duration) / 1e6)
+                        rate, failed = await echo_rate(ports[impl], context, level, duration)
+                        values[impl].append(rate / 1e6)
+                    failures[impl] += failed
             for impl in impls:
-                row: dict[str, Any] = {"impl": impl, "metric": metric, "concurrency": level, **_summary(values[impl])}
+                row: dict[str, Any] = {"impl": impl, "metric": metric, "concurrency": level,
+                                       "failures": failures[impl], **_summary(values[impl])}  # fmt: skip
                 reference = REFERENCE.get(impl)
                 if reference in values:
                     paired = paired_ratio(values[impl], values[reference])
