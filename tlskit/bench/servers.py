@@ -93,6 +93,9 @@ async def _serve_async(impl: str, pki: BenchPKI, provider: str, suite: str, grou
         server = await aio.start_server(
             _echo_async, "127.0.0.1", 0, certfile=str(pki.chain_file), keyfile=str(pki.key_file),
             provider=provider, groups=[group], cipher_suites=[suite], backlog=_BACKLOG, keylog_from_env=False,
+            # like-for-like with asyncio.start_server, which has no connection limit: the
+            # default 512 refuses newcomers at once, so 1,000 clients got resets
+            max_connections=2 * _BACKLOG,
         )  # fmt: skip
     else:
         server = await asyncio.start_server(
