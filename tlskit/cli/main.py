@@ -40,9 +40,9 @@ from tlskit.cli import ca_cmd  # noqa: E402 - registration after the app exists
 app.add_typer(ca_cmd.app, name="ca")
 
 
-from tlskit.cli.providers_cmd import providers  # noqa: E402 - registration after the app exists
+from tlskit.cli.providers_cmd import app as providers_app  # noqa: E402 - registration after the app exists
 
-app.command("providers")(providers)
+app.add_typer(providers_app, name="providers")
 
 
 from tlskit.cli import net_cmd  # noqa: E402 - registration after the app exists

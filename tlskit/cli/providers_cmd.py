@@ -1,5 +1,7 @@
-"""``tlskit providers [--json]``: what each crypto backend offers, and which
-library version is behind it."""
+"""``tlskit providers [--json]``: what each crypto provider offers (built-in backends and
+third-party ones from the ``tlskit.providers`` entry-point group), and which library
+version is behind it; ``tlskit providers check NAME|MODULE:ATTR``: the conformance kit
+of :mod:`tlskit.providers.testing`, printed as a pass/fail table."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import typer
 
 from tlskit.providers import Provider, backend_names, get_provider
 from tlskit.providers.names import CERTIFICATE_ONLY_SCHEMES
-from tlskit.providers.registry import UnknownProvider
+from tlskit.providers.registry import UnknownProvider, third_party_providers
+
+app = typer.Typer(help="Crypto providers: list them, or check one with the conformance kit.")
 
 
 def describe(provider: Provider) -> dict[str, Any]:
@@ -31,12 +35,19 @@ def describe(provider: Provider) -> dict[str, Any]:
 
 
 def collect() -> list[dict[str, Any]]:
+    """The built-in backends, then each third-party entry point (a broken one is a row
+    marked unavailable with its error, never a crash)."""
     rows = []
-    for name in backend_names():
+    third_party = third_party_providers()
+    for name in list(backend_names()) + list(third_party):
         try:
-            rows.append(describe(get_provider(name)))
+            row = describe(get_provider(name))
         except UnknownProvider as exc:
-            rows.append({"name": name, "available": False, "error": str(exc)})
+            row = {"name": name, "available": False, "error": str(exc)}
+        if name in third_party:
+            row["entry_point"] = third_party[name]
+            row["name"] = name  # the registered name, whatever the object calls itself
+        rows.append(row)
     return rows
 
 
@@ -85,6 +96,43 @@ def _print_rich(rows: list[dict[str, Any]]) -> None:
             _schemes_text(row, mark="*").replace(", ", "\n"),
         )
     Console().print(table)
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Show each crypto provider's groups, cipher suites and signature schemes."""
+    if ctx.invoked_subcommand is None:
+        providers(as_json=as_json)
+
+
+@app.command("check")
+def check(
+    provider: str = typer.Argument(..., help="A provider name (built-in, composed or entry point) or MODULE:ATTR."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    vectors: bool = typer.Option(True, "--vectors/--no-vectors", help="Run the Wycheproof vectors."),
+    handshakes: bool = typer.Option(True, "--handshakes/--no-handshakes", help="Run loopback handshakes against the built-ins."),
+) -> None:
+    """Run the conformance kit (Wycheproof vectors, peer-input validation, loopback
+    handshakes) against a provider; exits 1 if any check fails, 2 if it cannot be loaded."""
+    from tlskit.providers import testing
+
+    try:
+        loaded = testing.load(provider)
+    except UnknownProvider as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    report = testing.Report(loaded.name)
+    if vectors:
+        report.results += testing.check_vectors(loaded)
+    report.results += testing.check_peer_input(loaded)
+    if handshakes:
+        report.results += testing.check_handshakes(loaded)
+    typer.echo(report.to_json() if as_json else report.table())
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def providers(

@@ -3,13 +3,22 @@
 Backends are imported lazily, so a missing optional library only removes its
 provider from ``available_providers()`` instead of breaking ``import tlskit``.
 Built providers are cached: they are immutable tables of algorithm objects.
+
+Third-party providers: a separately installed package declares an entry point in
+the ``tlskit.providers`` group (``name = "package.module:attr"``, where ``attr`` is
+a :class:`Provider` or a callable returning one). It is listed by
+``third_party_providers()`` and ``tlskit providers`` and works as
+``provider="name"``. The built-in backends win on a name clash (an entry point
+cannot shadow "cryptography"); an entry point that fails to load is reported as
+unavailable with its error, never fatal for the other providers.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import threading
-from typing import Union
+from typing import Any, Union
 
 from tlskit.errors import ProviderError
 from tlskit.providers._common import SUITE_PARTS, make_suites
@@ -20,6 +29,9 @@ _BACKENDS: dict[str, str] = {
     "pycryptodome": "tlskit.providers.backend_pycryptodome",
     "pynacl": "tlskit.providers.backend_pynacl",
 }
+
+#: the entry-point group third-party packages declare their providers in
+ENTRY_POINT_GROUP = "tlskit.providers"
 
 #: the parts compose() takes, in the order the composed name lists them
 PART_KEYS = ("kx", "aead", "hash", "sig")
@@ -32,7 +44,7 @@ _lock = threading.Lock()
 
 class UnknownProvider(ProviderError):
     def __init__(self, name: str, reason: str = "") -> None:
-        known = ", ".join(_BACKENDS)
+        known = ", ".join(backend_names() + tuple(n for n in third_party_providers() if n not in _BACKENDS))
         super().__init__(f"unknown or unavailable provider {name!r}{reason} (known: {known})")
         self.provider = name
 
@@ -40,6 +52,64 @@ class UnknownProvider(ProviderError):
 def backend_names() -> tuple[str, ...]:
     """Every backend tlskit knows, available or not."""
     return tuple(_BACKENDS)
+
+
+def third_party_providers() -> dict[str, str]:
+    """Providers declared by installed packages: name -> "module:attr" of the entry point.
+
+    Read from the installed distributions' metadata each call (cheap, and a package
+    installed while the process runs shows up). Names clashing with a built-in backend
+    are left out: the built-ins always win.
+    """
+    found: dict[str, str] = {}
+    try:
+        entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    except Exception:  # noqa: BLE001 - broken metadata on sys.path must not break tlskit
+        return found
+    for ep in entry_points:
+        name = ep.name.strip()
+        if name and name.lower() not in _BACKENDS and name not in found:
+            found[name] = ep.value
+    return found
+
+
+def load_provider_object(obj: Any, label: str) -> Provider:
+    """A Provider from what an entry point or ``module:attr`` names: a Provider, or a
+    callable (a class or factory) that returns one when called without arguments."""
+    if isinstance(obj, Provider):
+        return obj
+    if callable(obj):
+        try:
+            built = obj()
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in is reported, not fatal
+            raise UnknownProvider(label, f": building it failed: {type(exc).__name__}: {exc}") from None
+        if isinstance(built, Provider):
+            return built
+        obj = built
+    raise UnknownProvider(label, f": {type(obj).__name__} is not a tlskit.providers.Provider")
+
+
+def load_spec(spec: str) -> Provider:
+    """``"module:attr"`` (or ``"module.attr"``) -> the Provider it names; errors are UnknownProvider."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep:
+        module_name, _, attr = spec.rpartition(".")
+    if not module_name or not attr:
+        raise UnknownProvider(spec, ": expected module:attribute")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except Exception as exc:  # noqa: BLE001 - ImportError, AttributeError, or the module's own failure
+        raise UnknownProvider(spec, f": cannot load it: {type(exc).__name__}: {exc}") from None
+    return load_provider_object(target, spec)
+
+
+def _build_third_party(name: str, value: str) -> Provider:
+    try:
+        return load_spec(value)
+    except UnknownProvider as exc:
+        raise UnknownProvider(name, f" (entry point {value}){str(exc).partition(repr(value))[2].split(' (known')[0]}") from None
 
 
 def _build_backend(name: str) -> Provider:
@@ -51,9 +121,10 @@ def _build_backend(name: str) -> Provider:
 
 
 def available_providers() -> list[str]:
-    """Names of the backends whose library is installed and usable, in preference order."""
+    """Names of the usable providers: the built-in backends whose library is installed,
+    in preference order, then the third-party ones that load."""
     names = []
-    for name in _BACKENDS:
+    for name in list(_BACKENDS) + list(third_party_providers()):
         try:
             get_provider(name)
         except UnknownProvider:
@@ -63,8 +134,8 @@ def available_providers() -> list[str]:
 
 
 def get_provider(name: ProviderLike) -> Provider:
-    """A provider by name: a backend ("cryptography", "pycryptodome", "pynacl"),
-    or a composed name such as "kx=pynacl,aead=pycryptodome,hash=cryptography,sig=cryptography".
+    """A provider by name: a backend ("cryptography", "pycryptodome", "pynacl"), a
+    third-party provider's entry-point name, or a composed name such as "kx=pynacl,aead=pycryptodome,hash=cryptography,sig=cryptography".
     A Provider instance is returned as is, so configs may hold either.
     """
     if isinstance(name, Provider):
@@ -80,7 +151,10 @@ def get_provider(name: ProviderLike) -> Provider:
     elif "=" in name:
         provider = compose(**_parse_composed_name(name))
     else:
-        raise UnknownProvider(name)
+        third_party = third_party_providers()
+        if name not in third_party:
+            raise UnknownProvider(name)
+        provider = _build_third_party(name, third_party[name])
     with _lock:
         return _cache.setdefault(name, provider)
 
