@@ -1,0 +1,1 @@
+"""tlskit's fuzz targets (fuzz/targets.py) and seed corpora (fuzz/corpus/<target>/)."""
