@@ -75,3 +75,14 @@ def test_a_crashing_target_would_be_caught() -> None:
     with pytest.raises(IndexError):
         for data in mutations(seeds("extensions"), 10):
             broken(data)
+
+
+def test_regression_csr_with_an_invalid_version_is_a_ca_error() -> None:
+    """Found by the atheris campaign (docs/fuzzing.md): a DER CSR whose version is not v1
+    made cryptography raise x509.InvalidVersion, which is no ValueError, out of parse_csr."""
+    from tlskit.ca.csr import parse_csr
+    from tlskit.ca.errors import CAError
+
+    data = (CORPUS / "csr" / "regression-invalid-version.der").read_bytes()
+    with pytest.raises(CAError, match="not a readable"):
+        parse_csr(data)

@@ -35,7 +35,9 @@ def parse_csr(data: bytes | str) -> CSRRequest:
             csr = x509.load_pem_x509_csr(data)
         else:
             csr = x509.load_der_x509_csr(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
+        # InvalidVersion (a version other than v1, found by fuzzing: fuzz/corpus/csr/regression-*)
+        # is not a ValueError in cryptography
         raise CAError("the CSR is not a readable PEM or DER certificate signing request") from None
     try:
         algorithm = csr.signature_hash_algorithm
