@@ -22,22 +22,11 @@ from tlskit.events import (
     NewSessionTicket,
 )
 from tlskit.providers import available_providers
+from engine_support import pump
 
 PROVIDERS = available_providers()
 
 
-def pump(client, server, limit=20):
-    client_events, server_events = [], []
-    for _ in range(limit):
-        to_server = client.data_to_send()
-        if to_server:
-            server_events += server.receive_data(to_server)
-        to_client = server.data_to_send()
-        if to_client:
-            client_events += client.receive_data(to_client)
-        if not to_server and not to_client:
-            return client_events, server_events
-    raise AssertionError("did not settle")
 
 
 @pytest.fixture(scope="module")

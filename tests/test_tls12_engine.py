@@ -16,6 +16,7 @@ from tlskit.engine.tls12.suites import SUITE_TABLE, provider_suites
 from tlskit.errors import AlertDescription, TLSError
 from tlskit.events import AlertReceived, ApplicationData, ConnectionClosed, HandshakeComplete
 from tlskit.providers import available_providers, get_provider
+from engine_support import pump
 
 PROVIDERS = available_providers()
 TLS12_ONLY = dict(min_version="TLSv1.2", max_version="TLSv1.2")
@@ -42,18 +43,6 @@ def ed_ca():
     return EphemeralCA(key_type="ed25519")
 
 
-def pump(client, server, limit=20):
-    client_events, server_events = [], []
-    for _ in range(limit):
-        to_server = client.data_to_send()
-        if to_server:
-            server_events += server.receive_data(to_server)
-        to_client = server.data_to_send()
-        if to_client:
-            client_events += client.receive_data(to_client)
-        if not to_server and not to_client:
-            return client_events, server_events
-    raise AssertionError("handshake did not settle")
 
 
 def records(data: bytes) -> list[tuple[int, bytes]]:
