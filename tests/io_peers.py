@@ -115,11 +115,15 @@ class StdlibServer:
                 with self.context.wrap_socket(
                     raw, server_side=True, suppress_ragged_eofs=self.suppress_ragged_eofs
                 ) as tls:
-                    self.results.append(self.handler(tls))
+                    self.results.append(self._result(tls))
             except Exception as exc:  # recorded for the test to assert on
                 self.errors.append(exc)
             finally:
                 raw.close()
+
+    def _result(self, tls: ssl.SSLSocket) -> Any:
+        """What one connection records in ``results``: the handler's return value."""
+        return self.handler(tls)
 
     def __enter__(self) -> "StdlibServer":
         self.thread.start()

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from io_peers import StdlibServer
 from tlskit import ServerConfig, ServerConnection
 
 OPENSSL = shutil.which("openssl")
@@ -91,43 +92,12 @@ def run_s_client(port: int, ca_file: Path, *extra: str, stdin: bytes = b"ping\n"
     return subprocess.run(args, input=stdin, capture_output=True, timeout=TIMEOUT)
 
 
-class StdlibServer12:
-    """A stdlib ssl server thread (TLS 1.2 at most) serving ``connections`` clients with ``handler``."""
+class StdlibServer12(StdlibServer):
+    """io_peers' stdlib ssl server thread, recording per connection what a TLS 1.2 test asks:
+    ``(version, cipher name, session_reused, handler result)``."""
 
-    def __init__(self, context: ssl.SSLContext, handler: Callable[[ssl.SSLSocket], Any], connections: int = 1) -> None:
-        self.context = context
-        self.handler = handler
-        self.connections = connections
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(TIMEOUT)
-        self.port = self.listener.getsockname()[1]
-        self.errors: list[BaseException] = []
-        self.results: list[Any] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        for _ in range(self.connections):
-            try:
-                raw, _ = self.listener.accept()
-            except OSError as exc:
-                self.errors.append(exc)
-                return
-            raw.settimeout(TIMEOUT)
-            try:
-                with self.context.wrap_socket(raw, server_side=True) as tls:
-                    self.results.append((tls.version(), tls.cipher()[0], tls.session_reused, self.handler(tls)))
-            except Exception as exc:  # recorded for the test to assert on
-                self.errors.append(exc)
-            finally:
-                raw.close()
-
-    def __enter__(self) -> "StdlibServer12":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.listener.close()
-        self.thread.join(TIMEOUT)
+    def _result(self, tls: ssl.SSLSocket) -> Any:
+        return (tls.version(), tls.cipher()[0], tls.session_reused, self.handler(tls))
 
 
 def echo(tls: ssl.SSLSocket) -> int:
