@@ -128,26 +128,21 @@ def exchange(stream: Stream, total: int, chunk: bytes) -> None:
         raise ConnectionError("bad acknowledgement from the loopback server")
 
 
-class LoopbackServer:
-    """A server child process, started on entry and terminated on exit."""
+class ChildServer:
+    """A server child process started on entry, which prints its port on its first line, and
+    terminated on exit. Its stdin is a pipe the child watches: if this process dies, it follows."""
 
-    def __init__(self, impl: str, pki: BenchPKI, params: tlskit_side.Params | None) -> None:
-        self.args = [
-            sys.executable, "-m", "tlskit.bench.loopback",
-            "--impl", impl, "--pki-dir", str(pki.ca_file.parent), "--key-type", pki.key_type,
-        ]  # fmt: skip
-        if params is not None:
-            self.args += ["--provider", params.provider, "--suite", params.suite, "--group", params.group]
+    def __init__(self, args: list[str]) -> None:
+        self.args = args
         self.process: subprocess.Popen | None = None
         self.port = 0
 
-    def __enter__(self) -> "LoopbackServer":
-        # stdin is a pipe the server watches: if this process dies, the server follows.
+    def __enter__(self) -> "ChildServer":
         self.process = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline() if self.process.stdout else ""
         if not line.strip().isdigit():
             self.__exit__()
-            raise RuntimeError(f"loopback server did not start: {' '.join(self.args)}")
+            raise RuntimeError(f"server did not start: {' '.join(self.args)}")
         self.port = int(line)
         return self
 
@@ -158,6 +153,19 @@ class LoopbackServer:
             for stream in (self.process.stdin, self.process.stdout):
                 if stream:
                     stream.close()
+
+
+class LoopbackServer(ChildServer):
+    """The loopback benchmark's server child process."""
+
+    def __init__(self, impl: str, pki: BenchPKI, params: tlskit_side.Params | None) -> None:
+        args = [
+            sys.executable, "-m", "tlskit.bench.loopback",
+            "--impl", impl, "--pki-dir", str(pki.ca_file.parent), "--key-type", pki.key_type,
+        ]  # fmt: skip
+        if params is not None:
+            args += ["--provider", params.provider, "--suite", params.suite, "--group", params.group]
+        super().__init__(args)
 
 
 # --- the server process ------------------------------------------------------

@@ -36,7 +36,6 @@ import pathlib
 import socket
 import ssl
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -45,6 +44,7 @@ from typing import Any
 from tlskit.bench import stdlib_ssl
 from tlskit.bench.certs import SERVER_NAME, BenchPKI, load_pki
 from tlskit.bench.harness import paired_ratio
+from tlskit.bench.loopback import ChildServer
 
 IMPLS = ("tlskit-aio", "ssl-aio", "tlskit-blocking", "ssl-threads")
 #: which server each tlskit server is compared with
@@ -146,34 +146,15 @@ def serve(impl: str, pki: BenchPKI, provider: str, suite: str, group: str) -> No
         _serve_tlskit_blocking(pki, provider, suite, group)
 
 
-class ServerProcess:
-    """One server child process, started on entry and terminated on exit."""
+class ServerProcess(ChildServer):
+    """One server child process of the concurrency benchmark."""
 
     def __init__(self, impl: str, pki: BenchPKI, provider: str, suite: str, group: str) -> None:
-        self.args = [
+        super().__init__([
             sys.executable, "-m", "tlskit.bench.servers", "serve", "--impl", impl,
             "--pki-dir", str(pki.ca_file.parent), "--key-type", pki.key_type,
             "--provider", provider, "--suite", suite, "--group", group,
-        ]  # fmt: skip
-        self.process: subprocess.Popen | None = None
-        self.port = 0
-
-    def __enter__(self) -> "ServerProcess":
-        self.process = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline() if self.process.stdout else ""
-        if not line.strip().isdigit():
-            self.__exit__()
-            raise RuntimeError(f"server did not start: {' '.join(self.args)}")
-        self.port = int(line)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            for stream in (self.process.stdin, self.process.stdout):
-                if stream:
-                    stream.close()
+        ])  # fmt: skip
 
 
 # --- the clients -------------------------------------------------------------
