@@ -14,7 +14,9 @@ Choices and library quirks handled (see shared notes/provider-quirks.md):
   serves HPKE). We depend on them deliberately and pin the behaviour with the
   Wycheproof ML-KEM vectors; ``Crypto.PublicKey.Hybrid`` is X-Wing, not the
   TLS hybrid, so X25519MLKEM768 is composed here from ML-KEM-768 + X25519.
-* HKDF-Expand is built over PyCryptodome's HMAC (its own Expand is private).
+* HMAC is RFC 2104 over PyCryptodome's one-call SHA-2 digest (``Crypto.Hash.HMAC``
+  costs several hash objects per call), and HKDF-Expand is built over it (the
+  library's own Expand is private).
 * X25519/X448 low-order points are refused by the importer; an explicit
   all-zero check stays as well. ECDH shares must be uncompressed points
   (PyCryptodome would accept compressed ones).
@@ -32,7 +34,7 @@ from typing import Any, Callable
 
 import Crypto
 from Crypto.Cipher import AES, ChaCha20_Poly1305
-from Crypto.Hash import HMAC, SHA256, SHA384, SHA512
+from Crypto.Hash import SHA256, SHA384, SHA512
 from Crypto.Protocol import DH
 from Crypto.PublicKey import ECC, MLKEM, RSA
 from Crypto.Random import get_random_bytes
@@ -66,19 +68,59 @@ _PARSE_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, Not
 # Hashes
 
 
+#: bytes.translate tables XOR-ing every byte with HMAC's ipad / opad (RFC 2104)
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+def _oneshot(module: Any) -> Callable[[bytes], bytes]:
+    """The module's one-call digest (PyCryptodome >= 4.x ``SHA256.digest(data)``), else new+digest."""
+    digest = getattr(module, "digest", None)
+    if callable(digest):
+        return digest  # type: ignore[no-any-return]
+    return lambda data: module.new(data).digest()
+
+
 class PycryptodomeHash(HashAlgorithm):
+    """SHA-2 with HMAC and HKDF-Expand written over the one-call digest.
+
+    ``Crypto.Hash.HMAC`` builds four hash objects and XORs the pads in Python per
+    call (about 20 us); TLS 1.3 does some 40 HMACs per handshake pair, nearly all on
+    short inputs, so HMAC is computed here as RFC 2104 spells it,
+    H((K ^ opad) || H((K ^ ipad) || m)), with two one-call digests. The Wycheproof
+    HMAC and HKDF vectors pin it (tlskit.providers._wycheproof).
+    """
+
     def __init__(self, name: str) -> None:
         self.name = name
         self._module = _HASH_MODULES[name]
         self.digest_size = self._module.digest_size
+        self._block_size: int = self._module.block_size
+        self._digest = _oneshot(self._module)
 
     def new(self, data: bytes = b"") -> Any:
         # PyCryptodome hash objects are already incremental with copy() and a
         # non-destructive digest(): exactly the HashObject protocol.
         return self._module.new(data)
 
+    def digest(self, data: bytes) -> bytes:
+        return self._digest(data)
+
     def hmac(self, key: bytes, data: bytes) -> bytes:
-        return HMAC.new(key, data, digestmod=self._module).digest()
+        digest = self._digest
+        if len(key) > self._block_size:  # RFC 2104 section 2: long keys are hashed first
+            key = digest(key)
+        elif type(key) is not bytes:
+            key = bytes(key)
+        key = key.ljust(self._block_size, b"\0")
+        return digest(key.translate(_OPAD) + digest(key.translate(_IPAD) + data))
+
+    def hkdf_expand(self, prk: bytes, info: bytes, length: int) -> bytes:
+        # Every HKDF-Expand-Label of TLS 1.3 fits in one block: T(1) = HMAC(PRK, info || 0x01)
+        # (RFC 5869 section 2.3); longer outputs take the generic loop.
+        if 0 < length <= self.digest_size:
+            return self.hmac(prk, bytes(info) + b"\x01")[:length]
+        return super().hkdf_expand(prk, info, length)
 
 
 # ---------------------------------------------------------------------------
