@@ -1,7 +1,9 @@
 """``tlskit providers [--json]``: what each crypto provider offers (built-in backends and
 third-party ones from the ``tlskit.providers`` entry-point group), and which library
 version is behind it; ``tlskit providers check NAME|MODULE:ATTR``: the conformance kit
-of :mod:`tlskit.providers.testing`, printed as a pass/fail table."""
+of :mod:`tlskit.providers.testing`, printed as a pass/fail table; ``tlskit providers rank``:
+time every primitive of every built-in backend and show what ``provider="fastest"`` takes
+from which (``--save`` makes it the ranking in use, ``--show`` only shows the one in use)."""
 
 from __future__ import annotations
 
@@ -133,6 +135,69 @@ def check(
     typer.echo(report.to_json() if as_json else report.table())
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _format_us(seconds: float) -> str:
+    return f"{seconds * 1e6:.1f} µs" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
+
+
+def _composition_lines(choices: dict[str, str]) -> list[str]:
+    by_backend: dict[str, list[str]] = {}
+    for primitive, backend in choices.items():
+        by_backend.setdefault(backend, []).append(primitive)
+    return [f"  {backend}: {', '.join(items)}" for backend, items in by_backend.items()]
+
+
+@app.command("rank")
+def rank(
+    save: bool = typer.Option(False, "--save", help="Save the ranking: provider=\"fastest\" uses it from then on."),
+    show: bool = typer.Option(False, "--show", help="Do not measure: show the composition in use and where it comes from."),
+    reps: int = typer.Option(3, "--reps", min=1, max=50, help="Interleaved repetitions per primitive (median)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the measurements and choices as JSON."),
+) -> None:
+    """Measure each primitive of each built-in backend (about two seconds), print the ranking
+    per primitive and the composition provider="fastest" would take from it."""
+    from tlskit.providers import fastest
+    from tlskit.providers.registry import builtin_providers
+
+    if show and save:
+        typer.echo("error: --show does not measure, so there is nothing to --save", err=True)
+        raise typer.Exit(2)
+    if show:
+        current = fastest.fastest_provider(builtin_providers())
+        if as_json:
+            typer.echo(json.dumps({"source": current.source, "choices": dict(current.choices)}, indent=2))
+            return
+        typer.echo(f"provider \"fastest\": {current.source}")
+        typer.echo("\n".join(_composition_lines(dict(current.choices))))
+        return
+    from tlskit.providers.measure import measure
+
+    providers = builtin_providers()
+    result = measure(providers, reps=reps)
+    choices = fastest.choose(result.measurements, providers)
+    saved = str(fastest.save_ranking(result.measurements, fastest.machine_key(providers))) if save else None
+    if as_json:
+        document = {"elapsed_s": result.elapsed, "reps": result.reps, "measurements_s": result.measurements,
+                    "errors": result.errors, "choices": choices, "saved": saved}  # fmt: skip
+        typer.echo(json.dumps(document, indent=2))
+        return
+    typer.echo(f"time per operation, fastest first (median of {result.reps} interleaved repetitions; {result.elapsed:.1f} s)")
+    for primitive, times in result.measurements.items():
+        ordered = sorted(times.items(), key=lambda item: item[1])
+        best = ordered[0][1]
+        cells = [f"{b} {_format_us(t)}" + (f" ({t / best:.2f}×)" if i else "") for i, (b, t) in enumerate(ordered)]
+        note = "" if choices[primitive] == ordered[0][0] else f" (within {fastest.MARGIN:.0%} of the fastest: kept)"
+        typer.echo(f"  {primitive:32} -> {choices[primitive]}{note}: {' | '.join(cells)}")
+    for primitive, failures in result.errors.items():
+        for backend, why in failures.items():
+            typer.echo(f"  {primitive:32} {backend} not measured: {why}")
+    typer.echo("composition (provider=\"fastest\"):")
+    typer.echo("\n".join(_composition_lines(choices)))
+    if saved:
+        typer.echo(f"saved to {saved}: provider=\"fastest\" uses this ranking from now on")
+    else:
+        typer.echo(f"not saved (provider=\"fastest\" uses: {fastest.read_ranking(providers).source}); --save to use this one")
 
 
 def providers(

@@ -11,6 +11,10 @@ a :class:`Provider` or a callable returning one). It is listed by
 ``provider="name"``. The built-in backends win on a name clash (an entry point
 cannot shadow "cryptography"); an entry point that fails to load is reported as
 unavailable with its error, never fatal for the other providers.
+
+``"fastest"`` names the provider composed, per algorithm, of the built-in backends
+ranked fastest on this machine (:mod:`tlskit.providers.fastest`); it is rebuilt when
+``tlskit providers rank --save`` writes a new ranking, so it is not kept in the cache here.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ _BACKENDS: dict[str, str] = {
 #: the entry-point group third-party packages declare their providers in
 ENTRY_POINT_GROUP = "tlskit.providers"
 
+#: the provider made of the fastest backend per algorithm (tlskit.providers.fastest)
+FASTEST = "fastest"
+
 #: the parts compose() takes, in the order the composed name lists them
 PART_KEYS = ("kx", "aead", "hash", "sig")
 
@@ -44,7 +51,7 @@ _lock = threading.Lock()
 
 class UnknownProvider(ProviderError):
     def __init__(self, name: str, reason: str = "") -> None:
-        known = ", ".join(backend_names() + tuple(n for n in third_party_providers() if n not in _BACKENDS))
+        known = ", ".join(backend_names() + (FASTEST,) + tuple(n for n in third_party_providers() if n not in _BACKENDS))
         super().__init__(f"unknown or unavailable provider {name!r}{reason} (known: {known})")
         self.provider = name
 
@@ -68,7 +75,7 @@ def third_party_providers() -> dict[str, str]:
         return found
     for ep in entry_points:
         name = ep.name.strip()
-        if name and name.lower() not in _BACKENDS and name not in found:
+        if name and name.lower() not in _BACKENDS and name.lower() != FASTEST and name not in found:
             found[name] = ep.value
     return found
 
@@ -120,6 +127,19 @@ def _build_backend(name: str) -> Provider:
     return module.build()
 
 
+def builtin_providers() -> dict[str, Provider]:
+    """The built-in backends whose library is installed, by name, in preference order
+    (what "fastest" is composed from: third-party providers never compete, an entry point
+    is trusted as a whole, not silently mixed into another provider)."""
+    found = {}
+    for name in _BACKENDS:
+        try:
+            found[name] = get_provider(name)
+        except UnknownProvider:
+            continue
+    return found
+
+
 def available_providers() -> list[str]:
     """Names of the usable providers: the built-in backends whose library is installed,
     in preference order, then the third-party ones that load."""
@@ -134,14 +154,19 @@ def available_providers() -> list[str]:
 
 
 def get_provider(name: ProviderLike) -> Provider:
-    """A provider by name: a backend ("cryptography", "pycryptodome", "pynacl"), a
-    third-party provider's entry-point name, or a composed name such as "kx=pynacl,aead=pycryptodome,hash=cryptography,sig=cryptography".
+    """A provider by name: a backend ("cryptography", "pycryptodome", "pynacl"), "fastest"
+    (each algorithm from the backend ranked fastest here), a third-party provider's
+    entry-point name, or a composed name such as "kx=pynacl,aead=pycryptodome,hash=cryptography,sig=cryptography".
     A Provider instance is returned as is, so configs may hold either.
     """
     if isinstance(name, Provider):
         return name
     if not isinstance(name, str):
         raise TypeError(f"provider must be a name or a Provider, not {type(name).__name__}")
+    if name.strip().lower() == FASTEST:
+        from tlskit.providers.fastest import fastest_provider  # lazy: only who asks for it pays
+
+        return fastest_provider(builtin_providers())
     with _lock:
         cached = _cache.get(name)
     if cached is not None:
@@ -149,7 +174,10 @@ def get_provider(name: ProviderLike) -> Provider:
     if name.strip().lower() in _BACKENDS:  # "PyNaCl", "Cryptography" are accepted too
         provider = _build_backend(name.strip().lower())
     elif "=" in name:
-        provider = compose(**_parse_composed_name(name))
+        parts = _parse_composed_name(name)
+        provider = compose(**parts)
+        if FASTEST in parts.values():
+            return provider  # follows the ranking file: never cached under this name
     else:
         third_party = third_party_providers()
         if name not in third_party:
