@@ -99,6 +99,11 @@ class Reader:
         start, end = self._vector_bounds(length_size, minimum, None)
         return Reader(self._data, start, end)
 
+    def window(self) -> tuple[bytes, int, int]:
+        """(data, cursor, end) for a caller that walks the window by index itself; it must
+        check every offset against ``end`` (the reader does not move)."""
+        return self._data, self._pos, self._end
+
     def pull_rest(self) -> bytes:
         return self.pull_bytes(self.remaining)
 

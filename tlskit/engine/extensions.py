@@ -12,6 +12,7 @@ from ``ALLOWED_IN``.
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import re
 import struct
@@ -107,18 +108,29 @@ ListT = TypeVar("ListT", bound="ExtensionList")
 
 def decode_extensions(reader: Reader, kind: "type[ListT]") -> "ListT":
     """Parse an ``Extension extensions<0..2^16-1>`` block into ``kind`` (the message's typed
-    view); duplicates are illegal_parameter (RFC 8446 4.2)."""
+    view); duplicates are illegal_parameter (RFC 8446 4.2).
+
+    Every ClientHello and ServerHello goes through here, so the loop reads the 4-byte
+    headers by index instead of through a sub-reader per extension; every length is
+    still checked against the block's end before anything is sliced."""
     block = reader.pull_reader(2)
-    result = kind()
-    seen: set[int] = set()
-    while not block.eof():
-        ext_type = block.pull_u16()
-        body = block.pull_vector(2)
-        if ext_type in seen:
+    data, pos, end = block.window()
+    items: list[tuple[int, bytes]] = []
+    index: dict[int, bytes] = {}
+    while pos < end:
+        if pos + 4 > end:
+            raise DecodeError("message truncated")
+        ext_type = (data[pos] << 8) | data[pos + 1]
+        start = pos + 4
+        pos = start + ((data[pos + 2] << 8) | data[pos + 3])
+        if pos > end:
+            raise DecodeError("message truncated")
+        if ext_type in index:
             raise IllegalParameter(f"duplicate extension {ext_type}")
-        seen.add(ext_type)
-        result.append((ext_type, body))
-    return result
+        body = data[start:pos]
+        index[ext_type] = body
+        items.append((ext_type, body))
+    return kind._from_decoded(items, index)
 
 
 def check_extensions(message: str, extensions: Extensions, offered: Iterable[int] | None = None) -> None:
@@ -174,8 +186,13 @@ def is_dns_host_name(host: str) -> bool:
     return not _NUMERIC_LABEL.fullmatch(labels[-1])
 
 
+@functools.lru_cache(maxsize=256)
 def sni_host_name(host: str) -> bytes:
     """The HostName a client sends for ``host``: A-labels, no trailing dot.
+
+    Memoised (a pure function of ``host``; an exception is never cached): IDNA encoding
+    and the label checks cost more than the rest of the ClientHello, and a client
+    connects to the same few names again and again.
 
     Raises TLSError for a name that is not a DNS host name (control characters,
     spaces, empty labels...): it must not be sent to the server.
@@ -197,8 +214,13 @@ def encode_server_name(host_name: bytes) -> bytes:
     return vec16(u8(0) + vec16(host_name))
 
 
+@functools.lru_cache(maxsize=1024)
 def decode_server_name(body: bytes) -> str | None:
-    """The host_name entry of a ClientHello server_name list (None if absent)."""
+    """The host_name entry of a ClientHello server_name list (None if absent).
+
+    Memoised by the exact body bytes (decoding is a pure function of them and an
+    exception is never cached): a server sees the same few names in every
+    ClientHello, and the host-name checks are the costliest part of reading one."""
     r = _whole(body)
     names = r.pull_reader(2, minimum=1)
     r.expect_end()
@@ -260,10 +282,13 @@ def encode_supported_groups(groups: list[int]) -> bytes:
 
 
 def decode_u16_list(body: bytes) -> list[int]:
-    r = _whole(body)
-    values = pull_u16_list(r, 2, minimum=2)
-    r.expect_end()
-    return values
+    """A ``uint16 values<2..2^16-2>`` vector that is the whole body."""
+    if len(body) < 2 or (body[0] << 8) | body[1] != len(body) - 2:
+        raise DecodeError("malformed uint16 list")
+    count = len(body) - 2
+    if count < 2 or count % 2:
+        raise DecodeError("malformed uint16 list")
+    return list(struct.unpack_from(f">{count // 2}H", body, 2))
 
 
 def encode_supported_versions_client(versions: list[int]) -> bytes:
@@ -467,21 +492,75 @@ class ExtensionList(list):  # type: ignore[type-arg]  # list[tuple[int, bytes]]
     def __init__(self, items: Iterable[tuple[int, bytes]] = ()) -> None:
         super().__init__(items)
         self._decoded: dict[int, Any] = {}
+        #: type -> body; the first of each type (a decoded list never has duplicates)
+        self._index: dict[int, bytes] = {}
+        for t, body in self:
+            self._index.setdefault(t, body)
+
+    @classmethod
+    def _from_decoded(cls: "type[ListT]", items: list[tuple[int, bytes]], index: dict[int, bytes]) -> "ListT":
+        """The view of a decoded block whose index decode_extensions already built."""
+        view = cls.__new__(cls)
+        list.__init__(view, items)
+        view._decoded = {}
+        view._index = index
+        return view
+
+    def append(self, item: tuple[int, bytes]) -> None:
+        list.append(self, item)
+        self._index.setdefault(item[0], item[1])
+
+    # Any other change to the list rebuilds the index, so body()/``in`` always agree with it.
+    def _reindex(self) -> None:
+        self._decoded = {}
+        self._index = {}
+        for t, body in self:
+            self._index.setdefault(t, body)
+
+    def extend(self, items: Iterable[tuple[int, bytes]]) -> None:
+        list.extend(self, items)
+        self._reindex()
+
+    def __iadd__(self, items: Iterable[tuple[int, bytes]]) -> "ExtensionList":  # type: ignore[override,misc]
+        self.extend(items)
+        return self
+
+    def insert(self, i: Any, item: tuple[int, bytes]) -> None:
+        list.insert(self, i, item)
+        self._reindex()
+
+    def remove(self, item: tuple[int, bytes]) -> None:
+        list.remove(self, item)
+        self._reindex()
+
+    def pop(self, i: Any = -1) -> tuple[int, bytes]:
+        item: tuple[int, bytes] = list.pop(self, i)
+        self._reindex()
+        return item
+
+    def clear(self) -> None:
+        list.clear(self)
+        self._reindex()
+
+    def __setitem__(self, i: Any, item: Any) -> None:
+        list.__setitem__(self, i, item)
+        self._reindex()
+
+    def __delitem__(self, i: Any) -> None:
+        list.__delitem__(self, i)
+        self._reindex()
 
     def body(self, ext_type: int) -> bytes | None:
         """The raw body of ``ext_type`` (None if absent)."""
-        for t, body in self:
-            if t == ext_type:
-                return body
-        return None
+        return self._index.get(ext_type)
 
     def types(self) -> set[int]:
-        return {t for t, _ in self}
+        return set(self._index)
 
     def __contains__(self, ext_type: object) -> bool:  # ``E.cookie in hello.extensions``
         if isinstance(ext_type, tuple):
             return list.__contains__(self, ext_type)
-        return any(t == ext_type for t, _ in self)
+        return ext_type in self._index
 
     @property
     def unknown(self) -> list[tuple[int, bytes]]:
@@ -493,11 +572,12 @@ class ExtensionList(list):  # type: ignore[type-arg]  # list[tuple[int, bytes]]
         check_extensions(self.message, self, offered)
 
     def _get(self, ext_type: ExtensionType, decode: Callable[[bytes], Any]) -> Any:
-        if ext_type in self._decoded:
-            return self._decoded[ext_type]
-        body = self.body(ext_type)
+        decoded = self._decoded
+        if ext_type in decoded:
+            return decoded[ext_type]
+        body = self._index.get(ext_type)
         value = None if body is None else decode(body)
-        self._decoded[ext_type] = value
+        decoded[ext_type] = value
         return value
 
 
