@@ -19,7 +19,8 @@ from tlskit.providers.base import CipherSuite, HashAlgorithm, HashObject
 _LABEL_PREFIXES: dict[tuple[bytes, int], bytes] = {}
 
 
-def hkdf_expand_label(hash_alg: HashAlgorithm, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
+    """The HkdfLabel structure (RFC 8446 7.1): the ``info`` of HKDF-Expand-Label."""
     if type(label) is not bytes:  # an exporter label may come as bytearray/memoryview
         label = bytes(label)
     prefix = _LABEL_PREFIXES.get((label, length))
@@ -28,7 +29,11 @@ def hkdf_expand_label(hash_alg: HashAlgorithm, secret: bytes, label: bytes, cont
         prefix = u16(length) + u8(len(full_label)) + full_label
         if len(_LABEL_PREFIXES) < 256:  # exporters may bring caller-chosen labels
             _LABEL_PREFIXES[(label, length)] = prefix
-    return hash_alg.hkdf_expand(secret, prefix + u8(len(context)) + context, length)
+    return prefix + u8(len(context)) + context
+
+
+def hkdf_expand_label(hash_alg: HashAlgorithm, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+    return hash_alg.hkdf_expand(secret, hkdf_label(label, context, length), length)
 
 
 def derive_secret(hash_alg: HashAlgorithm, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
@@ -63,7 +68,7 @@ class Transcript:
 
     def digest(self) -> bytes:
         assert self._ctx is not None, "transcript hash used before the suite was chosen"
-        return self._ctx.copy().digest()
+        return self._ctx.digest()  # HashObject.digest() leaves the running hash as it was
 
     def digest_with(self, hash_alg: HashAlgorithm, extra: bytes) -> bytes:
         """The hash of the transcript so far followed by ``extra``, without adding it
@@ -93,9 +98,12 @@ class TrafficKeys:
 
     def __init__(self, suite: CipherSuite, secret: bytes) -> None:
         self.secret = secret
-        self.key = hkdf_expand_label(suite.hash, secret, b"key", b"", suite.aead.key_length)
-        self.iv = hkdf_expand_label(suite.hash, secret, b"iv", b"", suite.aead.nonce_length)
-        self.aead = suite.aead.new(self.key)
+        aead = suite.aead
+        expand = suite.hash.hkdf_expand
+        # two expansions of one secret: keying an HMAC once (expander) only pays from three
+        self.key = expand(secret, hkdf_label(b"key", b"", aead.key_length), aead.key_length)
+        self.iv = expand(secret, hkdf_label(b"iv", b"", aead.nonce_length), aead.nonce_length)
+        self.aead = aead.new(self.key)
 
 
 #: Per hash algorithm object: (Hash(""), early secret without PSK, Derive-Secret(early, "derived", "")).
@@ -145,15 +153,19 @@ class KeySchedule:
         if shared_secret is None:
             shared_secret = bytes(self.hash.digest_size)
         self.handshake_secret = self.hash.hkdf_extract(self._early_derived, shared_secret)
-        salt = self.derive(self.handshake_secret, b"derived", self.empty_hash)
-        self.master_secret = self.hash.hkdf_extract(salt, bytes(self.hash.digest_size))
+        self._handshake_expand = self.hash.expander(self.handshake_secret)
+        size = self.hash.digest_size
+        salt = self._handshake_expand(hkdf_label(b"derived", self.empty_hash, size), size)
+        self.master_secret = self.hash.hkdf_extract(salt, bytes(size))
+        self._master_expand = self.hash.expander(self.master_secret)
 
     def handshake_traffic_secrets(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """(client, server) handshake traffic secrets over ClientHello..ServerHello."""
         assert self.handshake_secret is not None
+        expand, size = self._handshake_expand, self.hash.digest_size
         return (
-            self.derive(self.handshake_secret, b"c hs traffic", transcript_hash),
-            self.derive(self.handshake_secret, b"s hs traffic", transcript_hash),
+            expand(hkdf_label(b"c hs traffic", transcript_hash, size), size),
+            expand(hkdf_label(b"s hs traffic", transcript_hash, size), size),
         )
 
     def application_traffic_secrets(self, transcript_hash: bytes) -> tuple[bytes, bytes, bytes]:
@@ -163,19 +175,19 @@ class KeySchedule:
 
     def traffic_secrets_0(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """(client, server) application traffic secrets over ClientHello..server Finished."""
+        return self._from_master(b"c ap traffic", transcript_hash), self._from_master(b"s ap traffic", transcript_hash)
+
+    def _from_master(self, label: bytes, transcript_hash: bytes) -> bytes:
+        """Derive-Secret(master_secret, label, transcript) with the master's keyed HMAC."""
         assert self.master_secret is not None
-        return (
-            self.derive(self.master_secret, b"c ap traffic", transcript_hash),
-            self.derive(self.master_secret, b"s ap traffic", transcript_hash),
-        )
+        size = self.hash.digest_size
+        return self._master_expand(hkdf_label(label, transcript_hash, size), size)
 
     def exporter_master_secret(self, transcript_hash: bytes) -> bytes:
-        assert self.master_secret is not None
-        return self.derive(self.master_secret, b"exp master", transcript_hash)
+        return self._from_master(b"exp master", transcript_hash)
 
     def resumption_master_secret(self, transcript_hash: bytes) -> bytes:
-        assert self.master_secret is not None
-        return self.derive(self.master_secret, b"res master", transcript_hash)
+        return self._from_master(b"res master", transcript_hash)
 
     def finished_verify_data(self, base_key: bytes, transcript_hash: bytes) -> bytes:
         finished_key = hkdf_expand_label(self.hash, base_key, b"finished", b"", self.hash.digest_size)

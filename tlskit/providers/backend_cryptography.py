@@ -109,6 +109,22 @@ class CryptographyHash(HashAlgorithm):
             return mac.finalize()[:length]
         return HKDFExpand(self._algorithm, length, info).derive(prk)
 
+    def expander(self, prk: bytes) -> Callable[[bytes, int], bytes]:
+        # The HMAC keyed with the PRK once, copied per expansion: a copy costs about
+        # half of keying a new HMAC, and the key schedule expands each secret 2-3 times.
+        keyed = chmac.HMAC(prk, self._algorithm)
+        digest_size = self.digest_size
+        hkdf_expand = self.hkdf_expand
+
+        def expand(info: bytes, length: int) -> bytes:
+            if 0 < length <= digest_size:  # N = 1 (RFC 5869 2.3), as in hkdf_expand
+                mac = keyed.copy()
+                mac.update(info + b"\x01")
+                return mac.finalize()[:length]
+            return hkdf_expand(prk, info, length)
+
+        return expand
+
 
 # ---------------------------------------------------------------------------
 # AEADs

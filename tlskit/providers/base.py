@@ -68,6 +68,16 @@ class HashAlgorithm(abc.ABC):
         return out[:length]
 
 
+    def expander(self, prk: bytes) -> "Callable[[bytes, int], bytes]":
+        """``hkdf_expand`` with ``prk`` bound: ``expander(prk)(info, length)``.
+
+        The TLS 1.3 key schedule expands most secrets more than once (a traffic secret
+        gives a key, an IV and a Finished key), so a backend may key its HMAC once here
+        and reuse it; the default simply binds the argument."""
+        expand = self.hkdf_expand
+        return lambda info, length: expand(prk, info, length)
+
+
 class AEAD(abc.ABC):
     """An AEAD bound to one key. Created once per traffic key, not per record."""
 
