@@ -29,7 +29,7 @@ def hkdf_label(label: bytes, context: bytes, length: int) -> bytes:
         prefix = u16(length) + u8(len(full_label)) + full_label
         if len(_LABEL_PREFIXES) < 256:  # exporters may bring caller-chosen labels
             _LABEL_PREFIXES[(label, length)] = prefix
-    return prefix + u8(len(context)) + context
+    return b"".join((prefix, bytes((len(context),)), context))
 
 
 def hkdf_expand_label(hash_alg: HashAlgorithm, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:

@@ -10,6 +10,7 @@ built to be sent take a plain list of ``(type, encoded body)`` pairs.
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass, field
 
 from tlskit.engine.buffer import Reader, u8, u16, u24, u32_bytes, vec8, vec16, vec24
@@ -25,7 +26,7 @@ from tlskit.engine.extensions import (
     decode_extensions,
     encode_extensions,
 )
-from tlskit.errors import DecodeError, IllegalParameter
+from tlskit.errors import DecodeError, IllegalParameter, InternalError
 
 
 class HandshakeType(enum.IntEnum):
@@ -55,7 +56,12 @@ SSL3_VERSION = 0x0300
 
 def frame(msg_type: int, body: bytes) -> bytes:
     """Prefix a handshake body with its type and 24-bit length."""
-    return u8(msg_type) + u24(len(body)) + body
+    if len(body) >= 1 << 24:
+        raise InternalError("handshake message too long to frame")
+    return b"".join((_HEADER.pack(msg_type, len(body) >> 16, len(body) & 0xFFFF), body))
+
+
+_HEADER = struct.Struct(">BBH")
 
 
 @dataclass
