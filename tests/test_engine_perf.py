@@ -345,3 +345,75 @@ def test_exporter_labels_of_any_bytes_type(tmp_path):
     expected = client.export_keying_material(b"EXPERIMENTAL label", b"", 16)
     assert server.export_keying_material(bytearray(b"EXPERIMENTAL label"), b"", 16) == expected
     assert server.export_keying_material("EXPERIMENTAL label", b"", 16) == expected
+
+
+# -- issue 17: key-schedule and extension shortcuts ---------------------------------------
+
+
+@pytest.mark.parametrize("provider_name", ["cryptography", "pycryptodome", "pynacl"])
+def test_expander_is_hkdf_expand_with_the_key_bound(provider_name):
+    """HashAlgorithm.expander keys the HMAC once; every expansion, however many and in
+    whatever order, must equal a fresh hkdf_expand (RFC 5869), also past one block."""
+    from tlskit.providers import available_providers, get_provider
+
+    if provider_name not in available_providers():
+        pytest.skip(f"{provider_name} is not installed")
+    for hash_alg in get_provider(provider_name).hash_algorithms.values():
+        prk_a, prk_b = bytes(range(hash_alg.digest_size)), bytes(reversed(range(hash_alg.digest_size)))
+        expand_a, expand_b = hash_alg.expander(prk_a), hash_alg.expander(prk_b)
+        for info, length in [(b"one", 16), (b"two", 12), (b"one", hash_alg.digest_size), (b"long", 3 * hash_alg.digest_size + 5)]:
+            assert expand_a(info, length) == hash_alg.hkdf_expand(prk_a, info, length)
+            assert expand_b(info, length) == hash_alg.hkdf_expand(prk_b, info, length)
+        assert expand_a(b"x", 16) != expand_b(b"x", 16)
+
+
+def test_key_schedule_matches_rfc8448_after_the_expander_change():
+    """The handshake and master secrets expand through one keyed HMAC each: the derived
+    secrets must still be RFC 8448's (simple 1-RTT handshake, section 3)."""
+    from tlskit.engine.keyschedule import KeySchedule
+    from tlskit.providers import get_provider
+
+    suite = get_provider("cryptography").cipher_suites["TLS_AES_128_GCM_SHA256"]
+    schedule = KeySchedule(suite)
+    schedule.set_shared_secret(bytes.fromhex("8bd4054fb55b9d63fdfbacf9f04b9f0d35e6d63f537563efd46272900f89492d"))
+    hello_hash = bytes.fromhex("860c06edc07858ee8e78f0e7428c58edd6b43f2ca3e6e95f02ed063cf0e1cad8")
+    client, server = schedule.handshake_traffic_secrets(hello_hash)
+    assert client.hex() == "b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21"
+    assert server.hex() == "b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38"
+    finished_hash = bytes.fromhex("9608102a0f1ccc6db6250b7b7e417b1a000eaada3daae4777a7686c9ff83df13")
+    client_ap, server_ap = schedule.traffic_secrets_0(finished_hash)
+    assert client_ap.hex() == "9e40646ce79a7f9dc05af8889bce6552875afa0b06df0087f792ebb7c17504a5"
+    assert server_ap.hex() == "a11af9f05531f856ad47116b45a950328204b4f44bfb6b3a4b4f1f3fcb631643"
+    assert schedule.exporter_master_secret(finished_hash).hex() == "fe22f881176eda18eb8f44529e6792c50c9a3f89452f68d8ae311b4309d3cf50"
+
+
+def test_memoised_host_name_codecs_answer_per_input_and_never_cache_a_refusal():
+    from tlskit.engine import extensions as ext
+    from tlskit.errors import TLSError
+
+    for _ in range(2):  # the second round is answered from the memo
+        assert ext.sni_host_name("example.com.") == b"example.com"
+        assert ext.sni_host_name("b\u00fccher.example") == b"xn--bcher-kva.example"
+        with pytest.raises(TLSError):
+            ext.sni_host_name("bad name.example")
+        assert ext.decode_server_name(ext.encode_server_name(b"a.example")) == "a.example"
+        assert ext.decode_server_name(ext.encode_server_name(b"b.example")) == "b.example"
+        assert ext.decode_server_name(ext.encode_server_name(b"192.0.2.1")) is None
+        with pytest.raises(TLSError):
+            ext.decode_server_name(ext.encode_server_name(b"bad\x01name"))
+
+
+def test_extension_view_index_follows_every_change_to_the_list():
+    from tlskit.engine.buffer import Reader
+    from tlskit.engine.extensions import ClientHelloExtensions, decode_extensions, encode_extensions
+
+    view = decode_extensions(Reader(encode_extensions([(0, b"\x00\x01"), (43, b"\x02\x03\x04")])), ClientHelloExtensions)
+    assert view.body(43) == b"\x02\x03\x04" and 0 in view and 10 not in view
+    view.append((10, b"\x00\x02\x00\x1d"))
+    assert view.supported_groups == [0x1D]
+    del view[0]
+    assert 0 not in view and view.body(0) is None
+    view[0] = (43, b"\x02\x03\x03")
+    assert view.body(43) == b"\x02\x03\x03"
+    view.clear()
+    assert 43 not in view and view.types() == set()
