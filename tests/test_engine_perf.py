@@ -351,8 +351,8 @@ def test_exporter_labels_of_any_bytes_type(tmp_path):
 
 
 @pytest.mark.parametrize("provider_name", ["cryptography", "pycryptodome", "pynacl"])
-def test_expander_is_hkdf_expand_with_the_key_bound(provider_name):
-    """HashAlgorithm.expander keys the HMAC once; every expansion, however many and in
+def test_expander_and_keyed_hmac_are_the_unbound_functions(provider_name):
+    """HashAlgorithm.expander and keyed_hmac key the HMAC once; every expansion, however many and in
     whatever order, must equal a fresh hkdf_expand (RFC 5869), also past one block."""
     from tlskit.providers import available_providers, get_provider
 
@@ -365,6 +365,10 @@ def test_expander_is_hkdf_expand_with_the_key_bound(provider_name):
             assert expand_a(info, length) == hash_alg.hkdf_expand(prk_a, info, length)
             assert expand_b(info, length) == hash_alg.hkdf_expand(prk_b, info, length)
         assert expand_a(b"x", 16) != expand_b(b"x", 16)
+        mac_a, mac_b = hash_alg.keyed_hmac(prk_a), hash_alg.keyed_hmac(prk_b)
+        for data in (b"", b"first", b"second" * 40, b"first"):
+            assert mac_a(data) == hash_alg.hmac(prk_a, data)
+            assert mac_b(data) == hash_alg.hmac(prk_b, data)
 
 
 def test_key_schedule_matches_rfc8448_after_the_expander_change():
@@ -417,3 +421,19 @@ def test_extension_view_index_follows_every_change_to_the_list():
     assert view.body(43) == b"\x02\x03\x03"
     view.clear()
     assert 43 not in view and view.types() == set()
+
+
+def test_tls12_suite_table_is_kept_per_provider_and_follows_replaced_tables():
+    import dataclasses
+
+    from tlskit.engine.tls12.suites import provider_suites
+    from tlskit.providers import get_provider
+
+    provider = dataclasses.replace(get_provider("cryptography"))
+    first = provider_suites(provider)
+    assert "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in first
+    first.clear()  # the caller's copy: the kept table is untouched
+    assert provider_suites(provider).keys() == provider_suites(get_provider("cryptography")).keys()
+    provider.aead_algorithms = {k: v for k, v in provider.aead_algorithms.items() if k != "AES-128-GCM"}
+    assert "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" not in provider_suites(provider)
+    assert "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384" in provider_suites(provider)

@@ -109,21 +109,17 @@ class CryptographyHash(HashAlgorithm):
             return mac.finalize()[:length]
         return HKDFExpand(self._algorithm, length, info).derive(prk)
 
-    def expander(self, prk: bytes) -> Callable[[bytes, int], bytes]:
-        # The HMAC keyed with the PRK once, copied per expansion: a copy costs about
-        # half of keying a new HMAC, and the key schedule expands each secret 2-3 times.
-        keyed = chmac.HMAC(prk, self._algorithm)
-        digest_size = self.digest_size
-        hkdf_expand = self.hkdf_expand
+    def keyed_hmac(self, key: bytes) -> Callable[[bytes], bytes]:
+        # The HMAC keyed once and copied per message: a copy costs about half of keying a
+        # new HMAC, and the key schedules MAC several messages under each secret.
+        keyed = chmac.HMAC(key, self._algorithm)
 
-        def expand(info: bytes, length: int) -> bytes:
-            if 0 < length <= digest_size:  # N = 1 (RFC 5869 2.3), as in hkdf_expand
-                mac = keyed.copy()
-                mac.update(info + b"\x01")
-                return mac.finalize()[:length]
-            return hkdf_expand(prk, info, length)
+        def mac(data: bytes) -> bytes:
+            h = keyed.copy()
+            h.update(data)
+            return h.finalize()
 
-        return expand
+        return mac
 
 
 # ---------------------------------------------------------------------------

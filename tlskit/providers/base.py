@@ -68,14 +68,32 @@ class HashAlgorithm(abc.ABC):
         return out[:length]
 
 
-    def expander(self, prk: bytes) -> "Callable[[bytes, int], bytes]":
-        """``hkdf_expand`` with ``prk`` bound: ``expander(prk)(info, length)``.
+    def keyed_hmac(self, key: bytes) -> "Callable[[bytes], bytes]":
+        """``hmac`` with ``key`` bound: ``keyed_hmac(key)(data)``.
 
-        The TLS 1.3 key schedule expands most secrets more than once (a traffic secret
-        gives a key, an IV and a Finished key), so a backend may key its HMAC once here
-        and reuse it; the default simply binds the argument."""
-        expand = self.hkdf_expand
-        return lambda info, length: expand(prk, info, length)
+        The key schedules MAC many messages under one key (HKDF-Expand of one secret into
+        several, the TLS 1.2 PRF's A(i) chain), so a backend may key its HMAC once here and
+        copy it per message; the default simply binds the argument."""
+        mac = self.hmac
+        return lambda data: mac(key, data)
+
+    def expander(self, prk: bytes) -> "Callable[[bytes, int], bytes]":
+        """``hkdf_expand`` with ``prk`` bound: ``expander(prk)(info, length)``, over
+        ``keyed_hmac(prk)`` (RFC 5869 2.3)."""
+        mac = self.keyed_hmac(prk)
+        digest_size = self.digest_size
+
+        def expand(info: bytes, length: int) -> bytes:
+            if length > 255 * digest_size:
+                raise ValueError("HKDF-Expand output too long")
+            out: list[bytes] = []
+            block = b""
+            for counter in range(1, -(-length // digest_size) + 1):
+                block = mac(b"".join((block, info, bytes((counter,)))))
+                out.append(block)
+            return b"".join(out)[:length]
+
+        return expand
 
 
 class AEAD(abc.ABC):

@@ -34,9 +34,10 @@ def p_hash(hash_alg: HashAlgorithm, secret: bytes, seed: bytes, length: int) -> 
     out: list[bytes] = []
     produced = 0
     a = seed
+    mac = hash_alg.keyed_hmac(secret)  # 2 MACs per block under one key
     while produced < length:
-        a = hash_alg.hmac(secret, a)
-        block = hash_alg.hmac(secret, a + seed)
+        a = mac(a)
+        block = mac(a + seed)
         out.append(block)
         produced += len(block)
     return b"".join(out)[:length]

@@ -85,7 +85,20 @@ class Tls12CipherSuite:
 
 
 def provider_suites(provider: Provider) -> dict[str, Tls12CipherSuite]:
-    """Every TLS 1.2 suite whose AEAD and hash the provider has, in the table's order."""
+    """Every TLS 1.2 suite whose AEAD and hash the provider has, in the table's order.
+
+    Kept on the provider (its tables are fixed once built) and rebuilt if either table
+    object is replaced; a fresh dict is returned so callers cannot alter the kept one."""
+    tables = (provider.aead_algorithms, provider.hash_algorithms)
+    kept = provider.__dict__.get("_tls12_suites")
+    if kept is not None and kept[0] is tables[0] and kept[1] is tables[1]:
+        return dict(kept[2])
+    suites = _build_provider_suites(provider)
+    provider.__dict__["_tls12_suites"] = (tables[0], tables[1], suites)
+    return dict(suites)
+
+
+def _build_provider_suites(provider: Provider) -> dict[str, Tls12CipherSuite]:
     suites = {}
     for name, info in SUITE_TABLE.items():
         aead = provider.aead_algorithms.get(info.aead)
