@@ -73,3 +73,127 @@ def test_hmac_without_the_one_call_digest_agrees() -> None:
 
     only_new = types.SimpleNamespace(new=SHA256.new, digest_size=32, block_size=64)
     assert backend._oneshot(only_new)(b"abc") == hashlib.sha256(b"abc").digest()
+
+
+# ---------------------------------------------------------------------------
+# AES-GCM composed per traffic key (tlskit.providers._pycryptodome_gcm)
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
+
+from tlskit.errors import BadRecordMac, TLSError  # noqa: E402
+
+SIZES = (0, 1, 15, 16, 17, 31, 32, 33, 100, 1000, 2**14 + 1, 2**14 + 256 - 16)
+
+
+def _composed(key: bytes):
+    from tlskit.providers import _pycryptodome_gcm
+
+    assert _pycryptodome_gcm.available, "PyCryptodome's GHASH failed the self-test"
+    name = "AES-128-GCM" if len(key) == 16 else "AES-256-GCM"
+    return get_provider("pycryptodome").aead(name).new(key)
+
+
+@pytest.mark.parametrize("key_length", [16, 32])
+def test_aes_gcm_matches_pyca_cryptography(key_length: int) -> None:
+    import random
+
+    rng = random.Random(key_length)
+    key = rng.randbytes(key_length)
+    ours, reference = _composed(key), AESGCM(key)
+    for size in SIZES:
+        for aad_length in (0, 5, 16, 21):
+            nonce, aad, plaintext = rng.randbytes(12), rng.randbytes(aad_length), rng.randbytes(size)
+            sealed = reference.encrypt(nonce, plaintext, aad)
+            assert ours.seal(nonce, aad, plaintext) == sealed
+            assert ours.open(nonce, aad, sealed) == plaintext
+            assert ours.open(bytearray(nonce), memoryview(aad), memoryview(sealed)) == plaintext
+            assert ours.seal(nonce, bytearray(aad), memoryview(plaintext)) == sealed
+
+
+def test_aes_gcm_keys_alternating_never_mix() -> None:
+    """Two traffic keys one bit apart, used in turn (as a client and server are): each
+    record is what a fresh AESGCM with that key gives, and neither opens the other's."""
+    keys = (bytes(16), bytes(15) + b"\x01")
+    aeads = [_composed(k) for k in keys]
+    for i in range(6):
+        which = i % 2
+        nonce = i.to_bytes(12, "big")
+        sealed = aeads[which].seal(nonce, b"hdr", b"record %d" % i)
+        assert sealed == AESGCM(keys[which]).encrypt(nonce, b"record %d" % i, b"hdr")
+        with pytest.raises(BadRecordMac):
+            aeads[1 - which].open(nonce, b"hdr", sealed)
+
+
+def test_aes_gcm_rejects_every_tampering() -> None:
+    aead = _composed(bytes(range(16)))
+    nonce, aad = bytes(12), b"\x17\x03\x03\x00\x25"
+    sealed = aead.seal(nonce, aad, b"twenty-one bytes here")
+    for i in range(len(sealed)):
+        bad = bytearray(sealed)
+        bad[i] ^= 0x80
+        with pytest.raises(BadRecordMac):
+            aead.open(nonce, aad, bytes(bad))
+    for bad_nonce, bad_aad, bad_sealed in (
+        (b"\x01" + bytes(11), aad, sealed),
+        (nonce, aad[:-1] + b"\x26", sealed),
+        (nonce, aad, sealed[:-1]),
+        (nonce, aad, sealed + b"\x00"),
+        (nonce, aad, sealed[:15]),
+        (bytes(8), aad, sealed),
+        (bytes(16), aad, sealed),
+    ):
+        with pytest.raises(BadRecordMac):
+            aead.open(bad_nonce, bad_aad, bad_sealed)
+    with pytest.raises(TLSError):
+        aead.seal(bytes(16), aad, b"x")
+
+
+def test_aes_gcm_beyond_the_counter_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages longer than the precomputed counters build their own (not a TLS record size)."""
+    from tlskit.providers import _pycryptodome_gcm
+
+    monkeypatch.setattr(_pycryptodome_gcm, "TEMPLATE_BLOCKS", 3)
+    key = bytes(range(16))
+    aead, reference = _composed(key), AESGCM(key)
+    for size in (31, 32, 33, 48, 200):
+        sealed = reference.encrypt(bytes(12), bytes(size), b"a")
+        assert aead.seal(bytes(12), b"a", bytes(size)) == sealed
+        assert aead.open(bytes(12), b"a", sealed) == bytes(size)
+
+
+def test_aes_gcm_library_fallback_agrees() -> None:
+    """Without the private GHASH the provider uses the library's GCM object per record."""
+    from tlskit.providers import backend_pycryptodome as backend
+
+    key = bytes(range(32))
+    fallback = backend._aes_gcm("AES-256-GCM", 32, composed=False).new(key)
+    assert type(fallback).__name__ == "_PycryptodomeAEAD"
+    sealed = AESGCM(key).encrypt(bytes(12), b"plaintext", b"aad")
+    assert fallback.seal(bytes(12), b"aad", b"plaintext") == sealed
+    assert fallback.open(bytes(12), b"aad", sealed) == b"plaintext"
+
+
+def test_a_misbehaving_ghash_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The private GHASH is used only if it passes the import-time self-test."""
+    from tlskit.providers import _pycryptodome_gcm
+
+    ghash_class, ghash_c = _pycryptodome_gcm.GHASH  # type: ignore[misc]
+
+    class ZeroGHASH:
+        def __init__(self, subkey: bytes, impl: object) -> None:
+            pass
+
+        def update(self, data: bytes) -> "ZeroGHASH":
+            return self
+
+        def digest(self) -> bytes:
+            return bytes(16)
+
+    class Broken:
+        def __init__(self, subkey: bytes, impl: object) -> None:
+            raise TypeError("a new signature")
+
+    assert _pycryptodome_gcm._probe() == (ghash_class, ghash_c)
+    for replacement in ((ZeroGHASH, ghash_c), (Broken, ghash_c), None):
+        monkeypatch.setattr(_pycryptodome_gcm, "_load_ghash", lambda r=replacement: r)
+        assert _pycryptodome_gcm._probe() is None

@@ -6,9 +6,11 @@ X25519MLKEM768 (and SecP256r1MLKEM768) and the full signature-scheme set.
 Choices and library quirks handled (see shared notes/provider-quirks.md):
 * ``ChaCha20_Poly1305.new`` silently switches algorithm on 8- or 24-byte
   nonces and AES-GCM accepts any nonce length, so every AEAD call enforces
-  the 12-byte TLS nonce. PyCryptodome cipher objects are bound to one nonce,
-  so one is created per record; the key schedule of GCM is redone each time
-  (the library offers no other way).
+  the 12-byte TLS nonce. PyCryptodome cipher objects are bound to one nonce and
+  redo the key schedule each time; AES-GCM is therefore composed per traffic key
+  from the AES block cipher and the library's (private) GHASH, self-tested at
+  import (tlskit.providers._pycryptodome_gcm), and ChaCha20-Poly1305 makes one
+  library object per record.
 * ML-KEM-768 encapsulation/decapsulation are reachable only through the
   private ``MLKEMKey._encaps`` / ``_decaps`` methods (the public API only
   serves HPKE). We depend on them deliberately and pin the behaviour with the
@@ -49,6 +51,7 @@ from tlskit.errors import (
     KeyLoadError,
 )
 from tlskit.providers import _common as c
+from tlskit.providers import _pycryptodome_gcm as _gcm_composed
 from tlskit.providers.ffdhe import FFDHE_GROUPS, PowFFDHEGroup
 from tlskit.providers.base import (
     AEAD,
@@ -168,6 +171,16 @@ class _PycryptodomeAEAD(AEAD):
 
 def _aead(name: str, key_length: int, cipher: Callable[[bytes, bytes], Any]) -> AEADAlgorithm:
     return c.KeyedAEADAlgorithm(name, key_length, lambda key: _PycryptodomeAEAD(name, cipher, key))
+
+
+def _aes_gcm(name: str, key_length: int, *, composed: bool | None = None) -> AEADAlgorithm:
+    """AES-GCM with the key schedule kept per traffic key (tlskit.providers._pycryptodome_gcm)
+    when PyCryptodome's GHASH passes its self-test, else the library's GCM object per record."""
+    if composed is None:
+        composed = _gcm_composed.available
+    if composed:
+        return c.KeyedAEADAlgorithm(name, key_length, lambda key: _gcm_composed.new(name, key))
+    return _aead(name, key_length, _gcm)
 
 
 # ---------------------------------------------------------------------------
@@ -361,8 +374,8 @@ def _import_any(data: bytes, password: bytes | None) -> Any:
 
 def build() -> Provider:
     sha256, sha384 = PycryptodomeHash("sha256"), PycryptodomeHash("sha384")
-    aes128 = _aead("AES-128-GCM", 16, _gcm)
-    aes256 = _aead("AES-256-GCM", 32, _gcm)
+    aes128 = _aes_gcm("AES-128-GCM", 16)
+    aes256 = _aes_gcm("AES-256-GCM", 32)
     chacha = _aead("ChaCha20-Poly1305", 32, _chacha)
     aeads = {a.name: a for a in (aes128, aes256, chacha)}
     hashes = {"sha256": sha256, "sha384": sha384}
