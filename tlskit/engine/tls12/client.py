@@ -32,15 +32,16 @@ from tlskit.engine.tls12 import messages as m12
 from tlskit.engine.tls12.handshake import (
     Keys12,
     Transcript12,
+    check_peer_finished,
     choose_scheme,
     derive_keys,
     finished,
     key_auth,
     keys_from_master,
+    receive_change_cipher_spec,
     scheme_from_code,
 )
 from tlskit.engine.tls12.messages import ExtensionType12 as E12, HandshakeType12 as H12
-from tlskit.engine.tls12.prf import check_verify_data
 from tlskit.engine.tls12.record import Tls12RecordLayer
 from tlskit.engine.tls12.session import Session12, client_sessions
 from tlskit.engine.tls12.suites import SUITE_BY_CODE, TLS12_GROUPS, Tls12CipherSuite, provider_suites
@@ -335,23 +336,14 @@ def _on_new_session_ticket(conn: "ClientConnection", body: bytes, raw: bytes) ->
 
 def _on_change_cipher_spec(conn: "ClientConnection", body: bytes, raw: bytes) -> ClientState:
     state: Client12 = conn._tls12
-    if body != b"\x01":
-        raise DecodeError("ChangeCipherSpec must be the single byte 1")  # RFC 5246 7.1
     assert state.keys is not None
-    record: Tls12RecordLayer = conn._record  # type: ignore[assignment]
-    record.activate_read(state.keys.server_write)
-    if conn._tracer is not None:
-        conn._trace_keys("read", "application")
+    receive_change_cipher_spec(conn, body, state.keys.server_write)
     return S.WAIT_FINISHED
 
 
 def _on_finished(conn: "ClientConnection", body: bytes, raw: bytes) -> ClientState:
     state: Client12 = conn._tls12
-    assert state.keys is not None
-    message = m12.Finished12.decode(body)
-    expected = finished(state.suite, state.keys.master_secret, False, state.transcript)
-    conn._checked("finished", "server Finished matches the transcript", check_verify_data, expected, message.verify_data)
-    state.transcript.add(raw)
+    check_peer_finished(conn, body, raw, state, peer_is_client=False)
     if state.resumed is not None:
         # abbreviated handshake: the server finished first; now our CCS and Finished
         _send_finished(conn, state)

@@ -10,12 +10,12 @@ therefore keeps the raw messages; a handshake has a handful of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Collection, Iterable
+from typing import Any, Collection, Iterable
 
-from tlskit.engine.tls12 import prf
+from tlskit.engine.tls12 import messages as m12, prf
 from tlskit.engine.tls12.record import Tls12Protection, protections
 from tlskit.engine.tls12.suites import Tls12CipherSuite
-from tlskit.errors import IllegalParameter
+from tlskit.errors import DecodeError, IllegalParameter
 from tlskit.providers.base import PrivateKey
 from tlskit.providers.names import SIGNATURE_SCHEME_NAMES, SIGNATURE_SCHEMES
 
@@ -104,6 +104,27 @@ def keys_from_master(suite: Tls12CipherSuite, master: bytes, client_random: byte
 def finished(suite: Tls12CipherSuite, master: bytes, client: bool, transcript: Transcript12) -> bytes:
     label = prf.CLIENT_FINISHED if client else prf.SERVER_FINISHED
     return prf.verify_data(suite.hash, master, label, transcript.digest(suite))
+
+
+def receive_change_cipher_spec(conn: Any, body: bytes, peer_write: Tls12Protection) -> None:
+    """The peer's ChangeCipherSpec (RFC 5246 7.1): from its next record on we read under
+    the keys it writes with. ``conn`` is the client or server connection."""
+    if body != b"\x01":
+        raise DecodeError("ChangeCipherSpec must be the single byte 1")  # RFC 5246 7.1
+    conn._record.activate_read(peer_write)
+    if conn._tracer is not None:
+        conn._trace_keys("read", "application")
+
+
+def check_peer_finished(conn: Any, body: bytes, raw: bytes, state: Any, *, peer_is_client: bool) -> None:
+    """Check the peer's Finished over the transcript so far (RFC 5246 7.4.9), then add it.
+    ``state`` is the connection's Client12/Server12 (suite, keys, transcript)."""
+    assert state.keys is not None
+    message = m12.Finished12.decode(body)
+    expected = finished(state.suite, state.keys.master_secret, peer_is_client, state.transcript)
+    who = "client" if peer_is_client else "server"
+    conn._checked("finished", f"{who} Finished matches the transcript", prf.check_verify_data, expected, message.verify_data)
+    state.transcript.add(raw)
 
 
 def tls12_exporter(state: "object", label: bytes, context: bytes | None, length: int) -> bytes:

@@ -36,15 +36,16 @@ from tlskit.engine.tls12.client import send_no_renegotiation
 from tlskit.engine.tls12.handshake import (
     Keys12,
     Transcript12,
+    check_peer_finished,
     choose_scheme,
     derive_keys,
     finished,
     key_auth,
     keys_from_master,
+    receive_change_cipher_spec,
     scheme_from_code,
 )
 from tlskit.engine.tls12.messages import ExtensionType12 as E12, HandshakeType12 as H12
-from tlskit.engine.tls12.prf import check_verify_data
 from tlskit.engine.tls12.record import Tls12RecordLayer
 from tlskit.engine.tls12.session import Session12, server_session_ids, server_ticket_store
 from tlskit.engine.tls12.suites import (
@@ -334,23 +335,14 @@ def _on_certificate_verify(conn: "ServerConnection", body: bytes, raw: bytes) ->
 
 def _on_change_cipher_spec(conn: "ServerConnection", body: bytes, raw: bytes) -> ServerState:
     state: Server12 = conn._tls12
-    if body != b"\x01":
-        raise m12.DecodeError("ChangeCipherSpec must be the single byte 1")  # RFC 5246 7.1
     assert state.keys is not None
-    record: Tls12RecordLayer = conn._record  # type: ignore[assignment]
-    record.activate_read(state.keys.client_write)
-    if conn._tracer is not None:
-        conn._trace_keys("read", "application")
+    receive_change_cipher_spec(conn, body, state.keys.client_write)
     return S.WAIT_FINISHED
 
 
 def _on_finished(conn: "ServerConnection", body: bytes, raw: bytes) -> ServerState:
     state: Server12 = conn._tls12
-    assert state.keys is not None
-    message = m12.Finished12.decode(body)
-    expected = finished(state.suite, state.keys.master_secret, True, state.transcript)
-    conn._checked("finished", "client Finished matches the transcript", check_verify_data, expected, message.verify_data)
-    state.transcript.add(raw)
+    check_peer_finished(conn, body, raw, state, peer_is_client=True)
     if state.resumed is None:
         _send_ticket_and_finished(conn, state)
         _store_session(conn, state)
