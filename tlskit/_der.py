@@ -192,11 +192,17 @@ class SubjectPublicKeyInfo(NamedTuple):
         """The TLS curve of an id-ecPublicKey key with a namedCurve tlskit knows, else None."""
         if self.algorithm != _oids.EC_PUBLIC_KEY or self.parameters is None:
             return None
-        try:
-            tlv = read_single(self.parameters, TAG_OID)
-            return _oids.CURVES.get(decode_oid(tlv.content(self.parameters)))
-        except DERError:
-            return None
+        # Strict DER has one encoding per OID, so the exact bytes of a namedCurve OID
+        # decide it: a byte lookup instead of reading and decoding the OID for every
+        # signature verified (three per handshake). Anything else is not a TLS curve.
+        params = self.parameters
+        if type(params) is not bytes:  # parsed from a bytearray/memoryview: not hashable
+            params = bytes(params)
+        return _CURVE_BY_ENCODING.get(params)
+
+
+#: The DER OBJECT IDENTIFIER TLV of each named curve tlskit knows -> its TLS name.
+_CURVE_BY_ENCODING: dict[bytes, str] = {encode(TAG_OID, encode_oid(oid)): name for oid, name in _oids.CURVES.items()}
 
 
 def parse_spki(der: bytes) -> SubjectPublicKeyInfo:
