@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
 from tlskit import _der
+from tlskit.pki import names
 from tlskit.pki.errors import MalformedCertificate
 
 
@@ -145,6 +146,11 @@ class CertInfo:
     def subject_alt_names(self) -> list[x509.GeneralName] | None:
         value = self.value(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
         return None if value is None else list(value)
+
+    @cached_property
+    def san_index(self) -> names.SANIndex:
+        """The SANs prepared for host-name matching (tlskit.pki.names.index_matches)."""
+        return names.san_index(self.subject_alt_names)
 
     @cached_property
     def name_constraints(self) -> x509.NameConstraints | None:

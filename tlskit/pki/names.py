@@ -14,10 +14,11 @@ Policy (docs/pki.md):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import unicodedata
-from typing import Union
+from typing import NamedTuple, Union
 
 from cryptography import x509
 
@@ -27,14 +28,26 @@ _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 class ReferenceName:
-    """What the caller expects the peer to be: a DNS name or an IP address."""
+    """What the caller expects the peer to be: a DNS name or an IP address.
+
+    Immutable: parse_reference_cached hands the same instance to every caller."""
 
     __slots__ = ("text", "dns", "ip")
 
+    text: str
+    dns: str | None
+    ip: IPAddress | None
+
     def __init__(self, text: str, dns: str | None, ip: IPAddress | None) -> None:
-        self.text = text
-        self.dns = dns
-        self.ip = ip
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "dns", dns)
+        object.__setattr__(self, "ip", ip)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("ReferenceName is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("ReferenceName is immutable")
 
     def __repr__(self) -> str:
         return f"ReferenceName({self.text!r})"
@@ -85,6 +98,14 @@ def parse_reference(server_name: str) -> ReferenceName | None:
     return ReferenceName(server_name, name, None)
 
 
+@functools.lru_cache(maxsize=256)
+def parse_reference_cached(server_name: str) -> ReferenceName | None:
+    """parse_reference, memoised: a client checks the same few host names on every
+    handshake, and parsing one (an IP attempt, IDNA, label checks) costs more than the
+    match itself. A pure function of the string; the result is immutable."""
+    return parse_reference(server_name)
+
+
 def dns_san_matches(presented: str, reference: str) -> bool:
     """RFC 6125 6.4: does a dNSName SAN match the (lower-case, valid) reference?"""
     if not presented.isascii():
@@ -114,6 +135,62 @@ def match_reference(sans: list[x509.GeneralName] | None, reference: ReferenceNam
             if dns_san_matches(name.value, reference.dns):
                 return True
     return False
+
+
+class SANIndex(NamedTuple):
+    """A certificate's dNSName and iPAddress SANs, prepared once for matching.
+
+    ``exact``: the valid, non-wildcard DNS names (lower case); ``wildcard_parents``: for
+    each valid ``*.parent`` name, ``parent``; ``ips``: the iPAddress values. Names that
+    can never match (non-ASCII, trailing dot, invalid syntax, partial wildcards) are
+    left out, so ``index_matches`` answers exactly as ``match_reference`` does.
+    """
+
+    exact: frozenset[str]
+    wildcard_parents: frozenset[str]
+    ips: frozenset[object]
+
+
+def san_index(sans: list[x509.GeneralName] | None) -> SANIndex:
+    """The SANIndex of a certificate's subjectAltName entries (a pure function of them)."""
+    exact: set[str] = set()
+    parents: set[str] = set()
+    ips: set[object] = set()
+    for name in sans or ():
+        if isinstance(name, x509.IPAddress):
+            ips.add(name.value)
+        elif isinstance(name, x509.DNSName):
+            presented = name.value
+            # the same conditions, in the same order, as dns_san_matches
+            if not presented.isascii():
+                continue
+            presented = presented.lower()
+            if presented.endswith("."):
+                continue
+            if presented.startswith("*."):
+                if is_valid_dns_name(presented, allow_wildcard=True):
+                    parents.add(presented[2:])
+            elif is_valid_dns_name(presented):
+                exact.add(presented)
+    return SANIndex(frozenset(exact), frozenset(parents), frozenset(ips))
+
+
+def index_matches(index: SANIndex, reference: ReferenceName) -> bool:
+    """``match_reference`` against a prepared SANIndex.
+
+    A wildcard ``*.parent`` matches a reference whose first label is non-empty and has
+    no dot and whose remainder is exactly ``parent`` (dns_san_matches); a valid
+    reference has no empty label, so that is the part after its first dot.
+    """
+    if reference.ip is not None:
+        return reference.ip in index.ips
+    dns = reference.dns
+    if dns is None:
+        return False
+    if dns in index.exact:
+        return True
+    head, dot, parent = dns.partition(".")
+    return bool(dot) and bool(head) and parent in index.wildcard_parents
 
 
 # -- name constraints ----------------------------------------------------------------

@@ -295,10 +295,13 @@ def _check_end_entity(info: CertInfo, usage: str, pinned: bool) -> None:
 
 
 def check_server_name(info: CertInfo, server_name: str) -> None:
-    reference = names.parse_reference(server_name)
+    # RFC 6125 6.4 against the leaf's SANs, prepared once per certificate (CertInfo.san_index:
+    # the same rules as names.match_reference, which tests hold it to); the reference is
+    # parsed once per distinct host name.
+    reference = names.parse_reference_cached(server_name)
     if reference is None:
         raise _mismatch(info, server_name, "the expected name is not a valid DNS name or IP address")
-    if not names.match_reference(info.subject_alt_names, reference):
+    if not names.index_matches(info.san_index, reference):
         presented = [_show(n) for n in info.subject_alt_names or () if isinstance(n, (x509.DNSName, x509.IPAddress))]
         listed = ", ".join(presented[:5]) + (f" and {len(presented) - 5} more" if len(presented) > 5 else "")
         raise _mismatch(info, server_name, f"no subjectAltName matches (it has {listed or 'no DNS/IP names'})")
