@@ -281,6 +281,12 @@ class _CommonConfig:
     #: CRLs checked when verifying the peer's chain (files, PEM/DER bytes or loaded
     #: x509.CertificateRevocationList objects); loaded once, here (docs/pki.md, Revocation)
     crls: Sequence[Any] = ()
+    #: opt-in: remember the CA signatures of peer chains that verified, keyed by their exact
+    #: bytes (issuer key, signed TBSCertificate, signature, scheme, provider), so a chain
+    #: seen again skips only those signature computations. Validity, names, usage,
+    #: constraints, revocation and CertificateVerify are still checked on every handshake
+    #: (docs/performance.md, "Certificate-path validation").
+    verify_cache: bool = False
 
     if TYPE_CHECKING:
         # Set by _prepare() (object.__setattr__ on the frozen instance), not dataclass

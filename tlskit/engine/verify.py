@@ -11,17 +11,22 @@ from tlskit.errors import AlertDescription, TLSError
 if TYPE_CHECKING:  # pragma: no cover
     from tlskit.engine.config import ClientConfig, ServerConfig
     from tlskit.pki import TrustStore
+    from tlskit.pki.cache import SignatureCache
     from tlskit.pki.certinfo import CertInfo
 
     AnyConfig = Union[ClientConfig, ServerConfig]
 
 _trust_lock = threading.Lock()
+_STORE_ATTRIBUTES = {"server": "_trust_store_server", "client": "_trust_store_client"}
 
 
 def _trust_store(config: AnyConfig, usage: str) -> TrustStore:
     """The trust anchors of a config: cafile/cadata were loaded when it was built (and the
     store too, unless the system roots are wanted: those are read here, once per config)."""
-    attribute = f"_trust_store_{usage}"
+    attribute = _STORE_ATTRIBUTES.get(usage) or f"_trust_store_{usage}"
+    store: TrustStore | None = getattr(config, attribute, None)
+    if store is not None:  # set once, never replaced: no lock needed to read it
+        return store
     with _trust_lock:
         store: TrustStore | None = getattr(config, attribute, None)
         if store is not None:
@@ -50,15 +55,20 @@ def _peer_cert_infos(config: AnyConfig, chain: Sequence[bytes]) -> list[CertInfo
     A certificate that does not load as exactly one certificate is passed through as
     bytes, so pki reports it exactly as before.
     """
+    cache: dict[bytes, CertInfo] | None = getattr(config, "_peer_cert_cache", None)
+    if cache is None:
+        with _trust_lock:
+            cache = getattr(config, "_peer_cert_cache", None)
+            if cache is None:
+                cache = {}
+                object.__setattr__(config, "_peer_cert_cache", cache)
+    # dict.get is atomic: lookups need no lock, only the insertions below take it
+    cached = [cache.get(der) for der in chain]
+    if None not in cached:
+        return cached  # type: ignore[return-value]  # no None in it
     from tlskit.pki.certinfo import CertInfo
     from tlskit.pki.loading import load_certificates
 
-    with _trust_lock:
-        cache: dict[bytes, CertInfo] | None = getattr(config, "_peer_cert_cache", None)
-        if cache is None:
-            cache = {}
-            object.__setattr__(config, "_peer_cert_cache", cache)
-        cached = [cache.get(der) for der in chain]
     infos: list[CertInfo | bytes] = []
     for der, info in zip(chain, cached):
         if info is not None:
@@ -76,10 +86,26 @@ def _peer_cert_infos(config: AnyConfig, chain: Sequence[bytes]) -> list[CertInfo
         if len(der) > PEER_CERT_CACHE_MAX_DER:
             continue
         with _trust_lock:
-            if len(cache) >= PEER_CERT_CACHE_SIZE:
+            while len(cache) >= PEER_CERT_CACHE_SIZE:
                 cache.pop(next(iter(cache)))
             cache[bytes(der)] = info
     return infos
+
+
+def _signature_cache(config: AnyConfig) -> SignatureCache | None:
+    """The config's CA-signature verdict cache when ``verify_cache`` is on (opt-in), else None."""
+    if not getattr(config, "verify_cache", False):
+        return None
+    cache: SignatureCache | None = getattr(config, "_signature_cache", None)
+    if cache is None:
+        from tlskit.pki.cache import SignatureCache
+
+        with _trust_lock:
+            cache = getattr(config, "_signature_cache", None)
+            if cache is None:
+                cache = SignatureCache()
+                object.__setattr__(config, "_signature_cache", cache)
+    return cache
 
 
 def verify_peer(config: AnyConfig, chain: Sequence[bytes], server_name: str | None, usage: str) -> None:
@@ -97,12 +123,12 @@ def verify_peer(config: AnyConfig, chain: Sequence[bytes], server_name: str | No
         return
     if usage == "server" and getattr(config, "insecure", False):
         return
-    from tlskit import pki
+    from tlskit.pki.verify import verify_chain
 
     trust = _trust_store(config, usage)
     try:
         infos = _peer_cert_infos(config, chain)
-        pki.verify_chain(
+        verify_chain(
             infos[0],
             infos[1:],
             trust,
@@ -111,6 +137,7 @@ def verify_peer(config: AnyConfig, chain: Sequence[bytes], server_name: str | No
             at=config.clock(),
             provider=config.resolved_provider,
             crls=getattr(config, "_crls", None) or None,
+            signature_cache=_signature_cache(config),
         )
     except TLSError:
         raise

@@ -164,6 +164,8 @@ def verify_signature(
 
 
 def resolve_provider(provider: "Provider | str | None") -> "Provider":
+    if provider is not None and not isinstance(provider, str):
+        return provider  # a Provider already (the engine's case, on every handshake)
     from tlskit.providers import get_provider  # imported late: providers are a lower layer but load lazily
 
     if provider is None:

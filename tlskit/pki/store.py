@@ -7,11 +7,12 @@ import re
 import ssl
 import warnings
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 
+from tlskit.pki.cache import BoundedCache
 from tlskit.pki.certinfo import CertInfo
 from tlskit.pki.errors import MalformedCertificate
 from tlskit.pki.loading import (
@@ -26,6 +27,10 @@ from tlskit.pki.loading import (
 # Files a CA directory usually holds: PEM/DER certificates and OpenSSL c_rehash links.
 _CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".cert"}
 _REHASH_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
+
+#: Path plans a store keeps (tlskit.pki.verify: paths found straight, replayed with every
+#: time-, name- and signature-dependent check redone).
+PLAN_CACHE_SIZE = 64
 
 # Where Linux/BSD distributions keep the system bundle when certifi is not installed.
 _SYSTEM_BUNDLES = (
@@ -42,12 +47,18 @@ class TrustStore:
     """Trust anchors, indexed by subject for path building.
 
     Anchors are deduplicated by their DER encoding. ``len(store)`` is the anchor count.
+    The store also keeps the path plans of tlskit.pki.verify (bounded); adding an anchor
+    drops them, since it may change which path a search finds.
     """
 
     def __init__(self, certificates: Iterable[CertificateLike] = ()) -> None:
         self._anchors: list[CertInfo] = []
         self._by_der: dict[bytes, CertInfo] = {}
         self._by_subject: dict[bytes, list[CertInfo]] = {}
+        #: path plans (tlskit.pki.verify), keyed with ``plan_version``
+        self.plans: BoundedCache[Any] = BoundedCache(PLAN_CACHE_SIZE)
+        #: bumped by every change of the anchors: a plan made before never matches again
+        self.plan_version = 0
         for cert in certificates:
             self.add(cert)
 
@@ -134,9 +145,17 @@ class TrustStore:
         info = CertInfo.of(coerce_certificate(cert, "trust anchor"))
         if info.der in self._by_der:
             return
+        self._invalidate_plans()
         self._by_der[info.der] = info
         self._anchors.append(info)
         self._by_subject.setdefault(info.subject_der, []).append(info)
+        # and after: a search that read the version while the anchors were changing
+        # must not store a plan under the version that follows the change
+        self._invalidate_plans()
+
+    def _invalidate_plans(self) -> None:
+        self.plan_version += 1
+        self.plans.clear()
 
     def __len__(self) -> int:
         return len(self._anchors)

@@ -6,6 +6,18 @@ backtracking when a candidate fails any rule, until a trust anchor is reached. T
 is bounded: at most ``max_depth`` intermediates, ``MAX_SIGNATURE_CHECKS`` signature
 verifications and ``MAX_CANDIDATES`` candidate issuers examined per call (tlskit.pki.budget,
 shared with the CRL checker).
+
+Path plans: when the search walks straight to an anchor (the first candidate at every
+step passes), the path is remembered in the trust store as a plan, keyed by the exact
+DER of the leaf and of every certificate sent, the usage, ``max_depth`` and the
+provider. A later call with the same inputs replays the plan: it checks what can differ
+between calls -- every certificate's validity at ``at``, the signature on every link,
+revocation when CRLs are given, the host name -- and skips only what is a pure function
+of those bytes (structure, extensions, basic constraints, key usage, EKU, path length,
+name constraints), which the first search proved for exactly this path. When all of
+them pass, the search itself would have returned this same path (its first candidates,
+which pass every check); when one fails, the full search runs and reports exactly as
+it always did.
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from cryptography import x509
 
 from tlskit.pki import algorithms, policy
 from tlskit.pki.budget import MAX_CANDIDATES, MAX_SIGNATURE_CHECKS, Budget  # noqa: F401 (the limits verify_chain documents)
+from tlskit.pki.cache import SignatureCache
 from tlskit.pki.certinfo import CertInfo
 from tlskit.pki.crl import RevocationChecker
 from tlskit.pki.errors import (
@@ -34,6 +47,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Default for ``max_depth`` (most intermediates in a path), as in pyca/cryptography.
 DEFAULT_MAX_DEPTH = 8
+#: Chains whose certificates (leaf and those sent) exceed this many DER bytes in total are
+#: searched every time rather than planned (bounds a store's plans at about
+#: tlskit.pki.store.PLAN_CACHE_SIZE x this, whatever peers send).
+PLAN_MAX_DER = 32768
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,56 @@ class VerifiedPath:
         return len(self.certificates)
 
 
+@dataclass(frozen=True)
+class _Link:
+    child: CertInfo
+    issuer: CertInfo
+    scheme: str  # the SignatureScheme the issuer's signature on ``child`` is verified with
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A path the search found straight (see the module docstring), to be replayed."""
+
+    provider: object  # the provider it was found with (the key holds only its id)
+    path: tuple[CertInfo, ...]  # leaf first, anchor last
+    links: tuple[_Link, ...]  # (path[i], path[i + 1]) for each i
+
+
+def _verify_link(provider: "Provider", scheme: str, child: CertInfo, issuer: CertInfo, cache: SignatureCache | None) -> None:
+    """The issuer's signature on ``child`` (RFC 5280 6.1.3 (a)(1)), unless ``cache`` (opt-in)
+    holds this exact verdict from ``provider``."""
+    if cache is not None and cache.verified(provider, scheme, issuer.spki_der, child.tbs, child.signature):
+        return
+    algorithms.verify_signature(provider, scheme, issuer.spki_der, child.tbs, child.signature, child.cert)
+    if cache is not None:
+        cache.remember(provider, scheme, issuer.spki_der, child.tbs, child.signature)
+
+
+def _replay(
+    plan: _Plan, at: _dt.datetime, provider: "Provider", revocation: RevocationChecker | None, cache: SignatureCache | None
+) -> bool:
+    """Whether ``plan``'s path passes every check that may have changed since it was found.
+
+    False sends the caller to the full search, which then reports the failure (or finds
+    another path) exactly as without plans.
+    """
+    at = at.replace(microsecond=0)  # one-second granularity, as policy.check_validity
+    for info in plan.path:
+        if at < info.not_before or at > info.not_after:
+            return False
+    budget = Budget()
+    try:
+        for link in plan.links:
+            budget.spend_signature()
+            _verify_link(provider, link.scheme, link.child, link.issuer, cache)
+            if revocation is not None:
+                revocation.check(provider, link.child, link.issuer, budget)
+    except CertificateError:
+        return False
+    return True
+
+
 @dataclass
 class _Search:
     store: TrustStore
@@ -67,10 +134,14 @@ class _Search:
     max_depth: int
     provider: "Provider"
     revocation: RevocationChecker | None
+    signature_cache: SignatureCache | None = None
     budget: Budget = field(default_factory=Budget)
     signature_verdicts: dict[tuple[bytes, bytes], CertificateError | None] = field(default_factory=dict)
+    schemes: dict[tuple[bytes, bytes], str] = field(default_factory=dict)
     best_error: CertificateError | None = None
     best_depth: int = -1
+    #: no candidate but the first was tried at any step (the found path can be planned)
+    straight: bool = True
 
     def note(self, error: CertificateError, depth: int) -> None:
         # Report the failure that got furthest up the chain: that is the one the caller
@@ -98,10 +169,9 @@ class _Search:
             try:
                 scheme = algorithms.scheme_for(child.signature_algorithm, issuer.spki_algorithm_oid, child.cert)
                 self.budget.spend_signature()
-                algorithms.verify_signature(
-                    self.provider, scheme, issuer.spki_der, child.tbs, child.signature, child.cert
-                )
+                _verify_link(self.provider, scheme, child, issuer, self.signature_cache)
                 self.signature_verdicts[key] = None
+                self.schemes[key] = scheme
             except PathBuildingExhausted:
                 raise
             except CertificateError as exc:
@@ -150,7 +220,9 @@ class _Search:
         if not candidates:
             self.note(_no_issuer(child, len(path) == 1), len(path))
             return None
-        for issuer, is_anchor in candidates:
+        for index, (issuer, is_anchor) in enumerate(candidates):
+            if index:
+                self.straight = False
             self.budget.spend_candidate()
             if any(issuer.der == p.der or issuer.identity == p.identity for p in path):
                 self.note(_no_issuer(child, len(path) == 1), len(path) - 1)
@@ -221,9 +293,11 @@ def _as_store(trust: TrustStore | Iterable[CertificateLike] | CertificateLike) -
     return TrustStore(coerce_certificates(trust, "trust anchor"))
 
 
-def _index(intermediates: Sequence[x509.Certificate | CertInfo]) -> dict[bytes, list[CertInfo]]:
+def _index(intermediates: Sequence[x509.Certificate | CertInfo]) -> tuple[dict[bytes, list[CertInfo]], tuple[bytes, ...]]:
+    """The certificates sent, by subject, and the DER of each in the order indexed
+    (which, with the leaf and the trust store, decides the search's every step)."""
     index: dict[bytes, list[CertInfo]] = {}
-    seen: set[bytes] = set()
+    seen: dict[bytes, None] = {}
     for cert in intermediates:
         try:
             info = cert if isinstance(cert, CertInfo) else CertInfo(cert)
@@ -232,9 +306,14 @@ def _index(intermediates: Sequence[x509.Certificate | CertInfo]) -> dict[bytes, 
             continue  # an unparsable extra certificate cannot be anyone's issuer
         if info.der in seen:
             continue
-        seen.add(info.der)
+        seen[info.der] = None
         index.setdefault(subject, []).append(info)
-    return index
+    return index, tuple(seen)
+
+
+def _plan_of(search: _Search, path: list[CertInfo]) -> _Plan:
+    links = tuple(_Link(child, issuer, search.schemes[(child.der, issuer.der)]) for child, issuer in zip(path, path[1:]))
+    return _Plan(search.provider, tuple(path), links)
 
 
 def _coerce_chain(intermediates: Iterable[CertificateLike | CertInfo] | bytes | None) -> list[x509.Certificate | CertInfo]:
@@ -260,6 +339,7 @@ def verify_chain(
     max_depth: int | None = None,
     provider: "Provider | str | None" = None,
     crls: Iterable[x509.CertificateRevocationList | bytes] | None = None,
+    signature_cache: SignatureCache | None = None,
 ) -> VerifiedPath:
     """Build and validate a path from ``leaf`` to an anchor in ``trust``.
 
@@ -268,7 +348,10 @@ def verify_chain(
     is matched against the leaf's SANs; ``usage`` ("server" / "client") picks the EKU;
     ``at`` (timezone-aware, default now) is the validation time; ``max_depth`` bounds the
     number of intermediates; ``provider`` (object or name) verifies the signatures;
-    ``crls`` are checked for revocation. Raises a ``CertificateError`` subclass.
+    ``crls`` are checked for revocation. ``signature_cache`` (opt-in, a
+    :class:`~tlskit.pki.cache.SignatureCache` shared between calls) remembers CA
+    signatures that verified, keyed by their exact bytes. Raises a ``CertificateError``
+    subclass.
     """
     if usage not in policy.USAGE_EKU:
         raise ValueError(f"usage must be 'server' or 'client', not {usage!r}")
@@ -290,7 +373,17 @@ def verify_chain(
     resolved = algorithms.resolve_provider(provider)
 
     pinned = store.contains_der(leaf_info.der)
-    by_subject = _index(chain)
+    by_subject, sent = _index(chain)
+    plan_key = None
+    if not pinned:
+        plan_key = (store.plan_version, usage, max_depth, id(resolved), leaf_info.der, sent)
+        plan = store.plans.get(plan_key)
+        if plan is not None and plan.provider is resolved:
+            revocation = RevocationChecker(crl_list) if crl_list else None
+            if _replay(plan, at, resolved, revocation, signature_cache):
+                if server_name is not None:
+                    policy.check_server_name(plan.path[0], server_name)
+                return VerifiedPath([leaf_info.cert] + [info.cert for info in plan.path[1:]])
     try:
         policy.check_end_entity(leaf_info, usage, pinned=pinned)
     except CertificateError:
@@ -313,11 +406,14 @@ def verify_chain(
             max_depth=max_depth,
             provider=resolved,
             revocation=RevocationChecker(crl_list) if crl_list else None,
+            signature_cache=signature_cache,
         )
         found = search.extend([leaf_info])
         if found is None:
             raise search.best_error or _no_issuer(leaf_info, True)
         path = found
+        if search.straight and plan_key is not None and len(leaf_info.der) + sum(map(len, sent)) <= PLAN_MAX_DER:
+            store.plans.put(plan_key, _plan_of(search, path))
 
     if server_name is not None:
         policy.check_server_name(leaf_info, server_name)

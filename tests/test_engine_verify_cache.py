@@ -1,0 +1,122 @@
+"""``verify_cache=True`` on a config (opt-in CA-signature verdicts, issue 17) in real
+handshakes: only the CA signatures of a chain seen before are skipped; the
+CertificateVerify signature, validity, the host name, the trust store, the chain
+bytes and revocation are checked on every handshake with the cache warm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+import pytest
+from engine_support import pki_for, pump
+
+from test_pki_handshake_crl import PKI
+from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection, TLSError
+from tlskit.pki import Expired, NameMismatch, Revoked, UnknownIssuer
+from tlskit.providers import get_provider
+
+
+class _Counting:
+    """A signature scheme that counts verifications and delegates to the real one."""
+
+    def __init__(self, inner, calls):
+        self._inner, self._calls = inner, calls
+        self.name, self.code, self.info = inner.name, inner.code, getattr(inner, "info", None)
+
+    def verify(self, *args, **kwargs):
+        self._calls.append(args[1])  # the signed message
+        return self._inner.verify(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return pki_for(tmp_path_factory.mktemp("verify-cache"))
+
+
+def _counting_provider(calls):
+    base = get_provider("cryptography")
+    return dataclasses.replace(base, signature_schemes={n: _Counting(s, calls) for n, s in base.signature_schemes.items()})
+
+
+def _server(pki, **kwargs):
+    # no tickets: every handshake is a full one, with the server's certificate
+    return ServerConfig(certfile=str(pki.chain_file), keyfile=str(pki.key_file), tickets=0, **kwargs)
+
+
+def _handshake(client_config, server_config, name="localhost"):
+    client = ClientConnection(client_config, server_name=name)
+    server = ServerConnection(server_config)
+    pump(client, server)
+    assert client.handshake_complete and not client.negotiated.resumed
+    return client
+
+
+def test_warm_cache_skips_ca_signatures_but_not_certificate_verify(pki):
+    calls: list[bytes] = []
+    client_config = ClientConfig(cafile=str(pki.ca_file), provider=_counting_provider(calls), verify_cache=True)
+    server_config = _server(pki)
+    _handshake(client_config, server_config)
+    assert len(calls) == 3  # leaf and intermediate signatures, then CertificateVerify
+    del calls[:]
+    _handshake(client_config, server_config)
+    assert len(calls) == 1  # CertificateVerify only: it signs this handshake's transcript
+    assert calls[0].startswith(b"\x20" * 64 + b"TLS 1.3, server CertificateVerify\x00")
+
+    # without the opt-in every handshake verifies all three
+    plain = ClientConfig(cafile=str(pki.ca_file), provider=_counting_provider(calls))
+    del calls[:]
+    _handshake(plain, server_config)
+    _handshake(plain, server_config)
+    assert len(calls) == 6
+
+
+def test_warm_cache_still_rejects_a_bad_certificate_verify(pki, monkeypatch):
+    client_config = ClientConfig(cafile=str(pki.ca_file), verify_cache=True)
+    server_config = _server(pki)
+    _handshake(client_config, server_config)
+    key = server_config.identities[0].key
+    real_sign = key.sign
+    monkeypatch.setattr(key, "sign", lambda scheme, content: real_sign(scheme, content + b"other transcript"))
+    client = ClientConnection(client_config, server_name="localhost")
+    with pytest.raises(TLSError, match="signature"):
+        pump(client, ServerConnection(server_config))
+    assert not client.handshake_complete
+
+
+def test_warm_cache_still_checks_time_name_and_trust(pki, tmp_path):
+    now = [datetime.datetime.now(datetime.timezone.utc)]
+    client_config = ClientConfig(cafile=str(pki.ca_file), verify_cache=True, clock=lambda: now[0])
+    server_config = _server(pki)
+    _handshake(client_config, server_config)
+
+    now[0] += datetime.timedelta(days=4000)
+    with pytest.raises(Expired):
+        _handshake(client_config, server_config)
+    now[0] = datetime.datetime.now(datetime.timezone.utc)
+
+    with pytest.raises(NameMismatch):
+        _handshake(client_config, server_config, name="other.example")
+
+    # another PKI's chain (same names, other keys) is not trusted by this config
+    other = pki_for(tmp_path, name="other")
+    with pytest.raises(UnknownIssuer):
+        _handshake(client_config, _server(other))
+
+    # nor is this chain by a config trusting the other PKI, whatever this one cached
+    other_client = ClientConfig(cafile=str(other.ca_file), verify_cache=True)
+    with pytest.raises(UnknownIssuer):
+        _handshake(other_client, server_config)
+    _handshake(client_config, server_config)  # and the cached chain is still fine
+
+
+def test_warm_cache_still_checks_revocation(tmp_path):
+    revoking = PKI(tmp_path)
+    client_config = ClientConfig(cafile=revoking.root, crls=[revoking.crl_path], verify_cache=True)
+    good = ServerConfig(certfile=revoking.good_server.chain_path, keyfile=revoking.good_server.key_path, tickets=0)
+    bad = ServerConfig(certfile=revoking.bad_server.chain_path, keyfile=revoking.bad_server.key_path, tickets=0)
+    _handshake(client_config, good, name="good.test")
+    for _ in range(2):  # the intermediate's signature is cached by now: the leaf is still revoked
+        with pytest.raises(Revoked):
+            _handshake(client_config, bad, name="bad.test")
