@@ -120,3 +120,18 @@ def test_warm_cache_still_checks_revocation(tmp_path):
     for _ in range(2):  # the intermediate's signature is cached by now: the leaf is still revoked
         with pytest.raises(Revoked):
             _handshake(client_config, bad, name="bad.test")
+
+
+def test_bench_reports_the_verdict_cache_as_its_own_line(tmp_path):
+    from tlskit.bench import certs, runner, tlskit_side
+
+    planner = runner.Planner(runner.Options(providers=["cryptography"], key_types=["ecdsa-p256"]), runner._provider_table(["cryptography"]))
+    handshake = next(sc for sc in planner.jobs()[runner.AES128]["scenarios"] if sc["kind"] == "handshake")
+    sides = {side["label"]: side for side in handshake["sides"]}
+    plain, cached = sides["tlskit/cryptography"], sides["tlskit/cryptography + verdict cache"]
+    assert not plain.get("verify_cache") and cached["verify_cache"] and cached["reference"] == "ssl"
+    assert "raw_reference" not in cached  # no "% of floor": it skips public-key operations by design
+    pki = certs.make_pki(tmp_path, "ecdsa-p256")
+    params = tlskit_side.Params("cryptography", runner.AES128, "x25519", verify_cache=True)
+    assert tlskit_side.make_configs(pki, params).client.verify_cache
+    assert not tlskit_side.make_configs(pki, tlskit_side.Params("cryptography", runner.AES128, "x25519")).client.verify_cache

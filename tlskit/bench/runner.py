@@ -111,7 +111,9 @@ class Planner:
                 return key_type
         return None
 
-    def _scenario(self, kind: str, suite: str, key_type: str, title: str, hybrid: bool = False) -> dict[str, Any]:
+    def _scenario(
+        self, kind: str, suite: str, key_type: str, title: str, hybrid: bool = False, verdict_cache: bool = False
+    ) -> dict[str, Any]:
         sides: list[dict[str, Any]] = [{"label": "ssl", "stack": "ssl", "key_type": key_type, "group": KX}]
         for name in self.providers:
             if kind in ("bulk", "tcp_bulk"):
@@ -127,6 +129,12 @@ class Planner:
             sides.append(side)
             if kind == "handshake":
                 sides.append(self._floor_side(side))
+            if verdict_cache:
+                # The same handshake with the client's opt-in CA-signature verdict cache
+                # (ClientConfig(verify_cache=True)): a separate line, never the like-for-like one.
+                cached = {**side, "label": f"{side['label']} + verdict cache", "verify_cache": True}
+                cached.pop("raw_reference", None)  # below the public-key floor by design
+                sides.append(cached)
             if hybrid:
                 pq = self._tlskit_side(kind, suite, name, key_type, group=HYBRID, reference=side["label"])
                 if pq is not None:
@@ -163,7 +171,10 @@ class Planner:
         if "handshake" in parts:
             for key_type in opts.key_types:
                 scenarios[AES128].append(
-                    self._scenario("handshake", AES128, key_type, key_type, hybrid=key_type == PRIMARY_KEY_TYPE)
+                    self._scenario(
+                        "handshake", AES128, key_type, key_type, hybrid=key_type == PRIMARY_KEY_TYPE,
+                        verdict_cache=key_type == PRIMARY_KEY_TYPE,
+                    )
                 )
             if "ed25519" in opts.key_types:
                 # pynacl has no AES-128-GCM: its Ed25519 handshake (and the cryptography

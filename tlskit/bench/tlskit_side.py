@@ -24,6 +24,8 @@ class Params:
     provider: str
     suite: str
     group: str
+    #: the client's opt-in CA-signature verdict cache (a separate bench line)
+    verify_cache: bool = False
 
 
 @dataclass
@@ -52,6 +54,7 @@ def make_configs(pki: BenchPKI, params: Params, resumption_mode: str | None = No
         **versions,
         session_cache=SessionCache() if resumption_mode else None,
         psk_key_exchange_modes=modes,
+        verify_cache=params.verify_cache,
     )
     server = ServerConfig(
         certfile=str(pki.chain_file),

@@ -72,7 +72,7 @@ class Worker:
     # --- one side of a scenario: set up, check what it negotiates, return a repetition
 
     def _params(self, side: dict) -> tlskit_side.Params:
-        return tlskit_side.Params(side["provider"], self.suite, side["group"])
+        return tlskit_side.Params(side["provider"], self.suite, side["group"], side.get("verify_cache", False))
 
     def prepare(self, kind: str, side: dict) -> tuple[Repetition, dict]:
         if kind == "resumption":
