@@ -248,3 +248,27 @@ def chain(
 
 
 PSS_SHA256 = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+
+
+def make_crl(issuer: Issued, serials=(), *, number: int | None = 1, number_critical=False, signer=None,
+             aki: bool = True, extra=()) -> x509.CertificateRevocationList:
+    """A CRL from ``issuer`` revoking ``serials`` (shared by the CRL and cache tests)."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(NOW - datetime.timedelta(days=1))
+        .next_update(NOW + datetime.timedelta(days=1))
+    )
+    if number is not None:
+        builder = builder.add_extension(x509.CRLNumber(number), critical=number_critical)
+    if aki:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
+        )
+    for ext, critical in extra:
+        builder = builder.add_extension(ext, critical=critical)
+    for serial in serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - datetime.timedelta(days=1)).build()
+        )
+    return builder.sign((signer or issuer).key, hashes.SHA256())

@@ -12,7 +12,7 @@ import datetime
 import pytest
 from engine_support import pki_for, pump
 
-from test_pki_handshake_crl import PKI
+import pki_factory as f
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection, TLSError
 from tlskit.pki import Expired, NameMismatch, Revoked, UnknownIssuer
 from tlskit.providers import get_provider
@@ -111,15 +111,36 @@ def test_warm_cache_still_checks_time_name_and_trust(pki, tmp_path):
     _handshake(client_config, server_config)  # and the cached chain is still fine
 
 
+def _identity_files(directory, leaf: f.Issued, ica: f.Issued):
+    from cryptography.hazmat.primitives import serialization
+
+    directory.mkdir()
+    chain, key = directory / "chain.pem", directory / "key.pem"
+    chain.write_bytes(leaf.pem + ica.pem)
+    key.write_bytes(leaf.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return str(chain), str(key)
+
+
 def test_warm_cache_still_checks_revocation(tmp_path):
-    revoking = PKI(tmp_path)
-    client_config = ClientConfig(cafile=revoking.root, crls=[revoking.crl_path], verify_cache=True)
-    good = ServerConfig(certfile=revoking.good_server.chain_path, keyfile=revoking.good_server.key_path, tickets=0)
-    bad = ServerConfig(certfile=revoking.bad_server.chain_path, keyfile=revoking.bad_server.key_path, tickets=0)
-    _handshake(client_config, good, name="good.test")
+    chain = f.chain(1, tag=" verify-cache crl")
+    ica = chain.intermediates[0]
+    revoked = f.issue("bad.example", ica, slot=21, eku=[f.SERVER])
+    crl = tmp_path / "ica.crl.pem"
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    crl.write_bytes(f.make_crl(ica, [revoked.cert.serial_number]).public_bytes(Encoding.PEM))
+    root = tmp_path / "root.pem"
+    root.write_bytes(chain.root.pem)
+    client_config = ClientConfig(cafile=str(root), crls=[str(crl)], verify_cache=True, clock=lambda: f.NOW)
+    good_chain, good_key = _identity_files(tmp_path / "good", chain.leaf, ica)
+    bad_chain, bad_key = _identity_files(tmp_path / "bad", revoked, ica)
+    good = ServerConfig(certfile=good_chain, keyfile=good_key, tickets=0)
+    bad = ServerConfig(certfile=bad_chain, keyfile=bad_key, tickets=0)
+    _handshake(client_config, good, name="example.com")
     for _ in range(2):  # the intermediate's signature is cached by now: the leaf is still revoked
         with pytest.raises(Revoked):
-            _handshake(client_config, bad, name="bad.test")
+            _handshake(client_config, bad, name="bad.example")
+    _handshake(client_config, good, name="example.com")
 
 
 def test_bench_reports_the_verdict_cache_as_its_own_line(tmp_path):

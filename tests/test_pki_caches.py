@@ -43,7 +43,7 @@ from tlskit.pki import (
 from tlskit.pki import algorithms
 from tlskit.pki.cache import BoundedCache, SignatureCache
 from tlskit.providers import get_provider
-from test_pki_crl import make_crl
+from pki_factory import make_crl
 
 NOW = f.NOW
 DAY = datetime.timedelta(days=1)

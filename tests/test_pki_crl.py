@@ -10,34 +10,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import pki_factory as f
+from pki_factory import make_crl
 from tlskit.errors import AlertDescription
 from tlskit.pki import InvalidCRL, Revoked, verify_chain
 
 NOW = f.NOW
 DAY = datetime.timedelta(days=1)
-
-
-def make_crl(issuer: f.Issued, serials=(), *, number: int | None = 1, number_critical=False, signer=None,
-             aki: bool = True, extra=()):
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer.cert.subject)
-        .last_update(NOW - DAY)
-        .next_update(NOW + DAY)
-    )
-    if number is not None:
-        builder = builder.add_extension(x509.CRLNumber(number), critical=number_critical)
-    if aki:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
-        )
-    for ext, critical in extra:
-        builder = builder.add_extension(ext, critical=critical)
-    for serial in serials:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - DAY).build()
-        )
-    return builder.sign((signer or issuer).key, hashes.SHA256())
 
 
 CHAIN = f.chain(1, tag=" crl")
