@@ -1,10 +1,13 @@
 """The pycryptodome provider's fast paths (issue 17) against independent references.
 
 Each shortcut the provider takes instead of the library's own object per call
-(HMAC over the one-call digest, the single-block HKDF-Expand) is compared here
-with the standard library or the generic RFC 5869 loop, on the inputs where a
-shortcut would go wrong: keys around the hash's block size, empty and long
-inputs, buffer types other than bytes.
+(HMAC over the one-call digest, the single-block HKDF-Expand, AES-GCM and
+ChaCha20-Poly1305 composed from the library's block/stream cipher and MAC) is
+compared here with the standard library, the generic RFC 5869 loop or
+pyca/cryptography, on the inputs where a shortcut would go wrong: keys around the
+hash's block size, empty, block-aligned and record-sized inputs, buffer types
+other than bytes, two keys used in turn, every tampered byte, and a library whose
+private pieces changed (the provider must fall back, not misbehave).
 """
 
 from __future__ import annotations
@@ -37,6 +40,23 @@ def test_hmac_matches_the_standard_library(hash_alg: HashAlgorithm, key_length: 
         expected = hmac.digest(key, data, hash_alg.name)
         assert hash_alg.hmac(key, data) == expected
         assert hash_alg.hmac(bytearray(key), memoryview(data)) == expected
+
+
+@pytest.mark.parametrize("key_length", KEY_LENGTHS)
+def test_keyed_hmac_matches_the_standard_library(hash_alg: HashAlgorithm, key_length: int) -> None:
+    key = bytes((3 * i + 1) % 256 for i in range(key_length))
+    mac = hash_alg.keyed_hmac(bytearray(key))
+    for data in (b"", b"x", memoryview(bytes(range(200)))):
+        assert mac(data) == hmac.digest(key, data, hash_alg.name)
+
+
+def test_keyed_hmacs_of_alternating_keys_stay_apart(hash_alg: HashAlgorithm) -> None:
+    keys = (bytes(32), bytes(31) + b"\x01")
+    macs = [hash_alg.keyed_hmac(k) for k in keys]
+    for i in range(4):
+        assert macs[i % 2](b"m") == hmac.digest(keys[i % 2], b"m", hash_alg.name)
+    expand = hash_alg.expander(keys[1])
+    assert expand(b"info", 42) == _generic_expand(hash_alg, keys[1], b"info", 42)
 
 
 def test_hmac_keys_that_differ_in_one_byte_give_different_tags(hash_alg: HashAlgorithm) -> None:
@@ -90,7 +110,9 @@ def _composed(key: bytes):
 
     assert _pycryptodome_gcm.available, "PyCryptodome's GHASH failed the self-test"
     name = "AES-128-GCM" if len(key) == 16 else "AES-256-GCM"
-    return get_provider("pycryptodome").aead(name).new(key)
+    aead = get_provider("pycryptodome").aead(name).new(key)
+    assert type(aead).__name__ == "ComposedAESGCM"
+    return aead
 
 
 @pytest.mark.parametrize("key_length", [16, 32])
@@ -197,3 +219,99 @@ def test_a_misbehaving_ghash_is_not_used(monkeypatch: pytest.MonkeyPatch) -> Non
     for replacement in ((ZeroGHASH, ghash_c), (Broken, ghash_c), None):
         monkeypatch.setattr(_pycryptodome_gcm, "_load_ghash", lambda r=replacement: r)
         assert _pycryptodome_gcm._probe() is None
+
+
+# ---------------------------------------------------------------------------
+# ChaCha20-Poly1305 from one ChaCha20 stream per record (tlskit.providers._pycryptodome_chacha)
+
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305  # noqa: E402
+
+
+def _chacha(key: bytes):
+    from tlskit.providers import _pycryptodome_chacha
+
+    assert _pycryptodome_chacha.available, "PyCryptodome's Poly1305 failed the self-test"
+    aead = get_provider("pycryptodome").aead("ChaCha20-Poly1305").new(key)
+    assert type(aead).__name__ == "ComposedChaCha20Poly1305"
+    return aead
+
+
+def test_chacha20_poly1305_matches_pyca_cryptography() -> None:
+    import random
+
+    rng = random.Random(8439)
+    key = rng.randbytes(32)
+    ours, reference = _chacha(key), ChaCha20Poly1305(key)
+    for size in (*SIZES, 63, 64, 65, 128):
+        for aad_length in (0, 5, 16, 21):
+            nonce, aad, plaintext = rng.randbytes(12), rng.randbytes(aad_length), rng.randbytes(size)
+            sealed = reference.encrypt(nonce, plaintext, aad)
+            assert ours.seal(nonce, aad, plaintext) == sealed
+            assert ours.open(nonce, aad, sealed) == plaintext
+            assert ours.open(bytearray(nonce), memoryview(aad), memoryview(sealed)) == plaintext
+            assert ours.seal(nonce, bytearray(aad), memoryview(plaintext)) == sealed
+
+
+def test_chacha20_poly1305_keys_alternating_and_tampering() -> None:
+    keys = (bytes(32), bytes(31) + b"\x01")
+    aeads = [_chacha(k) for k in keys]
+    for i in range(6):
+        which = i % 2
+        nonce = i.to_bytes(12, "big")
+        sealed = aeads[which].seal(nonce, b"hdr", b"record %d" % i)
+        assert sealed == ChaCha20Poly1305(keys[which]).encrypt(nonce, b"record %d" % i, b"hdr")
+        with pytest.raises(BadRecordMac):
+            aeads[1 - which].open(nonce, b"hdr", sealed)
+    aead, nonce = aeads[0], bytes(12)
+    sealed = aead.seal(nonce, b"aad", b"seventeen bytes!!")
+    for i in range(len(sealed)):
+        bad = bytearray(sealed)
+        bad[i] ^= 0x01
+        with pytest.raises(BadRecordMac):
+            aead.open(nonce, b"aad", bytes(bad))
+    for bad_nonce, bad_aad, bad_sealed in (
+        (b"\x01" + bytes(11), b"aad", sealed),
+        (nonce, b"aae", sealed),
+        (nonce, b"aad", sealed[:-1]),
+        (nonce, b"aad", sealed[:15]),
+        (bytes(8), b"aad", sealed),
+        (bytes(24), b"aad", sealed),
+    ):
+        with pytest.raises(BadRecordMac):
+            aead.open(bad_nonce, bad_aad, bad_sealed)
+    for bad_nonce in (bytes(8), bytes(24)):  # the legacy and XChaCha variants are never chosen
+        with pytest.raises(TLSError):
+            aead.seal(bad_nonce, b"", b"x")
+
+
+def test_chacha20_poly1305_library_fallback_agrees() -> None:
+    from tlskit.providers import backend_pycryptodome as backend
+
+    key = bytes(range(32))
+    fallback = backend._chacha20_poly1305(composed=False).new(key)
+    assert type(fallback).__name__ == "_PycryptodomeAEAD"
+    sealed = ChaCha20Poly1305(key).encrypt(bytes(12), b"plaintext", b"aad")
+    assert fallback.seal(bytes(12), b"aad", b"plaintext") == sealed
+    assert fallback.open(bytes(12), b"aad", sealed) == b"plaintext"
+
+
+def test_a_misbehaving_poly1305_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tlskit.providers import _pycryptodome_chacha
+
+    real = _pycryptodome_chacha.POLY1305
+
+    class ConstantMAC:
+        def __init__(self, r: bytes, s: bytes, data: bytes) -> None:
+            pass
+
+        def digest(self) -> bytes:
+            return bytes(16)
+
+    class Broken:
+        def __init__(self, *args: object) -> None:
+            raise TypeError("a new signature")
+
+    assert _pycryptodome_chacha._probe() is real
+    for replacement in (ConstantMAC, Broken, None):
+        monkeypatch.setattr(_pycryptodome_chacha, "_load_poly1305", lambda r=replacement: r)
+        assert _pycryptodome_chacha._probe() is None

@@ -9,8 +9,9 @@ Choices and library quirks handled (see shared notes/provider-quirks.md):
   the 12-byte TLS nonce. PyCryptodome cipher objects are bound to one nonce and
   redo the key schedule each time; AES-GCM is therefore composed per traffic key
   from the AES block cipher and the library's (private) GHASH, self-tested at
-  import (tlskit.providers._pycryptodome_gcm), and ChaCha20-Poly1305 makes one
-  library object per record.
+  import (tlskit.providers._pycryptodome_gcm); ChaCha20-Poly1305 likewise draws
+  its one-time Poly1305 key and keystream from one ChaCha20 object per record
+  (tlskit.providers._pycryptodome_chacha) instead of the library's three.
 * ML-KEM-768 encapsulation/decapsulation are reachable only through the
   private ``MLKEMKey._encaps`` / ``_decaps`` methods (the public API only
   serves HPKE). We depend on them deliberately and pin the behaviour with the
@@ -51,6 +52,7 @@ from tlskit.errors import (
     KeyLoadError,
 )
 from tlskit.providers import _common as c
+from tlskit.providers import _pycryptodome_chacha as _chacha_composed
 from tlskit.providers import _pycryptodome_gcm as _gcm_composed
 from tlskit.providers.ffdhe import FFDHE_GROUPS, PowFFDHEGroup
 from tlskit.providers.base import (
@@ -109,14 +111,25 @@ class PycryptodomeHash(HashAlgorithm):
     def digest(self, data: bytes) -> bytes:
         return self._digest(data)
 
-    def hmac(self, key: bytes, data: bytes) -> bytes:
-        digest = self._digest
-        if len(key) > self._block_size:  # RFC 2104 section 2: long keys are hashed first
-            key = digest(key)
+    def _pads(self, key: bytes) -> tuple[bytes, bytes]:
+        """(K ^ ipad, K ^ opad) for an HMAC key (RFC 2104 section 2)."""
+        if len(key) > self._block_size:  # long keys are hashed first
+            key = self._digest(key)
         elif type(key) is not bytes:
             key = bytes(key)
         key = key.ljust(self._block_size, b"\0")
-        return digest(key.translate(_OPAD) + digest(key.translate(_IPAD) + data))
+        return key.translate(_IPAD), key.translate(_OPAD)
+
+    def hmac(self, key: bytes, data: bytes) -> bytes:
+        digest = self._digest
+        inner, outer = self._pads(key)
+        return digest(outer + digest(inner + data))
+
+    def keyed_hmac(self, key: bytes) -> Callable[[bytes], bytes]:
+        # The pads are computed once per key; a message costs two one-call digests.
+        digest = self._digest
+        inner, outer = self._pads(key)
+        return lambda data: digest(outer + digest(inner + data))
 
     def hkdf_expand(self, prk: bytes, info: bytes, length: int) -> bytes:
         # Every HKDF-Expand-Label of TLS 1.3 fits in one block: T(1) = HMAC(PRK, info || 0x01)
@@ -181,6 +194,16 @@ def _aes_gcm(name: str, key_length: int, *, composed: bool | None = None) -> AEA
     if composed:
         return c.KeyedAEADAlgorithm(name, key_length, lambda key: _gcm_composed.new(name, key))
     return _aead(name, key_length, _gcm)
+
+
+def _chacha20_poly1305(*, composed: bool | None = None) -> AEADAlgorithm:
+    """ChaCha20-Poly1305 from one ChaCha20 stream per record (tlskit.providers._pycryptodome_chacha)
+    when PyCryptodome's Poly1305 passes its self-test, else the library's AEAD object per record."""
+    if composed is None:
+        composed = _chacha_composed.available
+    if composed:
+        return c.KeyedAEADAlgorithm("ChaCha20-Poly1305", 32, _chacha_composed.new)
+    return _aead("ChaCha20-Poly1305", 32, _chacha)
 
 
 # ---------------------------------------------------------------------------
@@ -376,7 +399,7 @@ def build() -> Provider:
     sha256, sha384 = PycryptodomeHash("sha256"), PycryptodomeHash("sha384")
     aes128 = _aes_gcm("AES-128-GCM", 16)
     aes256 = _aes_gcm("AES-256-GCM", 32)
-    chacha = _aead("ChaCha20-Poly1305", 32, _chacha)
+    chacha = _chacha20_poly1305()
     aeads = {a.name: a for a in (aes128, aes256, chacha)}
     hashes = {"sha256": sha256, "sha384": sha384}
     x25519 = _XDHGroup("x25519", "Curve25519", 32, DH.import_x25519_public_key, DH.import_x25519_private_key)
