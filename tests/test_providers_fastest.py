@@ -440,3 +440,17 @@ def test_bench_measures_provider_fastest(ranking_file):
     assert result.exit_code == 0, result.output
     rows = [r for r in json.loads(result.stdout)["results"] if r["label"] == "tlskit/fastest"]
     assert rows and all(r["median"] > 0 and r["negotiated"]["signature_scheme"] == "ed25519" for r in rows)
+
+
+def test_default_ranking_path_follows_the_cache_directory(tmp_path, monkeypatch):
+    """The platformdirs answer is remembered per environment: a changed XDG_CACHE_HOME is seen."""
+    import platformdirs
+
+    monkeypatch.delenv(fastest.RANKING_ENV)
+    for name in ("a", "b"):
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / name))
+        assert fastest.ranking_path() == Path(platformdirs.user_cache_dir("tlskit")) / "provider-rank.json"
+    if tmp_path in fastest.ranking_path().parents:  # never write to a real user cache (macOS, Windows)
+        save(injected({"group:x25519": "pynacl"}))  # written where provider="fastest" reads it
+        assert fastest.ranking_path().is_file()
+        assert get_provider("fastest").choices["group:x25519"] == "pynacl"

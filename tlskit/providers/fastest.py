@@ -35,6 +35,7 @@ more than :data:`MARGIN` faster, so noise does not flip choices between two runs
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import os
@@ -288,6 +289,12 @@ def ranking_path() -> Path:
     override = os.environ.get(RANKING_ENV)
     if override:
         return Path(override)
+    return _cache_file(os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"), os.environ.get("LOCALAPPDATA"))
+
+
+@functools.lru_cache(maxsize=8)
+def _cache_file(*environment: str | None) -> Path:
+    """platformdirs' answer (tens of µs) for the variables it reads, remembered per value."""
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("tlskit")) / "provider-rank.json"
