@@ -102,6 +102,47 @@ def test_200_concurrent_connections_echo_64k_each(pki):
     assert len(results) == 200 and all(results)
 
 
+def test_event_loops_in_two_threads_keep_their_bytes_apart(pki):
+    """Connections share their thread's read buffer (one per thread, copied out at
+    once): two loops in two threads echoing distinct bytes at the same time must
+    never see each other's."""
+    import threading
+
+    outcomes: list = []
+
+    async def main(marker: int):
+        server = await aio.start_server(echo_handler, "127.0.0.1", 0, **server_options(pki))
+        port = server.sockets[0].getsockname()[1]
+
+        async def client(index):
+            reader, writer = await aio.open_connection("127.0.0.1", port, **client_options(pki))
+            payload = bytes([marker, index]) * 65536  # 128 KiB: many reads per connection
+            writer.write(payload)
+            writer.write_eof()
+            echoed = await reader.read()
+            writer.close()
+            await writer.wait_closed()
+            return echoed == payload
+
+        results = await asyncio.gather(*(client(i) for i in range(8)))
+        server.close()
+        await server.wait_closed()
+        return results
+
+    def in_thread(marker: int) -> None:
+        try:
+            outcomes.append(run(main(marker)))
+        except BaseException as exc:  # reported below, on the test's thread
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=in_thread, args=(marker,)) for marker in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT * 3)
+    assert outcomes == [[True] * 8, [True] * 8]
+
+
 def test_stream_pair_api_and_extra_info(pki):
     async def main():
         async def handler(reader, writer):
