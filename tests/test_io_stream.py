@@ -383,6 +383,82 @@ def test_close_joins_connection_threads(pki):
     assert set(threading.enumerate()) - before == set()
 
 
+def _wait_for(condition, timeout: float = TIMEOUT) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_connection_thread_serves_the_next_connection_then_ends(pki, monkeypatch):
+    """A handler thread that finished waits for the next handshaken connection (no new
+    thread per connection), ends when none comes within the linger time, and close()
+    joins the threads that are idle as well as the busy ones."""
+    import tlskit.io.server as server_module
+
+    before = set(threading.enumerate())
+    served_by: list[threading.Thread] = []
+
+    def handler(stream):
+        served_by.append(threading.current_thread())
+        echo(stream)
+
+    def one_connection(server, payload: bytes) -> None:
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            stream.sendall(payload)
+            assert stream.recv() == payload
+        assert _wait_for(lambda: server.active_connections == 0 and server._idle_workers == 1)
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        server.serve_in_background(handler, on_error=Errors())
+        one_connection(server, b"first")
+        one_connection(server, b"second")
+        assert len(served_by) == 2 and served_by[0] is served_by[1]
+        assert served_by[0].is_alive()  # idle, waiting for a third connection
+    assert not served_by[0].is_alive()  # close() ended and joined the idle thread
+    assert set(threading.enumerate()) - before == set()
+
+    monkeypatch.setattr(server_module, "_WORKER_LINGER", 0.05)
+    served_by.clear()
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        server.serve_in_background(handler, on_error=Errors())
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            stream.sendall(b"x")
+            assert stream.recv() == b"x"
+        assert _wait_for(lambda: not served_by[0].is_alive())  # nobody came: the thread ended by itself
+        assert server._idle_workers == 0
+        one_connection(server, b"after")  # a new thread serves the next one
+        assert len(served_by) == 2 and served_by[1] is not served_by[0]
+
+
+def test_served_sockets_have_nagle_off(pki):
+    """Whole records only, so Nagle's algorithm could only delay them: a small record
+    written while the session tickets are unacknowledged would wait for the client's
+    delayed ACK (tens of milliseconds per exchange)."""
+    seen = []
+
+    def handler(stream):
+        seen.append(stream.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        echo(stream)
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        server.serve_in_background(handler, on_error=Errors())
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            stream.sendall(b"x")
+            assert stream.recv() == b"x"
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, handshake_timeout=TIMEOUT) as server:
+        thread = threading.Thread(
+            target=lambda: connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT).close()
+        )
+        thread.start()
+        with server.accept() as stream:
+            seen.append(stream.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        thread.join(TIMEOUT)
+    assert len(seen) == 2 and all(seen)
+
+
 def test_stream_is_not_usable_after_close(pki):
     with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
         server.serve_in_background(echo)

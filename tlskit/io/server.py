@@ -22,6 +22,9 @@ is built to face hostile networks:
   :class:`~tlskit.io.TLSTimeoutError`, and the connection is closed when the
   handler returns. Handlers run in one thread per *handshaken* connection, so
   threads are bounded by ``max_connections`` and freed by the idle timeout.
+  A thread whose handler returned waits a few seconds for the next connection
+  (starting a thread costs the selector loop a wait for the new thread's first
+  breath, under the GIL, for every connection), then ends.
 
 Any failure in a connection (handshake error, truncation, a handler bug) is
 reported to ``on_error`` and ends only that connection.
@@ -30,6 +33,7 @@ reported to ``on_error`` and ends only that connection.
 from __future__ import annotations
 
 import logging
+import queue
 import selectors
 import socket
 import threading
@@ -53,6 +57,8 @@ _Socket = socket.socket
 _ACCEPT_BACKOFF = 0.1
 #: clients accepted per wake-up of the loop, so one busy listener cannot starve handshakes
 _ACCEPT_BATCH = 32
+#: seconds a connection thread whose handler returned waits for another connection before ending
+_WORKER_LINGER = 5.0
 
 #: default limits (documented in the README, "Servers on hostile networks")
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
@@ -126,7 +132,13 @@ class TLSServer:
         self._wake_writer.setblocking(False)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._active: dict[threading.Thread, socket.socket] = {}
+        # sockets handed to a handler (queued for a thread or being served), and the
+        # connection threads: idle ones wait on _jobs for the next handshaken connection
+        self._serving: dict[socket.socket, None] = {}
+        self._workers: set[threading.Thread] = set()
+        self._idle_workers = 0  # workers waiting on _jobs and not yet promised a job
+        self._jobs: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
+        self._workers_closed = False
         self._handshakes: dict[int, _Handshake] = {}  # by file descriptor; only the loop's thread touches it
         self._background: threading.Thread | None = None
         self._loop_running = threading.Event()
@@ -166,6 +178,7 @@ class TLSServer:
     def wrap(self, sock: _Socket) -> TLSStream:
         """Run the server handshake on an accepted socket (closed on failure)."""
         try:
+            _set_nodelay(sock)
             sock.setblocking(True)
             sock.settimeout(self.handshake_timeout)
             stream = TLSStream(sock, new_server_connection(self.config), allow_truncation=self.allow_truncation)
@@ -230,7 +243,7 @@ class TLSServer:
 
     def _slots_used(self) -> int:
         with self._lock:
-            return len(self._active) + len(self._handshakes)
+            return len(self._serving) + len(self._handshakes)
 
     def _next_wakeup(self) -> float | None:
         deadlines = [p.deadline for p in self._handshakes.values() if p.deadline is not None]
@@ -277,6 +290,7 @@ class TLSServer:
                 )
             try:
                 sock.setblocking(False)
+                _set_nodelay(sock)
                 pending = _Handshake(
                     sock, address, new_server_connection(self.config), time.monotonic(), self.handshake_timeout
                 )
@@ -388,22 +402,56 @@ class TLSServer:
             sock.close()
             _safe_report(report, pending.address, exc)
             return
-        worker = threading.Thread(
-            target=self._run_handler,
-            args=(stream, pending.address, handler, report),
-            name=f"tlskit-conn-{pending.address}",
-            daemon=True,
-        )
+        job = (stream, pending.address, handler, report)
         with self._lock:
             self._handshakes.pop(sock.fileno(), None)
-            self._active[worker] = sock
+            self._serving[sock] = None
+            if self._idle_workers:  # a thread is waiting: no new thread to start
+                self._idle_workers -= 1
+                self._jobs.put(job)
+                return
+        worker = threading.Thread(
+            target=self._worker, args=(job,), name=f"tlskit-conn-{pending.address}", daemon=True
+        )
+        with self._lock:
+            self._workers.add(worker)
         try:
             worker.start()
         except RuntimeError as exc:  # "can't start new thread": drop this client, keep serving
             with self._lock:
-                self._active.pop(worker, None)
+                self._serving.pop(sock, None)
+                self._workers.discard(worker)
             sock.close()
             _safe_report(report, pending.address, TLSConnectionError(f"cannot start a connection thread: {exc}"))
+
+    def _worker(self, job: tuple | None) -> None:
+        """A connection thread: serve ``job``, then the connections handed to it while idle."""
+        me = threading.current_thread()
+        try:
+            while job is not None:
+                me.name = f"tlskit-conn-{job[1]}"
+                self._run_handler(*job)
+                job = self._next_job()
+        finally:
+            with self._lock:
+                self._workers.discard(me)
+
+    def _next_job(self) -> tuple | None:
+        """Wait up to _WORKER_LINGER for another connection; None: end the thread."""
+        with self._lock:
+            if self._workers_closed:
+                return None
+            self._idle_workers += 1
+        try:
+            return self._jobs.get(timeout=_WORKER_LINGER)
+        except queue.Empty:
+            with self._lock:
+                try:
+                    # _start_handler counted on us just as we gave up: take the job
+                    return self._jobs.get_nowait()
+                except queue.Empty:
+                    self._idle_workers -= 1
+                    return None
 
     def _run_handler(self, stream: TLSStream, address: Any, handler: Handler, report: ErrorHandler) -> None:
         try:
@@ -414,7 +462,7 @@ class TLSServer:
         finally:
             stream.socket.close()
             with self._lock:
-                self._active.pop(threading.current_thread(), None)
+                self._serving.pop(stream.socket, None)
             self._wake()  # a slot is free: the loop may listen again
 
     def serve_in_background(self, handler: Handler, *, on_error: ErrorHandler | None = None) -> threading.Thread:
@@ -430,7 +478,7 @@ class TLSServer:
     def active_connections(self) -> int:
         """Connections being served by a handler (handshake complete)."""
         with self._lock:
-            return len(self._active)
+            return len(self._serving)
 
     @property
     def pending_handshakes(self) -> int:
@@ -454,14 +502,19 @@ class TLSServer:
             self._background.join(join_timeout)
         self._listener.close()
         with self._lock:
-            running = list(self._active.items())
-        for _, sock in running:
+            serving = list(self._serving)
+            workers = list(self._workers)
+            self._workers_closed = True
+            for _ in range(self._idle_workers):
+                self._jobs.put(None)  # an idle thread's signal to end
+            self._idle_workers = 0
+        for sock in serving:
             try:
                 # shutdown(), unlike close(), wakes a thread blocked in recv()
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        for thread, _ in running:
+        for thread in workers:
             if thread is not threading.current_thread():
                 thread.join(join_timeout)
         self._wake_reader.close()
@@ -475,6 +528,20 @@ class TLSServer:
 
     def __repr__(self) -> str:
         return f"<TLSServer {self.address[0]}:{self.address[1]}>"
+
+
+def _set_nodelay(sock: _Socket) -> None:
+    """Turn Nagle's algorithm off, as asyncio does for every TCP transport.
+
+    The stream hands the socket whole TLS records, never dribbles; with Nagle on, a
+    small record written while an earlier one (the session tickets sent right after
+    the handshake) is unacknowledged waits for the peer's delayed ACK, up to 40 ms.
+    """
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not fatal: only latency
 
 
 def _safe_report(report: ErrorHandler, address: Any, exc: BaseException) -> None:
