@@ -433,7 +433,7 @@ def test_a_connection_thread_serves_the_next_connection_then_ends(pki, monkeypat
         assert len(served_by) == 2 and served_by[1] is not served_by[0]
 
 
-def test_served_sockets_have_nagle_off(pki):
+def test_served_and_connected_sockets_have_nagle_off(pki):
     """Whole records only, so Nagle's algorithm could only delay them: a small record
     written while the session tickets are unacknowledged would wait for the client's
     delayed ACK (tens of milliseconds per exchange)."""
@@ -456,7 +456,12 @@ def test_served_sockets_have_nagle_off(pki):
         with server.accept() as stream:
             seen.append(stream.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
         thread.join(TIMEOUT)
-    assert len(seen) == 2 and all(seen)
+        acceptor = threading.Thread(target=lambda: server.accept().close())
+        acceptor.start()
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as client:
+            seen.append(client.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        acceptor.join(TIMEOUT)
+    assert len(seen) == 3 and all(seen)
 
 
 def test_stream_is_not_usable_after_close(pki):

@@ -45,7 +45,7 @@ from tlskit.events import ConnectionClosed
 from tlskit.io._common import READ_SIZE, make_server_config, new_server_connection
 from tlskit.io._sslcompat import HELLO_CAPTURE_LIMIT
 from tlskit.io.errors import HandshakeEOFError, TLSConnectionError, TLSTimeoutError
-from tlskit.io.stream import TLSStream, _transport_error
+from tlskit.io.stream import TLSStream, _transport_error, set_nodelay
 
 logger = logging.getLogger("tlskit.io")
 
@@ -178,7 +178,7 @@ class TLSServer:
     def wrap(self, sock: _Socket) -> TLSStream:
         """Run the server handshake on an accepted socket (closed on failure)."""
         try:
-            _set_nodelay(sock)
+            set_nodelay(sock)
             sock.setblocking(True)
             sock.settimeout(self.handshake_timeout)
             stream = TLSStream(sock, new_server_connection(self.config), allow_truncation=self.allow_truncation)
@@ -290,7 +290,7 @@ class TLSServer:
                 )
             try:
                 sock.setblocking(False)
-                _set_nodelay(sock)
+                set_nodelay(sock)
                 pending = _Handshake(
                     sock, address, new_server_connection(self.config), time.monotonic(), self.handshake_timeout
                 )
@@ -528,20 +528,6 @@ class TLSServer:
 
     def __repr__(self) -> str:
         return f"<TLSServer {self.address[0]}:{self.address[1]}>"
-
-
-def _set_nodelay(sock: _Socket) -> None:
-    """Turn Nagle's algorithm off, as asyncio does for every TCP transport.
-
-    The stream hands the socket whole TLS records, never dribbles; with Nagle on, a
-    small record written while an earlier one (the session tickets sent right after
-    the handshake) is unacknowledged waits for the peer's delayed ACK, up to 40 ms.
-    """
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass  # not fatal: only latency
 
 
 def _safe_report(report: ErrorHandler, address: Any, exc: BaseException) -> None:

@@ -614,9 +614,26 @@ class _StreamIO(io.RawIOBase):
 
 def _open_socket(host: str, port: int, timeout: float | None, source_address: Any) -> socket.socket:
     try:
-        return socket.create_connection((host, port), timeout=timeout, source_address=source_address)
+        sock = socket.create_connection((host, port), timeout=timeout, source_address=source_address)
     except OSError as exc:
         raise _transport_error(exc, f"connecting to {host}:{port}") from None
+    set_nodelay(sock)
+    return sock
+
+
+def set_nodelay(sock: socket.socket) -> None:
+    """Turn Nagle's algorithm off, as asyncio does for every TCP transport.
+
+    The stream hands the socket whole TLS records, never dribbles, so Nagle can only
+    delay them: a small record written while an earlier one is unacknowledged (a
+    request right after the client's Finished, an answer right after the server's
+    session tickets) would wait for the peer's delayed ACK, up to 40 ms.
+    """
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not fatal: only latency
 
 
 def connect(
