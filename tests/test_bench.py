@@ -57,12 +57,12 @@ def test_planner_skips_what_a_provider_lacks():
 
 
 def test_quick_run_has_every_section(tmp_path):
-    # every part but "servers", which has its own smoke test below
-    parts = [part for part in runner.ALL_PARTS if part != "servers"]
+    # every part but "servers" and "idle", which have their own smoke tests below
+    parts = [part for part in runner.ALL_PARTS if part not in ("servers", "idle")]
     options = runner.Options(providers=["cryptography"], key_types=["ecdsa-p256"], workdir=tmp_path, parts=parts, **TINY)
     result = runner.run(options)
     assert set(result) >= {"meta", "results", "floors", "aead_floors", "memory", "skipped", "peak_rss_kib"}
-    assert result["servers"] is None
+    assert result["servers"] is None and result["idle"] is None
     kinds = {row["kind"] for row in result["results"]}
     assert kinds == {"handshake", "bulk", "tcp_handshake", "tcp_bulk", "resumption"}
     for row in result["results"]:
@@ -155,3 +155,35 @@ def test_servers_harness_smoke(tmp_path):
     assert "Servers under concurrency" in report.to_markdown(result)
     report.plot(result, tmp_path / "servers.png")  # only servers: drawn into the path itself
     assert (tmp_path / "servers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_idle_connections_smoke(tmp_path):
+    """The idle part end to end with a handful of connections: each asyncio server held
+    them all, its RSS was read before, while held and after; no figure is asserted."""
+    options = runner.Options(
+        providers=["cryptography"], key_types=["ecdsa-p256"], parts=["idle"], idle_connections=5, workdir=tmp_path, **TINY
+    )
+    result = runner.run(options)
+    from tlskit.bench import idle
+
+    rows = {row["impl"]: row for row in result["idle"]["rows"]}
+    assert set(rows) == set(idle.IMPLS)
+    for row in rows.values():
+        assert row["connections"] == row["opened"] == 5 and row["failures"] == 0
+        assert row["live_after_close"] == 0  # the server saw every connection go
+        assert row["rss_held"] > 0 and row["rss_before"] > 0 and "per_connection_bytes" in row
+        assert "capped_by" not in row
+    assert rows["tlskit-aio"]["reference"] == "ssl-aio" and rows["tlskit-aio"]["ratio"] != 0
+    assert "Idle connections held" in report.to_markdown(result)
+
+
+def test_idle_connections_are_capped_by_the_descriptor_limit(monkeypatch, tmp_path):
+    """With fewer descriptors than connections asked for, the run holds what fits and says why."""
+    from tlskit.bench import idle
+
+    pki = certs.make_pki(tmp_path / "pki", "ecdsa-p256")
+    job = {"provider": "cryptography", "suite": "TLS_AES_128_GCM_SHA256", "group": "x25519", "connections": 50,
+           "deadline": 60.0}  # fmt: skip
+    row = idle.measure("tlskit-aio", pki, job, driver_fd_limit=idle.FD_MARGIN + 4, progress=lambda message: None)
+    assert row["connections"] == 4 and row["requested"] == 50
+    assert row["capped_by"] == f"RLIMIT_NOFILE hard limit {idle.FD_MARGIN + 4}"

@@ -179,6 +179,29 @@ def servers_rows(report: dict) -> list[list[str]]:
     return out
 
 
+IDLE_HEADER = [
+    "server", "idle connections held", "RSS before MiB", "RSS held MiB", "per connection KB", "ratio",
+    "RSS after closing MiB", "opening s", "failed",
+]  # fmt: skip
+
+
+def idle_rows(report: dict) -> list[list[str]]:
+    out = []
+    for row in (report.get("idle") or {}).get("rows", []):
+        held = f"{row['connections']:,}"
+        if row.get("capped_by"):
+            held += f" of {row['requested']:,} ({row['capped_by']})"
+        ratio = f"{row['ratio']:.2f}x of {row['reference']}" if row.get("ratio") is not None else ""
+        mib = (lambda value: _num(value / (1 << 20), 1) if value is not None else "-")
+        per = row.get("per_connection_bytes")
+        out.append([
+            row["impl"], held, mib(row["rss_before"]), mib(row["rss_held"]),
+            _num(per / 1000, 1) if per is not None else "-", ratio, mib(row["rss_after_close"]),
+            _num(row["open_seconds"], 1), str(row["failures"]),
+        ])  # fmt: skip
+    return out
+
+
 def _sections(report: dict) -> Iterable[tuple[str, list[str], list[list[str]]]]:
     if report["results"]:
         yield (
@@ -198,6 +221,13 @@ def _sections(report: dict) -> Iterable[tuple[str, list[str], list[list[str]]]]:
             "ratio = median [range] of per-repetition ratios",
             SERVERS_HEADER,
             servers_rows(report),
+        )
+    if report.get("idle"):
+        yield (
+            "Idle connections held by an asyncio server: RSS of the server process (KB = 1000 bytes); "
+            "clients hold bare sockets after their stdlib ssl handshake",
+            IDLE_HEADER,
+            idle_rows(report),
         )
 
 

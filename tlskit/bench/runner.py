@@ -37,8 +37,9 @@ HYBRID = "X25519MLKEM768"
 #: the reference handshake of the issue: ECDSA P-256 leaf + intermediate, x25519, AES-128-GCM
 PRIMARY_KEY_TYPE = "ecdsa-p256"
 
-#: "servers": tlskit's asyncio and blocking servers against the stdlib's under concurrency (tlskit.bench.servers)
-ALL_PARTS = ("handshake", "bulk", "tcp", "floor", "memory", "resumption", "servers")
+#: "servers": tlskit's asyncio and blocking servers against the stdlib's under concurrency (tlskit.bench.servers);
+#: "idle": the RSS of an asyncio server holding many idle connections (tlskit.bench.idle)
+ALL_PARTS = ("handshake", "bulk", "tcp", "floor", "memory", "resumption", "servers", "idle")
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Options:
     parts: list[str] = field(default_factory=lambda: list(ALL_PARTS))
     memory_pairs: int = 32
     server_levels: list[int] = field(default_factory=lambda: [1, 10, 100, 1000])  # concurrent clients
+    idle_connections: int = 10_000  # idle connections held by each asyncio server ("idle" part)
+    idle_deadline: float = 300.0  # seconds each server gets to accept them (then: what it holds)
     workdir: pathlib.Path | None = None
     verbose: bool = False
 
@@ -288,6 +291,28 @@ def _run_servers(options: Options, workdir: pathlib.Path, progress: Callable[[st
     return json.loads(pathlib.Path(job["output"]).read_text())
 
 
+def _run_idle(options: Options, workdir: pathlib.Path, progress: Callable[[str], None]) -> dict:
+    """The idle-connections figures, from one pinned driver process (clients) and its server children."""
+    job = {
+        "pki_dir": str(workdir / "pki"), "key_type": PRIMARY_KEY_TYPE, "suite": AES128, "group": KX,
+        "provider": "cryptography" if not options.providers or "cryptography" in options.providers else options.providers[0],
+        "connections": options.idle_connections, "deadline": options.idle_deadline,
+        "output": str(workdir / "result-idle.json"), "verbose": options.verbose,
+    }  # fmt: skip
+    job_file = workdir / "job-idle.json"
+    job_file.write_text(json.dumps(job, indent=1))
+    progress(f"measuring {options.idle_connections} idle connections held by each asyncio server")
+    completed = subprocess.run(
+        [sys.executable, "-m", "tlskit.bench.idle", "drive", str(job_file)],
+        env=pinning.child_environment(pinning.write_config(workdir, AES128, KX)),
+        stderr=None if options.verbose else subprocess.PIPE,
+        text=True,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the idle-connections driver failed:\n{completed.stderr or ''}")
+    return json.loads(pathlib.Path(job["output"]).read_text())
+
+
 def run(options: Options, progress: Callable[[str], None] = lambda message: None) -> dict:
     """Run the whole benchmark and return the report (a JSON-ready dict)."""
     from tlskit.providers import available_providers
@@ -322,6 +347,7 @@ def run(options: Options, progress: Callable[[str], None] = lambda message: None
                 raise RuntimeError(f"the {name} worker failed:\n{completed.stderr or ''}")
             results.append(json.loads(pathlib.Path(job["output"]).read_text()))
         servers = _run_servers(options, workdir, progress) if "servers" in options.parts else None
+        idle = _run_idle(options, workdir, progress) if "idle" in options.parts else None
     report = {
         "meta": {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -340,6 +366,7 @@ def run(options: Options, progress: Callable[[str], None] = lambda message: None
         "aead_floors": [f for result in results for f in result["aead_floors"]],
         "memory": [m for result in results for m in result["memory"]],
         "servers": servers,
+        "idle": idle,
         "skipped": planner.skipped,
         "peak_rss_kib": {
             "runner": memory.peak_rss_kib(),

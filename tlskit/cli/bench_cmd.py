@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-_PARTS_HELP = "Comma-separated parts to run: handshake, bulk, tcp, floor, memory, resumption, servers (default: all)."
+_PARTS_HELP = "Comma-separated parts to run: handshake, bulk, tcp, floor, memory, resumption, servers, idle (default: all)."
 
 
 def _split(value: Optional[str]) -> Optional[list[str]]:
@@ -24,6 +24,9 @@ def bench(
     key_types: Optional[str] = typer.Option(None, "--key-types", help="Comma-separated leaf types: ecdsa-p256, ed25519, rsa-2048."),
     server_levels: str = typer.Option(
         "1,10,100,1000", "--server-levels", help="Concurrent clients for the servers part, comma-separated."
+    ),
+    idle_connections: int = typer.Option(
+        10_000, "--idle-connections", min=1, help="Idle connections each asyncio server holds in the idle part."
     ),
     only: Optional[str] = typer.Option(None, "--only", help=_PARTS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of tables."),
@@ -86,6 +89,7 @@ def bench(
         key_types=kinds,
         parts=parts,
         server_levels=levels,
+        idle_connections=idle_connections,
         verbose=verbose,
     )
     progress = (lambda message: typer.echo(message, err=True)) if not as_json or verbose else (lambda message: None)
