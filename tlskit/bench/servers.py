@@ -20,7 +20,8 @@ figure is a difference in the server. Two figures per concurrency level N:
 Repetitions of the compared servers are interleaved (tlskit, ssl, ssl, tlskit...)
 as in :mod:`tlskit.bench.harness`, and the ratio is the median of per-repetition
 ratios. The driver runs with the worker's ``OPENSSL_CONF`` pin, so both servers
-negotiate the same suite and group (TLS 1.3, AES-128-GCM, x25519).
+negotiate the same suite and group (TLS 1.3, AES-128-GCM, x25519), and no server
+sends session tickets (the stdlib side's context has ``num_tickets = 0``).
 
 Run ``python -m tlskit.bench.servers serve --impl ...`` for one server (it prints
 its port and serves until its stdin closes), or ``... drive JOB.json`` for a run.
@@ -52,6 +53,9 @@ REFERENCE = {"tlskit-aio": "ssl-aio", "tlskit-blocking": "ssl-threads"}
 DEFAULT_LEVELS = (1, 10, 100, 1000)
 CHUNK = 16 * 1024
 _BACKLOG = 4096
+#: session tickets per handshake: none, as the stdlib servers' context (stdlib_ssl.server_context sets
+#: num_tickets = 0), so every server does the same work per connection
+_TICKETS = 0
 #: no single wait of the driver may exceed this (a stuck server ends the run, not the machine)
 _STEP_TIMEOUT = 120.0
 
@@ -95,7 +99,7 @@ async def _serve_async(impl: str, pki: BenchPKI, provider: str, suite: str, grou
             provider=provider, groups=[group], cipher_suites=[suite], backlog=_BACKLOG, keylog_from_env=False,
             # like-for-like with asyncio.start_server, which has no connection limit: the
             # default 512 refuses newcomers at once, so 1,000 clients got resets
-            max_connections=2 * _BACKLOG,
+            max_connections=2 * _BACKLOG, tickets=_TICKETS,
         )  # fmt: skip
     else:
         server = await asyncio.start_server(
@@ -130,7 +134,7 @@ def _serve_tlskit_blocking(pki: BenchPKI, provider: str, suite: str, group: str)
     server = tlskit.serve(
         "127.0.0.1", 0, certfile=str(pki.chain_file), keyfile=str(pki.key_file), provider=provider,
         groups=[group], cipher_suites=[suite], backlog=_BACKLOG, max_connections=2 * _BACKLOG,
-        keylog_from_env=False,
+        keylog_from_env=False, tickets=_TICKETS,
     )  # fmt: skip
     print(server.address[1], flush=True)
     server.serve_forever(_echo_blocking, on_error=lambda address, exc: None)
