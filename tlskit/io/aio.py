@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import types
 from typing import Any, Awaitable, Callable
 
 from tlskit.errors import InternalError, TLSError
@@ -116,6 +117,14 @@ class _TLSProtocol(asyncio.BufferedProtocol):
     """Protocol on the TCP transport: feeds the engine, forwards plaintext to
     the application protocol once the handshake is complete."""
 
+    # slots: a server holds one per connection (no per-instance dict; see the idle bench)
+    __slots__ = (
+        "_limit", "_server_hostname", "_hello", "_ssl_object", "_loop", "_conn", "_app", "_waiter",
+        "_handshake_timeout", "_idle_timeout", "_last_activity", "_app_paused_reading", "_idle_buffer_seen",
+        "_allow_truncation", "_raw", "_timer", "_app_connected", "_app_keeps_open", "_writing_paused",
+        "_peer_closed", "_write_closed", "_closing", "_error", "transport", "__weakref__",
+    )  # fmt: skip
+
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
@@ -131,8 +140,9 @@ class _TLSProtocol(asyncio.BufferedProtocol):
     ) -> None:
         self._limit = limit
         self._server_hostname = server_hostname
-        # a server keeps the client's first bytes (its ClientHello) for shared_ciphers()
-        self._hello: bytearray | None = bytearray() if is_server_connection(connection) else None
+        # a server keeps the client's first bytes (its ClientHello) for shared_ciphers():
+        # a bytearray while they come in, exact-size bytes once the handshake is done
+        self._hello: bytearray | bytes | None = bytearray() if is_server_connection(connection) else None
         self._ssl_object: TLSObject | None = None
         self._loop = loop
         self._conn = connection
@@ -181,7 +191,7 @@ class _TLSProtocol(asyncio.BufferedProtocol):
         self._last_activity = self._loop.time()
         was_complete = self._conn.handshake_complete
         if self._hello is not None and not was_complete:
-            self._hello += data[: HELLO_CAPTURE_LIMIT - len(self._hello)]
+            self._hello += data[: HELLO_CAPTURE_LIMIT - len(self._hello)]  # type: ignore[operator]
         try:
             events = self._conn.receive_data(data)
         except TLSError as exc:
@@ -262,6 +272,8 @@ class _TLSProtocol(asyncio.BufferedProtocol):
 
     def _handshake_done(self) -> None:
         self._cancel_timer()
+        if self._hello is not None:
+            self._hello = bytes(self._hello)  # no more growth: drop the spare capacity
         if self._idle_timeout is not None:
             self._last_activity = self._loop.time()
             self._timer = self._loop.call_at(self._last_activity + self._idle_timeout / 4, self._idle_check)
@@ -330,14 +342,14 @@ class _TLSProtocol(asyncio.BufferedProtocol):
 
     def ssl_object(self) -> TLSObject:
         if self._ssl_object is None:
-            hello = self._hello
             reader = getattr(self._app, "_stream_reader", None)
             self._ssl_object = TLSObject(
                 self._conn,
                 server_side=self._hello is not None,
                 server_hostname=self._server_hostname,
                 config=getattr(self._conn, "_config", None),
-                hello_bytes=lambda: None if hello is None else bytes(hello),
+                # read when asked: the capture becomes exact-size bytes when the handshake ends
+                hello_bytes=lambda: None if self._hello is None else bytes(self._hello),
                 pending=lambda: len(getattr(reader, "_buffer", b"")),
             )
         return self._ssl_object
@@ -383,6 +395,9 @@ class _TLSProtocol(asyncio.BufferedProtocol):
             self._flush()
 
 
+_NO_EXTRA: Any = types.MappingProxyType({})
+
+
 class TLSTransport(asyncio.Transport):
     """The plaintext transport the application's protocol sees.
 
@@ -398,8 +413,10 @@ class TLSTransport(asyncio.Transport):
     0-RTT data, replayable) and ``"early_data_accepted"`` (client).
     """
 
+    __slots__ = ("_proto", "__weakref__")
+
     def __init__(self, protocol: _TLSProtocol) -> None:
-        super().__init__()
+        super().__init__(_NO_EXTRA)  # get_extra_info is ours: no dict per connection
         self._proto = protocol
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
