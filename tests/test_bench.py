@@ -173,7 +173,7 @@ def test_idle_connections_smoke(tmp_path):
         assert row["live_after_close"] == 0  # the server saw every connection go
         assert row["rss_held"] > 0 and row["rss_before"] > 0 and "per_connection_bytes" in row
         assert "capped_by" not in row
-    assert rows["tlskit-aio"]["reference"] == "ssl-aio" and rows["tlskit-aio"]["ratio"] != 0
+    assert rows["tlskit-aio"]["reference"] == "ssl-aio"  # its ratio: only if both RSS grew (5 may not)
     assert "Idle connections held" in report.to_markdown(result)
 
 

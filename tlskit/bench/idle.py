@@ -322,8 +322,11 @@ def drive(job: dict, progress: Callable[[str], None] = lambda message: None) -> 
     by_impl = {row["impl"]: row for row in rows}
     for row in rows:
         reference = by_impl.get(REFERENCE.get(row["impl"], ""))
-        if reference and row.get("per_connection_bytes") and reference.get("per_connection_bytes"):
-            row["reference"] = reference["impl"]
+        if reference is None:
+            continue
+        row["reference"] = reference["impl"]
+        # a handful of connections may not grow the RSS by a page: no ratio then
+        if row.get("per_connection_bytes", 0) > 0 and reference.get("per_connection_bytes", 0) > 0:
             row["ratio"] = row["per_connection_bytes"] / reference["per_connection_bytes"]
     return {"rows": rows, "connections": job["connections"], "deadline": job["deadline"], "provider": job["provider"],
             "key_type": job["key_type"], "suite": job["suite"], "group": job["group"]}  # fmt: skip
