@@ -68,8 +68,38 @@ def test_hmac_keys_that_differ_in_one_byte_give_different_tags(hash_alg: HashAlg
 
 
 def test_digest_is_the_plain_hash(hash_alg: HashAlgorithm) -> None:
-    for data in (b"", b"abc", bytes(1000)):
-        assert hash_alg.digest(data) == hashlib.new(hash_alg.name, data).digest()
+    for data in (b"", b"abc", bytes(range(256)) * 40):
+        expected = hashlib.new(hash_alg.name, data).digest()
+        assert hash_alg.digest(data) == expected
+        assert hash_alg.digest(bytearray(data)) == expected
+        assert hash_alg.digest(memoryview(data)) == expected
+    # a memoryview of wider items hashes its bytes, not its item count
+    wide = memoryview(bytes(range(64))).cast("I")
+    assert hash_alg.digest(wide) == hashlib.new(hash_alg.name, bytes(range(64))).digest()
+
+
+def test_the_cffi_digest_is_used_only_when_it_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-call digest through PyCryptodome's private cffi binding: used on cffi, and
+    refused (public digest instead) on the ctypes backend or when the binding misbehaves."""
+    from Crypto.Hash import SHA256
+    from Crypto.Util import _raw_api
+
+    from tlskit.providers import backend_pycryptodome as backend
+
+    if _raw_api.backend == "cffi":
+        fast = backend._cffi_oneshot(SHA256)
+        assert fast is not None
+        assert fast(b"abc") == hashlib.sha256(b"abc").digest()
+
+    class Silent:  # returns success without writing the digest
+        @staticmethod
+        def SHA256_oneshot(*args: object) -> int:
+            return 0
+
+    monkeypatch.setattr(SHA256, "_raw_sha256_lib", Silent)
+    assert backend._cffi_oneshot(SHA256) is None
+    monkeypatch.setattr(_raw_api, "backend", "ctypes")
+    assert backend._cffi_oneshot(SHA256) is None
 
 
 def _generic_expand(hash_alg: HashAlgorithm, prk: bytes, info: bytes, length: int) -> bytes:

@@ -18,7 +18,8 @@ Choices and library quirks handled (see shared notes/provider-quirks.md):
   Wycheproof ML-KEM vectors; ``Crypto.PublicKey.Hybrid`` is X-Wing, not the
   TLS hybrid, so X25519MLKEM768 is composed here from ML-KEM-768 + X25519.
 * HMAC is RFC 2104 over PyCryptodome's one-call SHA-2 digest (``Crypto.Hash.HMAC``
-  costs several hash objects per call), and HKDF-Expand is built over it (the
+  costs several hash objects per call), called through the library's cffi binding
+  when it agrees with hashlib at import, and HKDF-Expand is built over it (the
   library's own Expand is private).
 * X25519/X448 low-order points are refused by the importer; an explicit
   all-zero check stays as well. ECDH shares must be uncompressed points
@@ -33,6 +34,7 @@ Choices and library quirks handled (see shared notes/provider-quirks.md):
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Callable
 
 import Crypto
@@ -86,6 +88,44 @@ def _oneshot(module: Any) -> Callable[[bytes], bytes]:
     return lambda data: module.new(data).digest()
 
 
+def _cffi_oneshot(module: Any) -> Callable[[bytes], bytes] | None:
+    """The same one-call digest straight through PyCryptodome's cffi binding, or None.
+
+    The public ``SHA256.digest`` wraps one C call in five Python-level helpers
+    (buffer allocation, pointer and size conversions), a third of its cost on the
+    short inputs of a key schedule (~90 one-call digests per handshake pair). This
+    reaches the C function the public wrapper calls (``<NAME>_oneshot`` of the
+    private ``_raw_<name>_lib``) when PyCryptodome runs on cffi; the result is
+    checked against hashlib's SHA-2 on several inputs before it is used.
+    """
+    try:
+        from Crypto.Util import _raw_api
+
+        if getattr(_raw_api, "backend", None) != "cffi":
+            return None
+        ffi = _raw_api.ffi
+        name = module.__name__.rsplit(".", 1)[1]  # "SHA256"
+        oneshot = getattr(getattr(module, f"_raw_{name.lower()}_lib"), f"{name}_oneshot")
+        size = module.digest_size
+        new_output, from_buffer, buffer = ffi.new, ffi.from_buffer, ffi.buffer
+        ctype = ffi.typeof(f"uint8_t[{size}]")
+
+        def digest(data: bytes) -> bytes:
+            source = from_buffer(data)
+            output = new_output(ctype)
+            if oneshot(source, len(source), output, size):
+                raise InternalError(f"{name} failed")
+            return buffer(output)[:]  # type: ignore[no-any-return]
+
+        for sample in (b"", b"abc", bytes(range(256)) * 5, bytearray(b"x" * 200), memoryview(b"y" * 65)):
+            # the check is independent of the library: the standard library's SHA-2
+            if digest(sample) != hashlib.new(name.lower(), sample).digest():
+                return None
+        return digest
+    except Exception:  # noqa: BLE001 - any surprise from a private binding means "do not use it"
+        return None
+
+
 class PycryptodomeHash(HashAlgorithm):
     """SHA-2 with HMAC and HKDF-Expand written over the one-call digest.
 
@@ -101,7 +141,7 @@ class PycryptodomeHash(HashAlgorithm):
         self._module = _HASH_MODULES[name]
         self.digest_size = self._module.digest_size
         self._block_size: int = self._module.block_size
-        self._digest = _oneshot(self._module)
+        self._digest = _cffi_oneshot(self._module) or _oneshot(self._module)
 
     def new(self, data: bytes = b"") -> Any:
         # PyCryptodome hash objects are already incremental with copy() and a
