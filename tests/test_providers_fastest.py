@@ -454,3 +454,13 @@ def test_default_ranking_path_follows_the_cache_directory(tmp_path, monkeypatch)
         save(injected({"group:x25519": "pynacl"}))  # written where provider="fastest" reads it
         assert fastest.ranking_path().is_file()
         assert get_provider("fastest").choices["group:x25519"] == "pynacl"
+
+
+def test_cli_rank_save_to_an_unwritable_place_is_one_error_line(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv(fastest.RANKING_ENV, str(blocker / "rank.json"))
+    result = runner.invoke(app, ["providers", "rank", "--reps", "1", "--save"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot save the ranking") and result.stderr.count("\n") == 1
+    assert blocker.read_text() == ""

@@ -176,7 +176,13 @@ def rank(
     providers = builtin_providers()
     result = measure(providers, reps=reps)
     choices = fastest.choose(result.measurements, providers)
-    saved = str(fastest.save_ranking(result.measurements, fastest.machine_key(providers))) if save else None
+    saved = None
+    if save:
+        try:
+            saved = str(fastest.save_ranking(result.measurements, fastest.machine_key(providers)))
+        except OSError as exc:
+            typer.echo(f"error: cannot save the ranking to {fastest.ranking_path()}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from None
     if as_json:
         document = {"elapsed_s": result.elapsed, "reps": result.reps, "measurements_s": result.measurements,
                     "errors": result.errors, "choices": choices, "saved": saved}  # fmt: skip
