@@ -156,3 +156,20 @@ def test_bench_reports_the_verdict_cache_as_its_own_line(tmp_path):
     params = tlskit_side.Params("cryptography", runner.AES128, "x25519", verify_cache=True)
     assert tlskit_side.make_configs(pki, params).client.verify_cache
     assert not tlskit_side.make_configs(pki, tlskit_side.Params("cryptography", runner.AES128, "x25519")).client.verify_cache
+
+
+def test_spki_of_memo_is_per_exact_der_and_bounded(monkeypatch):
+    from tlskit import _der
+    from tlskit.engine import certs as engine_certs
+    from tlskit.errors import DecodeError
+
+    monkeypatch.setattr(engine_certs, "SPKI_CACHE_SIZE", 2)
+    monkeypatch.setattr(engine_certs, "_spki_cache", {})
+    leaves = [f.issue(f"host{n}.example", f.chain(1, tag=" spki").intermediates[0], slot=60 + n) for n in range(3)]
+    for leaf in leaves * 2:
+        assert engine_certs.spki_of(leaf.der) == _der.certificate_spki(leaf.der)
+    assert len(engine_certs._spki_cache) == 2
+    tampered = bytearray(leaves[0].der)
+    tampered[1] ^= 0x01  # a broken outer length: never answered from the memo
+    with pytest.raises(DecodeError):
+        engine_certs.spki_of(bytes(tampered))

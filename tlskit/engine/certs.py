@@ -42,15 +42,35 @@ def load_chain(source: PathOrBytes) -> tuple[bytes, ...]:
     return tuple(blocks)
 
 
+#: Leaf certificates whose SPKI spki_of keeps (a pure function of the DER: a peer that
+#: presents the same leaf again is not re-read), and the largest DER kept.
+SPKI_CACHE_SIZE = 64
+SPKI_CACHE_MAX_DER = 16384
+_spki_cache: dict[bytes, bytes] = {}
+
+
 def spki_of(cert_der: bytes) -> bytes:
     """The DER SubjectPublicKeyInfo of a certificate (raises DecodeError if malformed).
 
     Only the path to the SPKI is read (with tlskit's DER reader), so a leaf the peer's
     verifier accepted is not refused here for a fault elsewhere in it."""
+    cacheable = type(cert_der) is bytes and len(cert_der) <= SPKI_CACHE_MAX_DER
+    if cacheable:
+        known = _spki_cache.get(cert_der)
+        if known is not None:
+            return known
     try:
-        return _der.certificate_spki(cert_der)
+        spki = _der.certificate_spki(cert_der)
     except _der.DERError as exc:
         raise DecodeError(f"malformed certificate: {exc}") from None
+    if cacheable:
+        try:
+            while len(_spki_cache) >= SPKI_CACHE_SIZE:
+                _spki_cache.pop(next(iter(_spki_cache)))
+        except (KeyError, RuntimeError, StopIteration):  # another thread evicted first
+            pass
+        _spki_cache[cert_der] = spki
+    return spki
 
 
 def leaf_names(cert_der: bytes) -> list[str]:
