@@ -345,3 +345,98 @@ def test_a_misbehaving_poly1305_is_not_used(monkeypatch: pytest.MonkeyPatch) -> 
     for replacement in (ConstantMAC, Broken, None):
         monkeypatch.setattr(_pycryptodome_chacha, "_load_poly1305", lambda r=replacement: r)
         assert _pycryptodome_chacha._probe() is None
+
+
+# ---------------------------------------------------------------------------
+# Verifier and signer objects kept per key and scheme (backend_pycryptodome._PublicKey)
+
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: E402
+
+from tlskit.errors import BadSignatureError  # noqa: E402
+
+_PEM = dict(
+    encoding=serialization.Encoding.PEM,
+    format=serialization.PrivateFormat.PKCS8,
+    encryption_algorithm=serialization.NoEncryption(),
+)
+
+
+@pytest.fixture(scope="module")
+def key_pairs() -> dict[str, list]:
+    """Two pycryptodome private keys of each kind (the pair a test alternates between)."""
+    provider = get_provider("pycryptodome")
+    makers = {
+        "ecdsa_secp256r1_sha256": lambda: ec.generate_private_key(ec.SECP256R1()),
+        "ed25519": ed25519.Ed25519PrivateKey.generate,
+        "rsa_pss_rsae_sha256": lambda: rsa.generate_private_key(65537, 1024),
+    }
+    return {
+        scheme: [provider.load_private_key(make().private_bytes(**_PEM)) for _ in range(2)]
+        for scheme, make in makers.items()
+    }
+
+
+@pytest.mark.parametrize("scheme_name", ["ecdsa_secp256r1_sha256", "ed25519", "rsa_pss_rsae_sha256"])
+def test_cached_verifiers_check_every_signature_under_its_own_key(key_pairs, scheme_name: str) -> None:
+    """Two keys of one kind, used in turn: each signature verifies under its own key only,
+    a tampered one never does, and a valid one still does after a failure."""
+    scheme = get_provider("pycryptodome").signature_scheme(scheme_name)
+    keys = key_pairs[scheme_name]
+    spkis = [k.public_key_der() for k in keys]
+    for round_ in range(3):
+        for i in (0, 1):
+            message = b"message %d" % round_
+            signature = keys[i].sign(scheme_name, message)
+            scheme.verify(spkis[i], message, signature)
+            with pytest.raises(BadSignatureError):
+                scheme.verify(spkis[1 - i], message, signature)
+            with pytest.raises(BadSignatureError):
+                scheme.verify(spkis[i], message + b"!", signature)
+            scheme.verify(spkis[i], message, signature)
+
+
+def test_verifiers_are_per_scheme_not_per_key(key_pairs) -> None:
+    """One RSA key, two PSS schemes (salt 32 and 48): a cached sha256 verifier must not
+    accept for sha384, nor the other way round."""
+    provider = get_provider("pycryptodome")
+    key = key_pairs["rsa_pss_rsae_sha256"][0]
+    spki = key.public_key_der()
+    sha256, sha384 = provider.signature_scheme("rsa_pss_rsae_sha256"), provider.signature_scheme("rsa_pss_rsae_sha384")
+    for _ in range(2):
+        sig256, sig384 = key.sign("rsa_pss_rsae_sha256", b"m"), key.sign("rsa_pss_rsae_sha384", b"m")
+        sha256.verify(spki, b"m", sig256)
+        sha384.verify(spki, b"m", sig384)
+        with pytest.raises(BadSignatureError):
+            sha384.verify(spki, b"m", sig256)
+        with pytest.raises(BadSignatureError):
+            sha256.verify(spki, b"m", sig384)
+
+
+def test_kept_signers_still_draw_fresh_randomness(key_pairs) -> None:
+    """ECDSA and PSS signers are kept per key: each signature must still use a new nonce/salt."""
+    for scheme_name in ("ecdsa_secp256r1_sha256", "rsa_pss_rsae_sha256"):
+        key = key_pairs[scheme_name][0]
+        signatures = {key.sign(scheme_name, b"same message") for _ in range(3)}
+        assert len(signatures) == 3
+    ed = key_pairs["ed25519"][0]
+    assert ed.sign("ed25519", b"m") == ed.sign("ed25519", b"m")  # deterministic (RFC 8032)
+
+
+def test_signatures_from_kept_signers_verify_with_pyca(key_pairs) -> None:
+    """An independent verifier accepts what the kept signer objects produce, each key its own."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    for scheme_name, keys in key_pairs.items():
+        for key in keys * 2:
+            public = serialization.load_der_public_key(key.public_key_der())
+            signature = key.sign(scheme_name, b"payload")
+            if scheme_name == "ed25519":
+                public.verify(signature, b"payload")  # type: ignore[call-arg]
+            elif scheme_name.startswith("ecdsa"):
+                public.verify(signature, b"payload", ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg]
+            else:
+                public.verify(  # type: ignore[call-arg]
+                    signature, b"payload", padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256()
+                )

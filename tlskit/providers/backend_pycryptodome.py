@@ -336,15 +336,38 @@ class PycryptodomeMLKEM768(c.MLKEMGroup):
 # Signatures
 
 
-def _load_public(spki: _der.SubjectPublicKeyInfo, der: bytes) -> Any:
+class _PublicKey:
+    """A parsed public key with the library's verifier objects for it, one per scheme.
+
+    Those objects hold the key and constants derived from it alone (the ECDSA order,
+    the encoded EdDSA point -- ``eddsa.new`` re-encodes the point each time, which costs
+    more than a third of an Ed25519 verification -- the PSS salt length), never a
+    verdict, so one object serves every verification under that key and scheme.
+    Entries live in the bounded PublicKeyCache, keyed by the SPKI bytes.
+    """
+
+    __slots__ = ("key", "_verifiers")
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+        self._verifiers: dict[str, Any] = {}
+
+    def verifier(self, scheme: str, make: Callable[[Any], Any]) -> Any:
+        verifier = self._verifiers.get(scheme)
+        if verifier is None:
+            verifier = self._verifiers[scheme] = make(self.key)
+        return verifier
+
+
+def _load_public(spki: _der.SubjectPublicKeyInfo, der: bytes) -> _PublicKey:
     if spki.algorithm == _oids.RSASSA_PSS:
         # PyCryptodome does not know the RSASSA-PSS OID; the key itself is
         # a plain PKCS#1 RSAPublicKey inside the BIT STRING.
-        return RSA.import_key(spki.key)
+        return _PublicKey(RSA.import_key(spki.key))
     if spki.algorithm == _oids.RSA_ENCRYPTION:
-        return RSA.import_key(der)
+        return _PublicKey(RSA.import_key(der))
     # ECC.import_key (point decoding and validation in Python) is the costly one
-    return ECC.import_key(der)
+    return _PublicKey(ECC.import_key(der))
 
 
 _PUBLIC_KEYS = c.PublicKeyCache(_load_public, _PARSE_ERRORS)
@@ -355,31 +378,42 @@ def _pss(key: Any, hash_name: str) -> Any:
     return pss.new(key, salt_bytes=c.HASH_LENGTHS[hash_name])
 
 
+def _signer_factory(info: c.SchemeInfo) -> Callable[[Any], Any]:
+    """The library's signature object for ``info``'s scheme, from a key (public or private)."""
+    if info.kind == "ecdsa":
+        return lambda key: DSS.new(key, "fips-186-3", encoding="der")
+    if info.kind == "rsa_pkcs1":
+        return pkcs1_15.new  # type: ignore[no-any-return]
+    if info.kind in ("rsa_pss_rsae", "rsa_pss_pss"):
+        hash_name = info.hash_name
+        return lambda key: _pss(key, hash_name)
+    return lambda key: eddsa.new(key, "rfc8032")
+
+
 class PycryptodomeSignatureScheme(SignatureScheme):
     def __init__(self, name: str) -> None:
         self.info = c.SCHEME_INFO[name]
         self.name = name
         self.code = self.info.code
+        self._make_verifier = _signer_factory(self.info)
+        # EdDSA signs the message itself; the others a hash object of it
+        self._hash = None if self.info.hash is None else _HASH_MODULES[self.info.hash_name]
 
     def verify(
         self, public_key: bytes, message: bytes, signature: bytes, *, strict_curve: bool = True
     ) -> None:
         info = self.info
-        spki, key = _PUBLIC_KEYS.get(self.name, public_key)
+        spki, entry = _PUBLIC_KEYS.get(self.name, public_key)
         c.check_scheme_key(info, spki, strict_curve=strict_curve)
         try:
-            if info.kind == "ecdsa":
-                digest = _HASH_MODULES[info.hash_name].new(message)
-                DSS.new(key, "fips-186-3", encoding="der").verify(digest, signature)
-            elif info.kind in ("rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1"):
-                digest = _HASH_MODULES[info.hash_name].new(message)
-                verifier = pkcs1_15.new(key) if info.kind == "rsa_pkcs1" else _pss(key, info.hash_name)
-                verifier.verify(digest, signature)
+            verifier = entry.verifier(self.name, self._make_verifier)
+            if self._hash is not None:
+                verifier.verify(self._hash.new(message), signature)
             else:  # EdDSA
                 length = 64 if info.kind == "ed25519" else 114
                 if len(signature) != length:
                     raise BadSignatureError(f"{self.name}: signature must be {length} bytes")
-                eddsa.new(key, "rfc8032").verify(message, signature)
+                verifier.verify(message, signature)
         except _PARSE_ERRORS:
             raise BadSignatureError(f"{self.name} signature did not verify") from None
 
@@ -387,15 +421,19 @@ class PycryptodomeSignatureScheme(SignatureScheme):
 class PycryptodomePrivateKey(c.BackendPrivateKey):
     provider_name = NAME
 
+    def __init__(self, key: Any, spki: bytes) -> None:
+        super().__init__(key, spki)
+        # the library's signer object per scheme, made on first use (as for public keys:
+        # eddsa.new encodes the public point each time); they keep no per-signature state
+        self._signers: dict[str, Any] = {}
+
     def _sign(self, info: c.SchemeInfo, message: bytes) -> bytes:
-        if info.kind == "rsa_pkcs1":  # TLS 1.2 only (legacy_schemes)
-            return pkcs1_15.new(self._key).sign(_HASH_MODULES[info.hash_name].new(message))
-        if info.kind == "ecdsa":
-            digest = _HASH_MODULES[info.hash_name].new(message)
-            return DSS.new(self._key, "fips-186-3", encoding="der").sign(digest)
-        if info.kind in ("rsa_pss_rsae", "rsa_pss_pss"):
-            return _pss(self._key, info.hash_name).sign(_HASH_MODULES[info.hash_name].new(message))
-        return eddsa.new(self._key, "rfc8032").sign(message)
+        signer = self._signers.get(info.name)
+        if signer is None:
+            signer = self._signers[info.name] = _signer_factory(info)(self._key)
+        if info.hash is None:  # EdDSA
+            return signer.sign(message)  # type: ignore[no-any-return]
+        return signer.sign(_HASH_MODULES[info.hash_name].new(message))  # type: ignore[no-any-return]
 
 
 def _rsa_from_pss_pkcs8(der: bytes) -> Any:
