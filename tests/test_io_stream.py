@@ -433,6 +433,40 @@ def test_a_connection_thread_serves_the_next_connection_then_ends(pki, monkeypat
         assert len(served_by) == 2 and served_by[1] is not served_by[0]
 
 
+def test_reads_of_any_size_return_every_byte_in_order(pki):
+    """The stream's read buffer in each of its states (the engine's bytes handed over
+    whole, a rest after a short read, bytes accumulated by wait_for_session): recv
+    and recv_into of mixed sizes give back exactly what the peer sent."""
+    chunks = [bytes([i]) * size for i, size in enumerate((5, 40_000, 1, 17_000, 300), start=1)]
+    payload = b"".join(chunks)
+
+    def handler(stream):
+        for chunk in chunks:
+            stream.sendall(chunk)
+            time.sleep(0.02)  # separate reads on the client, so they accumulate
+        stream.recv(1)
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, tickets=0) as server:
+        server.serve_in_background(handler, on_error=Errors())
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            got = stream.recv(3)  # a rest is left behind
+            assert stream.wait_for_session(timeout=0.3) is None  # no tickets: reads (and keeps) what comes
+            sizes = iter([1, 7, 100, 5000, 65536] * 100)
+            buffer = bytearray(65536)
+            while len(got) < len(payload):
+                size = next(sizes)
+                if size % 2:
+                    count = stream.recv_into(buffer, size)
+                    assert 0 < count <= size
+                    got += buffer[:count]
+                else:
+                    data = stream.recv(size)
+                    assert 0 < len(data) <= size
+                    got += data
+            assert got == payload and stream.pending() == 0
+            stream.sendall(b"k")
+
+
 def test_served_and_connected_sockets_have_nagle_off(pki):
     """Whole records only, so Nagle's algorithm could only delay them: a small record
     written while the session tickets are unacknowledged would wait for the client's

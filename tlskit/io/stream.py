@@ -86,7 +86,9 @@ class TLSStream:
         self._write_lock = threading.Lock()  # socket writes, in the order the engine produced them
         self._send_lock = threading.Lock()  # one sendall() at a time, so calls do not interleave
         self._read_lock = threading.Lock()  # one reader at a time
-        self._plaintext = bytearray()
+        # decrypted, not yet read: the engine's bytes as they came (the usual case: one
+        # recv() takes them whole, no copy), a bytearray once a partial read leaves a rest
+        self._plaintext: bytes | bytearray = b""
         self._peer_closed = False  # close_notify received (or EOF accepted as such)
         self._write_closed = False  # our close_notify sent
         self._closed = False
@@ -107,7 +109,7 @@ class TLSStream:
         already decrypted (they can share a flight with the client's Finished)
         are carried over."""
         stream = cls(sock, connection, allow_truncation=allow_truncation)
-        stream._plaintext += connection.recv()
+        stream._plaintext = connection.recv()
         stream._peer_closed = peer_closed
         if hello is not None and stream._hello is not None:
             stream._hello += hello
@@ -156,8 +158,17 @@ class TLSStream:
         with self._read_lock:
             if not self._fill_locked():
                 return b""
-            data = bytes(self._plaintext[:bufsize])
-            del self._plaintext[:bufsize]
+            buf = self._plaintext
+            if bufsize >= len(buf):
+                self._plaintext = b""
+                return buf if type(buf) is bytes else bytes(buf)
+            with memoryview(buf) as view:
+                data = bytes(view[:bufsize])
+                rest = None if type(buf) is bytearray else bytearray(view[bufsize:])
+            if rest is None:
+                del buf[:bufsize]  # a bytearray drops its head without moving the rest
+            else:
+                self._plaintext = rest
             return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
@@ -168,9 +179,17 @@ class TLSStream:
         with self._read_lock:
             if not self._fill_locked():
                 return 0
-            count = min(nbytes, len(self._plaintext))
-            view[:count] = self._plaintext[:count]
-            del self._plaintext[:count]
+            buf = self._plaintext
+            count = min(nbytes, len(buf))
+            with memoryview(buf) as source:
+                view[:count] = source[:count]
+                rest = None if count == len(buf) or type(buf) is bytearray else bytearray(source[count:])
+            if count == len(buf):
+                self._plaintext = b""
+            elif rest is None:
+                del buf[:count]  # type: ignore[union-attr]
+            else:
+                self._plaintext = rest
             return count
 
     def pending(self) -> int:
@@ -213,7 +232,14 @@ class TLSStream:
         except TLSError as exc:
             raise self._fail(exc) from None
         if received:
-            self._plaintext += received
+            if not self._plaintext:
+                self._plaintext = received  # kept as it is: recv() hands it over whole
+            elif type(self._plaintext) is bytes:
+                # more arrives before a read (wait_for_session): accumulate in place from now on
+                self._plaintext = bytearray(self._plaintext)
+                self._plaintext += received
+            else:
+                self._plaintext += received
         for event in events:
             if isinstance(event, ConnectionClosed):
                 self._peer_closed = True
@@ -247,6 +273,12 @@ class TLSStream:
     def sendall(self, data: bytes | bytearray | memoryview | str) -> None:
         if isinstance(data, str):
             data = data.encode()
+        if type(data) is bytes and len(data) <= _SEND_CHUNK:
+            # the usual call: the engine takes the bytes as they are (no view, no copy)
+            chunk = data
+            with self._send_lock:
+                self._call_engine(lambda: self._send_chunk_locked(chunk))
+            return
         view = memoryview(data).cast("B")
         with self._send_lock:
             for start in range(0, max(len(view), 1), _SEND_CHUNK):
@@ -463,7 +495,7 @@ class TLSStream:
             while not self._peer_closed:
                 header = self._recv_exactly(5)
                 self._read_and_process(header + self._recv_exactly(int.from_bytes(header[3:5], "big")))
-            self._plaintext.clear()
+            self._plaintext = b""
         self._closed = True
         return self._sock
 
