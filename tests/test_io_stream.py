@@ -7,6 +7,7 @@ import os
 import socket
 import stat
 import struct
+import sys
 import threading
 import time
 
@@ -465,6 +466,41 @@ def test_reads_of_any_size_return_every_byte_in_order(pki):
                     got += data
             assert got == payload and stream.pending() == 0
             stream.sendall(b"k")
+
+
+def test_served_streams_idle_timeout_reads_and_writes(pki):
+    """The served stream's idle timeout (kept by the kernel where it can be, the socket
+    left blocking): gettimeout() tells it, a read that waits longer raises
+    TLSTimeoutError and leaves the stream usable, settimeout() replaces it, and a write
+    the peer never drains times out too."""
+    outcome: dict = {}
+    go_on = threading.Event()
+
+    def handler(stream):
+        outcome["timeout"] = stream.gettimeout()
+        outcome["python_timeout"] = stream.socket.gettimeout()  # None: the kernel keeps it, no poll per call
+        with pytest.raises(TLSTimeoutError):
+            stream.recv()  # the client says nothing for longer than the timeout
+        go_on.set()
+        outcome["after"] = stream.recv()  # still usable: the client's bytes arrive
+        stream.settimeout(TIMEOUT)
+        outcome["replaced"] = stream.gettimeout()
+        stream.settimeout(0.3)
+        with pytest.raises(TLSTimeoutError):
+            for _ in range(10_000):  # the client never reads: the buffers fill up
+                stream.sendall(bytes(65536))
+        outcome["write"] = "timed out"
+
+    errors = Errors()
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, timeout=0.3) as server:
+        server.serve_in_background(handler, on_error=errors)
+        with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT) as stream:
+            assert go_on.wait(TIMEOUT)
+            stream.sendall(b"late")
+            assert _wait_for(lambda: "write" in outcome)
+    kernel = sys.platform.startswith("linux")
+    assert outcome == {"timeout": 0.3, "python_timeout": None if kernel else 0.3, "after": b"late", "replaced": TIMEOUT,
+                       "write": "timed out"}  # fmt: skip
 
 
 def test_served_and_connected_sockets_have_nagle_off(pki):

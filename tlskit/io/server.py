@@ -387,8 +387,6 @@ class TLSServer:
         selector.unregister(pending.sock)
         sock = pending.sock
         try:
-            sock.setblocking(True)
-            sock.settimeout(self.timeout)
             stream = TLSStream._handshaken(
                 sock,
                 pending.conn,
@@ -396,6 +394,7 @@ class TLSServer:
                 allow_truncation=self.allow_truncation,
                 hello=bytes(pending.hello),
             )
+            stream._use_kernel_timeout(self.timeout)  # the idle timeout, without a poll per call
         except Exception as exc:
             with self._lock:
                 self._handshakes.pop(sock.fileno(), None)

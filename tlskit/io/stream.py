@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import io
 import socket
+import struct
+import sys
 import threading
 import time
 from typing import Any, Callable, TypeVar
@@ -45,8 +47,24 @@ _SEND_CHUNK = 256 * 1024
 _T = TypeVar("_T")
 
 
+#: whether a stream may keep its socket blocking and leave the timeout to the kernel
+#: (SO_RCVTIMEO/SO_SNDTIMEO take a struct timeval of two C longs on Linux)
+_KERNEL_TIMEOUTS = sys.platform.startswith("linux") and hasattr(socket, "SO_RCVTIMEO")
+_UNSET: Any = object()
+
+
+def _timeval(timeout: float | None) -> bytes:
+    """A struct timeval; zero means no timeout, so a positive one is at least 1 us."""
+    if timeout is None:
+        return struct.pack("@ll", 0, 0)
+    seconds, fraction = divmod(timeout, 1)
+    return struct.pack("@ll", int(seconds), max(int(fraction * 1_000_000), 0 if seconds else 1))
+
+
 def _transport_error(exc: OSError, doing: str) -> TLSError:
-    if isinstance(exc, TimeoutError):
+    # BlockingIOError: a kernel timeout (SO_RCVTIMEO/SO_SNDTIMEO) on a blocking socket,
+    # or nothing ready on a non-blocking one -- a timeout either way
+    if isinstance(exc, (TimeoutError, BlockingIOError)):
         return TLSTimeoutError(f"timed out while {doing}")
     return TLSConnectionError(f"transport failed while {doing}: {exc.strerror or exc}")
 
@@ -93,6 +111,7 @@ class TLSStream:
         self._write_closed = False  # our close_notify sent
         self._closed = False
         self._error: TLSError | None = None
+        self._kernel_timeout: Any = _UNSET  # see _use_kernel_timeout
 
     @classmethod
     def _handshaken(
@@ -215,7 +234,7 @@ class TLSStream:
             if self._closed:
                 raise ConnectionClosedError("stream is closed") from None
             error = _transport_error(exc, "reading")
-            if isinstance(exc, TimeoutError) and self._conn.handshake_complete:
+            if isinstance(exc, (TimeoutError, BlockingIOError)) and self._conn.handshake_complete:
                 # Nothing was consumed (the engine keeps any partial record), so the
                 # stream stays usable and a later recv() carries on, as with ssl.SSLSocket.
                 raise error from None
@@ -386,10 +405,43 @@ class TLSStream:
     # -- socket-like odds and ends ----------------------------------------
 
     def settimeout(self, timeout: float | None) -> None:
+        if self._kernel_timeout is not _UNSET:  # back to Python's own timeout handling
+            self._kernel_timeout = _UNSET
+            try:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(None))
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(None))
+            except OSError:
+                pass
         self._sock.settimeout(timeout)
 
     def gettimeout(self) -> float | None:
+        if self._kernel_timeout is not _UNSET:
+            return self._kernel_timeout  # type: ignore[no-any-return]
         return self._sock.gettimeout()
+
+    def _use_kernel_timeout(self, timeout: float | None) -> None:
+        """Set ``timeout`` like :meth:`settimeout`, but on the socket itself (SO_RCVTIMEO,
+        SO_SNDTIMEO) with the socket left blocking, where the platform allows.
+
+        CPython polls before every recv() and send() on a socket that has a timeout:
+        two system calls and two releases of the GIL where one would do. A blocking
+        socket with kernel timeouts fails with EAGAIN instead once the time is up,
+        which the stream reports as the same TLSTimeoutError. The server's handler
+        streams use this for their idle timeout; settimeout() goes back to Python's.
+        """
+        sock = self._sock
+        if (timeout is not None and timeout <= 0) or not _KERNEL_TIMEOUTS or not isinstance(sock, socket.socket):
+            sock.settimeout(timeout)
+            return
+        try:
+            timeval = _timeval(timeout)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+            sock.settimeout(None)
+        except (OSError, OverflowError, struct.error):  # e.g. a timeout beyond a C long
+            sock.settimeout(timeout)
+            return
+        self._kernel_timeout = timeout
 
     def fileno(self) -> int:
         return self._sock.fileno()
