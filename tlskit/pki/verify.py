@@ -113,12 +113,16 @@ def _replay(
     for info in plan.path:
         if at < info.not_before or at > info.not_after:
             return False
-    budget = Budget()
     try:
-        for link in plan.links:
-            budget.spend_signature()
-            _verify_link(provider, link.scheme, link.child, link.issuer, cache)
-            if revocation is not None:
+        if revocation is None:
+            # The search that made the plan verified these same links within its budget.
+            for link in plan.links:
+                _verify_link(provider, link.scheme, link.child, link.issuer, cache)
+        else:
+            budget = Budget()  # CRL signatures spend it too, as in the search
+            for link in plan.links:
+                budget.spend_signature()
+                _verify_link(provider, link.scheme, link.child, link.issuer, cache)
                 revocation.check(provider, link.child, link.issuer, budget)
     except CertificateError:
         return False
@@ -369,7 +373,7 @@ def verify_chain(
     leaf_info = leaf if isinstance(leaf, CertInfo) else CertInfo(coerce_certificate(leaf, "leaf certificate"))
     store = _as_store(trust)
     chain = _coerce_chain(intermediates)
-    crl_list = load_crls(crls)
+    crl_list = load_crls(crls) if crls else []
     resolved = algorithms.resolve_provider(provider)
 
     pinned = store.contains_der(leaf_info.der)
