@@ -440,3 +440,17 @@ def test_signatures_from_kept_signers_verify_with_pyca(key_pairs) -> None:
                 public.verify(  # type: ignore[call-arg]
                     signature, b"payload", padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256()
                 )
+
+
+@pytest.mark.parametrize("name", ["AES-128-GCM", "ChaCha20-Poly1305"])
+def test_composed_aeads_count_bytes_of_any_buffer(name: str) -> None:
+    """Lengths (padding, the length block, the keystream) are byte counts even for a
+    memoryview of wider items."""
+    key = bytes(range(16 if name.startswith("AES") else 32))
+    aead = get_provider("pycryptodome").aead(name).new(key)
+    reference = AESGCM(key) if name.startswith("AES") else ChaCha20Poly1305(key)
+    plaintext, aad = bytes(range(40)), bytes(range(12))
+    sealed = reference.encrypt(bytes(12), plaintext, aad)
+    wide = lambda data: memoryview(data).cast("I")  # noqa: E731
+    assert aead.seal(wide(bytes(12)), wide(aad), wide(plaintext)) == sealed
+    assert aead.open(wide(bytes(12)), wide(aad), memoryview(sealed)) == plaintext

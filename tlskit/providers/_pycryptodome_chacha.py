@@ -69,17 +69,20 @@ class ComposedChaCha20Poly1305(AEAD):
         return self._mac(one_time_key[:16], one_time_key[16:], data).digest()  # type: ignore[no-any-return]
 
     def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
+        # lengths below are byte counts: any buffer becomes bytes (no copy for bytes)
+        nonce, aad, plaintext = bytes(nonce), bytes(aad), bytes(plaintext)
         if len(nonce) != 12:
             raise InternalError("ChaCha20-Poly1305 nonce must be 12 bytes")
-        stream, one_time_key = self._start(bytes(nonce))
+        stream, one_time_key = self._start(nonce)
         ciphertext = stream.encrypt(plaintext) if len(plaintext) else b""
         return ciphertext + self._tag(one_time_key, aad, ciphertext)
 
     def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
+        nonce, aad, ciphertext = bytes(nonce), bytes(aad), bytes(ciphertext)
         if len(nonce) != 12 or len(ciphertext) < TAG_LENGTH:
             raise BadRecordMac("ChaCha20-Poly1305 authentication failed")
         body, tag = ciphertext[:-TAG_LENGTH], ciphertext[-TAG_LENGTH:]
-        stream, one_time_key = self._start(bytes(nonce))
+        stream, one_time_key = self._start(nonce)
         if not hmac.compare_digest(self._tag(one_time_key, aad, body), tag):
             raise BadRecordMac("ChaCha20-Poly1305 authentication failed")
         # XOR with the keystream: the object already "encrypted" block 0 and refuses to

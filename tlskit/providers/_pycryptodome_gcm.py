@@ -45,6 +45,19 @@ TEMPLATE_BLOCKS = (2**14 + 256) // 16 + 1
 MAX_BLOCKS = 2**32 - 2
 
 
+#: Below this many bytes, XOR through Python integers beats ``strxor``, whose
+#: argument conversions cost more than the XOR of a handshake-sized record.
+INT_XOR_LIMIT = 4096
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    """a XOR b, for two buffers of equal length."""
+    n = len(a)
+    if n <= INT_XOR_LIMIT:
+        return (int.from_bytes(a, "little") ^ int.from_bytes(b, "little")).to_bytes(n, "little")
+    return strxor(a, b)  # type: ignore[no-any-return]
+
+
 def _counter_blocks(first: int, count: int) -> bytes:
     return b"".join([bytes(12) + i.to_bytes(4, "big") for i in range(first, first + count)])
 
@@ -88,7 +101,7 @@ class ComposedAESGCM(AEAD):
             template = _counter_blocks(1, blocks)
         else:
             raise InternalError(f"{self._name}: message too long for GCM")
-        return self._ecb.encrypt(strxor(template, (nonce + b"\x00\x00\x00\x00") * blocks))
+        return self._ecb.encrypt(_xor(template, (nonce + b"\x00\x00\x00\x00") * blocks))
 
     def _tag(self, aad: bytes, ciphertext: bytes, mask: bytes) -> bytes:
         ghash_class, ghash_c = self._ghash
@@ -104,25 +117,28 @@ class ComposedAESGCM(AEAD):
                 )
             )
         )
-        return strxor(ghash.digest(), mask)
+        return _xor(ghash.digest(), mask)
 
     def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
+        # lengths below are byte counts: any buffer becomes bytes (no copy for bytes)
+        nonce, aad, plaintext = bytes(nonce), bytes(aad), bytes(plaintext)
         if len(nonce) != 12:
             raise InternalError(f"{self._name} nonce must be 12 bytes")
         n = len(plaintext)
-        stream = self._keystream(bytes(nonce), n)
-        ciphertext = strxor(plaintext, stream[16 : 16 + n]) if n else b""
+        stream = self._keystream(nonce, n)
+        ciphertext = _xor(plaintext, stream[16 : 16 + n]) if n else b""
         return ciphertext + self._tag(aad, ciphertext, stream[:16])
 
     def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
+        nonce, aad, ciphertext = bytes(nonce), bytes(aad), bytes(ciphertext)
         if len(nonce) != 12 or len(ciphertext) < TAG_LENGTH:
             raise BadRecordMac(f"{self._name} authentication failed")
         body, tag = ciphertext[:-TAG_LENGTH], ciphertext[-TAG_LENGTH:]
         n = len(body)
-        stream = self._keystream(bytes(nonce), n)
+        stream = self._keystream(nonce, n)
         if not hmac.compare_digest(self._tag(aad, body, stream[:16]), tag):
             raise BadRecordMac(f"{self._name} authentication failed")
-        return strxor(body, stream[16 : 16 + n]) if n else b""
+        return _xor(body, stream[16 : 16 + n]) if n else b""
 
 
 def _self_test(ghash: tuple[Any, Any]) -> bool:
