@@ -21,6 +21,7 @@ import pathlib
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,14 +90,8 @@ def test_a_straight_path_is_planned_and_replayed_with_every_signature(count_sign
     assert len(store.plans) == 1
     assert len(count_signatures) == 2
     second = _verify(store)
-    assert [c.public_bytes(x509_der()) for c in second.certificates] == [c.public_bytes(x509_der()) for c in first.certificates]
+    assert [c.public_bytes(Encoding.DER) for c in second.certificates] == [c.public_bytes(Encoding.DER) for c in first.certificates]
     assert len(count_signatures) == 4  # both links verified again on the replay
-
-
-def x509_der():
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.DER
 
 
 def test_replay_checks_validity_every_time():
