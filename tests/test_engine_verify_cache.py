@@ -173,3 +173,25 @@ def test_spki_of_memo_is_per_exact_der_and_bounded(monkeypatch):
     tampered[1] ^= 0x01  # a broken outer length: never answered from the memo
     with pytest.raises(DecodeError):
         engine_certs.spki_of(bytes(tampered))
+
+
+def test_tls12_warm_cache_still_verifies_the_server_key_exchange(pki):
+    """TLS 1.2's ServerKeyExchange signature covers this handshake's randoms: like
+    CertificateVerify it is verified on every handshake, cache or not."""
+    calls: list[bytes] = []
+    now = [datetime.datetime.now(datetime.timezone.utc)]
+    versions = {"min_version": "TLSv1.2", "max_version": "TLSv1.2"}
+    client_config = ClientConfig(
+        cafile=str(pki.ca_file), provider=_counting_provider(calls), verify_cache=True, session_cache=None,
+        clock=lambda: now[0], **versions,
+    )  # no session cache: every handshake is a full one
+    server_config = _server(pki, **versions)
+    client = _handshake(client_config, server_config)
+    assert client.negotiated.version == "TLSv1.2"
+    assert len(calls) == 3
+    del calls[:]
+    _handshake(client_config, server_config)
+    assert len(calls) == 1
+    now[0] += datetime.timedelta(days=4000)
+    with pytest.raises(Expired):
+        _handshake(client_config, server_config)
