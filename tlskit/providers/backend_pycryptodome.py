@@ -93,7 +93,7 @@ def _cffi_oneshot(module: Any) -> Callable[[bytes], bytes] | None:
 
     The public ``SHA256.digest`` wraps one C call in five Python-level helpers
     (buffer allocation, pointer and size conversions), a third of its cost on the
-    short inputs of a key schedule (~90 one-call digests per handshake pair). This
+    short inputs of a key schedule (~80 one-call digests per handshake pair). This
     reaches the C function the public wrapper calls (``<NAME>_oneshot`` of the
     private ``_raw_<name>_lib``) when PyCryptodome runs on cffi; the result is
     checked against hashlib's SHA-2 on several inputs before it is used.
