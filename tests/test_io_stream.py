@@ -571,6 +571,27 @@ def test_close_from_another_thread_wakes_a_blocked_reader(pki):
     assert len(outcome) == 1 and isinstance(outcome[0], ConnectionClosedError), outcome
 
 
+def test_a_local_close_wins_over_the_peers_close_notify_already_received(pki):
+    """close() sends our close_notify and the peer may answer with its own before close()
+    has finished; a recv() racing with close() must report the local close, never the
+    peer's clean end (b""). Made deterministic here: the peer's close_notify is read
+    first, then close() begins (the race the threaded test above can lose)."""
+
+    def close_at_once(stream: TLSStream) -> None:
+        stream.close()
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, tickets=0) as server:
+        server.serve_in_background(close_at_once)
+        stream = connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT)
+        assert stream.recv() == b""  # the peer's close_notify
+        stream._closing = True  # close() has begun (its close_notify is on its way)
+        with pytest.raises(ConnectionClosedError):
+            stream.recv()
+        stream.close()
+        with pytest.raises(ConnectionClosedError):
+            stream.recv()
+
+
 def test_connection_refused_is_a_tls_error():
     with socket.socket() as placeholder:
         placeholder.bind(("127.0.0.1", 0))

@@ -110,6 +110,8 @@ class TLSStream:
         self._peer_closed = False  # close_notify received (or EOF accepted as such)
         self._write_closed = False  # our close_notify sent
         self._closed = False
+        #: close() has begun: a concurrent recv() reports the local close, not the peer's answer
+        self._closing = False
         self._error: TLSError | None = None
         self._kernel_timeout: Any = _UNSET  # see _use_kernel_timeout
 
@@ -218,10 +220,13 @@ class TLSStream:
     def _fill_locked(self) -> bool:
         """Make plaintext available; False at a clean end of stream."""
         while not self._plaintext:
+            # A local close() wins over what the peer sent meanwhile: close() sends our
+            # close_notify first, and the peer's answering close_notify may reach a reader
+            # blocked in another thread before close() has marked the stream closed.
+            if self._closed or self._closing:
+                raise ConnectionClosedError("stream is closed")
             if self._peer_closed:
                 return False
-            if self._closed:
-                raise ConnectionClosedError("stream is closed")
             self._read_and_process()
         return True
 
@@ -385,6 +390,7 @@ class TLSStream:
         """Send close_notify (if the handshake completed) and close the socket."""
         if self._closed:
             return
+        self._closing = True  # before close_notify goes out (see _fill_locked)
         try:
             self.close_write()
         finally:
