@@ -167,6 +167,7 @@ def test_state_functions_that_misbehave_are_refused() -> None:
     lib, ffi = opened
     reference = direct.public_sha256
     assert direct.make_state_sha256(opened, reference) is not None
+    assert direct.make_state_sha256(opened, reference, direct.compiled()[1]) is not None  # the provider's way
     assert direct.make_state_sha256(None, reference) is None
     # an update that drops its input, a final that writes nothing, an HMAC that ignores its key
     broken = (
@@ -177,6 +178,7 @@ def test_state_functions_that_misbehave_are_refused() -> None:
     )
     for replaced in broken:
         assert direct.make_state_sha256((_Wrapping(lib, **replaced), ffi), reference) is None
+        assert direct.make_state_sha256((_Wrapping(lib, **replaced), ffi), reference, direct.compiled()[1]) is None
     # a reference the states disagree with (as if the one-call digest were another hash)
     assert direct.make_state_sha256(opened, lambda data: hashlib.sha3_256(data).digest()) is None
 

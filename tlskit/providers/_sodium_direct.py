@@ -111,7 +111,11 @@ class StateSHA256:
     contexts after their pad blocks, RFC 2104) and copied per message.
     """
 
-    def __init__(self, lib: Any, ffi: Any) -> None:
+    def __init__(self, lib: Any, ffi: Any, memory: Any = None) -> None:
+        # Buffers come from ``memory``, PyNaCl's compiled FFI when given: its new/memmove/
+        # buffer are C functions, an ABI-mode FFI's are Python methods (the C types are
+        # shared by every FFI of the process, so its buffers fit these functions).
+        ffi = memory or ffi
         hash_size = int(lib.crypto_hash_sha256_statebytes())
         hmac_size = int(lib.crypto_auth_hmacsha256_statebytes())
         if not (64 <= hash_size <= 4096 and 2 * hash_size <= hmac_size <= 8192):
@@ -204,13 +208,16 @@ class IncrementalSHA256:
         return f.buffer(out)[:]  # type: ignore[no-any-return]
 
 
-def make_state_sha256(opened: tuple[Any, Any] | None, reference: Callable[[bytes], bytes]) -> StateSHA256 | None:
-    """StateSHA256 over ``opened`` (from open_state_library) if it agrees with ``reference``
-    (the one-call SHA-256) and with RFC 2104 HMAC written over it, else None."""
+def make_state_sha256(
+    opened: tuple[Any, Any] | None, reference: Callable[[bytes], bytes], memory: Any = None
+) -> StateSHA256 | None:
+    """StateSHA256 over ``opened`` (from open_state_library; buffers from ``memory``, see
+    StateSHA256) if it agrees with ``reference`` (the one-call SHA-256) and with RFC 2104
+    HMAC written over it, else None."""
     if opened is None:
         return None
     try:
-        functions = StateSHA256(*opened)
+        functions = StateSHA256(*opened, memory)
         if functions.hash(b"abc").digest() != _ABC_SHA256:
             return None
         for sample in _SAMPLES:

@@ -81,7 +81,7 @@ _OPAD = bytes(x ^ 0x5C for x in range(256))
 
 _LIB, _FFI = _direct.compiled()
 _SHA256 = _direct.make_sha256(_LIB, _FFI)
-_STATES = _direct.make_state_sha256(_direct.open_state_library(), _SHA256 or _direct.public_sha256)
+_STATES = _direct.make_state_sha256(_direct.open_state_library(), _SHA256 or _direct.public_sha256, _FFI)
 
 
 class _BufferedSHA256:
