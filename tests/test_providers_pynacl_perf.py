@@ -175,6 +175,8 @@ def test_state_functions_that_misbehave_are_refused() -> None:
         {"crypto_hash_sha256_final": lambda state, out: 0},
         {"crypto_auth_hmacsha256_init": lambda state, key, n: lib.crypto_auth_hmacsha256_init(state, b"", 0)},
         {"crypto_hash_sha256_statebytes": lambda: 8},  # an implausible size
+        {"crypto_auth_hmacsha256": lambda out, data, n, key: lib.crypto_auth_hmacsha256(out, data, n, bytes(32))},
+        {"crypto_auth_hmacsha256_keybytes": lambda: 64},
     )
     for replaced in broken:
         assert direct.make_state_sha256((_Wrapping(lib, **replaced), ffi), reference) is None

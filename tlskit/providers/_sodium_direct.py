@@ -82,6 +82,8 @@ int crypto_hash_sha256_init(void *state);
 int crypto_hash_sha256_update(void *state, const unsigned char *in, unsigned long long inlen);
 int crypto_hash_sha256_final(void *state, unsigned char *out);
 size_t crypto_auth_hmacsha256_statebytes(void);
+size_t crypto_auth_hmacsha256_keybytes(void);
+int crypto_auth_hmacsha256(unsigned char *out, const unsigned char *in, unsigned long long inlen, const unsigned char *k);
 int crypto_auth_hmacsha256_init(void *state, const unsigned char *key, size_t keylen);
 int crypto_auth_hmacsha256_update(void *state, const unsigned char *in, unsigned long long inlen);
 int crypto_auth_hmacsha256_final(void *state, unsigned char *out);
@@ -130,6 +132,11 @@ class StateSHA256:
         self.final = lib.crypto_hash_sha256_final
         self.hmac_init, self.hmac_update = lib.crypto_auth_hmacsha256_init, lib.crypto_auth_hmacsha256_update
         self.hmac_final = lib.crypto_auth_hmacsha256_final
+        # the one-call HMAC takes a key of exactly crypto_auth_hmacsha256_KEYBYTES (32), the
+        # size of every TLS 1.3 SHA-256 secret: one C call instead of init/update/final
+        if int(lib.crypto_auth_hmacsha256_keybytes()) != 32:
+            raise ValueError("unexpected crypto_auth_hmacsha256_KEYBYTES")
+        self.hmac_oneshot = lib.crypto_auth_hmacsha256
 
     def hash(self, data: bytes = b"") -> "IncrementalSHA256":
         state = self.new(self.hash_type)
@@ -168,6 +175,10 @@ class StateSHA256:
             key = bytes(key)
         if type(data) is not bytes:
             data = self.from_buffer(data)
+        if len(key) == 32:
+            out = self.new(self.out_type)
+            self.hmac_oneshot(out, data, len(data), key)
+            return self.buffer(out)[:]  # type: ignore[no-any-return]
         state = self.new(self.hmac_type)
         if self.hmac_init(state, key, len(key)) != 0:
             raise nacl.exceptions.RuntimeError("crypto_auth_hmacsha256_init failed")
@@ -230,7 +241,7 @@ def make_state_sha256(
             early.update(bytearray(sample[7:]))  # the copy went on on its own
             if early.digest() != reference(sample):
                 return None
-            for key in (b"", bytes(range(32)), bytes(range(64)), bytes(range(65)) * 2):
+            for key in (b"", bytes(range(31)), bytes(range(32)), bytes(range(33)), bytes(range(64)), bytes(range(65)) * 2):
                 expected = _rfc2104(reference, key, sample)
                 if functions.hmac(key, sample) != expected or functions.keyed_hmac(key)(sample) != expected:
                     return None
