@@ -170,7 +170,9 @@ class SodiumSHA256(HashAlgorithm):
         # Every HKDF-Expand-Label of TLS 1.3 fits in one block: T(1) = HMAC(PRK, info || 0x01)
         # (RFC 5869 section 2.3); longer outputs take the generic loop.
         if 0 < length <= 32:
-            return self.hmac(prk, bytes(info) + b"\x01")[:length]
+            states = self._states
+            block = b"".join((info, b"\x01"))
+            return (states.hmac(prk, block) if states is not None else self.hmac(prk, block))[:length]
         return super().hkdf_expand(prk, info, length)
 
 
@@ -219,12 +221,21 @@ class _DirectAEAD(AEAD):
     def seal(self, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
         if len(nonce) != 12:
             raise InternalError(f"{self._name} nonce must be 12 bytes")
-        return self._seal(self._key, bytes(nonce), bytes(aad), bytes(plaintext))
+        # the C function needs bytes; the engine passes bytes, so a copy is rare
+        if type(plaintext) is not bytes:
+            plaintext = bytes(plaintext)
+        if type(aad) is not bytes:
+            aad = bytes(aad)
+        return self._seal(self._key, nonce if type(nonce) is bytes else bytes(nonce), aad, plaintext)
 
     def open(self, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
         if len(nonce) != 12 or len(ciphertext) < 16:
             raise BadRecordMac(f"{self._name} authentication failed")
-        plaintext = self._open(self._key, bytes(nonce), bytes(aad), bytes(ciphertext))
+        if type(ciphertext) is not bytes:
+            ciphertext = bytes(ciphertext)
+        if type(aad) is not bytes:
+            aad = bytes(aad)
+        plaintext = self._open(self._key, nonce if type(nonce) is bytes else bytes(nonce), aad, ciphertext)
         if plaintext is None:
             raise BadRecordMac(f"{self._name} authentication failed")
         return plaintext  # type: ignore[no-any-return]
