@@ -646,6 +646,60 @@ def test_server_handshake_timeout_bounds_the_whole_handshake(pki):
     assert elapsed < 15.0
 
 
+def test_a_stale_deadline_never_applies_to_the_next_user_of_its_descriptor(pki):
+    """The handshake deadlines are a heap whose entries for finished handshakes are
+    dropped lazily; a descriptor reused by a newer handshake must not inherit the old
+    entry's earlier deadline."""
+    import heapq
+
+    from tlskit.io.server import _Handshake
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file) as server:
+        first_sock, other = socket.socketpair()
+        with first_sock, other:
+            first = _Handshake(first_sock, None, None, 100.0, 1.0)
+            server._handshakes[first.fd] = first
+            heapq.heappush(server._deadlines, (first.deadline, 0, first.fd))
+            del server._handshakes[first.fd]  # completed; its entry stays behind
+            second = _Handshake(other, None, None, 100.5, 1.0)
+            second.fd = first.fd  # the same descriptor number, reused
+            server._handshakes[second.fd] = second
+            heapq.heappush(server._deadlines, (second.deadline, 1, second.fd))
+            assert server._next_deadline() == (101.5, second)  # not 101.0
+            assert server._deadlines == [(101.5, 1, first.fd)]
+            del server._handshakes[second.fd]
+            assert server._next_deadline() is None and server._deadlines == []
+
+
+def test_handshake_deadlines_after_completed_handshakes(pki):
+    """Completed handshakes leave stale deadline entries; a silent client that comes
+    later is timed out at its own deadline, and no entry is left once nothing is pending."""
+    timeout = 1.0
+    dropped: list[tuple[float, BaseException]] = []
+    gone = threading.Event()
+
+    def on_error(address, exc):
+        dropped.append((time.monotonic(), exc))
+        gone.set()
+
+    with serve(certfile=pki.chain_file, keyfile=pki.key_file, handshake_timeout=timeout) as server:
+        server.serve_in_background(lambda stream: None, on_error=on_error)
+        for _ in range(3):  # completed handshakes leave stale entries behind
+            with connect(*server.address, server_name="localhost", cafile=pki.ca_file, timeout=TIMEOUT):
+                pass
+        assert _wait_for(lambda: server.active_connections == 0)
+        time.sleep(timeout / 2)  # the stale entries fall due while the silent client waits
+        with socket.create_connection(server.address) as silent:
+            connected = time.monotonic()
+            assert gone.wait(TIMEOUT), "the silent client was never timed out"
+            assert silent.recv(1) == b""  # the server closed it
+        assert isinstance(dropped[0][1], TLSTimeoutError) and len(dropped) == 1
+        assert dropped[0][0] - connected >= timeout * 0.9  # its own deadline, not a stale one
+        server.shutdown()  # the loop's thread owns the heap: look once it has stopped
+        assert _wait_for(lambda: not server._loop_running.is_set())
+        assert server._next_deadline() is None and server._deadlines == []
+
+
 def test_connect_timeout_bounds_the_whole_handshake():
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
