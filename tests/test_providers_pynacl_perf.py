@@ -370,3 +370,27 @@ def test_ed25519_malformed_keys_give_the_same_typed_errors_every_time(use_direct
             scheme.verify(p256, b"m", signature)
         scheme.verify(spki, b"m", signature)
     assert spki in scheme._keys._keys and p256 not in scheme._keys._keys
+
+
+# ---------------------------------------------------------------------------
+# The whole provider on its fallbacks: the conformance kit (Wycheproof vectors, peer
+# input, handshakes against pyca/cryptography) passes as on the direct paths.
+
+
+@pytest.mark.parametrize("lost", ["states", "everything"])
+def test_the_provider_on_its_fallbacks_is_conformant(monkeypatch: pytest.MonkeyPatch, lost: str) -> None:
+    from tlskit.providers.testing import assert_conformant
+
+    monkeypatch.setattr(backend, "_STATES", None)  # as if the incremental functions failed their self-test
+    if lost == "everything":  # as if every direct call failed its self-test
+        monkeypatch.setattr(backend, "_SHA256", None)
+        monkeypatch.setattr(backend, "_SCALARMULT", None)
+        monkeypatch.setattr(backend, "_ED25519", None)
+        monkeypatch.setattr(backend, "_AEAD_CALLS", dict.fromkeys(backend._AEAD_CALLS))
+    provider = backend.build()
+    sha = provider.hash("sha256")
+    assert sha.tier == ("public" if lost == "everything" else "compiled")
+    aead = type(provider.aead("ChaCha20-Poly1305").new(bytes(32))).__name__
+    assert aead == ("_SodiumAEAD" if lost == "everything" else "_DirectAEAD")
+    assert (provider.group("x25519")._scalarmult is backend._public_scalarmult) is (lost == "everything")
+    assert_conformant(provider, peers=["cryptography"])
