@@ -437,3 +437,21 @@ def test_tls12_suite_table_is_kept_per_provider_and_follows_replaced_tables():
     provider.aead_algorithms = {k: v for k, v in provider.aead_algorithms.items() if k != "AES-128-GCM"}
     assert "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" not in provider_suites(provider)
     assert "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384" in provider_suites(provider)
+
+
+def test_an_idle_connection_keeps_at_most_8_kb_of_python_heap_per_side(tmp_path):
+    """Issue 17 item 5, as `tlskit bench --only memory` measures it (tracemalloc, an
+    ECDSA P-256 chain, cryptography provider): an established, idle connection holds
+    at most 8 KB of Python objects on each side. Memory, not time: the count is the same
+    on a loaded machine. It caught the key schedule keeping its keyed HMACs per connection."""
+    from tlskit.bench import certs, memory, tlskit_side
+
+    pki = certs.make_pki(tmp_path, "ecdsa-p256")
+    configs = tlskit_side.make_configs(pki, tlskit_side.Params("cryptography", "TLS_AES_128_GCM_SHA256", "x25519"))
+
+    def drop_server(pair):
+        pair.server = None
+
+    figures = memory.idle_pair_bytes(lambda: tlskit_side.handshake(configs), drop_server, 16)
+    assert 0 < figures["client_bytes"] <= 8192, figures
+    assert 0 < figures["server_bytes"] <= 8192, figures

@@ -7,7 +7,7 @@ once for every provider; the provider supplies only HMAC/HKDF primitives.
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Any, Callable
 
 from tlskit.engine.buffer import u8, u16, u24
 from tlskit.engine.messages import HandshakeType
@@ -143,6 +143,7 @@ class KeySchedule:
             self.early_secret = self.hash.hkdf_extract(bytes(self.hash.digest_size), psk)
             self._early_derived = derive_secret(self.hash, self.early_secret, b"derived", self.empty_hash)
         self.handshake_secret: bytes | None = None
+        self._handshake_expand: Callable[[bytes, int], bytes] | None = None
         self.master_secret: bytes | None = None
 
     def derive(self, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
@@ -153,16 +154,20 @@ class KeySchedule:
         if shared_secret is None:
             shared_secret = bytes(self.hash.digest_size)
         self.handshake_secret = self.hash.hkdf_extract(self._early_derived, shared_secret)
+        # One keyed HMAC for the three secrets expanded from the handshake secret; dropped
+        # once the traffic secrets are out (an idle connection keeps no HMAC state).
         self._handshake_expand = self.hash.expander(self.handshake_secret)
         size = self.hash.digest_size
         salt = self._handshake_expand(hkdf_label(b"derived", self.empty_hash, size), size)
         self.master_secret = self.hash.hkdf_extract(salt, bytes(size))
-        self._master_expand = self.hash.expander(self.master_secret)
 
     def handshake_traffic_secrets(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """(client, server) handshake traffic secrets over ClientHello..ServerHello."""
         assert self.handshake_secret is not None
         expand, size = self._handshake_expand, self.hash.digest_size
+        if expand is None:
+            expand = self.hash.expander(self.handshake_secret)
+        self._handshake_expand = None
         return (
             expand(hkdf_label(b"c hs traffic", transcript_hash, size), size),
             expand(hkdf_label(b"s hs traffic", transcript_hash, size), size),
@@ -175,19 +180,21 @@ class KeySchedule:
 
     def traffic_secrets_0(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """(client, server) application traffic secrets over ClientHello..server Finished."""
-        return self._from_master(b"c ap traffic", transcript_hash), self._from_master(b"s ap traffic", transcript_hash)
-
-    def _from_master(self, label: bytes, transcript_hash: bytes) -> bytes:
-        """Derive-Secret(master_secret, label, transcript) with the master's keyed HMAC."""
         assert self.master_secret is not None
         size = self.hash.digest_size
-        return self._master_expand(hkdf_label(label, transcript_hash, size), size)
+        expand = self.hash.expander(self.master_secret)  # two secrets from one keyed HMAC
+        return (
+            expand(hkdf_label(b"c ap traffic", transcript_hash, size), size),
+            expand(hkdf_label(b"s ap traffic", transcript_hash, size), size),
+        )
 
     def exporter_master_secret(self, transcript_hash: bytes) -> bytes:
-        return self._from_master(b"exp master", transcript_hash)
+        assert self.master_secret is not None
+        return self.derive(self.master_secret, b"exp master", transcript_hash)
 
     def resumption_master_secret(self, transcript_hash: bytes) -> bytes:
-        return self._from_master(b"res master", transcript_hash)
+        assert self.master_secret is not None
+        return self.derive(self.master_secret, b"res master", transcript_hash)
 
     def finished_verify_data(self, base_key: bytes, transcript_hash: bytes) -> bytes:
         finished_key = hkdf_expand_label(self.hash, base_key, b"finished", b"", self.hash.digest_size)
