@@ -75,6 +75,12 @@ def test_digest_matches_hashlib(sha: backend.SodiumSHA256) -> None:
         assert sha.new(data).digest() == expected
     wide = memoryview(bytes(range(64))).cast("I")  # bytes, not items, are hashed
     assert sha.digest(wide) == hashlib.sha256(bytes(range(64))).digest()
+    strided = memoryview(bytes(range(64)))[::2]  # not contiguous: hashed as its bytes
+    expected = hashlib.sha256(strided.tobytes()).digest()
+    assert sha.digest(strided) == expected
+    assert sha.new(strided).digest() == expected
+    assert sha.hmac(b"k" * 32, strided) == hmac.digest(b"k" * 32, strided.tobytes(), "sha256")
+    assert sha.keyed_hmac(b"k")(strided) == hmac.digest(b"k", strided.tobytes(), "sha256")
 
 
 def test_incremental_hash_matches_hashlib_on_random_splits(sha: backend.SodiumSHA256) -> None:

@@ -33,6 +33,15 @@ _ABC_SHA256 = bytes.fromhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb41
 _SAMPLES = (b"", b"abc", bytes(range(55)), bytes(range(64)), bytes(range(256)) * 5 + b"\x01")
 
 
+def _view(from_buffer: Any, data: Any) -> Any:
+    """A bytes-like object as C bytes: a view without a copy (``len`` counts bytes, also for
+    a memoryview of wider items), or a copy for a non-contiguous view."""
+    try:
+        return from_buffer(data)
+    except BufferError:
+        return bytes(data)
+
+
 def compiled() -> tuple[Any, Any]:
     """PyNaCl's compiled binding (lib, ffi)."""
     from nacl._sodium import ffi, lib
@@ -53,7 +62,7 @@ def make_sha256(lib: Any, ffi: Any) -> Callable[[bytes], bytes] | None:
 
         def sha256(data: bytes) -> bytes:
             if type(data) is not bytes:
-                data = from_buffer(data)  # bytearray/memoryview without a copy; len() in bytes
+                data = _view(from_buffer, data)  # bytearray/memoryview without a copy; len() in bytes
             out = new(out_type)
             function(out, data, len(data))
             return buffer(out)[:]  # type: ignore[no-any-return]
@@ -160,7 +169,7 @@ class StateSHA256:
 
         def mac(data: bytes) -> bytes:
             if type(data) is not bytes:
-                data = from_buffer(data)
+                data = _view(from_buffer, data)
             state = new(state_type)
             memmove(state, keyed, size)
             update(state, data, len(data))
@@ -174,7 +183,7 @@ class StateSHA256:
         if type(key) is not bytes:
             key = bytes(key)
         if type(data) is not bytes:
-            data = self.from_buffer(data)
+            data = _view(self.from_buffer, data)
         if len(key) == 32:
             out = self.new(self.out_type)
             self.hmac_oneshot(out, data, len(data), key)
@@ -201,7 +210,7 @@ class IncrementalSHA256:
     def update(self, data: bytes) -> None:
         f = self._functions
         if type(data) is not bytes:
-            data = f.from_buffer(data)
+            data = _view(f.from_buffer, data)
         f.update(self._state, data, len(data))
 
     def copy(self) -> "IncrementalSHA256":
