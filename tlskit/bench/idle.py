@@ -41,7 +41,6 @@ runs the measurement.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import json
@@ -59,6 +58,7 @@ from typing import Any, Callable
 
 from tlskit.bench import stdlib_ssl
 from tlskit.bench.certs import SERVER_NAME, BenchPKI, load_pki
+from tlskit.bench.loopback import child_server_cli
 from tlskit.bench.memory import _current_rss
 
 IMPLS = ("tlskit-aio", "ssl-aio")
@@ -333,29 +333,7 @@ def drive(job: dict, progress: Callable[[str], None] = lambda message: None) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve_parser = commands.add_parser("serve")
-    serve_parser.add_argument("--impl", choices=IMPLS, required=True)
-    serve_parser.add_argument("--pki-dir", type=pathlib.Path, required=True)
-    serve_parser.add_argument("--key-type", required=True)
-    serve_parser.add_argument("--provider", required=True)
-    serve_parser.add_argument("--suite", required=True)
-    serve_parser.add_argument("--group", required=True)
-    drive_parser = commands.add_parser("drive")
-    drive_parser.add_argument("job", type=pathlib.Path)
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        try:
-            serve(args.impl, load_pki(args.pki_dir, args.key_type), args.provider, args.suite, args.group)
-        except KeyboardInterrupt:
-            pass
-        return
-    job = json.loads(args.job.read_text())
-    verbose = job.get("verbose", False)
-    result = drive(job, progress=(lambda message: print(message, file=sys.stderr, flush=True)) if verbose else (lambda m: None))
-    pathlib.Path(job["output"]).write_text(json.dumps(result, indent=1))
-
+    child_server_cli(argv, __doc__, IMPLS, serve, drive)
 
 if __name__ == "__main__":
     main()

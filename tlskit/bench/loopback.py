@@ -155,6 +155,42 @@ class ChildServer:
                     stream.close()
 
 
+def child_server_cli(
+    argv: list[str] | None,
+    description: str | None,
+    impls: tuple[str, ...],
+    serve: Callable[[str, BenchPKI, str, str, str], None],
+    drive: Callable[..., dict],
+) -> None:
+    """The command line of a concurrency benchmark module (servers, idle): ``serve --impl
+    ...`` runs one server in this process, ``drive JOB.json`` runs a measurement and
+    writes its result where the job says."""
+    import json
+
+    parser = argparse.ArgumentParser(description=description)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve")
+    serve_parser.add_argument("--impl", choices=impls, required=True)
+    serve_parser.add_argument("--pki-dir", type=pathlib.Path, required=True)
+    serve_parser.add_argument("--key-type", required=True)
+    serve_parser.add_argument("--provider", required=True)
+    serve_parser.add_argument("--suite", required=True)
+    serve_parser.add_argument("--group", required=True)
+    drive_parser = commands.add_parser("drive")
+    drive_parser.add_argument("job", type=pathlib.Path)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        try:
+            serve(args.impl, load_pki(args.pki_dir, args.key_type), args.provider, args.suite, args.group)
+        except KeyboardInterrupt:
+            pass
+        return
+    job = json.loads(args.job.read_text())
+    verbose = job.get("verbose", False)
+    result = drive(job, progress=(lambda message: print(message, file=sys.stderr, flush=True)) if verbose else (lambda m: None))
+    pathlib.Path(job["output"]).write_text(json.dumps(result, indent=1))
+
+
 class LoopbackServer(ChildServer):
     """The loopback benchmark's server child process."""
 

@@ -29,9 +29,7 @@ its port and serves until its stdin closes), or ``... drive JOB.json`` for a run
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
 import pathlib
 import socket
@@ -45,7 +43,7 @@ from typing import Any
 from tlskit.bench import stdlib_ssl
 from tlskit.bench.certs import SERVER_NAME, BenchPKI, load_pki
 from tlskit.bench.harness import paired_ratio
-from tlskit.bench.loopback import ChildServer
+from tlskit.bench.loopback import ChildServer, child_server_cli
 
 IMPLS = ("tlskit-aio", "ssl-aio", "tlskit-blocking", "ssl-threads")
 #: which server each tlskit server is compared with
@@ -333,29 +331,7 @@ def drive(job: dict, progress: Any = lambda message: None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve_parser = commands.add_parser("serve")
-    serve_parser.add_argument("--impl", choices=IMPLS, required=True)
-    serve_parser.add_argument("--pki-dir", type=pathlib.Path, required=True)
-    serve_parser.add_argument("--key-type", required=True)
-    serve_parser.add_argument("--provider", required=True)
-    serve_parser.add_argument("--suite", required=True)
-    serve_parser.add_argument("--group", required=True)
-    drive_parser = commands.add_parser("drive")
-    drive_parser.add_argument("job", type=pathlib.Path)
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        try:
-            serve(args.impl, load_pki(args.pki_dir, args.key_type), args.provider, args.suite, args.group)
-        except KeyboardInterrupt:
-            pass
-        return
-    job = json.loads(args.job.read_text())
-    verbose = job.get("verbose", False)
-    result = drive(job, progress=(lambda message: print(message, file=sys.stderr, flush=True)) if verbose else (lambda m: None))
-    pathlib.Path(job["output"]).write_text(json.dumps(result, indent=1))
-
+    child_server_cli(argv, __doc__, IMPLS, serve, drive)
 
 if __name__ == "__main__":
     main()
