@@ -268,49 +268,43 @@ def _command_line() -> str:
     return "tlskit bench"
 
 
-def _run_servers(options: Options, workdir: pathlib.Path, progress: Callable[[str], None]) -> dict:
-    """The servers-under-concurrency figures, from one pinned driver process (clients) and its server children."""
-    job = {
-        "pki_dir": str(workdir / "pki"), "key_type": PRIMARY_KEY_TYPE, "suite": AES128, "group": KX,
-        # cryptography unless --providers leaves it out (then the first one chosen)
-        "provider": "cryptography" if not options.providers or "cryptography" in options.providers else options.providers[0],
-        "duration": options.min_time, "reps": options.reps, "levels": options.server_levels,
-        "output": str(workdir / "result-servers.json"), "verbose": options.verbose,
-    }  # fmt: skip
-    job_file = workdir / "job-servers.json"
+def _concurrency_provider(options: Options) -> str:
+    """cryptography unless --providers leaves it out (then the first one chosen)."""
+    return "cryptography" if not options.providers or "cryptography" in options.providers else options.providers[0]
+
+
+def _run_driver(module: str, name: str, job: dict, workdir: pathlib.Path) -> dict:
+    """Run ``python -m tlskit.bench.<module> drive JOB`` pinned to the benchmark's suite and
+    group (clients in that process, servers in its children) and return its result."""
+    job = {"pki_dir": str(workdir / "pki"), "key_type": PRIMARY_KEY_TYPE, "suite": AES128, "group": KX,
+           **job, "output": str(workdir / f"result-{module}.json")}  # fmt: skip
+    job_file = workdir / f"job-{module}.json"
     job_file.write_text(json.dumps(job, indent=1))
-    progress(f"measuring servers at {', '.join(map(str, options.server_levels))} concurrent clients")
     completed = subprocess.run(
-        [sys.executable, "-m", "tlskit.bench.servers", "drive", str(job_file)],
+        [sys.executable, "-m", f"tlskit.bench.{module}", "drive", str(job_file)],
         env=pinning.child_environment(pinning.write_config(workdir, AES128, KX)),
-        stderr=None if options.verbose else subprocess.PIPE,
+        stderr=None if job.get("verbose") else subprocess.PIPE,
         text=True,
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"the servers driver failed:\n{completed.stderr or ''}")
+        raise RuntimeError(f"the {name} driver failed:\n{completed.stderr or ''}")
     return json.loads(pathlib.Path(job["output"]).read_text())
+
+
+def _run_servers(options: Options, workdir: pathlib.Path, progress: Callable[[str], None]) -> dict:
+    """The servers-under-concurrency figures."""
+    progress(f"measuring servers at {', '.join(map(str, options.server_levels))} concurrent clients")
+    job = {"provider": _concurrency_provider(options), "duration": options.min_time, "reps": options.reps,
+           "levels": options.server_levels, "verbose": options.verbose}  # fmt: skip
+    return _run_driver("servers", "servers", job, workdir)
 
 
 def _run_idle(options: Options, workdir: pathlib.Path, progress: Callable[[str], None]) -> dict:
-    """The idle-connections figures, from one pinned driver process (clients) and its server children."""
-    job = {
-        "pki_dir": str(workdir / "pki"), "key_type": PRIMARY_KEY_TYPE, "suite": AES128, "group": KX,
-        "provider": "cryptography" if not options.providers or "cryptography" in options.providers else options.providers[0],
-        "connections": options.idle_connections, "deadline": options.idle_deadline,
-        "output": str(workdir / "result-idle.json"), "verbose": options.verbose,
-    }  # fmt: skip
-    job_file = workdir / "job-idle.json"
-    job_file.write_text(json.dumps(job, indent=1))
+    """The idle-connections figures."""
     progress(f"measuring {options.idle_connections} idle connections held by each asyncio server")
-    completed = subprocess.run(
-        [sys.executable, "-m", "tlskit.bench.idle", "drive", str(job_file)],
-        env=pinning.child_environment(pinning.write_config(workdir, AES128, KX)),
-        stderr=None if options.verbose else subprocess.PIPE,
-        text=True,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"the idle-connections driver failed:\n{completed.stderr or ''}")
-    return json.loads(pathlib.Path(job["output"]).read_text())
+    job = {"provider": _concurrency_provider(options), "connections": options.idle_connections,
+           "deadline": options.idle_deadline, "verbose": options.verbose}  # fmt: skip
+    return _run_driver("idle", "idle-connections", job, workdir)
 
 
 def run(options: Options, progress: Callable[[str], None] = lambda message: None) -> dict:
