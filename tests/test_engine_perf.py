@@ -453,3 +453,20 @@ def test_an_idle_connection_keeps_at_most_8_kb_of_python_heap_per_side(tmp_path)
     figures = memory.idle_pair_bytes(lambda: tlskit_side.handshake(configs), drop_server, 16)
     assert 0 < figures["client_bytes"] <= 8192, figures
     assert 0 < figures["server_bytes"] <= 8192, figures
+
+
+def test_server_name_memo_never_keeps_a_large_body():
+    """A peer can send a 64 KiB server_name list (other name types beside the host name);
+    such a body is decoded as usual but not kept, so the memo stays at most 1,024 small
+    entries whatever peers send."""
+    from tlskit.engine import extensions as ext
+    from tlskit.engine.buffer import u8, vec16
+
+    host_entry = u8(0) + vec16(b"big.example")
+    padded = vec16(host_entry + u8(7) + vec16(b"x" * 60000))  # a second, unknown name type
+    before = ext._decode_server_name_memoised.cache_info().currsize
+    assert ext.decode_server_name(padded) == "big.example"
+    assert ext._decode_server_name_memoised.cache_info().currsize == before
+    small = ext.encode_server_name(b"small.example")
+    assert ext.decode_server_name(small) == "small.example"
+    assert ext._decode_server_name_memoised.cache_info().currsize <= max(before + 1, 1)

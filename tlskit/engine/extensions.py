@@ -214,13 +214,25 @@ def encode_server_name(host_name: bytes) -> bytes:
     return vec16(u8(0) + vec16(host_name))
 
 
-@functools.lru_cache(maxsize=1024)
+#: server_name bodies up to this size are memoised: a list of one host name of at most
+#: 253 octets (RFC 1035) is at most 260 bytes, so larger bodies (legal, but never sent by
+#: real clients) are decoded each time rather than letting a peer fill the memo with 64 KiB
+#: bodies.
+_MEMOISED_SERVER_NAME_BODY = 320
+
+
 def decode_server_name(body: bytes) -> str | None:
     """The host_name entry of a ClientHello server_name list (None if absent).
 
     Memoised by the exact body bytes (decoding is a pure function of them and an
     exception is never cached): a server sees the same few names in every
     ClientHello, and the host-name checks are the costliest part of reading one."""
+    if len(body) <= _MEMOISED_SERVER_NAME_BODY and type(body) is bytes:
+        return _decode_server_name_memoised(body)
+    return _decode_server_name(body)
+
+
+def _decode_server_name(body: bytes) -> str | None:
     r = _whole(body)
     names = r.pull_reader(2, minimum=1)
     r.expect_end()
@@ -252,6 +264,9 @@ def decode_server_name(body: bytes) -> str | None:
         # (RFC 8446 6.2); rustls sends decode_error for the same case.
         raise IllegalParameter(f"server_name is not a DNS host name: {host[:80]!r}")
     return host
+
+
+_decode_server_name_memoised = functools.lru_cache(maxsize=1024)(_decode_server_name)
 
 
 def is_ip_literal(host: str) -> bool:
