@@ -40,6 +40,20 @@ SUITE_PARTS: dict[str, tuple[str, str]] = {
 }
 
 
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+def hmac_pads(key: bytes, block_size: int, digest: Callable[[bytes], bytes]) -> tuple[bytes, bytes]:
+    """(K ^ ipad, K ^ opad) for an HMAC key (RFC 2104 section 2): a key longer than the
+    block is hashed first, a shorter one padded with zeros. For backends that build HMAC
+    from a one-call digest: HMAC(K, m) = digest(outer + digest(inner + m))."""
+    if len(key) > block_size:
+        key = digest(bytes(key))
+    key = bytes(key).ljust(block_size, b"\0")
+    return key.translate(_IPAD), key.translate(_OPAD)
+
+
 def make_suites(
     aeads: Mapping[str, AEADAlgorithm],
     hashes: Mapping[str, HashAlgorithm],

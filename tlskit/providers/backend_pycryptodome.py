@@ -76,8 +76,6 @@ _PARSE_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, Not
 
 
 #: bytes.translate tables XOR-ing every byte with HMAC's ipad / opad (RFC 2104)
-_IPAD = bytes(b ^ 0x36 for b in range(256))
-_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
 def _oneshot(module: Any) -> Callable[[bytes], bytes]:
@@ -152,13 +150,7 @@ class PycryptodomeHash(HashAlgorithm):
         return self._digest(data)
 
     def _pads(self, key: bytes) -> tuple[bytes, bytes]:
-        """(K ^ ipad, K ^ opad) for an HMAC key (RFC 2104 section 2)."""
-        if len(key) > self._block_size:  # long keys are hashed first
-            key = self._digest(key)
-        elif type(key) is not bytes:
-            key = bytes(key)
-        key = key.ljust(self._block_size, b"\0")
-        return key.translate(_IPAD), key.translate(_OPAD)
+        return c.hmac_pads(key, self._block_size, self._digest)
 
     def hmac(self, key: bytes, data: bytes) -> bytes:
         digest = self._digest

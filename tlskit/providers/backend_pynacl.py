@@ -76,8 +76,6 @@ NAME = "pynacl"
 # else the same over the public nacl.bindings function.
 
 _BLOCK = 64
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
 
 _LIB, _FFI = _direct.compiled()
 _SHA256 = _direct.make_sha256(_LIB, _FFI)
@@ -144,11 +142,7 @@ class SodiumSHA256(HashAlgorithm):
         return self._oneshot(data)
 
     def _pads(self, key: bytes) -> tuple[bytes, bytes]:
-        """(K ^ ipad, K ^ opad), K padded to the block size (RFC 2104 section 2)."""
-        if len(key) > _BLOCK:
-            key = self._oneshot(key)
-        key = bytes(key).ljust(_BLOCK, b"\x00")
-        return key.translate(_IPAD), key.translate(_OPAD)
+        return c.hmac_pads(key, _BLOCK, self._oneshot)
 
     def hmac(self, key: bytes, data: bytes) -> bytes:
         if self._states is not None:

@@ -56,16 +56,8 @@ class HashAlgorithm(abc.ABC):
         return self.hmac(salt or bytes(self.digest_size), ikm)
 
     def hkdf_expand(self, prk: bytes, info: bytes, length: int) -> bytes:
-        if length > 255 * self.digest_size:
-            raise ValueError("HKDF-Expand output too long")
-        out = b""
-        block = b""
-        counter = 1
-        while len(out) < length:
-            block = self.hmac(prk, block + info + bytes([counter]))
-            out += block
-            counter += 1
-        return out[:length]
+        # the one RFC 5869 loop lives in expander(); a backend overrides either
+        return self.expander(prk)(info, length)
 
 
     def keyed_hmac(self, key: bytes) -> "Callable[[bytes], bytes]":
